@@ -1,0 +1,34 @@
+# The gateway's everyday commands. `make run` and `make test` work on a fresh clone.
+CARGO ?= cargo
+
+.PHONY: run test lint fmt migrate schema bench services
+
+## Run the gateway on the embedded default (SQLite under ./data, in-process cache) with a generated demo portal.
+run:
+	$(CARGO) run -p server -- serve --demo
+
+## Every test, on SQLite and on Postgres (Postgres and Redis are started if they are not running), after lint.
+test: lint services
+	$(CARGO) test --workspace --all-targets
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+services:
+	scripts/ensure-services
+
+## Apply migrations to DATABASE_URL.
+migrate:
+	$(CARGO) run -p server -- migrate
+
+## Regenerate schema.graphql from the code (a test fails while it drifts).
+schema:
+	$(CARGO) run -q -p server -- schema > schema.graphql
+
+## Seed 100k/20k/50k mirrors on SQLite and Postgres and load-test the gateway; writes BENCHMARKS.md.
+bench: services
+	scripts/bench

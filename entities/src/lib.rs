@@ -1,0 +1,22 @@
+//! sea-orm models: the mirror of a HubSpot portal and the gateway's own tables. No logic beyond the models.
+//!
+//! Every mirrored row is keyed by `(portal_id, hubspot_id)`; no query may cross a portal boundary.
+
+pub mod association;
+pub mod campaign;
+pub mod company;
+pub mod contact;
+pub mod deal;
+pub mod health_score;
+pub mod health_score_history;
+pub mod insight;
+pub mod oauth_token;
+pub mod owner;
+pub mod pipeline;
+pub mod pipeline_stage;
+pub mod portal;
+pub mod sync_state;
+pub mod ticket;
+pub mod webhook_event;
+
+pub use sea_orm;

@@ -1,0 +1,14 @@
+//! Migrations, named by date. The same ones run on SQLite and Postgres, at start-up and by `server migrate`.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_mirror;
+mod m20261122_000002_gateway;
+
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_mirror::Migration), Box::new(m20261122_000002_gateway::Migration)]
+    }
+}

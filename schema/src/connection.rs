@@ -1,0 +1,357 @@
+//! Relay connections over the mirror with keyset pagination: a cursor holds the sort values of its row, so any
+//! page costs what the first one costs.
+
+use std::str::FromStr;
+
+use async_graphql::{
+    Object, OutputType,
+    connection::{Connection, Edge, EmptyFields},
+};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ColumnTrait, ColumnType, ConnectionTrait, DatabaseConnection, EntityTrait, ModelTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait,
+    sea_query::{Condition, Expr, ExprTrait, NullOrdering, Order, SelectStatement, SimpleExpr, Value},
+};
+use serde_json::Value as JsonValue;
+
+use crate::error::{ApiError, GqlResult, IntoGql, MAX_PAGE_SIZE, Res};
+
+/// `first`/`after`/`last`/`before` as the client sent them.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PageArgs {
+    pub first: Option<i32>,
+    pub after: Option<String>,
+    pub last: Option<i32>,
+    pub before: Option<String>,
+}
+
+impl PageArgs {
+    /// How many rows, in which direction, after which cursor.
+    fn window(&self) -> Res<(u64, bool, Option<&str>)> {
+        let size = |n: i32, arg: &str| -> Res<u64> {
+            if n < 0 || n as u64 > MAX_PAGE_SIZE {
+                return Err(ApiError::invalid(arg, format!("must be between 0 and {MAX_PAGE_SIZE}, got {n}")));
+            }
+            Ok(n as u64)
+        };
+        match (self.first, self.last) {
+            (Some(_), Some(_)) => Err(ApiError::invalid("last", "give either `first` or `last`, not both")),
+            (_, Some(n)) => {
+                if self.after.is_some() {
+                    return Err(ApiError::invalid("after", "`after` goes with `first`; use `before` with `last`"));
+                }
+                Ok((size(n, "last")?, true, self.before.as_deref()))
+            }
+            (first, None) => {
+                if self.before.is_some() {
+                    return Err(ApiError::invalid("before", "`before` goes with `last`; use `after` with `first`"));
+                }
+                Ok((size(first.unwrap_or(MAX_PAGE_SIZE as i32), "first")?, false, self.after.as_deref()))
+            }
+        }
+    }
+}
+
+/// `totalCount`, counted only when a client asks for it.
+pub struct TotalCount(Counted);
+
+enum Counted {
+    Known(usize),
+    Query { db: DatabaseConnection, stmt: Box<SelectStatement> },
+}
+
+#[Object]
+impl TotalCount {
+    /// How many rows match, across all pages.
+    async fn total_count(&self) -> GqlResult<i64> {
+        match &self.0 {
+            Counted::Known(n) => Ok(*n as i64),
+            Counted::Query { db, stmt } => count(db, stmt).await.gql(),
+        }
+    }
+}
+
+async fn count(db: &DatabaseConnection, stmt: &SelectStatement) -> Res<i64> {
+    let row = db.query_one(stmt).await?;
+    Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0))
+}
+
+pub(crate) type Conn<N> = Connection<String, N, TotalCount, EmptyFields>;
+
+/// One page of rows with their cursors.
+pub(crate) struct Page<M> {
+    rows: Vec<(String, M)>,
+    has_previous: bool,
+    has_next: bool,
+    total: TotalCount,
+}
+
+impl<M: Clone> Page<M> {
+    /// The rows of the page, for prefetching what their fields need.
+    pub fn models(&self) -> Vec<M> {
+        self.rows.iter().map(|(_, row)| row.clone()).collect()
+    }
+}
+
+impl<M> Page<M> {
+    pub fn into_connection<N: OutputType>(self, node: impl Fn(M) -> N) -> Conn<N> {
+        let mut conn = Connection::with_additional_fields(self.has_previous, self.has_next, self.total);
+        conn.edges.extend(self.rows.into_iter().map(|(cursor, row)| Edge::new(cursor, node(row))));
+        conn
+    }
+}
+
+/// One sort key of a statement, in the direction the rows are read.
+struct Key<C> {
+    column: C,
+    desc: bool,
+    nulls_first: bool,
+    nullable: bool,
+    ty: ColumnType,
+}
+
+fn signature(keys: &[(&str, bool)]) -> String {
+    keys.iter().map(|(c, desc)| format!("{c}:{}", if *desc { "desc" } else { "asc" })).collect::<Vec<_>>().join(",")
+}
+
+fn encode_cursor(signature: &str, values: Vec<JsonValue>) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::json!({ "s": signature, "v": values }).to_string())
+}
+
+fn decode_cursor(cursor: &str, signature: &str, argument: &str) -> Res<Vec<JsonValue>> {
+    let invalid = || ApiError::invalid(argument, "not a cursor of this list");
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+    let json: JsonValue = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    if json["s"] != signature {
+        return Err(ApiError::invalid(argument, "the cursor belongs to another `orderBy`"));
+    }
+    match json.get("v") {
+        Some(JsonValue::Array(values)) => Ok(values.clone()),
+        _ => Err(invalid()),
+    }
+}
+
+fn to_json(value: Value) -> JsonValue {
+    match value {
+        Value::String(Some(s)) => s.into(),
+        Value::BigInt(Some(i)) => i.into(),
+        Value::Int(Some(i)) => i.into(),
+        Value::Double(Some(f)) => f.into(),
+        Value::Bool(Some(b)) => b.into(),
+        Value::ChronoDateTimeUtc(Some(t)) => t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true).into(),
+        _ => JsonValue::Null,
+    }
+}
+
+/// A cursor value back as SQL: `Ok(None)` for null, `Err` when it does not fit the column.
+fn from_json(json: &JsonValue, ty: &ColumnType) -> Result<Option<Value>, ()> {
+    if json.is_null() {
+        return Ok(None);
+    }
+    let value = match ty {
+        ColumnType::String(_) | ColumnType::Text => json.as_str().map(|s| Value::from(s.to_owned())),
+        ColumnType::BigInteger => json.as_i64().map(Value::from),
+        ColumnType::Integer => json.as_i64().and_then(|i| i32::try_from(i).ok()).map(Value::from),
+        ColumnType::Double => json.as_f64().map(Value::from),
+        ColumnType::Boolean => json.as_bool().map(Value::from),
+        ColumnType::TimestampWithTimeZone => {
+            json.as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|t| Value::from(t.with_timezone(&Utc)))
+        }
+        _ => None,
+    };
+    value.map(Some).ok_or(())
+}
+
+/// Rows strictly beyond the cursor in the read order: `OR_i (k_0 = v_0 AND … AND k_i beyond v_i)`.
+fn beyond_cursor<C: ColumnTrait>(keys: &[Key<C>], values: &[Option<Value>]) -> Condition {
+    let equal = |key: &Key<C>, value: &Option<Value>| -> SimpleExpr {
+        match value {
+            Some(v) => key.column.eq(v.clone()),
+            None => key.column.is_null(),
+        }
+    };
+    let past = |key: &Key<C>, value: &Option<Value>| -> Option<SimpleExpr> {
+        match value {
+            // Nulls come first or last; past a null there are only non-nulls, or nothing.
+            None => key.nulls_first.then(|| key.column.is_not_null()),
+            Some(v) => {
+                let greater = if key.desc { key.column.lt(v.clone()) } else { key.column.gt(v.clone()) };
+                Some(if key.nullable && !key.nulls_first { greater.or(key.column.is_null()) } else { greater })
+            }
+        }
+    };
+    let mut any = Condition::any();
+    let mut branches = 0;
+    for i in 0..keys.len() {
+        if let Some(last) = past(&keys[i], &values[i]) {
+            let branch = (0..i).fold(Condition::all(), |c, j| c.add(equal(&keys[j], &values[j])));
+            any = any.add(branch.add(last));
+            branches += 1;
+        }
+    }
+    if branches == 0 {
+        return Condition::all().add(Expr::val(1).eq(0));
+    }
+    let mut cond = Condition::all().add(any);
+    // A redundant bound on the first key lets the index seek straight to the cursor.
+    if let (Some(v), Some(first)) = (&values[0], keys.first())
+        && (!first.nullable || first.nulls_first)
+    {
+        cond = cond.add(if first.desc { first.column.lte(v.clone()) } else { first.column.gte(v.clone()) });
+    }
+    cond
+}
+
+fn column<E: EntityTrait>(name: &str) -> E::Column {
+    E::Column::from_str(name).unwrap_or_else(|_| panic!("no column {name}"))
+}
+
+/// A page of `E` matching `filter`, sorted by `sort` (column, descending), the last key unique.
+pub(crate) async fn keyset_page<E: EntityTrait>(
+    db: &DatabaseConnection,
+    filter: Condition,
+    sort: &[(&'static str, bool)],
+    args: &PageArgs,
+) -> Res<Page<E::Model>> {
+    let (limit, backward, cursor) = args.window()?;
+    let signature = signature(sort);
+    let keys: Vec<Key<E::Column>> = sort
+        .iter()
+        .map(|(name, desc)| {
+            let column = column::<E>(name);
+            let def = column.def();
+            Key {
+                column,
+                desc: *desc != backward,
+                nulls_first: backward,
+                nullable: def.is_null(),
+                ty: def.get_column_type().clone(),
+            }
+        })
+        .collect();
+
+    let mut select = E::find().filter(filter.clone());
+    if let Some(cursor) = cursor {
+        let argument = if backward { "before" } else { "after" };
+        let json = decode_cursor(cursor, &signature, argument)?;
+        if json.len() != keys.len() {
+            return Err(ApiError::invalid(argument, "not a cursor of this list"));
+        }
+        let values = json
+            .iter()
+            .zip(&keys)
+            .map(|(v, key)| from_json(v, &key.ty))
+            .collect::<Result<Vec<_>, ()>>()
+            .map_err(|_| ApiError::invalid(argument, "not a cursor of this list"))?;
+        select = select.filter(beyond_cursor(&keys, &values));
+    }
+    for key in &keys {
+        let order = if key.desc { Order::Desc } else { Order::Asc };
+        select = if key.nullable {
+            let nulls = if key.nulls_first { NullOrdering::First } else { NullOrdering::Last };
+            select.order_by_with_nulls(key.column, order, nulls)
+        } else {
+            select.order_by(key.column, order)
+        };
+    }
+    let mut rows = select.limit(limit + 1).all(db).await?;
+    let more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    if backward {
+        rows.reverse();
+    }
+    let rows = rows
+        .into_iter()
+        .map(|row| {
+            let values = keys.iter().map(|key| to_json(row.get(key.column))).collect();
+            (encode_cursor(&signature, values), row)
+        })
+        .collect();
+    let stmt = E::find().filter(filter).select_only().column_as(Expr::cust("COUNT(*)"), "n").into_query();
+    Ok(Page {
+        rows,
+        has_previous: if backward { more } else { cursor.is_some() },
+        has_next: if backward { cursor.is_some() } else { more },
+        total: TotalCount(Counted::Query { db: db.clone(), stmt: Box::new(stmt) }),
+    })
+}
+
+/// A page of already loaded rows (an object's associations), ordered by HubSpot id.
+pub(crate) fn id_page<M>(mut rows: Vec<(i64, M)>, args: &PageArgs) -> Res<Page<M>> {
+    let (limit, backward, cursor) = args.window()?;
+    let signature = signature(&[("hubspot_id", false)]);
+    let total = rows.len();
+    rows.sort_by_key(|(id, _)| *id);
+    let bound = match cursor {
+        Some(cursor) => {
+            let argument = if backward { "before" } else { "after" };
+            let json = decode_cursor(cursor, &signature, argument)?;
+            Some(
+                json.first()
+                    .and_then(JsonValue::as_i64)
+                    .ok_or_else(|| ApiError::invalid(argument, "not a cursor of this list"))?,
+            )
+        }
+        None => None,
+    };
+    let limit = limit as usize;
+    let (rows, more) = if backward {
+        let kept: Vec<_> = rows.into_iter().filter(|(id, _)| bound.is_none_or(|b| *id < b)).collect();
+        let more = kept.len() > limit;
+        let skip = kept.len().saturating_sub(limit);
+        (kept.into_iter().skip(skip).collect::<Vec<_>>(), more)
+    } else {
+        let mut kept: Vec<_> = rows.into_iter().filter(|(id, _)| bound.is_none_or(|b| *id > b)).collect();
+        let more = kept.len() > limit;
+        kept.truncate(limit);
+        (kept, more)
+    };
+    Ok(Page {
+        rows: rows.into_iter().map(|(id, row)| (encode_cursor(&signature, vec![id.into()]), row)).collect(),
+        has_previous: if backward { more } else { bound.is_some() },
+        has_next: if backward { bound.is_some() } else { more },
+        total: TotalCount(Counted::Known(total)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn first(n: i32) -> PageArgs {
+        PageArgs { first: Some(n), ..Default::default() }
+    }
+
+    #[test]
+    fn id_pages_walk_forward_and_back_without_gaps() {
+        let rows: Vec<(i64, i64)> = (1..=7).rev().map(|i| (i * 10, i)).collect();
+        let page = id_page(rows.clone(), &first(3)).unwrap();
+        assert_eq!(page.rows.iter().map(|r| r.1).collect::<Vec<_>>(), [1, 2, 3]);
+        assert!(page.has_next && !page.has_previous);
+        let after = PageArgs { after: Some(page.rows[2].0.clone()), ..first(3) };
+        let next = id_page(rows.clone(), &after).unwrap();
+        assert_eq!(next.rows.iter().map(|r| r.1).collect::<Vec<_>>(), [4, 5, 6]);
+        let back = PageArgs { last: Some(2), before: Some(next.rows[0].0.clone()), ..Default::default() };
+        let prev = id_page(rows, &back).unwrap();
+        assert_eq!(prev.rows.iter().map(|r| r.1).collect::<Vec<_>>(), [2, 3]);
+        assert!(prev.has_previous && prev.has_next);
+    }
+
+    #[test]
+    fn page_sizes_over_the_cap_are_refused_naming_the_argument() {
+        let err = id_page(Vec::<(i64, ())>::new(), &first(101)).err().unwrap();
+        assert!(err.to_string().contains("`first`"), "{err}");
+        let err = id_page(Vec::<(i64, ())>::new(), &PageArgs { last: Some(-1), ..Default::default() }).err().unwrap();
+        assert!(err.to_string().contains("`last`"), "{err}");
+    }
+
+    #[test]
+    fn a_cursor_of_another_order_is_refused() {
+        let cursor = encode_cursor("email:asc,hubspot_id:asc", vec!["a".into(), 1.into()]);
+        let err = decode_cursor(&cursor, "hubspot_id:asc", "after").unwrap_err();
+        assert!(err.to_string().contains("`after`"), "{err}");
+        assert!(decode_cursor("%%%", "hubspot_id:asc", "after").is_err());
+    }
+}

@@ -1,0 +1,65 @@
+//! How failures reach GraphQL clients: bad input names its argument; internal errors are logged once and hidden.
+
+use std::sync::Arc;
+
+use async_graphql::{Error, ErrorExtensions};
+use sea_orm::DbErr;
+
+/// The largest `first` / `last` a connection accepts.
+pub const MAX_PAGE_SIZE: u64 = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("invalid argument `{argument}`: {message}")]
+    InvalidArgument { argument: String, message: String },
+    #[error("internal error")]
+    Internal(#[source] Arc<DbErr>),
+}
+
+impl ApiError {
+    pub fn invalid(argument: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::InvalidArgument { argument: argument.into(), message: message.into() }
+    }
+}
+
+impl From<DbErr> for ApiError {
+    fn from(err: DbErr) -> Self {
+        Self::Internal(Arc::new(err))
+    }
+}
+
+impl From<Arc<DbErr>> for ApiError {
+    fn from(err: Arc<DbErr>) -> Self {
+        Self::Internal(err)
+    }
+}
+
+impl ErrorExtensions for ApiError {
+    fn extend(&self) -> Error {
+        match self {
+            Self::InvalidArgument { argument, .. } => self.extend_with(|_, e| {
+                e.set("code", "BAD_USER_INPUT");
+                e.set("argument", argument.as_str());
+            }),
+            Self::Internal(source) => {
+                tracing::error!(error = %source, "database error while answering a query");
+                self.extend_with(|_, e| e.set("code", "INTERNAL"))
+            }
+        }
+    }
+}
+
+pub(crate) type Res<T> = Result<T, ApiError>;
+
+/// Resolver results: `ApiError` turned into a GraphQL error with its extensions.
+pub(crate) type GqlResult<T> = async_graphql::Result<T>;
+
+pub(crate) trait IntoGql<T> {
+    fn gql(self) -> GqlResult<T>;
+}
+
+impl<T, E: Into<ApiError>> IntoGql<T> for Result<T, E> {
+    fn gql(self) -> GqlResult<T> {
+        self.map_err(|e| e.into().extend())
+    }
+}

@@ -1,0 +1,35 @@
+//! The GraphQL schema of the gateway: object types over the mirror, the Query root, filters, keyset connections,
+//! DataLoaders and analytics. It reads the mirror through sea-orm and knows nothing of HTTP.
+
+mod analytics;
+mod connection;
+mod error;
+mod filter;
+mod ids;
+mod loaders;
+mod objects;
+mod order;
+mod prefetch;
+mod query;
+mod scope;
+
+use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema};
+
+pub use error::{ApiError, MAX_PAGE_SIZE};
+pub use scope::Scope;
+
+/// The Query root: objects and lists, then analytics.
+#[derive(MergedObject, Default)]
+pub struct Query(query::CoreQuery, analytics::AnalyticsQuery);
+
+pub type GatewaySchema = Schema<Query, EmptyMutation, EmptySubscription>;
+
+/// The schema; each request must carry a [`Scope`] (its portal and loaders) as request data.
+pub fn build() -> GatewaySchema {
+    Schema::build(Query::default(), EmptyMutation, EmptySubscription).limit_depth(12).limit_complexity(20_000).finish()
+}
+
+/// The SDL that `server schema` prints and `schema.graphql` holds.
+pub fn sdl() -> String {
+    build().sdl()
+}

@@ -1,0 +1,157 @@
+//! DataLoaders: every lookup below the top level of a query is batched into one statement per level.
+
+use std::{collections::HashMap, hash::Hash, marker::PhantomData, str::FromStr, sync::Arc};
+
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use entities::{association, campaign, company, contact, deal, owner, pipeline, pipeline_stage, ticket};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, ModelTrait, QueryFilter, QueryOrder,
+    sea_query::{Value, ValueType},
+};
+
+pub(crate) type LoadError = Arc<DbErr>;
+
+/// Loads mirrored rows of one table by HubSpot id, within the request's portal.
+pub(crate) struct ById<E, K> {
+    db: DatabaseConnection,
+    portal_id: i64,
+    _entity: PhantomData<fn() -> (E, K)>,
+}
+
+impl<E, K> ById<E, K> {
+    fn new(db: &DatabaseConnection, portal_id: i64) -> Self {
+        Self { db: db.clone(), portal_id, _entity: PhantomData }
+    }
+}
+
+fn column<E: EntityTrait>(name: &str) -> E::Column {
+    E::Column::from_str(name).unwrap_or_else(|_| panic!("table {} has no column {name}", E::default().table_name()))
+}
+
+impl<E, K> Loader<K> for ById<E, K>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+    K: ValueType + Into<Value> + Hash + Eq + Clone + Send + Sync + 'static,
+{
+    type Value = E::Model;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[K]) -> Result<HashMap<K, E::Model>, LoadError> {
+        let id = column::<E>("hubspot_id");
+        let rows = E::find()
+            .filter(column::<E>("portal_id").eq(self.portal_id))
+            .filter(id.is_in(keys.iter().cloned()))
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().filter_map(|row| K::try_from(row.get(id)).ok().map(|key| (key, row))).collect())
+    }
+}
+
+/// The stages of each pipeline, in display order.
+pub(crate) struct StagesByPipeline {
+    db: DatabaseConnection,
+    portal_id: i64,
+}
+
+impl Loader<String> for StagesByPipeline {
+    type Value = Arc<Vec<pipeline_stage::Model>>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, LoadError> {
+        let rows = pipeline_stage::Entity::find()
+            .filter(pipeline_stage::Column::PortalId.eq(self.portal_id))
+            .filter(pipeline_stage::Column::PipelineId.is_in(keys.iter().cloned()))
+            .order_by_asc(pipeline_stage::Column::DisplayOrder)
+            .all(&self.db)
+            .await?;
+        let mut out: HashMap<String, Vec<pipeline_stage::Model>> = HashMap::new();
+        for row in rows {
+            out.entry(row.pipeline_id.clone()).or_default().push(row);
+        }
+        Ok(out.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
+    }
+}
+
+/// One side of an association: the objects of `to_type` that `from_type`/`from_id` points at.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct AssocKey {
+    pub from_type: &'static str,
+    pub from_id: i64,
+    pub to_type: &'static str,
+}
+
+pub(crate) struct Associations {
+    db: DatabaseConnection,
+    portal_id: i64,
+}
+
+impl Loader<AssocKey> for Associations {
+    /// Distinct target ids, ascending: HubSpot may report a pair under several type ids.
+    type Value = Arc<Vec<i64>>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[AssocKey]) -> Result<HashMap<AssocKey, Self::Value>, LoadError> {
+        // One statement per (from, to) type pair; a query level asks for a single pair.
+        let mut groups: HashMap<(&'static str, &'static str), Vec<i64>> = HashMap::new();
+        for key in keys {
+            groups.entry((key.from_type, key.to_type)).or_default().push(key.from_id);
+        }
+        let mut out: HashMap<AssocKey, Vec<i64>> = HashMap::new();
+        for ((from_type, to_type), ids) in groups {
+            let rows = association::Entity::find()
+                .filter(association::Column::PortalId.eq(self.portal_id))
+                .filter(association::Column::FromType.eq(from_type))
+                .filter(association::Column::FromId.is_in(ids.iter().copied()))
+                .filter(association::Column::ToType.eq(to_type))
+                .order_by_asc(association::Column::FromId)
+                .order_by_asc(association::Column::ToId)
+                .all(&self.db)
+                .await?;
+            for id in ids {
+                out.entry(AssocKey { from_type, from_id: id, to_type }).or_default();
+            }
+            for row in rows {
+                let targets = out.entry(AssocKey { from_type, from_id: row.from_id, to_type }).or_default();
+                if targets.last() != Some(&row.to_id) {
+                    targets.push(row.to_id);
+                }
+            }
+        }
+        Ok(out.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
+    }
+}
+
+pub(crate) type Cached<T> = DataLoader<T, HashMapCache>;
+
+pub(crate) struct Loaders {
+    pub contacts: Cached<ById<contact::Entity, i64>>,
+    pub companies: Cached<ById<company::Entity, i64>>,
+    pub deals: Cached<ById<deal::Entity, i64>>,
+    pub tickets: Cached<ById<ticket::Entity, i64>>,
+    pub owners: Cached<ById<owner::Entity, i64>>,
+    pub campaigns: Cached<ById<campaign::Entity, String>>,
+    pub pipelines: Cached<ById<pipeline::Entity, String>>,
+    pub stages: Cached<StagesByPipeline>,
+    pub associations: Cached<Associations>,
+}
+
+fn cached<T>(loader: T) -> Cached<T> {
+    DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
+}
+
+impl Loaders {
+    pub fn new(db: DatabaseConnection, portal_id: i64) -> Self {
+        Self {
+            contacts: cached(ById::new(&db, portal_id)),
+            companies: cached(ById::new(&db, portal_id)),
+            deals: cached(ById::new(&db, portal_id)),
+            tickets: cached(ById::new(&db, portal_id)),
+            owners: cached(ById::new(&db, portal_id)),
+            campaigns: cached(ById::new(&db, portal_id)),
+            pipelines: cached(ById::new(&db, portal_id)),
+            stages: cached(StagesByPipeline { db: db.clone(), portal_id }),
+            associations: cached(Associations { db, portal_id }),
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! The fields every mirrored object shares, written once.
+
+/// An object type wrapping a mirror row with a `hubspot_id`: `id` (global) and `hubspotId`, then `$body`.
+macro_rules! mirror_object {
+    ($(#[$doc:meta])* $ty:ident($model:ty), $name:literal, { $($body:tt)* }) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug)]
+        pub struct $ty(pub(crate) $model);
+
+        #[async_graphql::Object]
+        impl $ty {
+            /// Relay global ID.
+            pub async fn id(&self) -> async_graphql::ID {
+                crate::objects::node_id($name, &self.0.hubspot_id)
+            }
+
+            /// The id HubSpot knows this record by.
+            async fn hubspot_id(&self) -> async_graphql::ID {
+                async_graphql::ID(self.0.hubspot_id.to_string())
+            }
+
+            $($body)*
+        }
+    };
+}
+
+/// A contact, company, deal or ticket: `mirror_object!` plus properties, timestamps and sync metadata.
+macro_rules! crm_object {
+    ($(#[$doc:meta])* $ty:ident($model:ty), $name:literal, { $($body:tt)* }) => {
+        crate::objects::mirror_object!($(#[$doc])* $ty($model), $name, {
+            /// Every HubSpot property as HubSpot sent it (strings or null), or only `names`; reaches custom properties.
+            async fn properties(&self, names: Option<Vec<String>>) -> async_graphql::Json<serde_json::Value> {
+                crate::objects::pick_properties(&self.0.properties, names)
+            }
+
+            /// HubSpot's `createdAt`.
+            async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
+                self.0.created_at
+            }
+
+            /// HubSpot's `updatedAt`.
+            async fn updated_at(&self) -> chrono::DateTime<chrono::Utc> {
+                self.0.updated_at
+            }
+
+            /// When HubSpot archived the record; null while it is live.
+            async fn archived_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+                self.0.archived_at
+            }
+
+            /// The HubSpot id of the record this one was merged into.
+            async fn merged_into(&self) -> Option<async_graphql::ID> {
+                self.0.merged_into.map(|id| async_graphql::ID(id.to_string()))
+            }
+
+            /// When the mirror last wrote this record.
+            async fn synced_at(&self) -> chrono::DateTime<chrono::Utc> {
+                self.0.synced_at
+            }
+
+            $($body)*
+        });
+    };
+}
+
+pub(crate) use {crm_object, mirror_object};

@@ -1,0 +1,54 @@
+//! GraphQL object types over mirror rows, their `where` inputs and sort fields.
+
+mod assoc;
+pub(crate) mod campaign;
+pub(crate) mod company;
+pub(crate) mod contact;
+pub(crate) mod deal;
+mod macros;
+pub(crate) mod owner;
+pub(crate) mod pipeline;
+pub(crate) mod relation;
+pub(crate) mod ticket;
+
+use async_graphql::{Interface, Json};
+
+use crate::ids::global_id;
+
+pub(crate) use assoc::associated;
+pub(crate) use macros::{crm_object, mirror_object};
+
+/// Any object with a global ID.
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "async_graphql::ID", desc = "Relay global ID"))]
+pub enum Node {
+    Contact(contact::Contact),
+    Company(company::Company),
+    Deal(deal::Deal),
+    Ticket(ticket::Ticket),
+    Owner(owner::Owner),
+    Campaign(campaign::Campaign),
+    Pipeline(pipeline::Pipeline),
+}
+
+/// `properties(names:)`: every HubSpot property, or only the named ones (null where the record has none).
+pub(crate) fn pick_properties(all: &serde_json::Value, names: Option<Vec<String>>) -> Json<serde_json::Value> {
+    match names {
+        None => Json(all.clone()),
+        Some(names) => Json(
+            names
+                .into_iter()
+                .map(|name| {
+                    let value = all.get(&name).cloned().unwrap_or(serde_json::Value::Null);
+                    (name, value)
+                })
+                .collect::<serde_json::Map<_, _>>()
+                .into(),
+        ),
+    }
+}
+
+/// The global ID of a type's object; used by the node interface and tests.
+pub(crate) fn node_id(type_name: &str, hubspot_id: impl std::fmt::Display) -> async_graphql::ID {
+    global_id(type_name, hubspot_id)
+}

@@ -1,0 +1,103 @@
+//! Filters through one association hop (`companies: {some: {industry: {eq: "SOFTWARE"}}}`), and the plumbing every
+//! `where` input shares.
+
+use async_graphql::{InputObject, InputType};
+use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Query, SelectStatement};
+
+use crate::{
+    error::{ApiError, Res},
+    filter::TableRef,
+};
+
+/// Association hops a filter may nest; deeper trees make statements no index can help.
+const MAX_HOPS: usize = 3;
+
+/// A `where` input of one object type.
+pub(crate) trait Where: InputType {
+    /// The mirror table.
+    const TABLE: &'static str;
+    /// The object type as associations name it (`contact`).
+    const KIND: &'static str;
+    /// The columns `search` looks in; `search_text` holds them lower-cased already.
+    const SEARCH: &'static [&'static str] = &["search_text"];
+
+    /// This filter as a condition on `table`, `hops` association hops below the list being filtered.
+    fn condition(&self, table: &TableRef, hops: usize) -> Res<Condition>;
+}
+
+/// `and`, `or` and `not` around a filter's own fields.
+pub(crate) fn combine<W: Where>(
+    own: Condition,
+    and: &Option<Vec<W>>,
+    or: &Option<Vec<W>>,
+    not: &Option<Box<W>>,
+    table: &TableRef,
+    hops: usize,
+) -> Res<Condition> {
+    let mut cond = own;
+    for w in and.iter().flatten() {
+        cond = cond.add(w.condition(table, hops)?);
+    }
+    if let Some(or) = or {
+        let mut any = Condition::any();
+        for w in or {
+            any = any.add(w.condition(table, hops)?);
+        }
+        cond = cond.add(any);
+    }
+    if let Some(not) = not {
+        cond = cond.add(not.condition(table, hops)?.not());
+    }
+    Ok(cond)
+}
+
+/// Matches through the associations of a record.
+#[derive(InputObject, Clone, Debug)]
+#[graphql(
+    concrete(name = "ContactRelationFilter", params(crate::objects::contact::ContactWhere)),
+    concrete(name = "CompanyRelationFilter", params(crate::objects::company::CompanyWhere)),
+    concrete(name = "DealRelationFilter", params(crate::objects::deal::DealWhere)),
+    concrete(name = "TicketRelationFilter", params(crate::objects::ticket::TicketWhere))
+)]
+pub struct RelationFilter<W: InputType> {
+    /// At least one associated record matches.
+    pub some: Option<Box<W>>,
+    /// No associated record matches; `{}` keeps records with no association of this type at all.
+    pub none: Option<Box<W>>,
+}
+
+impl<W: Where> RelationFilter<W> {
+    pub fn condition(&self, from: &TableRef, from_kind: &str, hops: usize) -> Res<Condition> {
+        let mut cond = Condition::all();
+        if let Some(w) = &self.some {
+            cond = cond.add(Expr::exists(associated(from, from_kind, w.as_ref(), hops)?));
+        }
+        if let Some(w) = &self.none {
+            cond = cond.add(Expr::exists(associated(from, from_kind, w.as_ref(), hops)?).not());
+        }
+        Ok(cond)
+    }
+}
+
+/// `SELECT 1 FROM associations a, <target> t WHERE a links from → t AND t is live AND t matches`.
+fn associated<W: Where>(from: &TableRef, from_kind: &str, w: &W, hops: usize) -> Res<SelectStatement> {
+    let hops = hops + 1;
+    if hops > MAX_HOPS {
+        return Err(ApiError::invalid("where", format!("filters may go through at most {MAX_HOPS} associations")));
+    }
+    let a = TableRef(format!("a{hops}"));
+    let t = TableRef(format!("t{hops}"));
+    Ok(Query::select()
+        .expr(Expr::val(1))
+        .from_as("associations", Alias::new(a.0.as_str()))
+        .from_as(W::TABLE, Alias::new(t.0.as_str()))
+        .and_where(a.col("portal_id").eq(from.col("portal_id")))
+        .and_where(a.col("from_type").eq(from_kind))
+        .and_where(a.col("from_id").eq(from.col("hubspot_id")))
+        .and_where(a.col("to_type").eq(W::KIND))
+        .and_where(t.col("portal_id").eq(a.col("portal_id")))
+        .and_where(t.col("hubspot_id").eq(a.col("to_id")))
+        .and_where(t.col("archived_at").is_null())
+        .cond_where(w.condition(&t, hops)?)
+        .to_owned())
+}

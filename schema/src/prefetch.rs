@@ -1,0 +1,152 @@
+//! Loads what a selection needs below a list of rows, for all the rows at once, before the fields resolve: one
+//! statement per association, owner, stage or pipeline lookup per query level, however many rows there are.
+//!
+//! The rows land in the request's DataLoader caches, so the field resolvers find them there. Leaving this to the
+//! DataLoaders' batch window alone splits batches whenever resolving a level takes longer than the window.
+
+use std::{collections::HashMap, hash::Hash};
+
+use async_graphql::{SelectionField, dataloader::Loader};
+use entities::{company, contact, deal, ticket};
+use futures::future::{BoxFuture, try_join_all};
+
+use crate::{
+    error::Res,
+    loaders::{AssocKey, ById, Cached, LoadError},
+    scope::Scope,
+};
+
+/// A mirrored CRM row, as far as prefetching cares.
+pub(crate) trait Row: Clone + Send + Sync + 'static {
+    const KIND: &'static str;
+    fn id(&self) -> i64;
+    fn owner_id(&self) -> Option<i64>;
+    fn pipeline_id(&self) -> Option<&str> {
+        None
+    }
+}
+
+macro_rules! row {
+    ($model:ty, $kind:literal $(, $pipeline:ident)?) => {
+        impl Row for $model {
+            const KIND: &'static str = $kind;
+            fn id(&self) -> i64 {
+                self.hubspot_id
+            }
+            fn owner_id(&self) -> Option<i64> {
+                self.owner_id
+            }
+            $(fn pipeline_id(&self) -> Option<&str> {
+                self.$pipeline.as_deref()
+            })?
+        }
+    };
+}
+
+row!(contact::Model, "contact");
+row!(company::Model, "company");
+row!(deal::Model, "deal", pipeline);
+row!(ticket::Model, "ticket", pipeline);
+
+/// Loads `keys` in one call of the loader and feeds the results into the request's cache.
+async fn prime<K, T>(loader: &Cached<T>, keys: Vec<K>) -> Res<HashMap<K, T::Value>>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    T: Loader<K, Error = LoadError>,
+{
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let values = loader.loader().load(&keys).await?;
+    loader.feed_many(values.clone()).await;
+    Ok(values)
+}
+
+fn distinct<T: Ord>(mut items: Vec<T>) -> Vec<T> {
+    items.sort_unstable();
+    items.dedup();
+    items
+}
+
+/// The fields selected on the nodes of a connection: under `nodes` and under `edges { node }`.
+pub(crate) fn node_fields<'a>(connection: &SelectionField<'a>) -> Vec<SelectionField<'a>> {
+    let mut out = Vec::new();
+    for field in connection.selection_set() {
+        match field.name() {
+            "nodes" => out.extend(field.selection_set()),
+            "edges" => {
+                for edge in field.selection_set().filter(|f| f.name() == "node") {
+                    out.extend(edge.selection_set());
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Prefetches what `fields` (selected on each of `rows`) will load.
+pub(crate) fn prefetch<'a, R: Row>(
+    scope: &'a Scope,
+    rows: Vec<R>,
+    fields: Vec<SelectionField<'a>>,
+) -> BoxFuture<'a, Res<()>> {
+    Box::pin(async move {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut tasks: Vec<BoxFuture<'a, Res<()>>> = Vec::new();
+        let mut owners_done = false;
+        let mut pipelines_done = false;
+        for field in fields {
+            match field.name() {
+                "owner" if !owners_done => {
+                    owners_done = true;
+                    let ids = distinct(rows.iter().filter_map(R::owner_id).collect());
+                    tasks.push(Box::pin(async move { prime(&scope.loaders.owners, ids).await.map(drop) }));
+                }
+                "stage" | "pipeline" if !pipelines_done => {
+                    pipelines_done = true;
+                    let ids: Vec<String> =
+                        distinct(rows.iter().filter_map(|r| r.pipeline_id().map(str::to_owned)).collect());
+                    tasks.push(Box::pin(async move {
+                        prime(&scope.loaders.pipelines, ids.clone()).await?;
+                        prime(&scope.loaders.stages, ids).await.map(drop)
+                    }));
+                }
+                "contacts" => {
+                    tasks.push(hop::<R, contact::Model>(scope, &rows, field, "contact", |s| &s.loaders.contacts))
+                }
+                "companies" => {
+                    tasks.push(hop::<R, company::Model>(scope, &rows, field, "company", |s| &s.loaders.companies))
+                }
+                "deals" => tasks.push(hop::<R, deal::Model>(scope, &rows, field, "deal", |s| &s.loaders.deals)),
+                "tickets" => tasks.push(hop::<R, ticket::Model>(scope, &rows, field, "ticket", |s| &s.loaders.tickets)),
+                _ => {}
+            }
+        }
+        try_join_all(tasks).await.map(drop)
+    })
+}
+
+/// One association hop: the edges of every row, then the rows they point at, then what those rows' selection needs.
+fn hop<'a, R: Row, T>(
+    scope: &'a Scope,
+    rows: &[R],
+    field: SelectionField<'a>,
+    to_type: &'static str,
+    loader: impl FnOnce(&'a Scope) -> &'a Cached<ById<T::Entity, i64>>,
+) -> BoxFuture<'a, Res<()>>
+where
+    T: Row + sea_orm::ModelTrait + sea_orm::FromQueryResult,
+    T::Entity: sea_orm::EntityTrait<Model = T>,
+{
+    let keys: Vec<AssocKey> = rows.iter().map(|r| AssocKey { from_type: R::KIND, from_id: r.id(), to_type }).collect();
+    let loader = loader(scope);
+    Box::pin(async move {
+        let edges = prime(&scope.loaders.associations, keys).await?;
+        let ids = distinct(edges.values().flat_map(|ids| ids.iter().copied()).collect());
+        let targets = prime(loader, ids).await?;
+        prefetch(scope, targets.into_values().collect(), node_fields(&field)).await
+    })
+}

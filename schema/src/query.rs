@@ -1,0 +1,307 @@
+//! The Query root: single objects, Relay `node`, filtered lists as connections, and analytics.
+
+use async_graphql::{Context, ID, Object};
+use entities::{campaign, company, contact, deal, owner, pipeline, ticket};
+use sea_orm::{
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    sea_query::{Condition, ExprTrait, Func, SimpleExpr},
+};
+
+use crate::{
+    connection::{Conn, Page, PageArgs, keyset_page},
+    error::{ApiError, GqlResult, IntoGql, Res},
+    filter::{TableRef, like, like_escape},
+    ids::{decode_global, hubspot_key, numeric_key},
+    objects::{
+        Node,
+        campaign::{Campaign, CampaignOrderField, CampaignWhere},
+        company::{Company, CompanyOrderField, CompanyWhere},
+        contact::{Contact, ContactOrderField, ContactWhere},
+        deal::{Deal, DealOrderField, DealWhere},
+        owner::{Owner, OwnerOrderField, OwnerWhere},
+        pipeline::Pipeline,
+        relation::Where,
+        ticket::{Ticket, TicketOrderField, TicketWhere},
+    },
+    order::{OrderBy, SortField, sort_keys},
+    prefetch::{node_fields, prefetch},
+    scope::scope,
+};
+
+/// The longest `search` accepted.
+const MAX_SEARCH_CHARS: usize = 200;
+
+/// Objects and lists; merged with the analytics into the Query root.
+#[derive(Default)]
+pub struct CoreQuery;
+
+/// Every word must appear (case-insensitively) in one of the type's searchable columns.
+fn search_condition<W: Where>(table: &TableRef, search: &str) -> Res<Condition> {
+    if search.chars().count() > MAX_SEARCH_CHARS {
+        return Err(ApiError::invalid("search", format!("at most {MAX_SEARCH_CHARS} characters")));
+    }
+    let mut cond = Condition::all();
+    for word in search.split_whitespace() {
+        let pattern = format!("%{}%", like_escape(&word.to_lowercase()));
+        let mut any = Condition::any();
+        for column in W::SEARCH {
+            let col = if *column == "search_text" {
+                table.col(column)
+            } else {
+                SimpleExpr::from(Func::lower(table.col(column)))
+            };
+            any = any.add(like(col, pattern.clone()));
+        }
+        cond = cond.add(any);
+    }
+    Ok(cond)
+}
+
+/// A page of live rows of `W::TABLE` in the request's portal.
+async fn list<E: EntityTrait, W: Where, F: SortField>(
+    ctx: &Context<'_>,
+    filter: Option<W>,
+    order_by: Option<Vec<OrderBy<F>>>,
+    search: Option<String>,
+    args: PageArgs,
+) -> Res<Page<E::Model>> {
+    let scope = scope(ctx);
+    let table = TableRef(W::TABLE.to_owned());
+    let mut cond =
+        Condition::all().add(table.col("portal_id").eq(scope.portal_id)).add(table.col("archived_at").is_null());
+    if let Some(filter) = filter {
+        cond = cond.add(filter.condition(&table, 0)?);
+    }
+    if let Some(search) = search {
+        cond = cond.add(search_condition::<W>(&table, &search)?);
+    }
+    let sort = sort_keys(order_by.as_deref().unwrap_or_default(), ("hubspot_id", false));
+    keyset_page::<E>(&scope.db, cond, &sort, &args).await
+}
+
+#[Object]
+impl CoreQuery {
+    /// Any object by its global ID.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Node>> {
+        let Some((type_name, _)) = decode_global(&id) else {
+            return Err(ApiError::invalid("id", "not a global ID")).gql();
+        };
+        Ok(match type_name.as_str() {
+            "Contact" => contact_by_id(ctx, &id).await?.map(Node::Contact),
+            "Company" => company_by_id(ctx, &id).await?.map(Node::Company),
+            "Deal" => deal_by_id(ctx, &id).await?.map(Node::Deal),
+            "Ticket" => ticket_by_id(ctx, &id).await?.map(Node::Ticket),
+            "Owner" => owner_by_id(ctx, &id).await?.map(Node::Owner),
+            "Campaign" => campaign_by_id(ctx, &id).await?.map(Node::Campaign),
+            "Pipeline" => pipeline_by_id(ctx, &id).await?.map(Node::Pipeline),
+            _ => None,
+        })
+    }
+
+    /// A contact by HubSpot id or global ID; null when the mirror has none.
+    async fn contact(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Contact>> {
+        contact_by_id(ctx, &id).await
+    }
+
+    async fn company(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Company>> {
+        company_by_id(ctx, &id).await
+    }
+
+    async fn deal(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Deal>> {
+        deal_by_id(ctx, &id).await
+    }
+
+    async fn ticket(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Ticket>> {
+        ticket_by_id(ctx, &id).await
+    }
+
+    async fn owner(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Owner>> {
+        owner_by_id(ctx, &id).await
+    }
+
+    async fn campaign(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Campaign>> {
+        campaign_by_id(ctx, &id).await
+    }
+
+    /// A deal or ticket pipeline by id (`default`, …) or global ID.
+    async fn pipeline(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Pipeline>> {
+        pipeline_by_id(ctx, &id).await
+    }
+
+    /// The portal's pipelines, of deals or tickets or both, in display order.
+    async fn pipelines(&self, ctx: &Context<'_>, object_type: Option<String>) -> GqlResult<Vec<Pipeline>> {
+        let scope = scope(ctx);
+        let mut select = pipeline::Entity::find()
+            .filter(pipeline::Column::PortalId.eq(scope.portal_id))
+            .filter(pipeline::Column::ArchivedAt.is_null());
+        if let Some(object_type) = object_type {
+            select = select.filter(pipeline::Column::ObjectType.eq(object_type));
+        }
+        let rows = select
+            .order_by_asc(pipeline::Column::ObjectType)
+            .order_by_asc(pipeline::Column::DisplayOrder)
+            .all(&scope.db)
+            .await;
+        rows.map(|rows| rows.into_iter().map(Pipeline).collect()).map_err(ApiError::from).gql()
+    }
+
+    /// Contacts as a connection: filter with `where`, sort with `orderBy`, match words with `search` (names, email,
+    /// company, phone).
+    #[allow(clippy::too_many_arguments)]
+    async fn contacts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "where")] filter: Option<ContactWhere>,
+        order_by: Option<Vec<OrderBy<ContactOrderField>>>,
+        search: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<Conn<Contact>> {
+        let args = PageArgs { first, after, last, before };
+        let page = list::<contact::Entity, _, _>(ctx, filter, order_by, search, args).await.gql()?;
+        prefetch(scope(ctx), page.models(), node_fields(&ctx.field())).await.gql()?;
+        Ok(page.into_connection(Contact))
+    }
+
+    /// Companies as a connection; `search` matches name and domain.
+    #[allow(clippy::too_many_arguments)]
+    async fn companies(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "where")] filter: Option<CompanyWhere>,
+        order_by: Option<Vec<OrderBy<CompanyOrderField>>>,
+        search: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<Conn<Company>> {
+        let args = PageArgs { first, after, last, before };
+        let page = list::<company::Entity, _, _>(ctx, filter, order_by, search, args).await.gql()?;
+        prefetch(scope(ctx), page.models(), node_fields(&ctx.field())).await.gql()?;
+        Ok(page.into_connection(Company))
+    }
+
+    /// Deals as a connection; `search` matches the deal name.
+    #[allow(clippy::too_many_arguments)]
+    async fn deals(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "where")] filter: Option<DealWhere>,
+        order_by: Option<Vec<OrderBy<DealOrderField>>>,
+        search: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<Conn<Deal>> {
+        let args = PageArgs { first, after, last, before };
+        let page = list::<deal::Entity, _, _>(ctx, filter, order_by, search, args).await.gql()?;
+        prefetch(scope(ctx), page.models(), node_fields(&ctx.field())).await.gql()?;
+        Ok(page.into_connection(Deal))
+    }
+
+    /// Tickets as a connection; `search` matches the subject.
+    #[allow(clippy::too_many_arguments)]
+    async fn tickets(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "where")] filter: Option<TicketWhere>,
+        order_by: Option<Vec<OrderBy<TicketOrderField>>>,
+        search: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<Conn<Ticket>> {
+        let args = PageArgs { first, after, last, before };
+        let page = list::<ticket::Entity, _, _>(ctx, filter, order_by, search, args).await.gql()?;
+        prefetch(scope(ctx), page.models(), node_fields(&ctx.field())).await.gql()?;
+        Ok(page.into_connection(Ticket))
+    }
+
+    /// Owners as a connection; `search` matches names and email.
+    #[allow(clippy::too_many_arguments)]
+    async fn owners(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "where")] filter: Option<OwnerWhere>,
+        order_by: Option<Vec<OrderBy<OwnerOrderField>>>,
+        search: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<Conn<Owner>> {
+        let args = PageArgs { first, after, last, before };
+        let page = list::<owner::Entity, _, _>(ctx, filter, order_by, search, args).await;
+        page.map(|p| p.into_connection(Owner)).gql()
+    }
+
+    /// Marketing campaigns as a connection; `search` matches the name.
+    #[allow(clippy::too_many_arguments)]
+    async fn campaigns(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "where")] filter: Option<CampaignWhere>,
+        order_by: Option<Vec<OrderBy<CampaignOrderField>>>,
+        search: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<Conn<Campaign>> {
+        let args = PageArgs { first, after, last, before };
+        let page = list::<campaign::Entity, _, _>(ctx, filter, order_by, search, args).await;
+        page.map(|p| p.into_connection(Campaign)).gql()
+    }
+}
+
+async fn contact_by_id(ctx: &Context<'_>, id: &ID) -> GqlResult<Option<Contact>> {
+    let key = numeric_key(id, "Contact", "id").gql()?;
+    let scope = scope(ctx);
+    let Some(row) = scope.loaders.contacts.load_one(key).await.gql()? else { return Ok(None) };
+    prefetch(scope, vec![row.clone()], ctx.field().selection_set().collect()).await.gql()?;
+    Ok(Some(Contact(row)))
+}
+
+async fn company_by_id(ctx: &Context<'_>, id: &ID) -> GqlResult<Option<Company>> {
+    let key = numeric_key(id, "Company", "id").gql()?;
+    let scope = scope(ctx);
+    let Some(row) = scope.loaders.companies.load_one(key).await.gql()? else { return Ok(None) };
+    prefetch(scope, vec![row.clone()], ctx.field().selection_set().collect()).await.gql()?;
+    Ok(Some(Company(row)))
+}
+
+async fn deal_by_id(ctx: &Context<'_>, id: &ID) -> GqlResult<Option<Deal>> {
+    let key = numeric_key(id, "Deal", "id").gql()?;
+    let scope = scope(ctx);
+    let Some(row) = scope.loaders.deals.load_one(key).await.gql()? else { return Ok(None) };
+    prefetch(scope, vec![row.clone()], ctx.field().selection_set().collect()).await.gql()?;
+    Ok(Some(Deal(row)))
+}
+
+async fn ticket_by_id(ctx: &Context<'_>, id: &ID) -> GqlResult<Option<Ticket>> {
+    let key = numeric_key(id, "Ticket", "id").gql()?;
+    let scope = scope(ctx);
+    let Some(row) = scope.loaders.tickets.load_one(key).await.gql()? else { return Ok(None) };
+    prefetch(scope, vec![row.clone()], ctx.field().selection_set().collect()).await.gql()?;
+    Ok(Some(Ticket(row)))
+}
+
+async fn owner_by_id(ctx: &Context<'_>, id: &ID) -> GqlResult<Option<Owner>> {
+    let key = numeric_key(id, "Owner", "id").gql()?;
+    scope(ctx).loaders.owners.load_one(key).await.map(|r| r.map(Owner)).gql()
+}
+
+async fn campaign_by_id(ctx: &Context<'_>, id: &ID) -> GqlResult<Option<Campaign>> {
+    let key = hubspot_key(id, "Campaign", "id").gql()?;
+    scope(ctx).loaders.campaigns.load_one(key).await.map(|r| r.map(Campaign)).gql()
+}
+
+async fn pipeline_by_id(ctx: &Context<'_>, id: &ID) -> GqlResult<Option<Pipeline>> {
+    let key = hubspot_key(id, "Pipeline", "id").gql()?;
+    scope(ctx).loaders.pipelines.load_one(key).await.map(|r| r.map(Pipeline)).gql()
+}

@@ -1,0 +1,92 @@
+//! The `server` command: `serve` (default), `migrate`, `schema`, `seed`.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use migrations::{Migrator, MigratorTrait};
+
+use crate::{config::Config, db, http, metrics::Metrics, mirror};
+
+#[derive(Parser, Debug)]
+#[command(name = "server", about = "HubSpot CRM behind one GraphQL API")]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the gateway (the default).
+    Serve {
+        /// Fill an empty mirror with a generated demo portal first.
+        #[arg(long, env = "DEMO_DATA")]
+        demo: bool,
+    },
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Print the GraphQL schema (SDL).
+    Schema,
+    /// Write a generated portal into the mirror (benchmarks, demos).
+    Seed {
+        #[arg(long, default_value_t = mirror::seed::DEMO_PORTAL_ID)]
+        portal: i64,
+        #[arg(long, default_value_t = 2_000)]
+        contacts: usize,
+        #[arg(long, default_value_t = 400)]
+        companies: usize,
+        #[arg(long, default_value_t = 1_000)]
+        deals: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    match cli.command.unwrap_or(Command::Serve { demo: false }) {
+        Command::Schema => {
+            print!("{}", schema::sdl());
+            Ok(())
+        }
+        Command::Migrate => {
+            let db = db::connect(&cli.config.database_url).await.context("connecting to DATABASE_URL")?;
+            Migrator::up(&db, None).await.context("migrating")?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Seed { portal, contacts, companies, deals, seed } => {
+            let db = db::connect_and_migrate(&cli.config.database_url).await.context("connecting to DATABASE_URL")?;
+            let spec = generator::PortalSpec::sized(portal, seed, contacts, companies, deals, chrono::Utc::now());
+            let started = std::time::Instant::now();
+            mirror::write_portal(&db, &generator::generate(&spec)).await.context("writing the portal")?;
+            tracing::info!(portal, contacts, companies, deals, secs = started.elapsed().as_secs_f64(), "portal seeded");
+            Ok(())
+        }
+        Command::Serve { demo } => serve(cli.config, demo).await,
+    }
+}
+
+async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+    let metrics = Metrics::default();
+    let mut db = db::connect_and_migrate(&config.database_url).await.context("connecting to DATABASE_URL")?;
+    db::count_statements(&mut db, Arc::clone(&metrics.sql_statements));
+    if demo && mirror::seed::seed_demo_if_empty(&db).await.context("seeding the demo portal")? {
+        tracing::info!(portal = mirror::seed::DEMO_PORTAL_ID, "mirror was empty: wrote the generated demo portal");
+    }
+    let state = http::AppState::new(db, metrics).await.context("loading portals")?;
+    let addr = SocketAddr::new(config.bind, config.port);
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr} (BIND, PORT)"))?;
+    tracing::info!("GraphQL and GraphiQL at http://{addr}/graphql");
+    axum::serve(listener, http::app(state)).with_graceful_shutdown(shutdown()).await?;
+    Ok(())
+}
+
+async fn shutdown() {
+    let _ = tokio::signal::ctrl_c().await;
+}

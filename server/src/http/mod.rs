@@ -1,0 +1,53 @@
+//! The HTTP surface: GraphQL (POST) and GraphiQL (GET) at `/graphql`, `/healthz`, `/metrics`.
+
+mod graphql;
+mod portal;
+
+use std::sync::Arc;
+
+use axum::{Router, extract::State, http::StatusCode, routing::get};
+use sea_orm::DatabaseConnection;
+
+use crate::metrics::Metrics;
+pub use portal::Portals;
+
+/// What every handler shares; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub schema: schema::GatewaySchema,
+    pub portals: Arc<Portals>,
+    pub metrics: Metrics,
+}
+
+impl AppState {
+    pub async fn new(db: DatabaseConnection, metrics: Metrics) -> Result<Self, sea_orm::DbErr> {
+        let portals = Arc::new(Portals::load(&db).await?);
+        Ok(Self { db, schema: schema::build(), portals, metrics })
+    }
+}
+
+/// The router, without a socket, so tests can drive it directly.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/graphql", get(graphql::graphiql).post(graphql::execute))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Up when the database answers.
+async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    match state.db.ping().await {
+        Ok(()) => (StatusCode::OK, "ok"),
+        Err(err) => {
+            tracing::error!(error = %err, "health check: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+        }
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> String {
+    state.metrics.render()
+}

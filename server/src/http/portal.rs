@@ -1,0 +1,78 @@
+//! Which portal a request reads: the one named by `X-HubSpot-Portal-Id`, or the only one the mirror holds.
+
+use std::sync::RwLock;
+
+use async_graphql::{Error, ErrorExtensions};
+use axum::http::HeaderMap;
+use sea_orm::{DatabaseConnection, DbErr};
+
+pub const PORTAL_HEADER: &str = "x-hubspot-portal-id";
+
+pub struct Portals {
+    known: RwLock<Vec<i64>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PortalError {
+    #[error("the mirror holds no portal yet")]
+    NoPortal,
+    #[error("the mirror holds several portals: name one with the X-HubSpot-Portal-Id header")]
+    Ambiguous,
+    #[error("X-HubSpot-Portal-Id must be a portal id the mirror holds, got {0:?}")]
+    Unknown(String),
+    #[error("internal error")]
+    Db(#[from] DbErr),
+}
+
+impl ErrorExtensions for PortalError {
+    fn extend(&self) -> Error {
+        if let Self::Db(err) = self {
+            tracing::error!(error = %err, "loading portals");
+        }
+        let code = match self {
+            Self::NoPortal => "NO_PORTAL",
+            Self::Ambiguous | Self::Unknown(_) => "PORTAL_REQUIRED",
+            Self::Db(_) => "INTERNAL",
+        };
+        self.extend_with(|_, e| e.set("code", code))
+    }
+}
+
+impl Portals {
+    pub async fn load(db: &DatabaseConnection) -> Result<Self, DbErr> {
+        Ok(Self { known: RwLock::new(crate::mirror::portal_ids(db).await?) })
+    }
+
+    fn snapshot(&self) -> Vec<i64> {
+        self.known.read().map(|k| k.clone()).unwrap_or_default()
+    }
+
+    /// Reloads the list (a portal installed since start-up) and returns it.
+    async fn reload(&self, db: &DatabaseConnection) -> Result<Vec<i64>, DbErr> {
+        let ids = crate::mirror::portal_ids(db).await?;
+        if let Ok(mut known) = self.known.write() {
+            known.clone_from(&ids);
+        }
+        Ok(ids)
+    }
+
+    pub async fn resolve(&self, db: &DatabaseConnection, headers: &HeaderMap) -> Result<i64, PortalError> {
+        if let Some(value) = headers.get(PORTAL_HEADER) {
+            let text = value.to_str().unwrap_or_default().trim().to_owned();
+            let id: i64 = text.parse().map_err(|_| PortalError::Unknown(text.clone()))?;
+            if self.snapshot().contains(&id) || self.reload(db).await?.contains(&id) {
+                return Ok(id);
+            }
+            return Err(PortalError::Unknown(text));
+        }
+        let mut known = self.snapshot();
+        if known.is_empty() {
+            known = self.reload(db).await?;
+        }
+        match known.as_slice() {
+            [] => Err(PortalError::NoPortal),
+            [only] => Ok(*only),
+            _ => Err(PortalError::Ambiguous),
+        }
+    }
+}

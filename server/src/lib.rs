@@ -1,0 +1,8 @@
+//! The gateway: configuration, database, the HTTP router, writes into the mirror, and the CLI.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod metrics;
+pub mod mirror;

@@ -1,0 +1,11 @@
+//! Writing HubSpot records into the mirror: property strings to typed columns, and upserts that never let an
+//! older version overwrite a newer one.
+
+mod convert;
+pub mod seed;
+mod write;
+
+pub use write::{
+    ensure_portal, portal_ids, upsert_associations, upsert_campaigns, upsert_objects, upsert_owners, upsert_pipelines,
+    write_portal,
+};

@@ -1,0 +1,235 @@
+//! Upserts into the mirror, in chunks that fit every backend's limit on bound parameters.
+
+use chrono::{DateTime, Utc};
+use entities::{association, campaign, company, contact, deal, owner, pipeline, pipeline_stage, portal, ticket};
+use generator::{Association, Campaign, CrmObject, ObjectType, Owner, Pipeline, Portal};
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, IdenStatic, Iterable, QuerySelect, TransactionTrait,
+    sea_query::{Alias, Expr, ExprTrait, OnConflict},
+};
+
+use super::convert;
+
+/// Rows per INSERT: SQLite binds at most 32,766 values a statement, and the widest table has under 30 columns.
+const CHUNK: usize = 1000;
+
+/// Inserts rows, or updates those already mirrored; with `newer_only`, a row whose `updated_at` is older than the
+/// mirrored one leaves it untouched.
+async fn upsert<E, A>(
+    db: &impl ConnectionTrait,
+    rows: Vec<A>,
+    keys: &[E::Column],
+    newer_only: bool,
+) -> Result<(), DbErr>
+where
+    E: EntityTrait,
+    A: ActiveModelTrait<Entity = E> + Send,
+{
+    let key_names: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
+    let updates: Vec<E::Column> = E::Column::iter().filter(|c| !key_names.contains(&c.as_str())).collect();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows.by_ref().take(CHUNK).collect();
+        let mut on_conflict = OnConflict::columns(keys.iter().copied());
+        on_conflict.update_columns(updates.iter().copied());
+        if newer_only {
+            let table = Alias::new(E::default().table_name());
+            on_conflict.action_and_where(
+                Expr::col((Alias::new("excluded"), Alias::new("updated_at")))
+                    .gte(Expr::col((table, Alias::new("updated_at")))),
+            );
+        }
+        E::insert_many(chunk).on_conflict(on_conflict).exec_without_returning(db).await?;
+    }
+    Ok(())
+}
+
+pub async fn upsert_objects(
+    db: &impl ConnectionTrait,
+    portal_id: i64,
+    object_type: ObjectType,
+    objects: &[CrmObject],
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    match object_type {
+        ObjectType::Contact => {
+            let rows = objects.iter().map(|o| convert::contact(portal_id, o, now)).collect();
+            upsert(db, rows, &[contact::Column::PortalId, contact::Column::HubspotId], true).await
+        }
+        ObjectType::Company => {
+            let rows = objects.iter().map(|o| convert::company(portal_id, o, now)).collect();
+            upsert(db, rows, &[company::Column::PortalId, company::Column::HubspotId], true).await
+        }
+        ObjectType::Deal => {
+            let rows = objects.iter().map(|o| convert::deal(portal_id, o, now)).collect();
+            upsert(db, rows, &[deal::Column::PortalId, deal::Column::HubspotId], true).await
+        }
+        ObjectType::Ticket => {
+            let rows = objects.iter().map(|o| convert::ticket(portal_id, o, now)).collect();
+            upsert(db, rows, &[ticket::Column::PortalId, ticket::Column::HubspotId], true).await
+        }
+    }
+}
+
+pub async fn upsert_owners(
+    db: &impl ConnectionTrait,
+    portal_id: i64,
+    owners: &[Owner],
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let rows = owners
+        .iter()
+        .map(|o| owner::ActiveModel {
+            portal_id: Set(portal_id),
+            hubspot_id: Set(o.id),
+            email: Set(Some(o.email.clone())),
+            first_name: Set(Some(o.first_name.clone())),
+            last_name: Set(Some(o.last_name.clone())),
+            user_id: Set(Some(o.user_id)),
+            teams: Set(serde_json::to_value(&o.teams).unwrap_or_default()),
+            created_at: Set(o.created_at),
+            updated_at: Set(o.updated_at),
+            archived_at: Set(o.archived.then_some(o.updated_at)),
+            synced_at: Set(now),
+        })
+        .collect();
+    upsert(db, rows, &[owner::Column::PortalId, owner::Column::HubspotId], true).await
+}
+
+/// Pipelines and their stages; a stage's probability and closed flag come from its metadata strings.
+pub async fn upsert_pipelines(
+    db: &impl ConnectionTrait,
+    portal_id: i64,
+    pipelines: &[Pipeline],
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let rows = pipelines
+        .iter()
+        .map(|p| pipeline::ActiveModel {
+            portal_id: Set(portal_id),
+            hubspot_id: Set(p.id.clone()),
+            object_type: Set(p.object_type.plural().to_owned()),
+            label: Set(p.label.clone()),
+            display_order: Set(p.display_order),
+            archived_at: Set(p.archived.then_some(p.updated_at)),
+            synced_at: Set(now),
+        })
+        .collect();
+    upsert(db, rows, &[pipeline::Column::PortalId, pipeline::Column::HubspotId], false).await?;
+    let stages = pipelines
+        .iter()
+        .flat_map(|p| {
+            p.stages.iter().map(move |s| pipeline_stage::ActiveModel {
+                portal_id: Set(portal_id),
+                pipeline_id: Set(p.id.clone()),
+                hubspot_id: Set(s.id.clone()),
+                label: Set(s.label.clone()),
+                display_order: Set(s.display_order),
+                probability: Set(s.metadata.get("probability").and_then(|v| v.parse().ok())),
+                is_closed: Set(s
+                    .metadata
+                    .get("isClosed")
+                    .map(|v| v == "true")
+                    .unwrap_or_else(|| s.metadata.get("ticketState").is_some_and(|v| v == "CLOSED"))),
+                metadata: Set(serde_json::to_value(&s.metadata).unwrap_or_default()),
+                archived_at: Set(None),
+            })
+        })
+        .collect();
+    let keys =
+        [pipeline_stage::Column::PortalId, pipeline_stage::Column::PipelineId, pipeline_stage::Column::HubspotId];
+    upsert(db, stages, &keys, false).await
+}
+
+pub async fn upsert_campaigns(
+    db: &impl ConnectionTrait,
+    portal_id: i64,
+    campaigns: &[Campaign],
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let rows = campaigns
+        .iter()
+        .map(|c| campaign::ActiveModel {
+            portal_id: Set(portal_id),
+            hubspot_id: Set(c.id.clone()),
+            name: Set(c.name.clone()),
+            campaign_type: Set(Some(c.campaign_type.clone())),
+            status: Set(Some(c.status.clone())),
+            sent: Set(c.stats.sent),
+            delivered: Set(c.stats.delivered),
+            opened: Set(c.stats.opened),
+            clicked: Set(c.stats.clicked),
+            bounced: Set(c.stats.bounced),
+            unsubscribed: Set(c.stats.unsubscribed),
+            properties: Set(serde_json::to_value(c).unwrap_or_default()),
+            created_at: Set(c.created_at),
+            updated_at: Set(c.updated_at),
+            archived_at: Set(None),
+            synced_at: Set(now),
+        })
+        .collect();
+    upsert(db, rows, &[campaign::Column::PortalId, campaign::Column::HubspotId], true).await
+}
+
+pub async fn upsert_associations(
+    db: &impl ConnectionTrait,
+    portal_id: i64,
+    associations: &[Association],
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let rows = associations
+        .iter()
+        .map(|a| association::ActiveModel {
+            portal_id: Set(portal_id),
+            from_type: Set(a.from_type.singular().to_owned()),
+            from_id: Set(a.from_id),
+            to_type: Set(a.to_type.singular().to_owned()),
+            to_id: Set(a.to_id),
+            type_id: Set(a.type_id),
+            category: Set(a.category.clone()),
+            label: Set(a.label.clone()),
+            is_primary: Set(a.primary),
+            updated_at: Set(now),
+        })
+        .collect();
+    use association::Column as C;
+    upsert(db, rows, &[C::PortalId, C::FromType, C::FromId, C::ToType, C::ToId, C::TypeId], false).await
+}
+
+pub async fn ensure_portal(db: &impl ConnectionTrait, portal_id: i64, name: &str) -> Result<(), DbErr> {
+    let row =
+        portal::ActiveModel { portal_id: Set(portal_id), name: Set(name.to_owned()), created_at: Set(Utc::now()) };
+    portal::Entity::insert(row)
+        .on_conflict(OnConflict::column(portal::Column::PortalId).do_nothing().to_owned())
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// The portals the mirror holds, in id order.
+pub async fn portal_ids(db: &impl ConnectionTrait) -> Result<Vec<i64>, DbErr> {
+    portal::Entity::find().select_only().column(portal::Column::PortalId).into_tuple::<i64>().all(db).await.map(
+        |mut ids| {
+            ids.sort_unstable();
+            ids
+        },
+    )
+}
+
+/// A whole generated portal, in one transaction.
+pub async fn write_portal(db: &DatabaseConnection, portal: &Portal) -> Result<(), DbErr> {
+    let now = Utc::now();
+    let id = portal.portal_id;
+    let txn = db.begin().await?;
+    ensure_portal(&txn, id, &portal.name).await?;
+    upsert_owners(&txn, id, &portal.owners, now).await?;
+    upsert_pipelines(&txn, id, &portal.pipelines, now).await?;
+    for object_type in ObjectType::ALL {
+        upsert_objects(&txn, id, object_type, portal.objects(object_type), now).await?;
+    }
+    upsert_campaigns(&txn, id, &portal.campaigns, now).await?;
+    upsert_associations(&txn, id, &portal.associations, now).await?;
+    txn.commit().await
+}
