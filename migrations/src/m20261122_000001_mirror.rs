@@ -19,8 +19,8 @@ fn crm_table(name: &'static str, typed: Vec<ColumnDef>) -> TableCreateStatement 
     }
     table
         .col(string("search_text"))
-        .col(json_binary("properties"))
-        .col(json_binary("property_times"))
+        .col(text("properties"))
+        .col(text("property_times"))
         .col(timestamp_with_time_zone("created_at"))
         .col(timestamp_with_time_zone("updated_at"))
         .col(timestamp_with_time_zone_null("archived_at"))
@@ -95,6 +95,12 @@ const INDEXED: &[(&str, &[&str])] = &[
         "tickets",
         &["subject", "pipeline", "pipeline_stage", "priority", "owner_id", "closed_at", "created_at", "updated_at"],
     ),
+];
+
+/// Owners and campaigns: small tables, indexed all the same so every filter and sort stays an index lookup.
+const INDEXED_SMALL: &[(&str, &[&str])] = &[
+    ("owners", &["email", "first_name", "last_name", "created_at"]),
+    ("campaigns", &["name", "campaign_type", "status", "sent", "opened", "clicked", "created_at"]),
 ];
 
 fn index_name(table: &str, column: &str) -> String {
@@ -187,21 +193,6 @@ impl MigrationTrait for Migration {
                 ],
             ))
             .await?;
-        for (table, columns) in INDEXED {
-            for column in *columns {
-                manager
-                    .create_index(
-                        Index::create()
-                            .name(index_name(table, column))
-                            .table(Alias::new(*table))
-                            .col(Alias::new("portal_id"))
-                            .col(Alias::new(*column))
-                            .col(Alias::new("hubspot_id"))
-                            .to_owned(),
-                    )
-                    .await?;
-            }
-        }
         manager
             .create_table(
                 Table::create()
@@ -277,19 +268,6 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        for column in ["name", "created_at"] {
-            manager
-                .create_index(
-                    Index::create()
-                        .name(index_name("campaigns", column))
-                        .table("campaigns")
-                        .col("portal_id")
-                        .col(Alias::new(column))
-                        .col("hubspot_id")
-                        .to_owned(),
-                )
-                .await?;
-        }
         manager
             .create_table(
                 Table::create()
@@ -316,6 +294,21 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        for (table, columns) in INDEXED.iter().chain(INDEXED_SMALL) {
+            for column in *columns {
+                manager
+                    .create_index(
+                        Index::create()
+                            .name(index_name(table, column))
+                            .table(Alias::new(*table))
+                            .col(Alias::new("portal_id"))
+                            .col(Alias::new(*column))
+                            .col(Alias::new("hubspot_id"))
+                            .to_owned(),
+                    )
+                    .await?;
+            }
+        }
         // The reverse lookup: which edges point at an object (merges and deletions repoint or drop them).
         manager
             .create_index(

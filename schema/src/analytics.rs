@@ -4,8 +4,9 @@ use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Datelike, Duration, Months, TimeZone, Utc};
 use entities::{campaign, company, contact, deal, pipeline_stage, ticket};
 use sea_orm::{
-    ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Select,
-    sea_query::{Expr, ExprTrait, Value},
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    Select,
+    sea_query::{Alias, Expr, ExprTrait, Func},
 };
 
 use crate::{
@@ -476,6 +477,9 @@ impl AnalyticsQuery {
 }
 
 /// One statement: `SUM(CASE WHEN created_at in bucket THEN 1 ELSE 0 END)` per bucket.
+///
+/// Built with expressions, not a custom SQL string: a `?` placeholder is SQLite's only (Postgres numbers them), and
+/// each count is read as an integer column rather than through JSON, whose SQLite decoding cannot type an aggregate.
 async fn bucket_counts<E: EntityTrait>(
     scope: &Scope,
     select: Select<E>,
@@ -483,15 +487,12 @@ async fn bucket_counts<E: EntityTrait>(
 ) -> Res<Vec<i64>> {
     let mut select = select.select_only();
     for (i, (start, end)) in buckets.iter().enumerate() {
-        let values: [Value; 2] = [(*start).into(), (*end).into()];
-        select = select.column_as(
-            Expr::cust_with_values(
-                "COALESCE(SUM(CASE WHEN created_at >= ? AND created_at < ? THEN 1 ELSE 0 END), 0)",
-                values,
-            ),
-            format!("b{i}"),
-        );
+        let created = || Expr::col(Alias::new("created_at"));
+        let in_bucket = created().gte(*start).and(created().lt(*end));
+        let one = Expr::case(in_bucket, Expr::cust("1")).finally(Expr::cust("0"));
+        let count = Func::coalesce([Func::sum(one).into(), Expr::cust("0")]);
+        select = select.column_as(Expr::from(count), format!("b{i}"));
     }
-    let Some(row) = select.into_json().one(&scope.db).await? else { return Ok(vec![0; buckets.len()]) };
-    Ok((0..buckets.len()).map(|i| row[format!("b{i}")].as_i64().unwrap_or(0)).collect())
+    let Some(row) = scope.db.query_one(&select.into_query()).await? else { return Ok(vec![0; buckets.len()]) };
+    (0..buckets.len()).map(|i| row.try_get::<i64>("", &format!("b{i}")).map_err(ApiError::from)).collect()
 }

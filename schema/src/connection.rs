@@ -1,7 +1,7 @@
 //! Relay connections over the mirror with keyset pagination: a cursor holds the sort values of its row, so any
 //! page costs what the first one costs.
 
-use std::str::FromStr;
+use std::{str::FromStr, sync::Arc};
 
 use async_graphql::{
     Object, OutputType,
@@ -214,7 +214,7 @@ pub(crate) async fn keyset_page<E: EntityTrait>(
     filter: Condition,
     sort: &[(&'static str, bool)],
     args: &PageArgs,
-) -> Res<Page<E::Model>> {
+) -> Res<Page<Arc<E::Model>>> {
     let (limit, backward, cursor) = args.window()?;
     let signature = signature(sort);
     let keys: Vec<Key<E::Column>> = sort
@@ -266,7 +266,7 @@ pub(crate) async fn keyset_page<E: EntityTrait>(
         .into_iter()
         .map(|row| {
             let values = keys.iter().map(|key| to_json(row.get(key.column))).collect();
-            (encode_cursor(&signature, values), row)
+            (encode_cursor(&signature, values), Arc::new(row))
         })
         .collect();
     let stmt = E::find().filter(filter).select_only().column_as(Expr::cust("COUNT(*)"), "n").into_query();

@@ -11,13 +11,17 @@ use crate::error::{ApiError, Res};
 
 type DateTimeUtc = DateTime<Utc>;
 
-/// A table (or alias) in the statement being built; filters name its columns through it.
+/// A table (or alias) in the statement being built, and the portal its rows must belong to; filters name its
+/// columns through it.
 #[derive(Clone, Debug)]
-pub(crate) struct TableRef(pub String);
+pub(crate) struct TableRef {
+    pub name: String,
+    pub portal_id: i64,
+}
 
 impl TableRef {
     pub fn col(&self, column: &str) -> SimpleExpr {
-        Expr::col((Alias::new(self.0.as_str()), Alias::new(column)))
+        Expr::col((Alias::new(self.name.as_str()), Alias::new(column)))
     }
 }
 
@@ -215,7 +219,7 @@ pub(crate) fn fields(table: &TableRef, filters: &[(&str, &str, Option<&dyn Colum
     let mut cond = Condition::all();
     for (field, column, filter) in filters {
         if let Some(filter) = filter {
-            cond = cond.add(filter.condition(table.col(column), field)?);
+            cond = cond.add(filter.condition(table.col(column), &format!("where.{field}"))?);
         }
     }
     Ok(cond)

@@ -34,17 +34,18 @@ where
     E::Model: Sync,
     K: ValueType + Into<Value> + Hash + Eq + Clone + Send + Sync + 'static,
 {
-    type Value = E::Model;
+    /// Shared, not copied: the request's cache, the prefetcher and the resolvers all hold the same row.
+    type Value = Arc<E::Model>;
     type Error = LoadError;
 
-    async fn load(&self, keys: &[K]) -> Result<HashMap<K, E::Model>, LoadError> {
+    async fn load(&self, keys: &[K]) -> Result<HashMap<K, Arc<E::Model>>, LoadError> {
         let id = column::<E>("hubspot_id");
         let rows = E::find()
             .filter(column::<E>("portal_id").eq(self.portal_id))
             .filter(id.is_in(keys.iter().cloned()))
             .all(&self.db)
             .await?;
-        Ok(rows.into_iter().filter_map(|row| K::try_from(row.get(id)).ok().map(|key| (key, row))).collect())
+        Ok(rows.into_iter().filter_map(|row| K::try_from(row.get(id)).ok().map(|key| (key, Arc::new(row)))).collect())
     }
 }
 

@@ -4,7 +4,7 @@
 //! The rows land in the request's DataLoader caches, so the field resolvers find them there. Leaving this to the
 //! DataLoaders' batch window alone splits batches whenever resolving a level takes longer than the window.
 
-use std::{collections::HashMap, hash::Hash};
+use std::{collections::HashMap, hash::Hash, sync::Arc};
 
 use async_graphql::{SelectionField, dataloader::Loader};
 use entities::{company, contact, deal, ticket};
@@ -88,7 +88,7 @@ pub(crate) fn node_fields<'a>(connection: &SelectionField<'a>) -> Vec<SelectionF
 /// Prefetches what `fields` (selected on each of `rows`) will load.
 pub(crate) fn prefetch<'a, R: Row>(
     scope: &'a Scope,
-    rows: Vec<R>,
+    rows: Vec<Arc<R>>,
     fields: Vec<SelectionField<'a>>,
 ) -> BoxFuture<'a, Res<()>> {
     Box::pin(async move {
@@ -102,7 +102,7 @@ pub(crate) fn prefetch<'a, R: Row>(
             match field.name() {
                 "owner" if !owners_done => {
                     owners_done = true;
-                    let ids = distinct(rows.iter().filter_map(R::owner_id).collect());
+                    let ids = distinct(rows.iter().filter_map(|r| r.owner_id()).collect());
                     tasks.push(Box::pin(async move { prime(&scope.loaders.owners, ids).await.map(drop) }));
                 }
                 "stage" | "pipeline" if !pipelines_done => {
@@ -132,7 +132,7 @@ pub(crate) fn prefetch<'a, R: Row>(
 /// One association hop: the edges of every row, then the rows they point at, then what those rows' selection needs.
 fn hop<'a, R: Row, T>(
     scope: &'a Scope,
-    rows: &[R],
+    rows: &[Arc<R>],
     field: SelectionField<'a>,
     to_type: &'static str,
     loader: impl FnOnce(&'a Scope) -> &'a Cached<ById<T::Entity, i64>>,

@@ -1,5 +1,7 @@
 //! The Query root: single objects, Relay `node`, filtered lists as connections, and analytics.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Object};
 use entities::{campaign, company, contact, deal, owner, pipeline, ticket};
 use sea_orm::{
@@ -64,9 +66,9 @@ async fn list<E: EntityTrait, W: Where, F: SortField>(
     order_by: Option<Vec<OrderBy<F>>>,
     search: Option<String>,
     args: PageArgs,
-) -> Res<Page<E::Model>> {
+) -> Res<Page<Arc<E::Model>>> {
     let scope = scope(ctx);
-    let table = TableRef(W::TABLE.to_owned());
+    let table = TableRef { name: W::TABLE.to_owned(), portal_id: scope.portal_id };
     let mut cond =
         Condition::all().add(table.col("portal_id").eq(scope.portal_id)).add(table.col("archived_at").is_null());
     if let Some(filter) = filter {
@@ -142,7 +144,7 @@ impl CoreQuery {
             .order_by_asc(pipeline::Column::DisplayOrder)
             .all(&scope.db)
             .await;
-        rows.map(|rows| rows.into_iter().map(Pipeline).collect()).map_err(ApiError::from).gql()
+        rows.map(|rows| rows.into_iter().map(|row| Pipeline(Arc::new(row))).collect()).map_err(ApiError::from).gql()
     }
 
     /// Contacts as a connection: filter with `where`, sort with `orderBy`, match words with `search` (names, email,

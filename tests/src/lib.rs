@@ -179,3 +179,5 @@ macro_rules! on_both {
         }
     };
 }
+
+pub mod load;

@@ -1,6 +1,6 @@
 //! An object's associated records as a connection: two batched statements per query level (edges, then rows).
 
-use std::str::FromStr;
+use std::{str::FromStr, sync::Arc};
 
 use async_graphql::Context;
 use sea_orm::{EntityTrait, ModelTrait, sea_query::Value};
@@ -19,7 +19,7 @@ pub(crate) async fn associated<E>(
     to_type: &'static str,
     rows: impl FnOnce(&crate::loaders::Loaders) -> &Cached<ById<E, i64>>,
     args: PageArgs,
-) -> Res<Page<E::Model>>
+) -> Res<Page<Arc<E::Model>>>
 where
     E: EntityTrait,
     E::Model: Sync,

@@ -5,7 +5,7 @@ macro_rules! mirror_object {
     ($(#[$doc:meta])* $ty:ident($model:ty), $name:literal, { $($body:tt)* }) => {
         $(#[$doc])*
         #[derive(Clone, Debug)]
-        pub struct $ty(pub(crate) $model);
+        pub struct $ty(pub(crate) std::sync::Arc<$model>);
 
         #[async_graphql::Object]
         impl $ty {
@@ -30,7 +30,7 @@ macro_rules! crm_object {
         crate::objects::mirror_object!($(#[$doc])* $ty($model), $name, {
             /// Every HubSpot property as HubSpot sent it (strings or null), or only `names`; reaches custom properties.
             async fn properties(&self, names: Option<Vec<String>>) -> async_graphql::Json<serde_json::Value> {
-                crate::objects::pick_properties(&self.0.properties, names)
+                crate::objects::pick_properties(&crate::objects::parse_properties(&self.0.properties), names)
             }
 
             /// HubSpot's `createdAt`.

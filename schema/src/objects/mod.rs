@@ -31,6 +31,14 @@ pub enum Node {
     Pipeline(pipeline::Pipeline),
 }
 
+/// The mirror keeps properties as JSON text; parsed only when a client asks for them.
+pub(crate) fn parse_properties(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|err| {
+        tracing::warn!(error = %err, "unreadable properties in the mirror");
+        serde_json::Value::Object(Default::default())
+    })
+}
+
 /// `properties(names:)`: every HubSpot property, or only the named ones (null where the record has none).
 pub(crate) fn pick_properties(all: &serde_json::Value, names: Option<Vec<String>>) -> Json<serde_json::Value> {
     match names {

@@ -2,7 +2,7 @@
 //! `where` input shares.
 
 use async_graphql::{InputObject, InputType};
-use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Query, SelectStatement};
+use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Func, JoinType, Query, SelectStatement};
 
 use crate::{
     error::{ApiError, Res},
@@ -46,7 +46,10 @@ pub(crate) fn combine<W: Where>(
         cond = cond.add(any);
     }
     if let Some(not) = not {
-        cond = cond.add(not.condition(table, hops)?.not());
+        // `NOT COALESCE(…, FALSE)`, not bare `NOT`: a row whose column is null fails `eq` and must pass `not: {eq}`
+        // (SQL's `NOT` of an unknown comparison would drop it from both).
+        let matched = Func::coalesce([Expr::from(not.condition(table, hops)?), Expr::val(false)]);
+        cond = cond.add(Expr::from(matched).not());
     }
     Ok(cond)
 }
@@ -70,33 +73,40 @@ impl<W: Where> RelationFilter<W> {
     pub fn condition(&self, from: &TableRef, from_kind: &str, hops: usize) -> Res<Condition> {
         let mut cond = Condition::all();
         if let Some(w) = &self.some {
-            cond = cond.add(Expr::exists(associated(from, from_kind, w.as_ref(), hops)?));
+            cond = cond.add(from.col("hubspot_id").in_subquery(associated(from, from_kind, w.as_ref(), hops)?));
         }
         if let Some(w) = &self.none {
-            cond = cond.add(Expr::exists(associated(from, from_kind, w.as_ref(), hops)?).not());
+            cond = cond.add(from.col("hubspot_id").not_in_subquery(associated(from, from_kind, w.as_ref(), hops)?));
         }
         Ok(cond)
     }
 }
 
-/// `SELECT 1 FROM associations a, <target> t WHERE a links from → t AND t is live AND t matches`.
+/// The ids of `from_kind` records with an association to a live `W` record matching `w`:
+/// `SELECT a.from_id FROM associations a JOIN <target> t … WHERE t matches`.
+///
+/// Uncorrelated on purpose: both SQLite and Postgres evaluate it once and probe it as a set, whatever their
+/// statistics say, where a correlated `EXISTS` can turn into nested loops over every row.
 fn associated<W: Where>(from: &TableRef, from_kind: &str, w: &W, hops: usize) -> Res<SelectStatement> {
     let hops = hops + 1;
     if hops > MAX_HOPS {
         return Err(ApiError::invalid("where", format!("filters may go through at most {MAX_HOPS} associations")));
     }
-    let a = TableRef(format!("a{hops}"));
-    let t = TableRef(format!("t{hops}"));
+    let portal_id = from.portal_id;
+    let a = TableRef { name: format!("a{hops}"), portal_id };
+    let t = TableRef { name: format!("t{hops}"), portal_id };
     Ok(Query::select()
-        .expr(Expr::val(1))
-        .from_as("associations", Alias::new(a.0.as_str()))
-        .from_as(W::TABLE, Alias::new(t.0.as_str()))
-        .and_where(a.col("portal_id").eq(from.col("portal_id")))
+        .expr(a.col("from_id"))
+        .from_as("associations", Alias::new(a.name.as_str()))
+        .join_as(
+            JoinType::InnerJoin,
+            W::TABLE,
+            Alias::new(t.name.as_str()),
+            Condition::all().add(t.col("portal_id").eq(a.col("portal_id"))).add(t.col("hubspot_id").eq(a.col("to_id"))),
+        )
+        .and_where(a.col("portal_id").eq(portal_id))
         .and_where(a.col("from_type").eq(from_kind))
-        .and_where(a.col("from_id").eq(from.col("hubspot_id")))
         .and_where(a.col("to_type").eq(W::KIND))
-        .and_where(t.col("portal_id").eq(a.col("portal_id")))
-        .and_where(t.col("hubspot_id").eq(a.col("to_id")))
         .and_where(t.col("archived_at").is_null())
         .cond_where(w.condition(&t, hops)?)
         .to_owned())

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, TimeZone, Utc};
 use entities::{company, contact, deal, ticket};
 use generator::CrmObject;
-use sea_orm::{ActiveValue::Set, prelude::Json};
+use sea_orm::ActiveValue::Set;
 
 struct Props<'a>(&'a BTreeMap<String, Option<String>>);
 
@@ -52,8 +52,8 @@ fn search_text(parts: &[Option<String>]) -> String {
     parts.iter().flatten().map(|p| p.to_lowercase()).collect::<Vec<_>>().join(" ")
 }
 
-fn properties(obj: &CrmObject) -> Json {
-    serde_json::to_value(&obj.properties).unwrap_or_default()
+fn properties(obj: &CrmObject) -> String {
+    serde_json::to_string(&obj.properties).unwrap_or_else(|_| "{}".into())
 }
 
 fn archived_at(obj: &CrmObject) -> Option<DateTime<Utc>> {
@@ -91,7 +91,7 @@ pub(super) fn contact(portal_id: i64, obj: &CrmObject, now: DateTime<Utc>) -> co
         email_last_open_at: Set(p.time("hs_email_last_open_date")),
         email_last_click_at: Set(p.time("hs_email_last_click_date")),
         properties: Set(properties(obj)),
-        property_times: Set(Json::Object(Default::default())),
+        property_times: Set("{}".into()),
         created_at: Set(obj.created_at),
         updated_at: Set(obj.updated_at),
         archived_at: Set(archived_at(obj)),
@@ -121,7 +121,7 @@ pub(super) fn company(portal_id: i64, obj: &CrmObject, now: DateTime<Utc>) -> co
         num_associated_contacts: Set(p.int("num_associated_contacts")),
         num_associated_deals: Set(p.int("num_associated_deals")),
         properties: Set(properties(obj)),
-        property_times: Set(Json::Object(Default::default())),
+        property_times: Set("{}".into()),
         created_at: Set(obj.created_at),
         updated_at: Set(obj.updated_at),
         archived_at: Set(archived_at(obj)),
@@ -147,7 +147,7 @@ pub(super) fn deal(portal_id: i64, obj: &CrmObject, now: DateTime<Utc>) -> deal:
         is_closed_won: Set(p.flag("hs_is_closed_won")),
         probability: Set(p.float("hs_deal_stage_probability")),
         properties: Set(properties(obj)),
-        property_times: Set(Json::Object(Default::default())),
+        property_times: Set("{}".into()),
         created_at: Set(obj.created_at),
         updated_at: Set(obj.updated_at),
         archived_at: Set(archived_at(obj)),
@@ -171,7 +171,7 @@ pub(super) fn ticket(portal_id: i64, obj: &CrmObject, now: DateTime<Utc>) -> tic
         owner_id: Set(p.id("hubspot_owner_id")),
         closed_at: Set(p.time("closed_date")),
         properties: Set(properties(obj)),
-        property_times: Set(Json::Object(Default::default())),
+        property_times: Set("{}".into()),
         created_at: Set(obj.created_at),
         updated_at: Set(obj.updated_at),
         archived_at: Set(archived_at(obj)),

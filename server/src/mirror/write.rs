@@ -231,5 +231,12 @@ pub async fn write_portal(db: &DatabaseConnection, portal: &Portal) -> Result<()
     }
     upsert_campaigns(&txn, id, &portal.campaigns, now).await?;
     upsert_associations(&txn, id, &portal.associations, now).await?;
-    txn.commit().await
+    txn.commit().await?;
+    refresh_statistics(db).await
+}
+
+/// After a bulk write, fresh planner statistics: without them Postgres guesses one row per table and plans nested
+/// loops that never finish on a real portal.
+pub async fn refresh_statistics(db: &DatabaseConnection) -> Result<(), DbErr> {
+    db.execute_unprepared("ANALYZE").await.map(drop)
 }

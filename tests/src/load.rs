@@ -1,0 +1,84 @@
+//! A small closed-loop HTTP load generator: N clients, each sending the next request when the last one answered.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+/// What one run measured.
+#[derive(Clone, Debug)]
+pub struct LoadReport {
+    pub clients: usize,
+    pub requests: usize,
+    pub failures: usize,
+    pub elapsed: Duration,
+    /// Latencies in microseconds, sorted.
+    latencies: Vec<u64>,
+}
+
+impl LoadReport {
+    pub fn per_second(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// The latency below which `q` (0–1) of the requests finished, in milliseconds.
+    pub fn percentile_ms(&self, q: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return 0.0;
+        }
+        let rank = ((self.latencies.len() as f64 - 1.0) * q).round() as usize;
+        self.latencies[rank] as f64 / 1000.0
+    }
+}
+
+/// POSTs `body` to `url` from `clients` concurrent clients for `duration`; a response that is not a 200 without
+/// GraphQL errors counts as a failure.
+pub async fn run(url: &str, body: String, clients: usize, duration: Duration) -> LoadReport {
+    let body = Arc::new(body);
+    let started = Instant::now();
+    let deadline = started + duration;
+    let workers: Vec<_> = (0..clients)
+        .map(|_| {
+            let (url, body) = (url.to_owned(), Arc::clone(&body));
+            tokio::spawn(async move {
+                let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().expect("http client");
+                let mut latencies = Vec::new();
+                let mut failures = 0;
+                while Instant::now() < deadline {
+                    let sent = Instant::now();
+                    let ok = match client
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .body(body.as_ref().clone())
+                        .send()
+                        .await
+                    {
+                        Ok(response) if response.status().is_success() => {
+                            response.bytes().await.is_ok_and(|b| !contains(&b, b"\"errors\""))
+                        }
+                        _ => false,
+                    };
+                    latencies.push(sent.elapsed().as_micros() as u64);
+                    if !ok {
+                        failures += 1;
+                    }
+                }
+                (latencies, failures)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    let mut failures = 0;
+    for worker in workers {
+        let (l, f) = worker.await.expect("load worker");
+        latencies.extend(l);
+        failures += f;
+    }
+    let elapsed = started.elapsed();
+    latencies.sort_unstable();
+    LoadReport { clients, requests: latencies.len(), failures, elapsed, latencies }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
