@@ -5,7 +5,7 @@ use std::{collections::HashMap, hash::Hash, marker::PhantomData, str::FromStr, s
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entities::{association, campaign, company, contact, deal, owner, pipeline, pipeline_stage, ticket};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, ModelTrait, QueryFilter, QueryOrder,
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, ModelTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Value, ValueType},
 };
 
@@ -100,23 +100,26 @@ impl Loader<AssocKey> for Associations {
         }
         let mut out: HashMap<AssocKey, Vec<i64>> = HashMap::new();
         for ((from_type, to_type), ids) in groups {
-            let rows = association::Entity::find()
+            // Only the pair, once: the edge's other columns are not needed to find the targets.
+            let pairs: Vec<(i64, i64)> = association::Entity::find()
+                .select_only()
+                .column(association::Column::FromId)
+                .column(association::Column::ToId)
+                .distinct()
                 .filter(association::Column::PortalId.eq(self.portal_id))
                 .filter(association::Column::FromType.eq(from_type))
                 .filter(association::Column::FromId.is_in(ids.iter().copied()))
                 .filter(association::Column::ToType.eq(to_type))
                 .order_by_asc(association::Column::FromId)
                 .order_by_asc(association::Column::ToId)
+                .into_tuple()
                 .all(&self.db)
                 .await?;
             for id in ids {
                 out.entry(AssocKey { from_type, from_id: id, to_type }).or_default();
             }
-            for row in rows {
-                let targets = out.entry(AssocKey { from_type, from_id: row.from_id, to_type }).or_default();
-                if targets.last() != Some(&row.to_id) {
-                    targets.push(row.to_id);
-                }
+            for (from_id, to_id) in pairs {
+                out.entry(AssocKey { from_type, from_id, to_type }).or_default().push(to_id);
             }
         }
         Ok(out.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())

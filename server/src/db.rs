@@ -20,6 +20,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     options
         .sqlx_logging(false)
         .acquire_timeout(Duration::from_secs(10))
+        // A ping before every statement would double the round trips of a query; a connection idle for a while is
+        // still checked, and a broken one surfaces as an error on its statement.
+        .test_before_acquire(false)
+        .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .max_connections(if url.starts_with("sqlite:") { 8 } else { 16 })
         .map_sqlx_sqlite_opts(|o| {
             // WAL lets readers run beside the writer; the busy timeout queues writers instead of failing them.

@@ -14,9 +14,21 @@ use serde_json::Value;
 
 pub use generator;
 
-/// Where the Postgres tests create their databases; the machine's server by default.
+/// Where the Postgres tests create their databases; the machine's server by default (no TLS on loopback).
 pub fn postgres_admin_url() -> String {
-    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable".into())
+}
+
+/// `postgres_admin_url()` with another database name, keeping its options.
+pub fn postgres_url(database: &str) -> String {
+    let admin = postgres_admin_url();
+    let (path, query) = admin.split_once('?').map_or((admin.as_str(), None), |(p, q)| (p, Some(q)));
+    let base = path.rsplit_once('/').map_or(path, |(b, _)| b);
+    match query {
+        Some(q) => format!("{base}/{database}?{q}"),
+        None => format!("{base}/{database}"),
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,8 +83,7 @@ impl TestDb {
                     Database::connect(postgres_admin_url()).await.expect("Postgres must be running for the tests");
                 admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
                 admin.close().await.ok();
-                let base = postgres_admin_url();
-                let url = format!("{}/{name}", base.rsplit_once('/').map_or(base.as_str(), |(b, _)| b));
+                let url = postgres_url(&name);
                 (url, Cleanup::Database(name))
             }
         };

@@ -178,8 +178,7 @@ async fn prepare_database(backend: &str) -> anyhow::Result<String> {
             let admin = Database::connect(&admin_url).await.context("connecting to Postgres")?;
             admin.execute_unprepared("DROP DATABASE IF EXISTS gw_bench WITH (FORCE)").await?;
             admin.execute_unprepared("CREATE DATABASE gw_bench").await?;
-            let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(b, _)| b).to_owned();
-            Ok(format!("{base}/gw_bench"))
+            Ok(tests::postgres_url("gw_bench"))
         }
     }
 }
