@@ -5,8 +5,9 @@ use std::{collections::HashMap, hash::Hash, marker::PhantomData, str::FromStr, s
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entities::{association, campaign, company, contact, deal, owner, pipeline, pipeline_stage, ticket};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, ModelTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Value, ValueType},
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult, ModelTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait,
+    sea_query::{Alias, Expr, ExprTrait, JoinType, Query, Value, ValueType},
 };
 
 pub(crate) type LoadError = Arc<DbErr>;
@@ -124,6 +125,48 @@ impl Loader<AssocKey> for Associations {
         }
         Ok(out.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
     }
+}
+
+/// The rows of `E` that each of `from_ids` (of `from_type`) is associated with, in one statement:
+/// `SELECT e.*, edge.from_id FROM (SELECT DISTINCT from_id, to_id FROM associations WHERE …) edge JOIN e …`.
+pub(crate) async fn load_associated<E>(
+    db: &DatabaseConnection,
+    portal_id: i64,
+    from_type: &str,
+    from_ids: &[i64],
+    to_type: &str,
+) -> Result<Vec<(i64, E::Model)>, DbErr>
+where
+    E: EntityTrait,
+    E::Model: FromQueryResult,
+{
+    if from_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let edges = Query::select()
+        .distinct()
+        .column("from_id")
+        .column("to_id")
+        .from("associations")
+        .and_where(Expr::col("portal_id").eq(portal_id))
+        .and_where(Expr::col("from_type").eq(from_type))
+        .and_where(Expr::col("from_id").is_in(from_ids.iter().copied()))
+        .and_where(Expr::col("to_type").eq(to_type))
+        .to_owned();
+    let table = Alias::new(E::default().table_name());
+    let mut select = E::find().filter(column::<E>("portal_id").eq(portal_id)).into_query();
+    select
+        .join_subquery(
+            JoinType::InnerJoin,
+            edges,
+            Alias::new("edge"),
+            Expr::col((Alias::new("edge"), Alias::new("to_id"))).equals((table, Alias::new("hubspot_id"))),
+        )
+        .expr_as(Expr::col((Alias::new("edge"), Alias::new("from_id"))), Alias::new("edge_from_id"));
+    let rows = db.query_all(&select).await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get::<i64>("", "edge_from_id")?, E::Model::from_query_result(row, "")?)))
+        .collect()
 }
 
 pub(crate) type Cached<T> = DataLoader<T, HashMapCache>;

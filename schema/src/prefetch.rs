@@ -12,7 +12,7 @@ use futures::future::{BoxFuture, try_join_all};
 
 use crate::{
     error::Res,
-    loaders::{AssocKey, ById, Cached, LoadError},
+    loaders::{AssocKey, ById, Cached, LoadError, load_associated},
     scope::Scope,
 };
 
@@ -110,8 +110,8 @@ pub(crate) fn prefetch<'a, R: Row>(
                     let ids: Vec<String> =
                         distinct(rows.iter().filter_map(|r| r.pipeline_id().map(str::to_owned)).collect());
                     tasks.push(Box::pin(async move {
-                        prime(&scope.loaders.pipelines, ids.clone()).await?;
-                        prime(&scope.loaders.stages, ids).await.map(drop)
+                        let pipelines = prime(&scope.loaders.pipelines, ids.clone());
+                        futures::try_join!(pipelines, prime(&scope.loaders.stages, ids)).map(drop)
                     }));
                 }
                 "contacts" => {
@@ -129,7 +129,8 @@ pub(crate) fn prefetch<'a, R: Row>(
     })
 }
 
-/// One association hop: the edges of every row, then the rows they point at, then what those rows' selection needs.
+/// One association hop: the associated rows of every row with their edges (one statement), then what those rows'
+/// selection needs.
 fn hop<'a, R: Row, T>(
     scope: &'a Scope,
     rows: &[Arc<R>],
@@ -141,12 +142,20 @@ where
     T: Row + sea_orm::ModelTrait + sea_orm::FromQueryResult,
     T::Entity: sea_orm::EntityTrait<Model = T>,
 {
-    let keys: Vec<AssocKey> = rows.iter().map(|r| AssocKey { from_type: R::KIND, from_id: r.id(), to_type }).collect();
+    let from_ids = distinct(rows.iter().map(|r| r.id()).collect());
     let loader = loader(scope);
     Box::pin(async move {
-        let edges = prime(&scope.loaders.associations, keys).await?;
-        let ids = distinct(edges.values().flat_map(|ids| ids.iter().copied()).collect());
-        let targets = prime(loader, ids).await?;
+        let found = load_associated::<T::Entity>(&scope.db, scope.portal_id, R::KIND, &from_ids, to_type).await?;
+        let key = |from_id| AssocKey { from_type: R::KIND, from_id, to_type };
+        let mut edges: HashMap<AssocKey, Vec<i64>> = from_ids.iter().map(|id| (key(*id), Vec::new())).collect();
+        let mut targets: HashMap<i64, Arc<T>> = HashMap::new();
+        for (from_id, row) in found {
+            let id = row.id();
+            edges.entry(key(from_id)).or_default().push(id);
+            targets.entry(id).or_insert_with(|| Arc::new(row));
+        }
+        scope.loaders.associations.feed_many(edges.into_iter().map(|(k, ids)| (k, Arc::new(distinct(ids))))).await;
+        loader.feed_many(targets.clone()).await;
         prefetch(scope, targets.into_values().collect(), node_fields(&field)).await
     })
 }
