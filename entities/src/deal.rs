@@ -19,14 +19,6 @@ pub struct Model {
     #[sea_orm(column_type = "Double", nullable)]
     pub probability: Option<f64>,
     pub search_text: String,
-    /// Every HubSpot property as received (a JSON object of strings or null), kept as text: most reads never
-    /// look inside, and parsing it for every row would dominate a list query.
-    #[sea_orm(column_type = "Text")]
-    pub properties: String,
-    /// Per property, the HubSpot change time (ms) of the value held, as a JSON object, so an older change never
-    /// wins; a property without an entry dates from `updated_at`.
-    #[sea_orm(column_type = "Text")]
-    pub property_times: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub archived_at: Option<DateTimeUtc>,

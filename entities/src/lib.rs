@@ -11,6 +11,7 @@ pub mod health_score;
 pub mod health_score_history;
 pub mod insight;
 pub mod oauth_token;
+pub mod object_properties;
 pub mod owner;
 pub mod pipeline;
 pub mod pipeline_stage;

@@ -19,8 +19,6 @@ fn crm_table(name: &'static str, typed: Vec<ColumnDef>) -> TableCreateStatement 
     }
     table
         .col(string("search_text"))
-        .col(text("properties"))
-        .col(text("property_times"))
         .col(timestamp_with_time_zone("created_at"))
         .col(timestamp_with_time_zone("updated_at"))
         .col(timestamp_with_time_zone_null("archived_at"))
@@ -309,6 +307,20 @@ impl MigrationTrait for Migration {
                     .await?;
             }
         }
+        manager
+            .create_table(
+                Table::create()
+                    .table("object_properties")
+                    .col(big_integer("portal_id"))
+                    .col(string("object_type"))
+                    .col(big_integer("hubspot_id"))
+                    .col(text("properties"))
+                    .col(text("property_times"))
+                    .col(timestamp_with_time_zone("updated_at"))
+                    .primary_key(Index::create().col("portal_id").col("object_type").col("hubspot_id"))
+                    .to_owned(),
+            )
+            .await?;
         // The reverse lookup: which edges point at an object (merges and deletions repoint or drop them).
         manager
             .create_index(
@@ -337,6 +349,7 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in [
+            "object_properties",
             "associations",
             "campaigns",
             "pipeline_stages",

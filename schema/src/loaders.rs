@@ -3,7 +3,9 @@
 use std::{collections::HashMap, hash::Hash, marker::PhantomData, str::FromStr, sync::Arc};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use entities::{association, campaign, company, contact, deal, owner, pipeline, pipeline_stage, ticket};
+use entities::{
+    association, campaign, company, contact, deal, object_properties, owner, pipeline, pipeline_stage, ticket,
+};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult, ModelTrait, QueryFilter,
     QueryOrder, QuerySelect, QueryTrait,
@@ -72,6 +74,46 @@ impl Loader<String> for StagesByPipeline {
             out.entry(row.pipeline_id.clone()).or_default().push(row);
         }
         Ok(out.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
+    }
+}
+
+/// A CRM record: its object type (`contact`) and HubSpot id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct RecordKey {
+    pub kind: &'static str,
+    pub id: i64,
+}
+
+/// The properties text of CRM records.
+pub(crate) struct Properties {
+    db: DatabaseConnection,
+    portal_id: i64,
+}
+
+impl Loader<RecordKey> for Properties {
+    type Value = Arc<str>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[RecordKey]) -> Result<HashMap<RecordKey, Arc<str>>, LoadError> {
+        let mut by_type: HashMap<&'static str, Vec<i64>> = HashMap::new();
+        for key in keys {
+            by_type.entry(key.kind).or_default().push(key.id);
+        }
+        let mut out = HashMap::new();
+        for (kind, ids) in by_type {
+            let rows: Vec<(i64, String)> = object_properties::Entity::find()
+                .select_only()
+                .column(object_properties::Column::HubspotId)
+                .column(object_properties::Column::Properties)
+                .filter(object_properties::Column::PortalId.eq(self.portal_id))
+                .filter(object_properties::Column::ObjectType.eq(kind))
+                .filter(object_properties::Column::HubspotId.is_in(ids))
+                .into_tuple()
+                .all(&self.db)
+                .await?;
+            out.extend(rows.into_iter().map(|(id, text)| (RecordKey { kind, id }, Arc::from(text))));
+        }
+        Ok(out)
     }
 }
 
@@ -181,6 +223,7 @@ pub(crate) struct Loaders {
     pub pipelines: Cached<ById<pipeline::Entity, String>>,
     pub stages: Cached<StagesByPipeline>,
     pub associations: Cached<Associations>,
+    pub properties: Cached<Properties>,
 }
 
 fn cached<T>(loader: T) -> Cached<T> {
@@ -198,7 +241,8 @@ impl Loaders {
             campaigns: cached(ById::new(&db, portal_id)),
             pipelines: cached(ById::new(&db, portal_id)),
             stages: cached(StagesByPipeline { db: db.clone(), portal_id }),
-            associations: cached(Associations { db, portal_id }),
+            associations: cached(Associations { db: db.clone(), portal_id }),
+            properties: cached(Properties { db, portal_id }),
         }
     }
 }

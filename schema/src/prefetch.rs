@@ -12,7 +12,7 @@ use futures::future::{BoxFuture, try_join_all};
 
 use crate::{
     error::Res,
-    loaders::{AssocKey, ById, Cached, LoadError, load_associated},
+    loaders::{AssocKey, ById, Cached, LoadError, RecordKey, load_associated},
     scope::Scope,
 };
 
@@ -98,8 +98,14 @@ pub(crate) fn prefetch<'a, R: Row>(
         let mut tasks: Vec<BoxFuture<'a, Res<()>>> = Vec::new();
         let mut owners_done = false;
         let mut pipelines_done = false;
+        let mut properties_done = false;
         for field in fields {
             match field.name() {
+                "properties" if !properties_done => {
+                    properties_done = true;
+                    let keys = rows.iter().map(|r| RecordKey { kind: R::KIND, id: r.id() }).collect();
+                    tasks.push(Box::pin(async move { prime(&scope.loaders.properties, keys).await.map(drop) }));
+                }
                 "owner" if !owners_done => {
                     owners_done = true;
                     let ids = distinct(rows.iter().filter_map(|r| r.owner_id()).collect());

@@ -15,6 +15,7 @@ const TABLES: &[&str] = &[
     "pipeline_stages",
     "campaigns",
     "associations",
+    "object_properties",
     "webhook_events",
     "sync_state",
     "oauth_tokens",

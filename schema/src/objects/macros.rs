@@ -29,8 +29,13 @@ macro_rules! crm_object {
     ($(#[$doc:meta])* $ty:ident($model:ty), $name:literal, { $($body:tt)* }) => {
         crate::objects::mirror_object!($(#[$doc])* $ty($model), $name, {
             /// Every HubSpot property as HubSpot sent it (strings or null), or only `names`; reaches custom properties.
-            async fn properties(&self, names: Option<Vec<String>>) -> async_graphql::Json<serde_json::Value> {
-                crate::objects::pick_properties(&crate::objects::parse_properties(&self.0.properties), names)
+            async fn properties(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+                names: Option<Vec<String>>,
+            ) -> crate::error::GqlResult<async_graphql::Json<serde_json::Value>> {
+                let kind = <$model as crate::prefetch::Row>::KIND;
+                crate::objects::load_properties(ctx, kind, self.0.hubspot_id, names).await
             }
 
             /// HubSpot's `createdAt`.

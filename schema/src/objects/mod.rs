@@ -31,6 +31,23 @@ pub enum Node {
     Pipeline(pipeline::Pipeline),
 }
 
+/// A CRM record's `properties(names:)`, from the properties the mirror keeps beside its typed row.
+pub(crate) async fn load_properties(
+    ctx: &async_graphql::Context<'_>,
+    kind: &'static str,
+    hubspot_id: i64,
+    names: Option<Vec<String>>,
+) -> crate::error::GqlResult<Json<serde_json::Value>> {
+    use crate::error::IntoGql;
+    let text = crate::scope::scope(ctx)
+        .loaders
+        .properties
+        .load_one(crate::loaders::RecordKey { kind, id: hubspot_id })
+        .await
+        .gql()?;
+    Ok(pick_properties(&parse_properties(text.as_deref().unwrap_or("{}")), names))
+}
+
 /// The mirror keeps properties as JSON text; parsed only when a client asks for them.
 pub(crate) fn parse_properties(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|err| {

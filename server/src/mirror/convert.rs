@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeZone, Utc};
-use entities::{company, contact, deal, ticket};
-use generator::CrmObject;
+use entities::{company, contact, deal, object_properties, ticket};
+use generator::{CrmObject, ObjectType};
 use sea_orm::ActiveValue::Set;
 
 struct Props<'a>(&'a BTreeMap<String, Option<String>>);
@@ -52,8 +52,16 @@ fn search_text(parts: &[Option<String>]) -> String {
     parts.iter().flatten().map(|p| p.to_lowercase()).collect::<Vec<_>>().join(" ")
 }
 
-fn properties(obj: &CrmObject) -> String {
-    serde_json::to_string(&obj.properties).unwrap_or_else(|_| "{}".into())
+/// The record's properties as received, beside its typed row.
+pub(super) fn properties(portal_id: i64, object_type: ObjectType, obj: &CrmObject) -> object_properties::ActiveModel {
+    object_properties::ActiveModel {
+        portal_id: Set(portal_id),
+        object_type: Set(object_type.singular().to_owned()),
+        hubspot_id: Set(obj.id),
+        properties: Set(serde_json::to_string(&obj.properties).unwrap_or_else(|_| "{}".into())),
+        property_times: Set("{}".into()),
+        updated_at: Set(obj.updated_at),
+    }
 }
 
 fn archived_at(obj: &CrmObject) -> Option<DateTime<Utc>> {
@@ -90,8 +98,6 @@ pub(super) fn contact(portal_id: i64, obj: &CrmObject, now: DateTime<Utc>) -> co
         num_notes: Set(p.int("num_notes")),
         email_last_open_at: Set(p.time("hs_email_last_open_date")),
         email_last_click_at: Set(p.time("hs_email_last_click_date")),
-        properties: Set(properties(obj)),
-        property_times: Set("{}".into()),
         created_at: Set(obj.created_at),
         updated_at: Set(obj.updated_at),
         archived_at: Set(archived_at(obj)),
@@ -120,8 +126,6 @@ pub(super) fn company(portal_id: i64, obj: &CrmObject, now: DateTime<Utc>) -> co
         total_revenue: Set(p.float("total_revenue")),
         num_associated_contacts: Set(p.int("num_associated_contacts")),
         num_associated_deals: Set(p.int("num_associated_deals")),
-        properties: Set(properties(obj)),
-        property_times: Set("{}".into()),
         created_at: Set(obj.created_at),
         updated_at: Set(obj.updated_at),
         archived_at: Set(archived_at(obj)),
@@ -146,8 +150,6 @@ pub(super) fn deal(portal_id: i64, obj: &CrmObject, now: DateTime<Utc>) -> deal:
         is_closed: Set(p.flag("hs_is_closed")),
         is_closed_won: Set(p.flag("hs_is_closed_won")),
         probability: Set(p.float("hs_deal_stage_probability")),
-        properties: Set(properties(obj)),
-        property_times: Set("{}".into()),
         created_at: Set(obj.created_at),
         updated_at: Set(obj.updated_at),
         archived_at: Set(archived_at(obj)),
@@ -170,8 +172,6 @@ pub(super) fn ticket(portal_id: i64, obj: &CrmObject, now: DateTime<Utc>) -> tic
         priority: Set(p.text("hs_ticket_priority")),
         owner_id: Set(p.id("hubspot_owner_id")),
         closed_at: Set(p.time("closed_date")),
-        properties: Set(properties(obj)),
-        property_times: Set("{}".into()),
         created_at: Set(obj.created_at),
         updated_at: Set(obj.updated_at),
         archived_at: Set(archived_at(obj)),

@@ -1,7 +1,9 @@
 //! Upserts into the mirror, in chunks that fit every backend's limit on bound parameters.
 
 use chrono::{DateTime, Utc};
-use entities::{association, campaign, company, contact, deal, owner, pipeline, pipeline_stage, portal, ticket};
+use entities::{
+    association, campaign, company, contact, deal, object_properties, owner, pipeline, pipeline_stage, portal, ticket,
+};
 use generator::{Association, Campaign, CrmObject, ObjectType, Owner, Pipeline, Portal};
 use sea_orm::{
     ActiveModelTrait,
@@ -46,6 +48,7 @@ where
     Ok(())
 }
 
+/// Typed rows and, beside them, the properties as received.
 pub async fn upsert_objects(
     db: &impl ConnectionTrait,
     portal_id: i64,
@@ -56,21 +59,24 @@ pub async fn upsert_objects(
     match object_type {
         ObjectType::Contact => {
             let rows = objects.iter().map(|o| convert::contact(portal_id, o, now)).collect();
-            upsert(db, rows, &[contact::Column::PortalId, contact::Column::HubspotId], true).await
+            upsert(db, rows, &[contact::Column::PortalId, contact::Column::HubspotId], true).await?
         }
         ObjectType::Company => {
             let rows = objects.iter().map(|o| convert::company(portal_id, o, now)).collect();
-            upsert(db, rows, &[company::Column::PortalId, company::Column::HubspotId], true).await
+            upsert(db, rows, &[company::Column::PortalId, company::Column::HubspotId], true).await?
         }
         ObjectType::Deal => {
             let rows = objects.iter().map(|o| convert::deal(portal_id, o, now)).collect();
-            upsert(db, rows, &[deal::Column::PortalId, deal::Column::HubspotId], true).await
+            upsert(db, rows, &[deal::Column::PortalId, deal::Column::HubspotId], true).await?
         }
         ObjectType::Ticket => {
             let rows = objects.iter().map(|o| convert::ticket(portal_id, o, now)).collect();
-            upsert(db, rows, &[ticket::Column::PortalId, ticket::Column::HubspotId], true).await
+            upsert(db, rows, &[ticket::Column::PortalId, ticket::Column::HubspotId], true).await?
         }
     }
+    let properties = objects.iter().map(|o| convert::properties(portal_id, object_type, o)).collect();
+    use object_properties::Column as P;
+    upsert(db, properties, &[P::PortalId, P::ObjectType, P::HubspotId], true).await
 }
 
 pub async fn upsert_owners(
