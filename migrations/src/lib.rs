@@ -4,11 +4,16 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_mirror;
 mod m20261122_000002_gateway;
+mod m20261122_000003_sqlite_search;
 
 pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261122_000001_mirror::Migration), Box::new(m20261122_000002_gateway::Migration)]
+        vec![
+            Box::new(m20261122_000001_mirror::Migration),
+            Box::new(m20261122_000002_gateway::Migration),
+            Box::new(m20261122_000003_sqlite_search::Migration),
+        ]
     }
 }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Object};
 use entities::{campaign, company, contact, deal, owner, pipeline, ticket};
 use sea_orm::{
-    ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    sea_query::{Condition, ExprTrait, Func, SimpleExpr},
+    ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+    sea_query::{Condition, Expr, ExprTrait, Func, SimpleExpr},
 };
 
 use crate::{
@@ -38,13 +38,21 @@ const MAX_SEARCH_CHARS: usize = 200;
 pub struct CoreQuery;
 
 /// Every word must appear (case-insensitively) in one of the type's searchable columns.
-fn search_condition<W: Where>(table: &TableRef, search: &str) -> Res<Condition> {
+fn search_condition<W: Where>(table: &TableRef, search: &str, backend: DbBackend) -> Res<Condition> {
     if search.chars().count() > MAX_SEARCH_CHARS {
         return Err(ApiError::invalid("search", format!("at most {MAX_SEARCH_CHARS} characters")));
     }
     let mut cond = Condition::all();
     for word in search.split_whitespace() {
-        let pattern = format!("%{}%", like_escape(&word.to_lowercase()));
+        let word = word.to_lowercase();
+        if backend == DbBackend::Sqlite && W::SEARCH == ["search_text"] && word.chars().count() >= 3 {
+            // SQLite's FTS5 trigram index (a phrase of three characters or more matches as a substring).
+            let phrase = format!("\"{}\"", word.replace('"', "\"\""));
+            let sql = format!("{0}.rowid IN (SELECT rowid FROM {0}_search WHERE {0}_search MATCH ?)", W::TABLE);
+            cond = cond.add(Expr::cust_with_values(sql, [phrase]));
+            continue;
+        }
+        let pattern = format!("%{}%", like_escape(&word));
         let mut any = Condition::any();
         for column in W::SEARCH {
             let col = if *column == "search_text" {
@@ -75,7 +83,7 @@ async fn list<E: EntityTrait, W: Where, F: SortField>(
         cond = cond.add(filter.condition(&table, 0)?);
     }
     if let Some(search) = search {
-        cond = cond.add(search_condition::<W>(&table, &search)?);
+        cond = cond.add(search_condition::<W>(&table, &search, scope.db.get_database_backend())?);
     }
     let sort = sort_keys(order_by.as_deref().unwrap_or_default(), ("hubspot_id", false));
     keyset_page::<E>(&scope.db, cond, &sort, &args).await
