@@ -1,7 +1,7 @@
 //! Relay connections over the mirror with keyset pagination: a cursor holds the sort values of its row, so any
 //! page costs what the first one costs.
 
-use std::{str::FromStr, sync::Arc};
+use std::sync::Arc;
 
 use async_graphql::{
     Object, OutputType,
@@ -16,7 +16,10 @@ use sea_orm::{
 };
 use serde_json::Value as JsonValue;
 
-use crate::error::{ApiError, GqlResult, IntoGql, MAX_PAGE_SIZE, Res};
+use crate::{
+    error::{ApiError, GqlResult, IntoGql, MAX_PAGE_SIZE, Res},
+    loaders::column,
+};
 
 /// `first`/`after`/`last`/`before` as the client sent them.
 #[derive(Clone, Debug, Default)]
@@ -202,10 +205,6 @@ fn beyond_cursor<C: ColumnTrait>(keys: &[Key<C>], values: &[Option<Value>]) -> C
         cond = cond.add(if first.desc { first.column.lte(v.clone()) } else { first.column.gte(v.clone()) });
     }
     cond
-}
-
-fn column<E: EntityTrait>(name: &str) -> E::Column {
-    E::Column::from_str(name).unwrap_or_else(|_| panic!("no column {name}"))
 }
 
 /// A page of `E` matching `filter`, sorted by `sort` (column, descending), the last key unique.

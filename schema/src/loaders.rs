@@ -27,7 +27,8 @@ impl<E, K> ById<E, K> {
     }
 }
 
-fn column<E: EntityTrait>(name: &str) -> E::Column {
+/// A column of `E` by name; the names are the mirror's own, so a miss is a programming error.
+pub(crate) fn column<E: EntityTrait>(name: &str) -> E::Column {
     E::Column::from_str(name).unwrap_or_else(|_| panic!("table {} has no column {name}", E::default().table_name()))
 }
 

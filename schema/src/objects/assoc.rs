@@ -1,6 +1,6 @@
 //! An object's associated records as a connection: two batched statements per query level (edges, then rows).
 
-use std::{str::FromStr, sync::Arc};
+use std::sync::Arc;
 
 use async_graphql::Context;
 use sea_orm::{EntityTrait, ModelTrait, sea_query::Value};
@@ -8,7 +8,7 @@ use sea_orm::{EntityTrait, ModelTrait, sea_query::Value};
 use crate::{
     connection::{Page, PageArgs, id_page},
     error::Res,
-    loaders::{AssocKey, ById, Cached},
+    loaders::{AssocKey, ById, Cached, column},
     scope::scope,
 };
 
@@ -27,7 +27,7 @@ where
     let loaders = &scope(ctx).loaders;
     let ids = loaders.associations.load_one(AssocKey { from_type, from_id, to_type }).await?.unwrap_or_default();
     let found = rows(loaders).load_many(ids.iter().copied()).await?;
-    let archived_at = E::Column::from_str("archived_at").unwrap_or_else(|_| panic!("{to_type} has no archived_at"));
+    let archived_at = column::<E>("archived_at");
     // Archived records keep their edges in the mirror (a restore revives them) but are not shown.
     let live = found.into_iter().filter(|(_, row)| matches!(row.get(archived_at), Value::ChronoDateTimeUtc(None)));
     id_page(live.collect(), &args)

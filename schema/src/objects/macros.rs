@@ -11,7 +11,7 @@ macro_rules! mirror_object {
         impl $ty {
             /// Relay global ID.
             pub async fn id(&self) -> async_graphql::ID {
-                crate::objects::node_id($name, &self.0.hubspot_id)
+                crate::ids::global_id($name, &self.0.hubspot_id)
             }
 
             /// The id HubSpot knows this record by.

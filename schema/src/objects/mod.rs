@@ -13,8 +13,6 @@ pub(crate) mod ticket;
 
 use async_graphql::{Interface, Json};
 
-use crate::ids::global_id;
-
 pub(crate) use assoc::associated;
 pub(crate) use macros::{crm_object, mirror_object};
 
@@ -71,9 +69,4 @@ pub(crate) fn pick_properties(all: &serde_json::Value, names: Option<Vec<String>
                 .into(),
         ),
     }
-}
-
-/// The global ID of a type's object; used by the node interface and tests.
-pub(crate) fn node_id(type_name: &str, hubspot_id: impl std::fmt::Display) -> async_graphql::ID {
-    global_id(type_name, hubspot_id)
 }
