@@ -35,29 +35,43 @@ impl LoadReport {
 /// GraphQL errors counts as a failure.
 pub async fn run(url: &str, body: String, clients: usize, duration: Duration) -> LoadReport {
     let body = Arc::new(body);
+    drive(clients, duration, |_| {
+        let (url, body) = (url.to_owned(), Arc::clone(&body));
+        let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().expect("http client");
+        move || {
+            let request = client.post(&url).header("content-type", "application/json").body(body.as_ref().clone());
+            async move {
+                match request.send().await {
+                    Ok(response) if response.status().is_success() => {
+                        response.bytes().await.is_ok_and(|b| !contains(&b, b"\"errors\""))
+                    }
+                    _ => false,
+                }
+            }
+        }
+    })
+    .await
+}
+
+/// Runs `clients` closed loops for `duration`: client `i` calls the request function `client(i)` made, again as soon
+/// as the last call answered; a call that returns `false` counts as a failure.
+pub async fn drive<C, R, F>(clients: usize, duration: Duration, client: C) -> LoadReport
+where
+    C: Fn(usize) -> R,
+    R: FnMut() -> F + Send + 'static,
+    F: Future<Output = bool> + Send,
+{
     let started = Instant::now();
     let deadline = started + duration;
     let workers: Vec<_> = (0..clients)
-        .map(|_| {
-            let (url, body) = (url.to_owned(), Arc::clone(&body));
+        .map(|i| {
+            let mut request = client(i);
             tokio::spawn(async move {
-                let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().expect("http client");
                 let mut latencies = Vec::new();
                 let mut failures = 0;
                 while Instant::now() < deadline {
                     let sent = Instant::now();
-                    let ok = match client
-                        .post(&url)
-                        .header("content-type", "application/json")
-                        .body(body.as_ref().clone())
-                        .send()
-                        .await
-                    {
-                        Ok(response) if response.status().is_success() => {
-                            response.bytes().await.is_ok_and(|b| !contains(&b, b"\"errors\""))
-                        }
-                        _ => false,
-                    };
+                    let ok = request().await;
                     latencies.push(sent.elapsed().as_micros() as u64);
                     if !ok {
                         failures += 1;

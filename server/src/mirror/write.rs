@@ -8,7 +8,8 @@ use generator::{Association, Campaign, CrmObject, ObjectType, Owner, Pipeline, P
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, IdenStatic, Iterable, QuerySelect, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, IdenStatic, Iterable, QuerySelect,
+    TransactionTrait,
     sea_query::{Alias, Expr, ExprTrait, OnConflict},
 };
 
@@ -242,7 +243,12 @@ pub async fn write_portal(db: &DatabaseConnection, portal: &Portal) -> Result<()
 }
 
 /// After a bulk write, fresh planner statistics: without them Postgres guesses one row per table and plans nested
-/// loops that never finish on a real portal.
+/// loops that never finish on a real portal. On Postgres a vacuum also marks the new pages all-visible, so lookups in
+/// the association index are answered from the index alone instead of visiting every edge row.
 pub async fn refresh_statistics(db: &DatabaseConnection) -> Result<(), DbErr> {
-    db.execute_unprepared("ANALYZE").await.map(drop)
+    let sql = match db.get_database_backend() {
+        DbBackend::Postgres => "VACUUM (ANALYZE)",
+        _ => "ANALYZE",
+    };
+    db.execute_unprepared(sql).await.map(drop)
 }
