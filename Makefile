@@ -1,14 +1,14 @@
 # The gateway's everyday commands. `make run` and `make test` work on a fresh clone.
 CARGO ?= cargo
 
-.PHONY: run test lint fmt migrate schema bench services
+.PHONY: run test lint fmt migrate schema bench services python-client
 
 ## Run the gateway on the embedded default (SQLite under ./data, in-process cache) with a generated demo portal.
 run:
 	$(CARGO) run -p server -- serve --demo
 
 ## Every test, on SQLite and on Postgres (Postgres and Redis are started if they are not running), after lint.
-test: lint services
+test: lint services python-client
 	$(CARGO) test --workspace --all-targets
 
 lint:
@@ -20,6 +20,10 @@ fmt:
 
 services:
 	scripts/ensure-services
+
+## HubSpot's official Python client in target/python-client, for the simulator's fidelity test.
+python-client:
+	scripts/python-client
 
 ## Apply migrations to DATABASE_URL.
 migrate:

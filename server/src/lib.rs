@@ -4,5 +4,6 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod hubspot;
 pub mod metrics;
 pub mod mirror;

@@ -192,3 +192,4 @@ macro_rules! on_both {
 }
 
 pub mod load;
+pub mod sim;

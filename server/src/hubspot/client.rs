@@ -1,0 +1,184 @@
+//! The one client every call to HubSpot goes through: auth per portal, the rate budget, timeouts, and retries with
+//! exponential backoff and jitter on 429, 423, 477, 5xx and timeouts (honouring `Retry-After`), never on other 4xx.
+
+use std::{sync::Arc, time::Duration};
+
+use backon::{ExponentialBuilder, Retryable};
+use futures::future::BoxFuture;
+use reqwest::{Method, header::HeaderMap};
+use serde_json::Value;
+
+use super::{
+    error::HubSpotError,
+    limiter::{Budget, Limiter},
+};
+
+/// Where a portal's bearer token comes from: a private app's fixed token, or OAuth tokens that refresh.
+pub trait TokenSource: Send + Sync {
+    fn token(&self, portal: i64) -> BoxFuture<'_, Result<String, HubSpotError>>;
+}
+
+/// A private app: one token for its portal.
+pub struct PrivateApp(pub String);
+
+impl TokenSource for PrivateApp {
+    fn token(&self, _portal: i64) -> BoxFuture<'_, Result<String, HubSpotError>> {
+        Box::pin(async move { Ok(self.0.clone()) })
+    }
+}
+
+/// How the client talks to HubSpot.
+#[derive(Clone, Debug)]
+pub struct ClientSettings {
+    /// `https://api.hubapi.com`, or the simulator.
+    pub base_url: String,
+    /// Calls per window, per portal (HubSpot: 100 per 10 s on Free/Starter, 190 on Professional/Enterprise).
+    pub rate_limit: usize,
+    pub rate_window: Duration,
+    pub searches_per_second: usize,
+    /// Each attempt's limit.
+    pub timeout: Duration,
+    /// Retries after the first attempt.
+    pub max_retries: usize,
+    /// The first backoff; it doubles, with jitter, up to `max_backoff`.
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for ClientSettings {
+    fn default() -> Self {
+        Self {
+            base_url: "https://api.hubapi.com".to_owned(),
+            rate_limit: 100,
+            rate_window: Duration::from_secs(10),
+            searches_per_second: 5,
+            timeout: Duration::from_secs(30),
+            max_retries: 5,
+            min_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}
+
+/// One call: method, path (with its query), optional JSON body.
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub method: Method,
+    pub path: String,
+    pub body: Option<Value>,
+}
+
+impl Call {
+    pub fn get(path: impl Into<String>) -> Self {
+        Self { method: Method::GET, path: path.into(), body: None }
+    }
+
+    pub fn post(path: impl Into<String>, body: Value) -> Self {
+        Self { method: Method::POST, path: path.into(), body: Some(body) }
+    }
+
+    pub fn patch(path: impl Into<String>, body: Value) -> Self {
+        Self { method: Method::PATCH, path: path.into(), body: Some(body) }
+    }
+
+    pub fn delete(path: impl Into<String>) -> Self {
+        Self { method: Method::DELETE, path: path.into(), body: None }
+    }
+
+    /// Search spends from its own, smaller budget as well.
+    fn budget(&self) -> Budget {
+        if self.path.split('?').next().is_some_and(|p| p.ends_with("/search")) {
+            Budget::Search
+        } else {
+            Budget::General
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct HubSpot {
+    http: reqwest::Client,
+    settings: ClientSettings,
+    limiter: Limiter,
+    tokens: Arc<dyn TokenSource>,
+}
+
+impl HubSpot {
+    pub fn new(settings: ClientSettings, tokens: Arc<dyn TokenSource>) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .user_agent(concat!("hubspot-graphql-gateway/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("an HTTP client with rustls");
+        let limiter = Limiter::new(settings.rate_limit, settings.rate_window, settings.searches_per_second);
+        Self { http, settings, limiter, tokens }
+    }
+
+    pub fn settings(&self) -> &ClientSettings {
+        &self.settings
+    }
+
+    /// Makes `call` for `portal`, retrying what is worth retrying; the JSON answer (`null` for 204).
+    pub async fn send(&self, portal: i64, call: Call) -> Result<Value, HubSpotError> {
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(self.settings.min_backoff)
+            .with_max_delay(self.settings.max_backoff)
+            .with_max_times(self.settings.max_retries)
+            .with_jitter();
+        (|| self.attempt(portal, &call))
+            .retry(backoff)
+            .when(HubSpotError::retryable)
+            .adjust(|err, next| next.map(|backoff| err.retry_after.map_or(backoff, |wait| wait.max(backoff))))
+            .notify(|err, wait| {
+                tracing::warn!(portal, path = %call.path, status = ?err.status, category = %err.category, ?wait, "retrying a HubSpot call");
+            })
+            .await
+    }
+
+    async fn attempt(&self, portal: i64, call: &Call) -> Result<Value, HubSpotError> {
+        let token = self.tokens.token(portal).await?;
+        let slot = self.limiter.acquire(portal, call.budget()).await;
+        let url = format!("{}{}", self.settings.base_url.trim_end_matches('/'), call.path);
+        let mut request = self.http.request(call.method.clone(), url).bearer_auth(token);
+        if let Some(body) = &call.body {
+            request = request.json(body);
+        }
+        let response = request.send().await;
+        self.limiter.settle(portal, call.budget(), slot);
+        let response = response.map_err(|e| HubSpotError::transport(&e))?;
+        let status = response.status().as_u16();
+        self.observe(portal, response.headers());
+        let retry_after = header(response.headers(), "retry-after").map(Duration::from_secs);
+        let body = response.bytes().await.map_err(|e| HubSpotError::transport(&e))?;
+        if (200..300).contains(&status) {
+            if body.is_empty() {
+                return Ok(Value::Null);
+            }
+            return serde_json::from_slice(&body).map_err(|e| HubSpotError {
+                status: Some(status),
+                category: "BAD_RESPONSE".to_owned(),
+                message: format!("HubSpot's answer is not JSON: {e}"),
+                correlation_id: None,
+                retry_after: None,
+                errors: Value::Null,
+            });
+        }
+        if status == 429 {
+            self.limiter.exhausted(portal, retry_after.unwrap_or(Duration::from_secs(1)));
+        }
+        Err(HubSpotError::from_response(status, retry_after, &body))
+    }
+
+    fn observe(&self, portal: i64, headers: &HeaderMap) {
+        let max = header(headers, "x-hubspot-ratelimit-max").map(|v| v as usize);
+        let interval = header(headers, "x-hubspot-ratelimit-interval-milliseconds").map(Duration::from_millis);
+        let remaining = header(headers, "x-hubspot-ratelimit-remaining").map(|v| v as usize);
+        if max.is_some() || remaining.is_some() {
+            self.limiter.observe(portal, max, interval, remaining);
+        }
+    }
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<u64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}

@@ -1,0 +1,92 @@
+//! What a failed call to HubSpot tells the caller: HubSpot's status, category, message and correlation id.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("HubSpot answered {}: {category}: {message}", status.map_or("nothing".to_owned(), |s| s.to_string()))]
+pub struct HubSpotError {
+    /// The HTTP status; `None` when no answer came (timeout, connection refused).
+    pub status: Option<u16>,
+    /// HubSpot's `category` (`VALIDATION_ERROR`, `OBJECT_NOT_FOUND`, `RATE_LIMITS`, …), or ours for transport
+    /// failures (`TIMEOUT`, `UNREACHABLE`).
+    pub category: String,
+    pub message: String,
+    pub correlation_id: Option<String>,
+    /// From `Retry-After`, when HubSpot sent one.
+    pub retry_after: Option<Duration>,
+    /// HubSpot's `errors` list, as sent.
+    pub errors: Value,
+}
+
+impl HubSpotError {
+    /// An error answer: HubSpot's JSON body when it has one, the bare status otherwise.
+    pub fn from_response(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Self {
+        let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let text = |key: &str| json.get(key).and_then(Value::as_str).map(str::to_owned);
+        let category = text("category")
+            .or_else(|| text("errorType"))
+            .or_else(|| text("status").filter(|s| s != "error"))
+            .unwrap_or_else(|| format!("HTTP_{status}"));
+        let message = text("message").unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(300).collect());
+        Self {
+            status: Some(status),
+            category,
+            message,
+            correlation_id: text("correlationId"),
+            retry_after,
+            errors: json.get("errors").cloned().unwrap_or(Value::Null),
+        }
+    }
+
+    /// No answer at all.
+    pub fn transport(err: &reqwest::Error) -> Self {
+        let category = if err.is_timeout() { "TIMEOUT" } else { "UNREACHABLE" };
+        Self {
+            status: None,
+            category: category.to_owned(),
+            message: format!("calling HubSpot failed: {err}"),
+            correlation_id: None,
+            retry_after: None,
+            errors: Value::Null,
+        }
+    }
+
+    /// Worth another try: rate limits (429), HubSpot's locks (423) and migrations (477), server errors and no
+    /// answer. Other 4xx will fail the same way again.
+    pub fn retryable(&self) -> bool {
+        match self.status {
+            None => true,
+            Some(status) => matches!(status, 423 | 429 | 477) || status >= 500,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_hubspots_error_body() {
+        let body = br#"{"status":"error","message":"Property \"x\" does not exist","correlationId":"c-1","category":"VALIDATION_ERROR","errors":[{"code":"PROPERTY_DOESNT_EXIST"}]}"#;
+        let e = HubSpotError::from_response(400, None, body);
+        assert_eq!(e.category, "VALIDATION_ERROR");
+        assert_eq!(e.correlation_id.as_deref(), Some("c-1"));
+        assert_eq!(e.errors[0]["code"], "PROPERTY_DOESNT_EXIST");
+        assert!(!e.retryable());
+        let limited = HubSpotError::from_response(
+            429,
+            None,
+            br#"{"status":"error","message":"slow down","errorType":"RATE_LIMIT"}"#,
+        );
+        assert_eq!(limited.category, "RATE_LIMIT");
+        assert!(limited.retryable());
+        let oauth = HubSpotError::from_response(400, None, br#"{"status":"BAD_REFRESH_TOKEN","message":"missing"}"#);
+        assert_eq!(oauth.category, "BAD_REFRESH_TOKEN");
+        let bare = HubSpotError::from_response(502, None, b"<html>bad gateway</html>");
+        assert_eq!(bare.category, "HTTP_502");
+        assert!(bare.retryable());
+        assert!(HubSpotError::from_response(477, None, b"").retryable());
+    }
+}

@@ -1,0 +1,8 @@
+//! Everything that calls HubSpot.
+
+pub mod client;
+pub mod error;
+pub mod limiter;
+
+pub use client::{Call, ClientSettings, HubSpot, PrivateApp, TokenSource};
+pub use error::HubSpotError;

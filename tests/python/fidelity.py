@@ -1,0 +1,86 @@
+"""Drives the HubSpot simulator with HubSpot's official Python client (hubspot-api-client): every call must
+deserialise into the client's models without error. Run by tests/tests/python_client.rs with SIM_URL and SIM_TOKEN."""
+
+import os
+import sys
+
+from hubspot import HubSpot
+from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest
+from hubspot.crm.contacts import (
+    BatchReadInputSimplePublicObjectId,
+    PublicObjectSearchRequest,
+    SimplePublicObjectInput,
+    SimplePublicObjectInputForCreate,
+)
+
+client = HubSpot(access_token=os.environ["SIM_TOKEN"], host=os.environ["SIM_URL"])
+checks = []
+
+
+def check(name, condition):
+    checks.append(name)
+    if not condition:
+        print(f"FAILED: {name}", file=sys.stderr)
+        sys.exit(1)
+
+
+page = client.crm.contacts.basic_api.get_page(limit=5, properties=["email", "lifecyclestage"], associations=["companies"])
+check("list contacts", len(page.results) == 5 and page.paging.next.after)
+first = page.results[0]
+check("string properties", isinstance(first.properties["hs_object_id"], str))
+page2 = client.crm.contacts.basic_api.get_page(limit=5, after=page.paging.next.after)
+check("next page", page2.results[0].id != first.id)
+
+contact = client.crm.contacts.basic_api.get_by_id(first.id, properties=["firstname", "lastname"])
+check("read contact", contact.id == first.id and contact.created_at is not None)
+
+created = client.crm.contacts.basic_api.create(
+    SimplePublicObjectInputForCreate(properties={"email": "fidelity@example.com", "firstname": "Fi"})
+)
+check("create contact", created.properties["email"] == "fidelity@example.com")
+updated = client.crm.contacts.basic_api.update(created.id, SimplePublicObjectInput(properties={"lastname": "Delity"}))
+check("update contact", updated.properties["lastname"] == "Delity" and updated.updated_at >= created.updated_at)
+
+search = client.crm.contacts.search_api.do_search(
+    PublicObjectSearchRequest(
+        filter_groups=[{"filters": [{"propertyName": "email", "operator": "EQ", "value": "fidelity@example.com"}]}],
+        sorts=[{"propertyName": "createdate", "direction": "DESCENDING"}],
+        properties=["email"],
+        limit=10,
+    )
+)
+check("search contacts", search.total == 1 and search.results[0].id == created.id)
+
+batch = client.crm.contacts.batch_api.read(
+    BatchReadInputSimplePublicObjectId(inputs=[{"id": first.id}, {"id": created.id}], properties=["email"], properties_with_history=[])
+)
+check("batch read", sorted(r.id for r in batch.results) == sorted([first.id, created.id]))
+
+companies = client.crm.companies.basic_api.get_page(limit=3, properties=["domain", "industry"])
+check("list companies", len(companies.results) == 3)
+company_id = companies.results[0].id
+deals = client.crm.deals.basic_api.get_page(limit=3, properties=["amount", "dealstage"])
+check("list deals", len(deals.results) == 3)
+tickets = client.crm.tickets.basic_api.get_page(limit=3)
+check("list tickets", len(tickets.results) >= 1)
+
+client.crm.associations.v4.basic_api.create_default("contacts", created.id, "companies", company_id)
+assoc = client.crm.associations.v4.basic_api.get_page("contacts", created.id, "companies")
+# HubSpot sends toObjectId as a number; the client's model keeps it as a string.
+check("associate (v4)", [str(r.to_object_id) for r in assoc.results] == [company_id])
+check("association types", assoc.results[0].association_types[0].type_id == 279)
+batch_assoc = client.crm.associations.v4.batch_api.get_page(
+    "companies", "contacts", BatchInputPublicFetchAssociationsBatchRequest(inputs=[{"id": company_id}])
+)
+check("batch associations (v4)", any(str(t.to_object_id) == created.id for t in batch_assoc.results[0].to))
+
+pipelines = client.crm.pipelines.pipelines_api.get_all("deals")
+check("pipelines", any(p.id == "default" and len(p.stages) == 7 for p in pipelines.results))
+owners = client.crm.owners.owners_api.get_page(limit=3)
+check("owners", len(owners.results) == 3 and owners.results[0].email)
+
+client.crm.contacts.basic_api.archive(created.id)
+archived = client.crm.contacts.basic_api.get_by_id(created.id, archived=True)
+check("archive", archived.archived)
+
+print(f"ok: {len(checks)} checks")

@@ -1,0 +1,232 @@
+//! A HubSpot simulator: the REST endpoints of `shared/HUBSPOT.md` over in-memory portals made by the generator, with
+//! HubSpot's shapes, status codes, error bodies, rate limits and OAuth, plus chaos on demand. Tests and the demo run
+//! the gateway against it; `hubspot-sim` serves it on its own.
+
+mod assoc;
+mod crm;
+pub mod error;
+pub mod limits;
+mod oauth;
+mod reference;
+mod search;
+pub mod store;
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use axum::ServiceExt;
+use axum::{
+    Json, Router,
+    extract::State,
+    middleware,
+    routing::{get, post},
+};
+use chrono::{DateTime, Utc};
+use generator::{PortalSpec, generate};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tower::Layer;
+use tower_http::normalize_path::NormalizePathLayer;
+
+use self::{
+    limits::{Chaos, Window},
+    oauth::{Code, Grant},
+    store::PortalState,
+};
+
+/// How the simulator behaves. `Default` is one small portal, HubSpot's default limits and no chaos.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// Private-app tokens: the first belongs to the first portal, the second to the second, …
+    pub tokens: Vec<String>,
+    /// The generated portals.
+    pub portals: Vec<PortalSpec>,
+    /// Calls per rolling window, per token.
+    pub rate_limit: usize,
+    /// HubSpot's window is ten seconds; tests shorten it.
+    pub rate_window: Duration,
+    pub daily_limit: u64,
+    pub search_per_second: usize,
+    /// The OAuth app the simulator accepts.
+    pub client_id: String,
+    pub client_secret: String,
+    /// Lifetime of OAuth access tokens (HubSpot: 1800 s).
+    pub token_ttl: Duration,
+    pub chaos: Chaos,
+}
+
+pub const DEFAULT_TOKEN: &str = "pat-na1-00000000-0000-4000-8000-000000000000";
+pub const DEFAULT_CLIENT_ID: &str = "sim-client-id";
+pub const DEFAULT_CLIENT_SECRET: &str = "sim-client-secret";
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            tokens: vec![DEFAULT_TOKEN.to_owned()],
+            portals: vec![PortalSpec::sized(100_001, 42, 200, 40, 100, Utc::now())],
+            rate_limit: 100,
+            rate_window: Duration::from_secs(10),
+            daily_limit: 250_000,
+            search_per_second: 5,
+            client_id: DEFAULT_CLIENT_ID.to_owned(),
+            client_secret: DEFAULT_CLIENT_SECRET.to_owned(),
+            token_ttl: Duration::from_secs(1800),
+            chaos: Chaos::default(),
+        }
+    }
+}
+
+/// What the simulator has seen, for tests and `GET /_sim/stats`.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    /// Every API call, refused ones included.
+    pub requests: u64,
+    pub rate_limited: u64,
+    pub searches: u64,
+    pub daily: u64,
+    pub token_exchanges: u64,
+    pub token_refreshes: u64,
+    pub by_token: BTreeMap<String, u64>,
+}
+
+/// Everything that changes, behind one lock: calls are short and never wait while holding it.
+pub struct World {
+    pub portals: BTreeMap<i64, PortalState>,
+    pub tokens: HashMap<String, Grant>,
+    pub codes: HashMap<String, Code>,
+    /// Refresh token → portal and scopes.
+    pub refresh_tokens: HashMap<String, Grant>,
+    pub windows: HashMap<String, Window>,
+    pub search_windows: HashMap<String, Window>,
+    pub chaos: Chaos,
+    pub chaos_set: Option<Instant>,
+    pub stats: Stats,
+}
+
+impl World {
+    /// The portal a request's token belongs to.
+    pub fn portal_mut(&mut self, portal: limits::PortalId) -> &mut PortalState {
+        self.portals.get_mut(&portal.0).expect("tokens only name known portals")
+    }
+}
+
+pub struct Sim {
+    pub config: SimConfig,
+    pub world: Mutex<World>,
+}
+
+pub type Shared = Arc<Sim>;
+
+impl Sim {
+    pub fn new(config: SimConfig) -> Shared {
+        let portals: BTreeMap<i64, PortalState> =
+            config.portals.iter().map(|spec| (spec.portal_id, PortalState::new(generate(spec)))).collect();
+        let tokens = config
+            .tokens
+            .iter()
+            .zip(portals.keys())
+            .map(|(token, portal)| (token.clone(), Grant::private(*portal)))
+            .collect();
+        let world = World {
+            portals,
+            tokens,
+            codes: HashMap::new(),
+            refresh_tokens: HashMap::new(),
+            windows: HashMap::new(),
+            search_windows: HashMap::new(),
+            chaos_set: Some(Instant::now()),
+            chaos: config.chaos.clone(),
+            stats: Stats::default(),
+        };
+        Arc::new(Self { config, world: Mutex::new(world) })
+    }
+
+    /// Runs `f` on one portal's state.
+    pub fn with_portal<T>(&self, portal_id: i64, f: impl FnOnce(&mut PortalState) -> T) -> Option<T> {
+        let mut world = self.world.lock().expect("simulator state");
+        world.portals.get_mut(&portal_id).map(f)
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.world.lock().expect("simulator state").stats.clone()
+    }
+
+    pub fn set_chaos(&self, chaos: Chaos) {
+        let mut world = self.world.lock().expect("simulator state");
+        world.chaos = chaos;
+        world.chaos_set = Some(Instant::now());
+    }
+}
+
+/// The simulator's routes: HubSpot's API behind the guard, OAuth and the `/_sim` controls outside it.
+pub fn router(sim: Shared) -> Router {
+    let api = Router::new()
+        .merge(crm::routes())
+        .merge(assoc::routes())
+        .merge(reference::routes())
+        .route_layer(middleware::from_fn_with_state(sim.clone(), limits::guard));
+    Router::new()
+        .merge(api)
+        .merge(oauth::routes())
+        .route("/_sim/stats", get(stats))
+        .route("/_sim/chaos", post(chaos))
+        .with_state(sim)
+}
+
+async fn stats(State(sim): State<Shared>) -> Json<Stats> {
+    Json(sim.stats())
+}
+
+async fn chaos(State(sim): State<Shared>, Json(chaos): Json<Chaos>) -> Json<Value> {
+    sim.set_chaos(chaos);
+    Json(json!({ "status": "ok" }))
+}
+
+/// A simulator serving on a free loopback port until dropped.
+pub struct Running {
+    pub sim: Shared,
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    pub async fn start(config: SimConfig) -> std::io::Result<Self> {
+        Self::bind(config, SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    pub async fn bind(config: SimConfig, addr: SocketAddr) -> std::io::Result<Self> {
+        let sim = Sim::new(config);
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        // HubSpot's clients ask for `/crm/v3/owners/` as often as `/crm/v3/owners`.
+        let app = NormalizePathLayer::trim_trailing_slash().layer(router(sim.clone()));
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, ServiceExt::<axum::extract::Request>::into_make_service(app)).await;
+        });
+        Ok(Self { sim, addr, task })
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn token(&self) -> &str {
+        &self.sim.config.tokens[0]
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The `startedAt`/`completedAt` pair batch answers carry.
+pub(crate) fn batch_times(now: DateTime<Utc>) -> (String, String) {
+    (generator::iso(now), generator::iso(Utc::now()))
+}

@@ -1,0 +1,401 @@
+//! The simulator's portals in memory, with HubSpot's semantics: string properties, `updatedAt` bumped on change,
+//! archived records hidden unless asked for, merged ids resolving to the survivor, GDPR deletions erased.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use generator::{Association, Campaign, CrmObject, ObjectType, Owner, Pipeline, Portal, generated_properties, iso};
+use serde_json::{Map, Value, json};
+
+use super::error::SimError;
+
+/// One record as the simulator keeps it.
+#[derive(Clone, Debug)]
+pub struct Record {
+    pub object: CrmObject,
+    pub archived_at: Option<DateTime<Utc>>,
+}
+
+impl Record {
+    /// HubSpot's object JSON, with only `wanted` properties (all of them when `None`).
+    pub fn to_json(&self, wanted: Option<&[String]>) -> Value {
+        let properties: Map<String, Value> = match wanted {
+            None => self.object.properties.iter().map(|(k, v)| (k.clone(), json!(v))).collect(),
+            Some(names) => names
+                .iter()
+                .filter(|name| self.object.properties.contains_key(*name))
+                .map(|name| (name.clone(), json!(self.object.properties[name])))
+                .collect(),
+        };
+        let mut out = json!({
+            "id": self.object.id.to_string(),
+            "properties": properties,
+            "createdAt": iso(self.object.created_at),
+            "updatedAt": iso(self.object.updated_at),
+            "archived": self.object.archived,
+        });
+        if let Some(at) = self.archived_at {
+            out["archivedAt"] = json!(iso(at));
+        }
+        out
+    }
+
+    pub fn property(&self, name: &str) -> Option<&str> {
+        self.object.properties.get(name).and_then(|v| v.as_deref())
+    }
+}
+
+/// One labelled type of an association between two records.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AssocType {
+    pub category: String,
+    pub type_id: i32,
+    pub label: Option<String>,
+}
+
+impl AssocType {
+    pub fn to_json(&self) -> Value {
+        json!({ "category": self.category, "typeId": self.type_id, "label": self.label })
+    }
+}
+
+/// An edge key: from type and id, to type and id.
+pub type Edge = (ObjectType, i64, ObjectType, i64);
+
+/// A portal the simulator serves.
+#[derive(Debug)]
+pub struct PortalState {
+    pub portal_id: i64,
+    pub name: String,
+    records: HashMap<ObjectType, BTreeMap<i64, Record>>,
+    /// Ids merged away, pointing at the record that absorbed them.
+    merged: HashMap<(ObjectType, i64), i64>,
+    /// Both directions of every association, each with the types HubSpot reports for that direction.
+    pub associations: BTreeMap<Edge, Vec<AssocType>>,
+    pub owners: Vec<Owner>,
+    pub pipelines: Vec<Pipeline>,
+    pub campaigns: Vec<Campaign>,
+    next_id: HashMap<ObjectType, i64>,
+}
+
+impl PortalState {
+    pub fn new(portal: Portal) -> Self {
+        let mut records = HashMap::new();
+        let mut next_id = HashMap::new();
+        for object_type in ObjectType::ALL {
+            let rows: BTreeMap<i64, Record> = portal
+                .objects(object_type)
+                .iter()
+                .map(|o| (o.id, Record { object: o.clone(), archived_at: o.archived.then_some(o.updated_at) }))
+                .collect();
+            let base = match object_type {
+                ObjectType::Contact => 1_001,
+                ObjectType::Company => 5_000_001,
+                ObjectType::Deal => 9_000_001,
+                ObjectType::Ticket => 12_000_001,
+            };
+            next_id.insert(object_type, rows.keys().next_back().map_or(base, |id| id + 1));
+            records.insert(object_type, rows);
+        }
+        let mut associations: BTreeMap<Edge, Vec<AssocType>> = BTreeMap::new();
+        for a in &portal.associations {
+            associations.entry((a.from_type, a.from_id, a.to_type, a.to_id)).or_default().push(assoc_type(a));
+        }
+        Self {
+            portal_id: portal.portal_id,
+            name: portal.name,
+            records,
+            merged: HashMap::new(),
+            associations,
+            owners: portal.owners,
+            pipelines: portal.pipelines,
+            campaigns: portal.campaigns,
+            next_id,
+        }
+    }
+
+    pub fn records(&self, object_type: ObjectType) -> &BTreeMap<i64, Record> {
+        &self.records[&object_type]
+    }
+
+    /// The id a request's id stands for: itself, or the survivor of the merge that absorbed it.
+    pub fn resolve(&self, object_type: ObjectType, mut id: i64) -> i64 {
+        while let Some(survivor) = self.merged.get(&(object_type, id)) {
+            id = *survivor;
+        }
+        id
+    }
+
+    /// A record by id, following merges; archived records only when `archived`.
+    pub fn get(&self, object_type: ObjectType, id: i64, archived: bool) -> Result<&Record, SimError> {
+        let id = self.resolve(object_type, id);
+        match self.records[&object_type].get(&id) {
+            Some(r) if r.object.archived == archived => Ok(r),
+            _ => Err(SimError::not_found(object_type, id)),
+        }
+    }
+
+    /// A record by the value of a unique property (`email` for contacts, `hs_object_id` for any type).
+    pub fn find_by(&self, object_type: ObjectType, property: &str, value: &str) -> Option<i64> {
+        if property == "hs_object_id" || property == "id" {
+            return value.parse::<i64>().ok().map(|id| self.resolve(object_type, id));
+        }
+        self.records[&object_type]
+            .values()
+            .find(|r| !r.object.archived && r.property(property).is_some_and(|v| v.eq_ignore_ascii_case(value)))
+            .map(|r| r.object.id)
+    }
+
+    /// Creates a record from client properties; HubSpot fills in the id and the timestamps.
+    pub fn create(
+        &mut self,
+        object_type: ObjectType,
+        properties: BTreeMap<String, Option<String>>,
+        now: DateTime<Utc>,
+    ) -> Result<&Record, SimError> {
+        check_properties(object_type, &properties)?;
+        if object_type == ObjectType::Contact
+            && let Some(email) = properties.get("email").and_then(|v| v.as_deref())
+            && let Some(existing) = self.find_by(object_type, "email", email)
+        {
+            return Err(SimError::conflict(format!("Contact already exists. Existing ID: {existing}")));
+        }
+        let id = self.next_id[&object_type];
+        self.next_id.insert(object_type, id + 1);
+        let mut props: BTreeMap<String, Option<String>> =
+            generated_properties(object_type).iter().map(|name| (name.to_string(), None)).collect();
+        props.extend(properties);
+        props.insert("hs_object_id".into(), Some(id.to_string()));
+        props.insert("createdate".into(), Some(iso(now)));
+        props.insert(object_type.last_modified_property().into(), Some(iso(now)));
+        let object = CrmObject { id, properties: props, created_at: now, updated_at: now, archived: false };
+        let rows = self.records.get_mut(&object_type).expect("every type has a table");
+        Ok(rows.entry(id).or_insert(Record { object, archived_at: None }))
+    }
+
+    /// Sets properties of a live record; `updatedAt` moves only when a value changed.
+    pub fn update(
+        &mut self,
+        object_type: ObjectType,
+        id: i64,
+        properties: BTreeMap<String, Option<String>>,
+        now: DateTime<Utc>,
+    ) -> Result<&Record, SimError> {
+        check_properties(object_type, &properties)?;
+        let id = self.resolve(object_type, id);
+        let record = self.live_mut(object_type, id)?;
+        let changed = properties.iter().any(|(k, v)| record.object.properties.get(k) != Some(v));
+        record.object.properties.extend(properties);
+        if changed {
+            touch(record, object_type, now);
+        }
+        Ok(record)
+    }
+
+    /// Archives a live record (HubSpot's `DELETE`); its associations stay, hidden with it.
+    pub fn archive(&mut self, object_type: ObjectType, id: i64, now: DateTime<Utc>) -> Result<(), SimError> {
+        let id = self.resolve(object_type, id);
+        let record = self.live_mut(object_type, id)?;
+        record.object.archived = true;
+        record.archived_at = Some(now);
+        touch(record, object_type, now);
+        Ok(())
+    }
+
+    /// Brings back an archived record.
+    pub fn restore(&mut self, object_type: ObjectType, id: i64, now: DateTime<Utc>) -> Result<(), SimError> {
+        let rows = self.records.get_mut(&object_type).expect("every type has a table");
+        let record = rows.get_mut(&id).filter(|r| r.object.archived).ok_or(SimError::not_found(object_type, id))?;
+        record.object.archived = false;
+        record.archived_at = None;
+        touch(record, object_type, now);
+        Ok(())
+    }
+
+    /// Merges `merged` into `primary`: the merged id resolves to the survivor from now on, its associations move
+    /// over, and the survivor lists it in `hs_merged_object_ids`.
+    pub fn merge(
+        &mut self,
+        object_type: ObjectType,
+        primary: i64,
+        merged: i64,
+        now: DateTime<Utc>,
+    ) -> Result<&Record, SimError> {
+        let (primary, merged) = (self.resolve(object_type, primary), self.resolve(object_type, merged));
+        if primary == merged {
+            return Err(SimError::validation("Cannot merge an object with itself"));
+        }
+        self.live_mut(object_type, merged)?;
+        self.live_mut(object_type, primary)?;
+        let gone = self.records.get_mut(&object_type).and_then(|rows| rows.remove(&merged)).expect("checked above");
+        self.merged.insert((object_type, merged), primary);
+        let moved: Vec<(Edge, Vec<AssocType>)> = self
+            .associations
+            .iter()
+            .filter(|((ft, fid, tt, tid), _)| {
+                (*ft == object_type && *fid == merged) || (*tt == object_type && *tid == merged)
+            })
+            .map(|(k, v)| (*k, v.clone()))
+            .collect();
+        for ((ft, fid, tt, tid), types) in moved {
+            self.associations.remove(&(ft, fid, tt, tid));
+            let swap = |t: ObjectType, id: i64| if t == object_type && id == merged { primary } else { id };
+            let key = (ft, swap(ft, fid), tt, swap(tt, tid));
+            if key.1 != key.3 || ft != tt {
+                let entry = self.associations.entry(key).or_default();
+                for t in types {
+                    if !entry.contains(&t) {
+                        entry.push(t);
+                    }
+                }
+            }
+        }
+        let record = self.live_mut(object_type, primary)?;
+        let mut ids: Vec<String> = record
+            .property("hs_merged_object_ids")
+            .map(|v| v.split(';').filter(|s| !s.is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default();
+        ids.push(gone.object.id.to_string());
+        record.object.properties.insert("hs_merged_object_ids".into(), Some(ids.join(";")));
+        touch(record, object_type, now);
+        Ok(record)
+    }
+
+    /// Erases a contact and everything that points at it (GDPR): no tombstone is left.
+    pub fn erase(&mut self, object_type: ObjectType, id: i64) -> Result<(), SimError> {
+        let id = self.resolve(object_type, id);
+        let rows = self.records.get_mut(&object_type).expect("every type has a table");
+        rows.remove(&id).ok_or(SimError::not_found(object_type, id))?;
+        self.associations.retain(|(ft, fid, tt, tid), _| {
+            !((*ft == object_type && *fid == id) || (*tt == object_type && *tid == id))
+        });
+        Ok(())
+    }
+
+    /// The associations of one record towards one type, in target id order.
+    pub fn associations_of(&self, from: ObjectType, id: i64, to: ObjectType) -> Vec<(i64, &[AssocType])> {
+        self.associations
+            .range((from, id, to, i64::MIN)..=(from, id, to, i64::MAX))
+            .filter(|((_, _, _, to_id), _)| self.records[&to].get(to_id).is_some_and(|r| !r.object.archived))
+            .map(|((_, _, _, to_id), types)| (*to_id, types.as_slice()))
+            .collect()
+    }
+
+    /// Adds an association type in both directions; the other direction gets the inverse type id.
+    pub fn associate(
+        &mut self,
+        from: ObjectType,
+        from_id: i64,
+        to: ObjectType,
+        to_id: i64,
+        types: &[AssocType],
+    ) -> Result<(), SimError> {
+        let (from_id, to_id) = (self.resolve(from, from_id), self.resolve(to, to_id));
+        self.get(from, from_id, false)?;
+        self.get(to, to_id, false)?;
+        for t in types {
+            let inverse = inverse_type(from, to, t)?;
+            for (key, t) in [((from, from_id, to, to_id), t.clone()), ((to, to_id, from, from_id), inverse)] {
+                let entry = self.associations.entry(key).or_default();
+                if !entry.contains(&t) {
+                    entry.push(t);
+                    entry.sort();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes every association between two records, both directions.
+    pub fn dissociate(&mut self, from: ObjectType, from_id: i64, to: ObjectType, to_id: i64) {
+        let (from_id, to_id) = (self.resolve(from, from_id), self.resolve(to, to_id));
+        self.associations.remove(&(from, from_id, to, to_id));
+        self.associations.remove(&(to, to_id, from, from_id));
+    }
+
+    fn live_mut(&mut self, object_type: ObjectType, id: i64) -> Result<&mut Record, SimError> {
+        let rows = self.records.get_mut(&object_type).expect("every type has a table");
+        rows.get_mut(&id).filter(|r| !r.object.archived).ok_or(SimError::not_found(object_type, id))
+    }
+}
+
+fn touch(record: &mut Record, object_type: ObjectType, now: DateTime<Utc>) {
+    // Two changes within one millisecond still move `updatedAt` forward, as a sync cursor relies on.
+    let now = if now <= record.object.updated_at {
+        record.object.updated_at + chrono::Duration::milliseconds(1)
+    } else {
+        now
+    };
+    record.object.updated_at = now;
+    record.object.properties.insert(object_type.last_modified_property().into(), Some(iso(now)));
+}
+
+fn assoc_type(a: &Association) -> AssocType {
+    AssocType { category: a.category.clone(), type_id: a.type_id, label: a.label.clone() }
+}
+
+/// The type id of the same association read from the other end.
+fn inverse_type(from: ObjectType, to: ObjectType, t: &AssocType) -> Result<AssocType, SimError> {
+    match generator::AssociationKind::by_type_id(t.type_id) {
+        Some(kind) if kind.from == from && kind.to == to => {
+            let inverse = kind.inverse();
+            Ok(AssocType { category: t.category.clone(), type_id: inverse.type_id, label: t.label.clone() })
+        }
+        _ => Err(SimError::validation(format!(
+            "associationTypeId {} is not valid between {} and {}",
+            t.type_id,
+            from.plural(),
+            to.plural()
+        ))),
+    }
+}
+
+/// HubSpot refuses properties a portal does not define; every property the generator writes is defined, plus
+/// what HubSpot maintains itself.
+fn check_properties(object_type: ObjectType, properties: &BTreeMap<String, Option<String>>) -> Result<(), SimError> {
+    let unknown: Vec<&String> =
+        properties.keys().filter(|name| !generated_properties(object_type).contains(&name.as_str())).collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(SimError::unknown_properties(&unknown))
+}
+
+/// Property values from a client's JSON: HubSpot accepts numbers and booleans and keeps them as strings.
+pub fn properties_from_json(value: Option<&Value>) -> Result<BTreeMap<String, Option<String>>, SimError> {
+    let Some(value) = value else { return Ok(BTreeMap::new()) };
+    let map = value.as_object().ok_or_else(|| SimError::validation("properties must be an object"))?;
+    map.iter()
+        .map(|(k, v)| {
+            let text = match v {
+                Value::Null => None,
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                Value::Bool(b) => Some(b.to_string()),
+                _ => return Err(SimError::validation(format!("Property values must be strings, not {v} for {k}"))),
+            };
+            Ok((k.clone(), text))
+        })
+        .collect()
+}
+
+/// `contacts` → Contact, the plural names of HubSpot's paths (and the object type ids `0-1`…).
+pub fn object_type(path: &str) -> Result<ObjectType, SimError> {
+    match path {
+        "contacts" | "contact" | "0-1" => Ok(ObjectType::Contact),
+        "companies" | "company" | "0-2" => Ok(ObjectType::Company),
+        "deals" | "deal" | "0-3" => Ok(ObjectType::Deal),
+        "tickets" | "ticket" | "0-5" => Ok(ObjectType::Ticket),
+        other => Err(SimError::bad_object_type(other)),
+    }
+}
+
+/// HubSpot's object type id (`0-1` for contacts).
+pub fn type_id(object_type: ObjectType) -> &'static str {
+    match object_type {
+        ObjectType::Contact => "0-1",
+        ObjectType::Company => "0-2",
+        ObjectType::Deal => "0-3",
+        ObjectType::Ticket => "0-5",
+    }
+}

@@ -1,0 +1,471 @@
+//! The HubSpot simulator answers with HubSpot's shapes, status codes, errors, limits and OAuth, over the generated
+//! portal it serves.
+
+use std::time::Duration;
+
+use reqwest::{Client, Method, StatusCode, redirect::Policy};
+use serde_json::{Value, json};
+use tests::{
+    generator::{ObjectType, generate},
+    sim::{Running, SimConfig, limits::Chaos},
+    small_spec,
+};
+
+const PORTAL: i64 = 100_001;
+
+fn config() -> SimConfig {
+    SimConfig { portals: vec![small_spec(PORTAL)], ..SimConfig::default() }
+}
+
+struct Api {
+    sim: Running,
+    http: Client,
+    token: String,
+}
+
+impl Api {
+    async fn start(config: SimConfig) -> Self {
+        let sim = Running::start(config).await.expect("simulator starts");
+        let token = sim.token().to_owned();
+        Self { sim, http: Client::builder().redirect(Policy::none()).build().unwrap(), token }
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.sim.base_url())).bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("simulator answers");
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("JSON body") })
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, None).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(body)).await
+    }
+}
+
+fn ids(results: &Value) -> Vec<String> {
+    results.as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn lists_page_through_every_live_record_with_string_properties() {
+    let api = Api::start(config()).await;
+    let portal = generate(&small_spec(PORTAL));
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let query = after.as_ref().map(|a| format!("&after={a}")).unwrap_or_default();
+        let (status, page) =
+            api.get(&format!("/crm/v3/objects/companies?limit=100&properties=industry,city{query}")).await;
+        assert_eq!(status, StatusCode::OK);
+        for record in page["results"].as_array().unwrap() {
+            assert!(record["properties"]["name"].is_string(), "default properties come along");
+            assert!(record["properties"].as_object().unwrap().contains_key("industry"));
+            assert!(record["properties"]["hs_object_id"].is_string());
+            assert_eq!(record["archived"], false);
+        }
+        seen.extend(ids(&page["results"]));
+        match page["paging"]["next"]["after"].as_str() {
+            Some(next) => after = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = portal.companies.iter().filter(|c| !c.archived).map(|c| c.id.to_string()).collect();
+    assert_eq!(seen, expected);
+}
+
+#[tokio::test]
+async fn reads_with_associations_and_hides_archived_records() {
+    let api = Api::start(config()).await;
+    let portal = generate(&small_spec(PORTAL));
+    let contact = portal.contacts.iter().find(|c| !c.archived).unwrap();
+    let (status, body) = api.get(&format!("/crm/v3/objects/contacts/{}?associations=companies", contact.id)).await;
+    assert_eq!(status, StatusCode::OK);
+    let expected: Vec<String> = portal
+        .associations
+        .iter()
+        .filter(|a| a.from_type == ObjectType::Contact && a.from_id == contact.id && a.to_type == ObjectType::Company)
+        .map(|a| a.to_id.to_string())
+        .collect();
+    let got: Vec<String> =
+        body["associations"]["companies"]["results"].as_array().map(|r| ids(&json!(r))).unwrap_or_default();
+    assert_eq!(got, expected);
+
+    let (status, _) = api.call(Method::DELETE, &format!("/crm/v3/objects/contacts/{}", contact.id), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, error) = api.get(&format!("/crm/v3/objects/contacts/{}", contact.id)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(error["status"], "error");
+    assert_eq!(error["category"], "OBJECT_NOT_FOUND");
+    assert_eq!(error["correlationId"].as_str().unwrap().len(), 36);
+    let (status, archived) = api.get(&format!("/crm/v3/objects/contacts/{}?archived=true", contact.id)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(archived["archived"], true);
+    assert!(archived["archivedAt"].is_string());
+}
+
+#[tokio::test]
+async fn creates_and_updates_keep_hubspot_semantics() {
+    let api = Api::start(config()).await;
+    let (status, created) = api
+        .post("/crm/v3/objects/contacts", json!({ "properties": { "email": "new@example.com", "hubspotscore": 12 } }))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["properties"]["hubspotscore"], "12", "numbers become strings");
+    assert_eq!(created["properties"]["hs_object_id"], id);
+
+    let (status, conflict) =
+        api.post("/crm/v3/objects/contacts", json!({ "properties": { "email": "NEW@example.com" } })).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(conflict["message"].as_str().unwrap().contains(&id));
+
+    let (status, invalid) =
+        api.post("/crm/v3/objects/contacts", json!({ "properties": { "favourite_colour": "red" } })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(invalid["category"], "VALIDATION_ERROR");
+    assert_eq!(invalid["errors"][0]["code"], "PROPERTY_DOESNT_EXIST");
+
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let path = format!("/crm/v3/objects/contacts/{id}");
+    let (status, updated) = api.call(Method::PATCH, &path, Some(json!({ "properties": { "firstname": "Ada" } }))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(updated["updatedAt"].as_str().unwrap() > created["updatedAt"].as_str().unwrap());
+    assert_eq!(updated["properties"]["lastmodifieddate"], updated["updatedAt"]);
+    let (_, same) = api.call(Method::PATCH, &path, Some(json!({ "properties": { "firstname": "Ada" } }))).await;
+    assert_eq!(same["updatedAt"], updated["updatedAt"], "an unchanged value does not move updatedAt");
+    let (_, by_email) = api.get("/crm/v3/objects/contacts/new@example.com?idProperty=email&properties=firstname").await;
+    assert_eq!(by_email["properties"]["firstname"], "Ada");
+}
+
+#[tokio::test]
+async fn batches_report_partial_failures_and_cap_inputs() {
+    let api = Api::start(config()).await;
+    let (status, body) = api
+        .post(
+            "/crm/v3/objects/deals/batch/read",
+            json!({ "inputs": [{ "id": "9000001" }, { "id": "1" }], "properties": ["amount"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::MULTI_STATUS);
+    assert_eq!(body["numErrors"], 1);
+    assert_eq!(ids(&body["results"]), vec!["9000001"]);
+    assert!(body["results"][0]["properties"].as_object().unwrap().contains_key("amount"));
+
+    let inputs: Vec<Value> = (0..101).map(|i| json!({ "id": (9_000_001 + i).to_string() })).collect();
+    let (status, body) = api.post("/crm/v3/objects/deals/batch/read", json!({ "inputs": inputs })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["category"], "VALIDATION_ERROR");
+
+    let upsert = json!({ "inputs": [
+        { "id": "upsert@example.com", "idProperty": "email", "properties": { "firstname": "New" } },
+    ] });
+    let (status, first) = api.post("/crm/v3/objects/contacts/batch/upsert", upsert.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(first["results"][0]["new"], true);
+    let (_, second) = api.post("/crm/v3/objects/contacts/batch/upsert", upsert).await;
+    assert_eq!(second["results"][0]["new"], false);
+    assert_eq!(second["results"][0]["id"], first["results"][0]["id"]);
+}
+
+#[tokio::test]
+async fn search_filters_sorts_and_enforces_its_limits() {
+    let api = Api::start(SimConfig { search_per_second: 1_000, ..config() }).await;
+    let portal = generate(&small_spec(PORTAL));
+    let live: Vec<_> = portal.deals.iter().filter(|d| !d.archived).collect();
+    let amount =
+        |d: &&tests::generator::CrmObject| d.properties["amount"].as_deref().and_then(|a| a.parse::<f64>().ok());
+    let expected: Vec<i64> = live.iter().filter(|d| amount(d).is_some_and(|a| a >= 50_000.0)).map(|d| d.id).collect();
+    let (status, body) = api
+        .post(
+            "/crm/v3/objects/deals/search",
+            json!({
+                "filterGroups": [{ "filters": [{ "propertyName": "amount", "operator": "GTE", "value": "50000" }] }],
+                "sorts": [{ "propertyName": "amount", "direction": "DESCENDING" }],
+                "properties": ["amount"], "limit": 200,
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["total"], expected.len());
+    let amounts: Vec<f64> = body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["properties"]["amount"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(amounts.windows(2).all(|w| w[0] >= w[1]), "sorted descending");
+
+    // Groups are ORed: won or lost, by stage.
+    let closed: usize = live
+        .iter()
+        .filter(|d| matches!(d.properties["dealstage"].as_deref(), Some("closedwon" | "closedlost")))
+        .count();
+    let (_, body) = api
+        .post(
+            "/crm/v3/objects/deals/search",
+            json!({ "filterGroups": [
+            { "filters": [{ "propertyName": "dealstage", "operator": "EQ", "value": "closedwon" }] },
+            { "filters": [{ "propertyName": "dealstage", "operator": "IN", "values": ["closedlost"] }] },
+        ] }),
+        )
+        .await;
+    assert_eq!(body["total"], closed);
+
+    // Dates compare as dates, whether ISO or epoch milliseconds.
+    let cutoff = tests::fixed_now() - chrono::Duration::days(90);
+    let recent = live.iter().filter(|d| d.updated_at >= cutoff).count();
+    let (_, body) = api
+        .post("/crm/v3/objects/deals/search", json!({ "filterGroups": [{ "filters": [
+            { "propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": cutoff.timestamp_millis().to_string() },
+        ] }] }))
+        .await;
+    assert_eq!(body["total"], recent);
+
+    let contact = portal.contacts.iter().find(|c| !c.archived && c.properties["email"].is_some()).unwrap();
+    let domain = contact.properties["email"].as_deref().unwrap().split('@').nth(1).unwrap().to_owned();
+    let (_, body) = api
+        .post(
+            "/crm/v3/objects/contacts/search",
+            json!({ "filterGroups": [{ "filters": [
+            { "propertyName": "email", "operator": "CONTAINS_TOKEN", "value": format!("*@{domain}") },
+        ] }], "limit": 200 }),
+        )
+        .await;
+    assert!(ids(&body["results"]).contains(&contact.id.to_string()));
+    assert!(
+        body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["properties"]["email"].as_str().unwrap().ends_with(&domain))
+    );
+
+    let (status, body) = api.post("/crm/v3/objects/contacts/search", json!({ "limit": 201 })).await;
+    assert_eq!((status, body["category"].as_str()), (StatusCode::BAD_REQUEST, Some("VALIDATION_ERROR")));
+    let (status, _) = api.post("/crm/v3/objects/contacts/search", json!({ "limit": 100, "after": "9950" })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "no paging past 10,000 results");
+}
+
+#[tokio::test]
+async fn search_allows_five_calls_a_second_per_token() {
+    let api = Api::start(config()).await;
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let (status, body) = api.post("/crm/v3/objects/contacts/search", json!({ "query": "a" })).await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(body["policyName"], "SECONDLY");
+        }
+        statuses.push(status);
+    }
+    // Six calls inside one second (they take far less): the sixth is refused.
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 5, "{statuses:?}");
+    assert_eq!(statuses[5], StatusCode::TOO_MANY_REQUESTS);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(api.post("/crm/v3/objects/contacts/search", json!({})).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn associations_v4_read_put_and_delete_both_directions() {
+    let api = Api::start(config()).await;
+    let portal = generate(&small_spec(PORTAL));
+    let deal = portal.deals.iter().find(|d| !d.archived).unwrap();
+    let expected: Vec<i64> = portal
+        .associations
+        .iter()
+        .filter(|a| a.from_type == ObjectType::Deal && a.from_id == deal.id && a.to_type == ObjectType::Contact)
+        .map(|a| a.to_id)
+        .collect();
+    let (status, body) = api.get(&format!("/crm/v4/objects/deals/{}/associations/contacts", deal.id)).await;
+    assert_eq!(status, StatusCode::OK);
+    let got: Vec<i64> = body["results"].as_array().unwrap().iter().map(|r| r["toObjectId"].as_i64().unwrap()).collect();
+    assert_eq!(got, expected);
+    if let Some(first) = body["results"].get(0) {
+        assert_eq!(first["associationTypes"][0]["typeId"], 3);
+        assert_eq!(first["associationTypes"][0]["category"], "HUBSPOT_DEFINED");
+    }
+
+    let contact = portal.contacts.iter().find(|c| !c.archived && !expected.contains(&c.id)).unwrap();
+    let path = format!("/crm/v4/objects/deals/{}/associations/default/contacts/{}", deal.id, contact.id);
+    let (status, body) = api.call(Method::PUT, &path, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["results"][0]["associationSpec"]["associationTypeId"], 3);
+    let (_, back) = api.get(&format!("/crm/v4/objects/contacts/{}/associations/deals", contact.id)).await;
+    let entry =
+        back["results"].as_array().unwrap().iter().find(|r| r["toObjectId"] == deal.id).expect("the other side");
+    assert_eq!(entry["associationTypes"][0]["typeId"], 4, "the inverse type id");
+
+    let path = format!("/crm/v4/objects/contacts/{}/associations/deals/{}", contact.id, deal.id);
+    assert_eq!(api.call(Method::DELETE, &path, None).await.0, StatusCode::NO_CONTENT);
+    let (_, after) = api.get(&format!("/crm/v4/objects/deals/{}/associations/contacts", deal.id)).await;
+    assert!(!after["results"].as_array().unwrap().iter().any(|r| r["toObjectId"] == contact.id));
+
+    let (status, batch) = api
+        .post("/crm/v4/associations/deals/contacts/batch/read", json!({ "inputs": [{ "id": deal.id.to_string() }] }))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(batch["results"][0]["to"].as_array().unwrap().len(), expected.len());
+}
+
+#[tokio::test]
+async fn merges_resolve_to_the_survivor_and_gdpr_deletes_erase() {
+    let api = Api::start(config()).await;
+    let portal = generate(&small_spec(PORTAL));
+    let live: Vec<_> = portal.contacts.iter().filter(|c| !c.archived).collect();
+    let (primary, merged) = (live[0].id, live[1].id);
+    let (status, survivor) = api
+        .post(
+            "/crm/v3/objects/contacts/merge",
+            json!({ "primaryObjectId": primary.to_string(), "objectIdToMerge": merged.to_string() }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(survivor["id"], primary.to_string());
+    let (status, resolved) =
+        api.get(&format!("/crm/v3/objects/contacts/{merged}?properties=hs_merged_object_ids")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(resolved["id"], primary.to_string(), "the merged id reads the survivor");
+    assert_eq!(resolved["properties"]["hs_merged_object_ids"], merged.to_string());
+
+    let erased = live[2].id;
+    let (status, _) = api.post("/crm/v3/objects/contacts/gdpr-delete", json!({ "objectId": erased.to_string() })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(api.get(&format!("/crm/v3/objects/contacts/{erased}?archived=true")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        api.get(&format!("/crm/v4/objects/contacts/{erased}/associations/companies")).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn reference_data_pipelines_owners_and_marketing() {
+    let api = Api::start(config()).await;
+    let (_, pipelines) = api.get("/crm/v3/pipelines/deals").await;
+    let default = pipelines["results"].as_array().unwrap().iter().find(|p| p["id"] == "default").unwrap();
+    assert_eq!(default["stages"][5]["id"], "closedwon");
+    assert_eq!(default["stages"][5]["metadata"]["isClosed"], "true");
+    let (_, owners) = api.get("/crm/v3/owners?limit=2").await;
+    assert_eq!(owners["results"].as_array().unwrap().len(), 2);
+    assert!(owners["paging"]["next"]["after"].is_string());
+    let (_, campaigns) = api.get("/marketing/v3/campaigns").await;
+    let campaign = &campaigns["results"][0];
+    assert!(campaign["properties"]["hs_name"].is_string());
+    let (_, emails) = api.get("/marketing/v3/emails?includeStats=true").await;
+    let email = emails["results"].as_array().unwrap().iter().find(|e| e["campaign"] == campaign["id"]).unwrap();
+    let counters = &email["stats"]["counters"];
+    assert!(counters["sent"].as_i64().unwrap() >= counters["delivered"].as_i64().unwrap());
+}
+
+#[tokio::test]
+async fn rate_limit_headers_and_429_per_token() {
+    let api = Api::start(SimConfig { rate_limit: 3, ..config() }).await;
+    let url = format!("{}/crm/v3/owners", api.sim.base_url());
+    let first = api.http.get(&url).bearer_auth(&api.token).send().await.unwrap();
+    assert_eq!(first.headers()["x-hubspot-ratelimit-max"], "3");
+    assert_eq!(first.headers()["x-hubspot-ratelimit-remaining"], "2");
+    assert_eq!(first.headers()["x-hubspot-ratelimit-interval-milliseconds"], "10000");
+    api.get("/crm/v3/owners").await;
+    api.get("/crm/v3/owners").await;
+    let limited = api.http.get(&url).bearer_auth(&api.token).send().await.unwrap();
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+    let body: Value = limited.json().await.unwrap();
+    assert_eq!(body["errorType"], "RATE_LIMIT");
+    assert_eq!(body["policyName"], "TEN_SECONDLY_ROLLING");
+    assert_eq!(api.sim.sim.stats().rate_limited, 1);
+
+    let anonymous = api.http.get(&url).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = anonymous.json().await.unwrap();
+    assert_eq!(body["category"], "INVALID_AUTHENTICATION");
+}
+
+#[tokio::test]
+async fn chaos_fails_then_recovers() {
+    let api = Api::start(config()).await;
+    api.sim.sim.set_chaos(Chaos { fail_next: 2, throttle_next: 1, ..Chaos::default() });
+    assert_eq!(api.get("/crm/v3/owners").await.0, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(api.get("/crm/v3/owners").await.0, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(api.get("/crm/v3/owners").await.0, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(api.get("/crm/v3/owners").await.0, StatusCode::OK);
+    api.sim.sim.set_chaos(Chaos { outage_ms: 60_000, ..Chaos::default() });
+    assert_eq!(api.get("/crm/v3/owners").await.0, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn oauth_install_refresh_expiry_and_revoke() {
+    let api = Api::start(SimConfig { token_ttl: Duration::from_secs(1), ..config() }).await;
+    let base = api.sim.base_url();
+    let config = &api.sim.sim.config;
+    let redirect = "http://127.0.0.1:1/callback";
+    let authorize = api
+        .http
+        .get(format!("{base}/oauth/authorize"))
+        .query(&[
+            ("client_id", config.client_id.as_str()),
+            ("redirect_uri", redirect),
+            ("scope", "oauth crm.objects.contacts.read"),
+            ("state", "s t"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(authorize.status(), StatusCode::SEE_OTHER);
+    let location = authorize.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with(redirect) && location.ends_with("&state=s%20t"), "{location}");
+    let code = location.split("code=").nth(1).unwrap().split('&').next().unwrap().to_owned();
+
+    let exchange = |code: String| {
+        let form = [
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code),
+            ("redirect_uri", redirect.to_owned()),
+            ("client_id", config.client_id.clone()),
+            ("client_secret", config.client_secret.clone()),
+        ];
+        api.http.post(format!("{base}/oauth/v1/token")).form(&form).send()
+    };
+    let tokens: Value = exchange(code.clone()).await.unwrap().json().await.unwrap();
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(tokens["expires_in"], 1);
+    assert!(access.len() > 255 && access.len() <= 512);
+    let reused = exchange(code).await.unwrap();
+    assert_eq!(reused.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(reused.json::<Value>().await.unwrap()["status"], "BAD_AUTH_CODE");
+
+    let info: Value =
+        api.http.get(format!("{base}/oauth/v1/access-tokens/{access}")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(info["hub_id"], PORTAL);
+    assert_eq!(info["scopes"], json!(["oauth", "crm.objects.contacts.read"]));
+    let ok = api.http.get(format!("{base}/crm/v3/owners")).bearer_auth(&access).send().await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let expired = api.http.get(format!("{base}/crm/v3/owners")).bearer_auth(&access).send().await.unwrap();
+    assert_eq!(expired.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(expired.json::<Value>().await.unwrap()["category"], "EXPIRED_AUTHENTICATION");
+
+    let refresh_form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh.as_str()),
+        ("client_id", config.client_id.as_str()),
+        ("client_secret", config.client_secret.as_str()),
+    ];
+    let renewed: Value =
+        api.http.post(format!("{base}/oauth/v1/token")).form(&refresh_form).send().await.unwrap().json().await.unwrap();
+    assert_ne!(renewed["access_token"], tokens["access_token"]);
+    assert_eq!(api.sim.sim.stats().token_refreshes, 1);
+
+    let revoked = api.http.delete(format!("{base}/oauth/v1/refresh-tokens/{refresh}")).send().await.unwrap();
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    let after = api.http.post(format!("{base}/oauth/v1/token")).form(&refresh_form).send().await.unwrap();
+    assert_eq!(after.json::<Value>().await.unwrap()["status"], "BAD_REFRESH_TOKEN");
+}
