@@ -12,6 +12,7 @@ mod order;
 mod prefetch;
 mod query;
 mod scope;
+mod sync_status;
 
 use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema};
 
@@ -20,7 +21,7 @@ pub use scope::Scope;
 
 /// The Query root: objects and lists, then analytics.
 #[derive(MergedObject, Default)]
-pub struct Query(query::CoreQuery, analytics::AnalyticsQuery);
+pub struct Query(query::CoreQuery, analytics::AnalyticsQuery, sync_status::SyncStatusQuery);
 
 pub type GatewaySchema = Schema<Query, EmptyMutation, EmptySubscription>;
 

@@ -1,4 +1,4 @@
-//! The `server` command: `serve` (default), `migrate`, `schema`, `seed`.
+//! The `server` command: `serve` (default), `migrate`, `schema`, `sync`, `seed`.
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -30,6 +30,15 @@ pub enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Copy a portal from HubSpot into the mirror (resumes an interrupted backfill unless --full).
+    Sync {
+        /// The portal; by default the one the access token belongs to.
+        #[arg(long)]
+        portal: Option<i64>,
+        /// Start every object type again from the first page.
+        #[arg(long)]
+        full: bool,
+    },
     /// Write a generated portal into the mirror (benchmarks, demos).
     Seed {
         #[arg(long, default_value_t = mirror::seed::DEMO_PORTAL_ID)]
@@ -68,8 +77,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!(portal, contacts, companies, deals, secs = started.elapsed().as_secs_f64(), "portal seeded");
             Ok(())
         }
+        Command::Sync { portal, full } => sync(&cli.config, portal, full).await,
         Command::Serve { demo } => serve(cli.config, demo).await,
     }
+}
+
+async fn sync(config: &Config, portal: Option<i64>, full: bool) -> anyhow::Result<()> {
+    let hubspot =
+        config.hubspot.client().context("HUBSPOT_ACCESS_TOKEN is not set: there is no HubSpot to sync from")?;
+    let token = config.hubspot.hubspot_access_token.clone().unwrap_or_default();
+    let portal = match portal {
+        Some(portal) => portal,
+        None => crate::sync::token_portal(&hubspot, &token).await.context("finding the token's portal")?,
+    };
+    let db = db::connect_and_migrate(&config.database_url).await.context("connecting to DATABASE_URL")?;
+    let started = std::time::Instant::now();
+    let report = crate::sync::backfill(&db, &hubspot, portal, full, &crate::sync::Progress::for_terminal())
+        .await
+        .context("backfilling")?;
+    let secs = started.elapsed().as_secs_f64();
+    tracing::info!(
+        portal,
+        objects = report.objects,
+        associations = report.associations,
+        calls = report.calls,
+        secs,
+        "backfill done"
+    );
+    Ok(())
 }
 
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {

@@ -22,6 +22,52 @@ pub struct Config {
     /// Address to listen on.
     #[arg(long, env = "BIND", default_value = "127.0.0.1", value_parser = bind)]
     pub bind: IpAddr,
+
+    #[command(flatten)]
+    pub hubspot: HubSpotConfig,
+}
+
+/// How the gateway reaches HubSpot.
+#[derive(Args, Clone, Debug)]
+pub struct HubSpotConfig {
+    /// HubSpot's REST API, or the simulator (`http://127.0.0.1:4010`).
+    #[arg(long, env = "HUBSPOT_API_BASE", default_value = "https://api.hubapi.com", value_parser = api_base)]
+    pub hubspot_api_base: String,
+
+    /// A private app's access token; unset means no upstream (or OAuth installs, per portal).
+    #[arg(long, env = "HUBSPOT_ACCESS_TOKEN", hide_env_values = true)]
+    pub hubspot_access_token: Option<String>,
+
+    /// Calls per 10 s per portal (HubSpot: 100 on Free/Starter, 190 on Professional/Enterprise); HubSpot's
+    /// rate-limit headers correct it.
+    #[arg(long, env = "HUBSPOT_RATE_LIMIT", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub hubspot_rate_limit: u32,
+
+    /// Seconds before a call to HubSpot is abandoned (and retried).
+    #[arg(long, env = "HUBSPOT_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub hubspot_timeout_secs: u64,
+}
+
+impl HubSpotConfig {
+    /// The upstream client, when a private-app token is configured.
+    pub fn client(&self) -> Option<crate::hubspot::HubSpot> {
+        let token = self.hubspot_access_token.clone()?;
+        let settings = crate::hubspot::ClientSettings {
+            base_url: self.hubspot_api_base.clone(),
+            rate_limit: self.hubspot_rate_limit as usize,
+            timeout: std::time::Duration::from_secs(self.hubspot_timeout_secs),
+            ..Default::default()
+        };
+        Some(crate::hubspot::HubSpot::new(settings, std::sync::Arc::new(crate::hubspot::PrivateApp(token))))
+    }
+}
+
+fn api_base(value: &str) -> Result<String, String> {
+    if value.starts_with("https://") || value.starts_with("http://") {
+        Ok(value.trim_end_matches('/').to_owned())
+    } else {
+        Err(format!("HUBSPOT_API_BASE must be an http(s):// URL, got {value:?}"))
+    }
 }
 
 fn database_url(value: &str) -> Result<String, String> {
@@ -63,6 +109,7 @@ mod tests {
         assert!(bind("localhost:1").unwrap_err().contains("BIND"));
         assert!(database_url("mysql://x").unwrap_err().contains("DATABASE_URL"));
         assert!(redis_url("localhost").unwrap_err().contains("REDIS_URL"));
+        assert!(api_base("api.hubapi.com").unwrap_err().contains("HUBSPOT_API_BASE"));
         assert_eq!(port("4000"), Ok(4000));
     }
 }

@@ -7,3 +7,4 @@ pub mod http;
 pub mod hubspot;
 pub mod metrics;
 pub mod mirror;
+pub mod sync;

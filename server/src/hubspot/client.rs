@@ -154,14 +154,8 @@ impl HubSpot {
             if body.is_empty() {
                 return Ok(Value::Null);
             }
-            return serde_json::from_slice(&body).map_err(|e| HubSpotError {
-                status: Some(status),
-                category: "BAD_RESPONSE".to_owned(),
-                message: format!("HubSpot's answer is not JSON: {e}"),
-                correlation_id: None,
-                retry_after: None,
-                errors: Value::Null,
-            });
+            return serde_json::from_slice(&body)
+                .map_err(|e| HubSpotError::bad_response(format!("HubSpot's answer is not JSON: {e}")));
         }
         if status == 429 {
             self.limiter.exhausted(portal, retry_after.unwrap_or(Duration::from_secs(1)));

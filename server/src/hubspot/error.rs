@@ -16,8 +16,8 @@ pub struct HubSpotError {
     pub correlation_id: Option<String>,
     /// From `Retry-After`, when HubSpot sent one.
     pub retry_after: Option<Duration>,
-    /// HubSpot's `errors` list, as sent.
-    pub errors: Value,
+    /// HubSpot's `errors` list, as sent (boxed: errors travel in every `Result`).
+    pub errors: Box<Value>,
 }
 
 impl HubSpotError {
@@ -36,7 +36,19 @@ impl HubSpotError {
             message,
             correlation_id: text("correlationId"),
             retry_after,
-            errors: json.get("errors").cloned().unwrap_or(Value::Null),
+            errors: Box::new(json.get("errors").cloned().unwrap_or(Value::Null)),
+        }
+    }
+
+    /// An answer we cannot read.
+    pub fn bad_response(message: impl Into<String>) -> Self {
+        Self {
+            status: None,
+            category: "BAD_RESPONSE".to_owned(),
+            message: message.into(),
+            correlation_id: None,
+            retry_after: None,
+            errors: Box::default(),
         }
     }
 
@@ -49,7 +61,7 @@ impl HubSpotError {
             message: format!("calling HubSpot failed: {err}"),
             correlation_id: None,
             retry_after: None,
-            errors: Value::Null,
+            errors: Box::default(),
         }
     }
 

@@ -26,6 +26,8 @@ pub struct Chaos {
     pub latency_ms: u64,
     /// The share (0–1) of API calls answered with a 502, 503 or 504.
     pub error_rate: f64,
+    /// This many API calls pass untouched before `failNext` and `throttleNext` apply.
+    pub pass_next: u32,
     /// The next this many API calls get a 503.
     pub fail_next: u32,
     /// The next this many API calls get a 429 (a burst), with `Retry-After: 1`.
@@ -95,11 +97,12 @@ fn admit(
     if world.chaos_set.is_some_and(|at| now.duration_since(at) < Duration::from_millis(chaos.outage_ms)) {
         return Err(SimError::server(StatusCode::SERVICE_UNAVAILABLE));
     }
-    if chaos.fail_next > 0 {
+    if chaos.pass_next > 0 {
+        chaos.pass_next -= 1;
+    } else if chaos.fail_next > 0 {
         chaos.fail_next -= 1;
         return Err(SimError::server(StatusCode::SERVICE_UNAVAILABLE));
-    }
-    if chaos.throttle_next > 0 {
+    } else if chaos.throttle_next > 0 {
         chaos.throttle_next -= 1;
         return Err(SimError::rate_limited("TEN_SECONDLY_ROLLING", 1));
     }
