@@ -3,9 +3,10 @@ CARGO ?= cargo
 
 .PHONY: run test lint fmt migrate schema bench services python-client
 
-## Run the gateway on the embedded default (SQLite under ./data, in-process cache) with a generated demo portal.
+## Run the gateway on the embedded default (SQLite under ./data, in-process cache); without HubSpot credentials it
+## starts the HubSpot simulator and backfills the mirror from it.
 run:
-	$(CARGO) run -p server -- serve --demo
+	scripts/run
 
 ## Every test, on SQLite and on Postgres (Postgres and Redis are started if they are not running), after lint.
 test: lint services python-client

@@ -111,8 +111,15 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let metrics = Metrics::default();
     let mut db = db::connect_and_migrate(&config.database_url).await.context("connecting to DATABASE_URL")?;
     db::count_statements(&mut db, Arc::clone(&metrics.sql_statements));
-    if demo && mirror::seed::seed_demo_if_empty(&db).await.context("seeding the demo portal")? {
-        tracing::info!(portal = mirror::seed::DEMO_PORTAL_ID, "mirror was empty: wrote the generated demo portal");
+    match config.hubspot.client() {
+        Some(hubspot) => {
+            let token = config.hubspot.hubspot_access_token.clone().unwrap_or_default();
+            crate::sync::start_if_incomplete(db.clone(), hubspot, token).await;
+        }
+        None if demo && mirror::seed::seed_demo_if_empty(&db).await.context("seeding the demo portal")? => {
+            tracing::info!(portal = mirror::seed::DEMO_PORTAL_ID, "mirror was empty: wrote the generated demo portal");
+        }
+        None => {}
     }
     let state = http::AppState::new(db, metrics).await.context("loading portals")?;
     let addr = SocketAddr::new(config.bind, config.port);

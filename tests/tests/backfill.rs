@@ -9,7 +9,7 @@ use generator::{ObjectType, Portal, generate};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use server::{
     hubspot::{ClientSettings, HubSpot, PrivateApp},
-    sync::{Progress, backfill, token_portal},
+    sync::{Progress, backfill, start_if_incomplete, token_portal},
 };
 use tests::{
     Backend, TestDb, on_both,
@@ -147,4 +147,17 @@ on_both!(resumes_a_killed_backfill_where_it_stopped, |backend: Backend| async mo
     let live_total: usize = ObjectType::ALL.iter().map(|t| live(&portal, *t).len()).sum();
     assert_eq!(resumed.objects as usize + done_before as usize, live_total, "no page was fetched twice");
     assert_mirrors(&db, &portal).await;
+});
+
+on_both!(start_up_backfills_only_an_unfinished_mirror, |backend: Backend| async move {
+    let sim = simulator().await;
+    let db = TestDb::migrated(backend).await;
+    let task = start_if_incomplete(db.db.clone(), client(&sim, 3), sim.token().to_owned()).await;
+    let report = task.expect("an empty mirror is backfilled").await.unwrap().expect("backfill");
+    assert!(report.objects > 0);
+    assert_mirrors(&db, &generate(&small_spec(PORTAL))).await;
+    let again = start_if_incomplete(db.db.clone(), client(&sim, 3), sim.token().to_owned()).await;
+    assert!(again.is_none(), "a finished mirror is left alone");
+    let unknown = start_if_incomplete(db.db.clone(), client(&sim, 0), "not-a-token".to_owned()).await;
+    assert!(unknown.is_none(), "an unknown token syncs nothing");
 });

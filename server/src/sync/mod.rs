@@ -193,6 +193,54 @@ async fn associations(
     Ok(out)
 }
 
+/// At start-up: backfills the token's portal in the background when its mirror is empty or an earlier backfill
+/// stopped short; the gateway answers meanwhile (`syncStatus` shows how far it got). The task, if one started.
+pub async fn start_if_incomplete(
+    db: DatabaseConnection,
+    hubspot: HubSpot,
+    token: String,
+) -> Option<tokio::task::JoinHandle<Result<BackfillReport, SyncError>>> {
+    let portal = match token_portal(&hubspot, &token).await {
+        Ok(portal) => portal,
+        Err(err) => {
+            tracing::error!(error = %err, "cannot tell which portal HUBSPOT_ACCESS_TOKEN belongs to; not syncing");
+            return None;
+        }
+    };
+    match is_complete(&db, portal).await {
+        Ok(true) => return None,
+        Ok(false) => {}
+        Err(err) => {
+            tracing::error!(error = %err, "reading the sync state");
+            return None;
+        }
+    }
+    // Registered before serving, so the first requests already find the portal.
+    if let Err(err) = mirror::ensure_portal(&db, portal, &format!("Portal {portal}")).await {
+        tracing::error!(error = %err, "registering the portal");
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        tracing::info!(portal, "backfilling the mirror from HubSpot");
+        let outcome = backfill(&db, &hubspot, portal, false, &Progress::for_terminal()).await;
+        match &outcome {
+            Ok(report) => tracing::info!(portal, objects = report.objects, calls = report.calls, "backfill done"),
+            Err(err) => tracing::error!(portal, error = %err, "backfill stopped; it resumes at the next start"),
+        }
+        outcome
+    }))
+}
+
+/// Whether every object type of `portal` has been backfilled.
+pub async fn is_complete(db: &DatabaseConnection, portal: i64) -> Result<bool, DbErr> {
+    for (object_type, _) in PLAN {
+        if !state::load(db, portal, object_type).await?.is_some_and(|s| s.backfill_done) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 /// The portal an access token belongs to (`hub_id` of HubSpot's token info).
 pub async fn token_portal(hubspot: &HubSpot, token: &str) -> Result<i64, HubSpotError> {
     let info = hubspot.send(0, Call::get(format!("/oauth/v1/access-tokens/{token}"))).await?;
