@@ -114,7 +114,8 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     match config.hubspot.client() {
         Some(hubspot) => {
             let token = config.hubspot.hubspot_access_token.clone().unwrap_or_default();
-            crate::sync::start_if_incomplete(db.clone(), hubspot, token).await;
+            let every = std::time::Duration::from_secs(config.hubspot.sync_reconcile_secs);
+            crate::sync::keep_in_step(db.clone(), hubspot, token, every).await;
         }
         None if demo && mirror::seed::seed_demo_if_empty(&db).await.context("seeding the demo portal")? => {
             tracing::info!(portal = mirror::seed::DEMO_PORTAL_ID, "mirror was empty: wrote the generated demo portal");

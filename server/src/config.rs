@@ -43,6 +43,10 @@ pub struct HubSpotConfig {
     #[arg(long, env = "HUBSPOT_RATE_LIMIT", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     pub hubspot_rate_limit: u32,
 
+    /// Seconds between reconcile sweeps (search by last-modified date for what webhooks missed).
+    #[arg(long, env = "SYNC_RECONCILE_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    pub sync_reconcile_secs: u64,
+
     /// Seconds before a call to HubSpot is abandoned (and retried).
     #[arg(long, env = "HUBSPOT_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub hubspot_timeout_secs: u64,

@@ -6,6 +6,6 @@ pub mod seed;
 mod write;
 
 pub use write::{
-    ensure_portal, portal_ids, refresh_statistics, upsert_associations, upsert_campaigns, upsert_objects,
-    upsert_owners, upsert_pipelines, write_portal,
+    clear_associations, ensure_portal, mark_merged, portal_ids, refresh_statistics, upsert_associations,
+    upsert_campaigns, upsert_objects, upsert_owners, upsert_pipelines, write_portal,
 };

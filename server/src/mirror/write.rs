@@ -252,3 +252,62 @@ pub async fn refresh_statistics(db: &DatabaseConnection) -> Result<(), DbErr> {
     };
     db.execute_unprepared(sql).await.map(drop)
 }
+
+/// Tombstones records merged into `survivor`: they point at it and count as archived from `now`. How many were
+/// not tombstoned yet.
+pub async fn mark_merged(
+    db: &impl ConnectionTrait,
+    portal_id: i64,
+    object_type: ObjectType,
+    merged: &[i64],
+    survivor: i64,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    if merged.is_empty() {
+        return Ok(0);
+    }
+    let update = sea_orm::sea_query::Query::update()
+        .table(Alias::new(object_type.plural()))
+        .value(Alias::new("merged_into"), survivor)
+        .value(
+            Alias::new("archived_at"),
+            sea_orm::sea_query::Func::coalesce([Expr::col(Alias::new("archived_at")), Expr::val(now)]),
+        )
+        .and_where(Expr::col(Alias::new("portal_id")).eq(portal_id))
+        .and_where(Expr::col(Alias::new("hubspot_id")).is_in(merged.iter().copied()))
+        .and_where(Expr::col(Alias::new("merged_into")).is_null())
+        .to_owned();
+    Ok(db.execute(&update).await?.rows_affected())
+}
+
+/// Drops the associations of `ids` (of `object_type`) towards `others`, both directions, before they are read
+/// again: a link removed at HubSpot must not survive in the mirror.
+pub async fn clear_associations(
+    db: &impl ConnectionTrait,
+    portal_id: i64,
+    object_type: ObjectType,
+    ids: &[i64],
+    others: &[ObjectType],
+) -> Result<(), DbErr> {
+    if ids.is_empty() || others.is_empty() {
+        return Ok(());
+    }
+    use association::Column as C;
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let others: Vec<&str> = others.iter().map(|t| t.singular()).collect();
+    let this = object_type.singular();
+    let forward = sea_orm::Condition::all()
+        .add(C::FromType.eq(this))
+        .add(C::FromId.is_in(ids.iter().copied()))
+        .add(C::ToType.is_in(others.clone()));
+    let backward = sea_orm::Condition::all()
+        .add(C::ToType.eq(this))
+        .add(C::ToId.is_in(ids.iter().copied()))
+        .add(C::FromType.is_in(others));
+    association::Entity::delete_many()
+        .filter(C::PortalId.eq(portal_id))
+        .filter(sea_orm::Condition::any().add(forward).add(backward))
+        .exec(db)
+        .await
+        .map(drop)
+}

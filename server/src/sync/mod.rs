@@ -2,6 +2,7 @@
 //! one transaction a page with the cursor saved beside it, so a killed backfill resumes where it stopped.
 
 mod progress;
+mod reconcile;
 mod state;
 mod wire;
 
@@ -10,7 +11,10 @@ use generator::{Association, AssociationKind, ObjectType};
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
 use serde_json::{Value, json};
 
-pub use self::progress::Progress;
+pub use self::{
+    progress::Progress,
+    reconcile::{ReconcileReport, reconcile},
+};
 use crate::{
     hubspot::{Call, HubSpot, HubSpotError},
     mirror,
@@ -193,8 +197,40 @@ async fn associations(
     Ok(out)
 }
 
+/// Keeps the token's portal in step in the background: the backfill first when the mirror is empty or an earlier one
+/// stopped short (the gateway answers meanwhile; `syncStatus` shows how far it got), then a reconcile sweep every
+/// `every`.
+pub async fn keep_in_step(db: DatabaseConnection, hubspot: HubSpot, token: String, every: std::time::Duration) {
+    let portal = match token_portal(&hubspot, &token).await {
+        Ok(portal) => portal,
+        Err(err) => {
+            tracing::error!(error = %err, "cannot tell which portal HUBSPOT_ACCESS_TOKEN belongs to; not syncing");
+            return;
+        }
+    };
+    let backfill = start_if_incomplete(db.clone(), hubspot.clone(), token).await;
+    tokio::spawn(async move {
+        if let Some(task) = backfill
+            && !matches!(task.await, Ok(Ok(_)))
+        {
+            return;
+        }
+        let mut ticks = tokio::time::interval(every);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            match reconcile(&db, &hubspot, portal).await {
+                Ok(report) => tracing::info!(portal, ?report, "reconcile sweep done"),
+                Err(err) => {
+                    tracing::warn!(portal, error = %err, "reconcile sweep failed; the next one starts where it stopped")
+                }
+            }
+        }
+    });
+}
+
 /// At start-up: backfills the token's portal in the background when its mirror is empty or an earlier backfill
-/// stopped short; the gateway answers meanwhile (`syncStatus` shows how far it got). The task, if one started.
+/// stopped short. The task, if one started.
 pub async fn start_if_incomplete(
     db: DatabaseConnection,
     hubspot: HubSpot,

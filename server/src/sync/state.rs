@@ -38,6 +38,29 @@ pub async fn save(
     sync_state::Entity::insert(row).on_conflict(on_conflict).exec_without_returning(db).await.map(drop)
 }
 
+/// After a page of the reconcile sweep: the newest last-modified date it has written.
+pub async fn save_reconcile(
+    db: &impl ConnectionTrait,
+    portal: i64,
+    object_type: ObjectType,
+    cursor: chrono::DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let row = sync_state::ActiveModel {
+        portal_id: Set(portal),
+        object_type: Set(object_type.singular().to_owned()),
+        backfill_cursor: Set(None),
+        backfill_done: Set(false),
+        reconcile_cursor: Set(Some(cursor)),
+        objects_synced: Set(0),
+        last_error: Set(None),
+        updated_at: Set(Utc::now()),
+    };
+    use sync_state::Column as C;
+    let on_conflict =
+        OnConflict::columns([C::PortalId, C::ObjectType]).update_columns([C::ReconcileCursor, C::UpdatedAt]).to_owned();
+    sync_state::Entity::insert(row).on_conflict(on_conflict).exec_without_returning(db).await.map(drop)
+}
+
 /// Why the backfill of a type stopped; the next run clears it.
 pub async fn record_error(
     db: &impl ConnectionTrait,

@@ -90,14 +90,44 @@ impl Search {
         filtered && self.query.as_deref().is_none_or(|q| query_matches(object_type, record, q))
     }
 
-    pub fn sort(&self, records: &mut [&Record]) {
+    pub fn sort(&self, records: &mut Vec<&Record>) {
         match &self.sort {
             None => records.sort_by_key(|r| r.object.id),
-            Some((property, descending)) => records.sort_by(|a, b| {
-                let ord = compare_opt(a.property(property), b.property(property));
-                let ord = if *descending { ord.reverse() } else { ord };
-                ord.then(a.object.id.cmp(&b.object.id))
-            }),
+            Some((property, descending)) => {
+                // Each value is read once: parsing dates inside the comparison made large searches crawl.
+                let mut keyed: Vec<(Option<SortKey>, &Record)> =
+                    records.iter().map(|r| (r.property(property).map(SortKey::of), *r)).collect();
+                keyed.sort_by(|(ka, a), (kb, b)| {
+                    let ord = match (ka, kb) {
+                        (Some(x), Some(y)) => x.cmp(y),
+                        (Some(_), None) => Ordering::Less,
+                        (None, Some(_)) => Ordering::Greater,
+                        (None, None) => Ordering::Equal,
+                    };
+                    let ord = if *descending { ord.reverse() } else { ord };
+                    ord.then(a.object.id.cmp(&b.object.id))
+                });
+                *records = keyed.into_iter().map(|(_, r)| r).collect();
+            }
+        }
+    }
+}
+
+/// A property value ready for sorting, compared as [`compare`] does.
+struct SortKey {
+    number: Option<f64>,
+    text: String,
+}
+
+impl SortKey {
+    fn of(value: &str) -> Self {
+        Self { number: number(value), text: value.to_lowercase() }
+    }
+
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self.number, other.number) {
+            (Some(x), Some(y)) => x.total_cmp(&y),
+            _ => self.text.cmp(&other.text),
         }
     }
 }
@@ -171,15 +201,6 @@ fn compare(a: &str, b: &str) -> Option<Ordering> {
     match (number(a), number(b)) {
         (Some(x), Some(y)) => x.partial_cmp(&y),
         _ => Some(a.to_lowercase().cmp(&b.to_lowercase())),
-    }
-}
-
-fn compare_opt(a: Option<&str>, b: Option<&str>) -> Ordering {
-    match (a, b) {
-        (Some(a), Some(b)) => compare(a, b).unwrap_or(Ordering::Equal),
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => Ordering::Equal,
     }
 }
 

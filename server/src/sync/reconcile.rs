@@ -1,0 +1,193 @@
+//! The reconcile sweep: what webhooks missed. Each type is searched by last-modified date past the saved cursor
+//! (HubSpot's search stops at 10,000 results, so the sweep re-anchors on the last date it saw before reaching
+//! that), changed records and their associations are written again, archived records become tombstones, and
+//! records merged away point to their survivor.
+
+use chrono::{DateTime, Utc};
+use generator::{CrmObject, ObjectType};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait,
+    sea_query::{Alias, Expr, ExprTrait, Func, Query},
+};
+use serde_json::json;
+
+use super::{SyncError, associations, state, wire};
+use crate::{
+    hubspot::{Call, HubSpot},
+    mirror,
+};
+
+/// HubSpot's cap on the results one search can page through.
+const SEARCH_CAP: usize = 10_000;
+const SEARCH_PAGE: usize = 200;
+
+/// What a sweep changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    pub changed: u64,
+    pub archived: u64,
+    pub merged: u64,
+}
+
+/// The types each type's associations are read again towards when one of its records changed.
+fn linked(object_type: ObjectType) -> &'static [ObjectType] {
+    match object_type {
+        ObjectType::Contact => &[ObjectType::Company, ObjectType::Deal, ObjectType::Ticket],
+        ObjectType::Company => &[ObjectType::Contact, ObjectType::Deal, ObjectType::Ticket],
+        ObjectType::Deal | ObjectType::Ticket => &[ObjectType::Contact, ObjectType::Company],
+    }
+}
+
+/// One sweep over every type of `portal`.
+pub async fn reconcile(db: &DatabaseConnection, hubspot: &HubSpot, portal: i64) -> Result<ReconcileReport, SyncError> {
+    let mut report = ReconcileReport::default();
+    for object_type in ObjectType::ALL {
+        sweep_changes(db, hubspot, portal, object_type, &mut report).await?;
+        sweep_archived(db, hubspot, portal, object_type, &mut report).await?;
+    }
+    Ok(report)
+}
+
+/// Where the sweep of a type starts: its saved cursor, or the newest `updatedAt` the mirror holds.
+async fn start(db: &DatabaseConnection, portal: i64, object_type: ObjectType) -> Result<DateTime<Utc>, DbErr> {
+    if let Some(cursor) = state::load(db, portal, object_type).await?.and_then(|s| s.reconcile_cursor) {
+        return Ok(cursor);
+    }
+    let query = Query::select()
+        .expr_as(Func::max(Expr::col(Alias::new("updated_at"))), Alias::new("newest"))
+        .from(Alias::new(object_type.plural()))
+        .and_where(Expr::col(Alias::new("portal_id")).eq(portal))
+        .to_owned();
+    let row = db.query_one(&query).await?;
+    let newest = row.and_then(|r| r.try_get::<Option<DateTime<Utc>>>("", "newest").ok().flatten());
+    Ok(newest.unwrap_or(DateTime::UNIX_EPOCH))
+}
+
+async fn sweep_changes(
+    db: &DatabaseConnection,
+    hubspot: &HubSpot,
+    portal: i64,
+    object_type: ObjectType,
+    report: &mut ReconcileReport,
+) -> Result<(), SyncError> {
+    let property = object_type.last_modified_property();
+    // `hs_merged_object_ids` names the records a survivor absorbed.
+    let mut properties: Vec<&str> = generator::generated_properties(object_type).to_vec();
+    properties.push("hs_merged_object_ids");
+    let mut anchor = start(db, portal, object_type).await?;
+    let mut offset = 0;
+    let mut newest = anchor;
+    loop {
+        if offset + SEARCH_PAGE > SEARCH_CAP {
+            // Start a new search from the newest date seen: paging on would hit HubSpot's cap.
+            if newest <= anchor {
+                return Err(SyncError::HubSpot(crate::hubspot::HubSpotError::bad_response(format!(
+                    "more than {SEARCH_CAP} {} changed at {anchor}: the sweep cannot page past them",
+                    object_type.plural()
+                ))));
+            }
+            anchor = newest;
+            offset = 0;
+        }
+        let body = json!({
+            "filterGroups": [{ "filters": [
+                { "propertyName": property, "operator": "GTE", "value": anchor.timestamp_millis().to_string() },
+            ] }],
+            "sorts": [{ "propertyName": property, "direction": "ASCENDING" }],
+            "properties": properties,
+            "limit": SEARCH_PAGE,
+            "after": offset.to_string(),
+        });
+        let path = format!("/crm/v3/objects/{}/search", object_type.plural());
+        let answer = hubspot.send(portal, Call::post(path, body)).await?;
+        let page = wire::objects(&answer)?;
+        newest = page.results.iter().map(|o| o.updated_at).fold(newest, Ord::max);
+        write_changes(db, hubspot, portal, object_type, &page.results, newest, report).await?;
+        match page.next.and_then(|n| n.parse::<usize>().ok()) {
+            Some(next) => offset = next,
+            None => return Ok(()),
+        }
+    }
+}
+
+async fn write_changes(
+    db: &DatabaseConnection,
+    hubspot: &HubSpot,
+    portal: i64,
+    object_type: ObjectType,
+    objects: &[CrmObject],
+    cursor: DateTime<Utc>,
+    report: &mut ReconcileReport,
+) -> Result<(), SyncError> {
+    let ids: Vec<i64> = objects.iter().map(|o| o.id).collect();
+    let mut links = Vec::new();
+    let mut calls = super::BackfillReport::default();
+    for other in linked(object_type) {
+        links.extend(associations(hubspot, portal, object_type, *other, &ids, &mut calls).await?);
+    }
+    let now = Utc::now();
+    let txn = db.begin().await?;
+    mirror::upsert_objects(&txn, portal, object_type, objects, now).await?;
+    mirror::clear_associations(&txn, portal, object_type, &ids, linked(object_type)).await?;
+    mirror::upsert_associations(&txn, portal, &links, now).await?;
+    for survivor in objects {
+        let merged: Vec<i64> = survivor
+            .properties
+            .get("hs_merged_object_ids")
+            .cloned()
+            .flatten()
+            .map_or_else(Vec::new, |v| v.split(';').filter_map(|id| id.trim().parse().ok()).collect());
+        report.merged += mirror::mark_merged(&txn, portal, object_type, &merged, survivor.id, now).await?;
+    }
+    state::save_reconcile(&txn, portal, object_type, cursor).await?;
+    txn.commit().await?;
+    report.changed += objects.len() as u64;
+    Ok(())
+}
+
+/// Archived records, listed whole (HubSpot's search never returns them); the mirror's newer-only upsert turns the
+/// ones it still holds as live into tombstones.
+async fn sweep_archived(
+    db: &DatabaseConnection,
+    hubspot: &HubSpot,
+    portal: i64,
+    object_type: ObjectType,
+    report: &mut ReconcileReport,
+) -> Result<(), SyncError> {
+    let properties = generator::generated_properties(object_type).join(",");
+    let mut after: Option<String> = None;
+    loop {
+        let cursor = after.as_ref().map(|a| format!("&after={a}")).unwrap_or_default();
+        let path =
+            format!("/crm/v3/objects/{}?archived=true&limit=100&properties={properties}{cursor}", object_type.plural());
+        let page = wire::objects(&hubspot.send(portal, Call::get(path)).await?)?;
+        let newly = newly_archived(db, portal, object_type, &page.results).await?;
+        mirror::upsert_objects(db, portal, object_type, &page.results, Utc::now()).await?;
+        report.archived += newly;
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// How many of `objects` the mirror still holds as live.
+async fn newly_archived(
+    db: &DatabaseConnection,
+    portal: i64,
+    object_type: ObjectType,
+    objects: &[CrmObject],
+) -> Result<u64, DbErr> {
+    if objects.is_empty() {
+        return Ok(0);
+    }
+    let query = Query::select()
+        .expr_as(Func::count(Expr::col(Alias::new("hubspot_id"))), Alias::new("live"))
+        .from(Alias::new(object_type.plural()))
+        .and_where(Expr::col(Alias::new("portal_id")).eq(portal))
+        .and_where(Expr::col(Alias::new("hubspot_id")).is_in(objects.iter().map(|o| o.id)))
+        .and_where(Expr::col(Alias::new("archived_at")).is_null())
+        .to_owned();
+    let row = db.query_one(&query).await?;
+    Ok(row.and_then(|r| r.try_get::<i64>("", "live").ok()).unwrap_or(0) as u64)
+}
