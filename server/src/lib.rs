@@ -7,4 +7,5 @@ pub mod http;
 pub mod hubspot;
 pub mod metrics;
 pub mod mirror;
+pub mod oauth;
 pub mod sync;

@@ -114,19 +114,52 @@ impl HubSpot {
         Self { http, settings, limiter, tokens }
     }
 
+    /// A client for HubSpot's OAuth endpoints, which take no bearer token.
+    pub fn anonymous(settings: ClientSettings) -> Self {
+        Self::new(settings, Arc::new(PrivateApp(String::new())))
+    }
+
     pub fn settings(&self) -> &ClientSettings {
         &self.settings
     }
 
-    /// Makes `call` for `portal`, retrying what is worth retrying; the JSON answer (`null` for 204).
-    pub async fn send(&self, portal: i64, call: Call) -> Result<Value, HubSpotError> {
-        let backoff = ExponentialBuilder::default()
+    fn backoff(&self) -> ExponentialBuilder {
+        ExponentialBuilder::default()
             .with_min_delay(self.settings.min_backoff)
             .with_max_delay(self.settings.max_backoff)
             .with_max_times(self.settings.max_retries)
-            .with_jitter();
+            .with_jitter()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.settings.base_url.trim_end_matches('/'), path)
+    }
+
+    /// A call without a bearer token, retried like any other: OAuth's token endpoint (a form POST) and its
+    /// refresh-token revoke.
+    pub async fn unauthenticated(
+        &self,
+        method: Method,
+        path: &str,
+        form: Option<&[(&str, &str)]>,
+    ) -> Result<Value, HubSpotError> {
+        let url = self.url(path);
+        (|| async {
+            let mut request = self.http.request(method.clone(), &url);
+            if let Some(form) = form {
+                request = request.form(form);
+            }
+            read(request.send().await.map_err(|e| HubSpotError::transport(&e))?).await
+        })
+        .retry(self.backoff())
+        .when(HubSpotError::retryable)
+        .await
+    }
+
+    /// Makes `call` for `portal`, retrying what is worth retrying; the JSON answer (`null` for 204).
+    pub async fn send(&self, portal: i64, call: Call) -> Result<Value, HubSpotError> {
         (|| self.attempt(portal, &call))
-            .retry(backoff)
+            .retry(self.backoff())
             .when(HubSpotError::retryable)
             .adjust(|err, next| next.map(|backoff| err.retry_after.map_or(backoff, |wait| wait.max(backoff))))
             .notify(|err, wait| {
@@ -138,7 +171,7 @@ impl HubSpot {
     async fn attempt(&self, portal: i64, call: &Call) -> Result<Value, HubSpotError> {
         let token = self.tokens.token(portal).await?;
         let slot = self.limiter.acquire(portal, call.budget()).await;
-        let url = format!("{}{}", self.settings.base_url.trim_end_matches('/'), call.path);
+        let url = self.url(&call.path);
         let mut request = self.http.request(call.method.clone(), url).bearer_auth(token);
         if let Some(body) = &call.body {
             request = request.json(body);
@@ -146,21 +179,14 @@ impl HubSpot {
         let response = request.send().await;
         self.limiter.settle(portal, call.budget(), slot);
         let response = response.map_err(|e| HubSpotError::transport(&e))?;
-        let status = response.status().as_u16();
         self.observe(portal, response.headers());
-        let retry_after = header(response.headers(), "retry-after").map(Duration::from_secs);
-        let body = response.bytes().await.map_err(|e| HubSpotError::transport(&e))?;
-        if (200..300).contains(&status) {
-            if body.is_empty() {
-                return Ok(Value::Null);
-            }
-            return serde_json::from_slice(&body)
-                .map_err(|e| HubSpotError::bad_response(format!("HubSpot's answer is not JSON: {e}")));
+        let outcome = read(response).await;
+        if let Err(err) = &outcome
+            && err.status == Some(429)
+        {
+            self.limiter.exhausted(portal, err.retry_after.unwrap_or(Duration::from_secs(1)));
         }
-        if status == 429 {
-            self.limiter.exhausted(portal, retry_after.unwrap_or(Duration::from_secs(1)));
-        }
-        Err(HubSpotError::from_response(status, retry_after, &body))
+        outcome
     }
 
     fn observe(&self, portal: i64, headers: &HeaderMap) {
@@ -171,6 +197,20 @@ impl HubSpot {
             self.limiter.observe(portal, max, interval, remaining);
         }
     }
+}
+
+/// An answer's JSON (`null` when empty), or HubSpot's error.
+async fn read(response: reqwest::Response) -> Result<Value, HubSpotError> {
+    let status = response.status().as_u16();
+    let retry_after = header(response.headers(), "retry-after").map(Duration::from_secs);
+    let body = response.bytes().await.map_err(|e| HubSpotError::transport(&e))?;
+    if !(200..300).contains(&status) {
+        return Err(HubSpotError::from_response(status, retry_after, &body));
+    }
+    if body.is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(&body).map_err(|e| HubSpotError::bad_response(format!("HubSpot's answer is not JSON: {e}")))
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<u64> {

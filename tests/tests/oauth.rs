@@ -1,0 +1,113 @@
+//! OAuth tokens against the simulator: exchanged, stored encrypted, refreshed once however many calls wait, used
+//! by the upstream client, and revoked on disconnect.
+
+use std::{sync::Arc, time::Duration};
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use entities::oauth_token;
+use reqwest::{Client, redirect::Policy};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel};
+use server::{
+    hubspot::{Call, ClientSettings, HubSpot},
+    oauth::{OAuthApp, OAuthTokens, crypto::Keys},
+};
+use tests::{
+    Backend, TestDb, on_both,
+    sim::{Running, SimConfig},
+    small_spec,
+};
+
+const PORTAL: i64 = 100_001;
+const REDIRECT: &str = "http://127.0.0.1:1/oauth/hubspot/callback";
+
+fn settings(sim: &Running) -> ClientSettings {
+    ClientSettings { base_url: sim.base_url(), min_backoff: Duration::from_millis(10), ..ClientSettings::default() }
+}
+
+fn tokens(sim: &Running, db: &TestDb) -> Arc<OAuthTokens> {
+    let keys = Keys::new(&format!("k1:{}", STANDARD.encode([7u8; 32])), &[]).unwrap();
+    let app = OAuthApp {
+        client_id: sim.sim.config.client_id.clone(),
+        client_secret: sim.sim.config.client_secret.clone(),
+        redirect_uri: REDIRECT.to_owned(),
+        scopes: vec!["oauth".into(), "crm.objects.contacts.read".into()],
+    };
+    Arc::new(OAuthTokens::new(db.db.clone(), Arc::new(keys), app, HubSpot::anonymous(settings(sim))))
+}
+
+/// What a user approving the install in HubSpot's page yields: an authorization code.
+async fn authorize(sim: &Running) -> String {
+    let response = Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/oauth/authorize", sim.base_url()))
+        .query(&[
+            ("client_id", sim.sim.config.client_id.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("scope", "oauth"),
+            ("state", "s"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    location.split("code=").nth(1).unwrap().split('&').next().unwrap().to_owned()
+}
+
+on_both!(refreshes_once_for_many_waiting_calls, |backend: Backend| async move {
+    let sim = Running::start(SimConfig { portals: vec![small_spec(PORTAL)], ..SimConfig::default() }).await.unwrap();
+    let db = TestDb::migrated(backend).await;
+    let tokens = tokens(&sim, &db);
+    let set = tokens.exchange(&authorize(&sim).await).await.expect("code exchanged");
+    assert_eq!(tokens.portal_of(&set.access_token).await.unwrap(), PORTAL);
+    tokens.store(PORTAL, &set).await.unwrap();
+
+    let row = oauth_token::Entity::find_by_id(PORTAL).one(&db.db).await.unwrap().unwrap();
+    let needle = &set.refresh_token.as_bytes()[..16];
+    assert!(!row.refresh_token_enc.windows(16).any(|w| w == needle), "stored encrypted");
+    assert!(!row.access_token_enc.windows(16).any(|w| w == &set.access_token.as_bytes()[..16]));
+    assert_eq!(row.key_id, "k1");
+
+    // The access token is about to expire: twenty calls at once cause one refresh.
+    let mut expiring = row.into_active_model();
+    expiring.expires_at = Set(chrono::Utc::now() + chrono::Duration::seconds(30));
+    expiring.update(&db.db).await.unwrap();
+    let calls = (0..20).map(|_| tokens.access_token(PORTAL));
+    let got = futures::future::join_all(calls).await;
+    let first = got[0].as_ref().expect("a token").clone();
+    assert_ne!(first, set.access_token);
+    assert!(got.iter().all(|t| t.as_ref().ok() == Some(&first)), "every caller got the refreshed token");
+    assert_eq!(sim.sim.stats().token_refreshes, 1);
+
+    // The upstream client calls HubSpot with it.
+    let hubspot = HubSpot::new(settings(&sim), tokens.clone());
+    let owners = hubspot.send(PORTAL, Call::get("/crm/v3/owners?limit=1")).await.expect("an OAuth call");
+    assert_eq!(owners["results"].as_array().unwrap().len(), 1);
+
+    // Disconnect revokes at HubSpot and forgets locally.
+    tokens.disconnect(PORTAL).await.expect("disconnect");
+    assert!(oauth_token::Entity::find_by_id(PORTAL).one(&db.db).await.unwrap().is_none());
+    let stale = hubspot.send(PORTAL, Call::get("/crm/v3/owners?limit=1")).await.unwrap_err();
+    assert!(stale.message.contains("no OAuth install"), "{}", stale.message);
+    let refresh = Client::new()
+        .post(format!("{}/oauth/v1/token", sim.base_url()))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", set.refresh_token.as_str()),
+            ("client_id", sim.sim.config.client_id.as_str()),
+            ("client_secret", sim.sim.config.client_secret.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refresh.status(), reqwest::StatusCode::BAD_REQUEST, "the refresh token was revoked");
+});
+
+on_both!(a_failed_exchange_carries_hubspots_error, |backend: Backend| async move {
+    let sim = Running::start(SimConfig { portals: vec![small_spec(PORTAL)], ..SimConfig::default() }).await.unwrap();
+    let db = TestDb::migrated(backend).await;
+    let err = tokens(&sim, &db).exchange("not-a-code").await.unwrap_err();
+    assert_eq!((err.status, err.category.as_str()), (Some(400), "BAD_AUTH_CODE"));
+    assert!(oauth_token::Entity::find().one(&db.db).await.unwrap().is_none(), "nothing stored");
+});
