@@ -10,6 +10,7 @@ pub mod deal;
 pub mod health_score;
 pub mod health_score_history;
 pub mod insight;
+pub mod oauth_state;
 pub mod oauth_token;
 pub mod object_properties;
 pub mod owner;

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_mirror;
 mod m20261122_000002_gateway;
 mod m20261122_000003_sqlite_search;
+mod m20261122_000004_oauth_states;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_mirror::Migration),
             Box::new(m20261122_000002_gateway::Migration),
             Box::new(m20261122_000003_sqlite_search::Migration),
+            Box::new(m20261122_000004_oauth_states::Migration),
         ]
     }
 }

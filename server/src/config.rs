@@ -25,6 +25,46 @@ pub struct Config {
 
     #[command(flatten)]
     pub hubspot: HubSpotConfig,
+
+    #[command(flatten)]
+    pub oauth: OAuthConfig,
+}
+
+impl Config {
+    /// The install flow, when the public app is configured; a half-done configuration is an error.
+    pub fn install(&self, db: &sea_orm::DatabaseConnection) -> Result<Option<crate::oauth::Install>, String> {
+        let o = &self.oauth;
+        let (id, secret, key) = match (&o.hubspot_client_id, &o.hubspot_client_secret, &o.token_encryption_key) {
+            (None, None, None) => return Ok(None),
+            (Some(id), Some(secret), Some(key)) => (id, secret, key),
+            _ => {
+                return Err(
+                    "HUBSPOT_CLIENT_ID, HUBSPOT_CLIENT_SECRET and TOKEN_ENCRYPTION_KEY go together: set all three or none"
+                        .to_owned(),
+                );
+            }
+        };
+        let keys = crate::oauth::crypto::Keys::new(key, &o.token_encryption_old_keys).map_err(|e| e.to_string())?;
+        let base = o.public_base_url.clone().unwrap_or_else(|| format!("http://{}:{}", self.bind, self.port));
+        let app = crate::oauth::OAuthApp {
+            client_id: id.clone(),
+            client_secret: secret.clone(),
+            redirect_uri: format!("{}/oauth/hubspot/callback", base.trim_end_matches('/')),
+            scopes: o.hubspot_oauth_scopes.split_whitespace().map(str::to_owned).collect(),
+        };
+        let settings = self.hubspot.settings();
+        let tokens = crate::oauth::OAuthTokens::new(
+            db.clone(),
+            std::sync::Arc::new(keys),
+            app,
+            crate::hubspot::HubSpot::anonymous(settings.clone()),
+        );
+        Ok(Some(crate::oauth::Install {
+            tokens: std::sync::Arc::new(tokens),
+            authorize_url: o.hubspot_authorize_url.clone(),
+            settings,
+        }))
+    }
 }
 
 /// How the gateway reaches HubSpot.
@@ -52,17 +92,57 @@ pub struct HubSpotConfig {
     pub hubspot_timeout_secs: u64,
 }
 
+/// The public app (OAuth installs); all of client id, secret and encryption key, or none.
+#[derive(Args, Clone, Debug)]
+pub struct OAuthConfig {
+    #[arg(long, env = "HUBSPOT_CLIENT_ID")]
+    pub hubspot_client_id: Option<String>,
+
+    #[arg(long, env = "HUBSPOT_CLIENT_SECRET", hide_env_values = true)]
+    pub hubspot_client_secret: Option<String>,
+
+    /// Scopes asked for at install, space-separated.
+    #[arg(
+        long,
+        env = "HUBSPOT_OAUTH_SCOPES",
+        default_value = "oauth crm.objects.contacts.read crm.objects.contacts.write crm.objects.companies.read \
+                         crm.objects.companies.write crm.objects.deals.read crm.objects.deals.write tickets \
+                         crm.objects.owners.read"
+    )]
+    pub hubspot_oauth_scopes: String,
+
+    /// HubSpot's authorize page (the simulator's is `{HUBSPOT_API_BASE}/oauth/authorize`).
+    #[arg(long, env = "HUBSPOT_AUTHORIZE_URL", default_value = "https://app.hubspot.com/oauth/authorize")]
+    pub hubspot_authorize_url: String,
+
+    /// The gateway's public address, for the OAuth redirect (`https://crm.example.com`); by default
+    /// `http://BIND:PORT`.
+    #[arg(long, env = "PUBLIC_BASE_URL")]
+    pub public_base_url: Option<String>,
+
+    /// `key-id:base64 of 32 bytes`: encrypts stored OAuth tokens (AES-256-GCM).
+    #[arg(long, env = "TOKEN_ENCRYPTION_KEY", hide_env_values = true)]
+    pub token_encryption_key: Option<String>,
+
+    /// Earlier keys, comma-separated, still used to decrypt tokens stored under them.
+    #[arg(long, env = "TOKEN_ENCRYPTION_OLD_KEYS", hide_env_values = true, value_delimiter = ',')]
+    pub token_encryption_old_keys: Vec<String>,
+}
+
 impl HubSpotConfig {
-    /// The upstream client, when a private-app token is configured.
-    pub fn client(&self) -> Option<crate::hubspot::HubSpot> {
-        let token = self.hubspot_access_token.clone()?;
-        let settings = crate::hubspot::ClientSettings {
+    pub fn settings(&self) -> crate::hubspot::ClientSettings {
+        crate::hubspot::ClientSettings {
             base_url: self.hubspot_api_base.clone(),
             rate_limit: self.hubspot_rate_limit as usize,
             timeout: std::time::Duration::from_secs(self.hubspot_timeout_secs),
             ..Default::default()
-        };
-        Some(crate::hubspot::HubSpot::new(settings, std::sync::Arc::new(crate::hubspot::PrivateApp(token))))
+        }
+    }
+
+    /// The upstream client, when a private-app token is configured.
+    pub fn client(&self) -> Option<crate::hubspot::HubSpot> {
+        let token = self.hubspot_access_token.clone()?;
+        Some(crate::hubspot::HubSpot::new(self.settings(), std::sync::Arc::new(crate::hubspot::PrivateApp(token))))
     }
 }
 

@@ -19,6 +19,7 @@ const TABLES: &[&str] = &[
     "webhook_events",
     "sync_state",
     "oauth_tokens",
+    "oauth_states",
     "health_scores",
     "health_score_history",
     "insights",

@@ -111,3 +111,107 @@ on_both!(a_failed_exchange_carries_hubspots_error, |backend: Backend| async move
     assert_eq!((err.status, err.category.as_str()), (Some(400), "BAD_AUTH_CODE"));
     assert!(oauth_token::Entity::find().one(&db.db).await.unwrap().is_none(), "nothing stored");
 });
+
+mod install {
+    use std::collections::HashMap;
+
+    use axum::{body::Body, http::Request};
+    use chrono::Utc;
+    use entities::{oauth_state, portal};
+    use sea_orm::PaginatorTrait;
+    use server::{http::AppState, metrics::Metrics, oauth::Install};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn app(sim: &Running, db: &TestDb) -> axum::Router {
+        let install = Install {
+            tokens: tokens(sim, db),
+            authorize_url: format!("{}/oauth/authorize", sim.base_url()),
+            settings: settings(sim),
+        };
+        let state =
+            AppState::new(db.db.clone(), Metrics::default()).await.unwrap().with_install(Some(Arc::new(install)));
+        server::http::app(state)
+    }
+
+    async fn get(app: &axum::Router, path: &str) -> (u16, String, Option<String>) {
+        let response = app.clone().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+        let status = response.status().as_u16();
+        let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        (status, String::from_utf8_lossy(&body).into_owned(), location)
+    }
+
+    /// The install redirect's `state`, after checking where it points.
+    async fn begin(app: &axum::Router, sim: &Running) -> (String, String) {
+        let (status, _, location) = get(app, "/oauth/hubspot/install").await;
+        assert_eq!(status, 303);
+        let location = location.unwrap();
+        assert!(location.starts_with(&format!("{}/oauth/authorize?", sim.base_url())), "{location}");
+        let url = reqwest::Url::parse(&location).unwrap();
+        let query: HashMap<String, String> = url.query_pairs().into_owned().collect();
+        assert_eq!(query["redirect_uri"], REDIRECT);
+        assert!(query["scope"].contains("crm.objects.contacts.read"));
+        (query["state"].clone(), location)
+    }
+
+    async fn stored(db: &TestDb) -> u64 {
+        oauth_token::Entity::find().count(&db.db).await.unwrap()
+    }
+
+    on_both!(failures_end_on_an_error_page_and_store_nothing, |backend: Backend| async move {
+        let sim =
+            Running::start(SimConfig { portals: vec![small_spec(PORTAL)], ..SimConfig::default() }).await.unwrap();
+        let db = TestDb::migrated(backend).await;
+        let app = app(&sim, &db).await;
+
+        let (status, body, _) = get(&app, "/oauth/hubspot/callback?code=x&state=forged").await;
+        assert_eq!(status, 400);
+        assert!(body.contains("unknown or already used"), "{body}");
+
+        let (state, _) = begin(&app, &sim).await;
+        let (status, body, _) = get(&app, &format!("/oauth/hubspot/callback?error=access_denied&state={state}")).await;
+        assert_eq!(status, 400);
+        assert!(body.contains("did not grant access"), "{body}");
+
+        let (state, _) = begin(&app, &sim).await;
+        let (status, body, _) = get(&app, &format!("/oauth/hubspot/callback?code=bogus&state={state}")).await;
+        assert_eq!(status, 502);
+        assert!(body.contains("BAD_AUTH_CODE"), "{body}");
+
+        let expired = oauth_state::ActiveModel {
+            state: Set("old".into()),
+            expires_at: Set(Utc::now() - chrono::Duration::minutes(1)),
+            created_at: Set(Utc::now() - chrono::Duration::minutes(11)),
+        };
+        oauth_state::Entity::insert(expired).exec_without_returning(&db.db).await.unwrap();
+        let (status, body, _) = get(&app, "/oauth/hubspot/callback?code=x&state=old").await;
+        assert_eq!(status, 400);
+        assert!(body.contains("expired"), "{body}");
+
+        assert_eq!(stored(&db).await, 0, "no failure stored tokens");
+        assert_eq!(portal::Entity::find().count(&db.db).await.unwrap(), 0, "nor registered a portal");
+    });
+
+    on_both!(an_approved_install_stores_tokens_and_registers_the_portal, |backend: Backend| async move {
+        let sim =
+            Running::start(SimConfig { portals: vec![small_spec(PORTAL)], ..SimConfig::default() }).await.unwrap();
+        let db = TestDb::migrated(backend).await;
+        let app = app(&sim, &db).await;
+        let (_, authorize) = begin(&app, &sim).await;
+        // HubSpot's page approves and sends the browser back to the callback.
+        let approved = Client::builder().redirect(Policy::none()).build().unwrap().get(authorize).send().await.unwrap();
+        let back = approved.headers()["location"].to_str().unwrap().to_owned();
+        let callback = back.strip_prefix("http://127.0.0.1:1").unwrap().to_owned();
+        let (status, body, _) = get(&app, &callback).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains(&format!("Portal {PORTAL}")));
+        assert_eq!(stored(&db).await, 1);
+        assert!(portal::Entity::find_by_id(PORTAL).one(&db.db).await.unwrap().is_some());
+
+        let (status, body, _) = get(&app, &callback).await;
+        assert_eq!(status, 400, "a state works once");
+        assert!(body.contains("already used"));
+    });
+}

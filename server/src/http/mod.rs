@@ -1,6 +1,7 @@
-//! The HTTP surface: GraphQL (POST) and GraphiQL (GET) at `/graphql`, `/healthz`, `/metrics`.
+//! The HTTP surface: GraphQL (POST) and GraphiQL (GET) at `/graphql`, the OAuth install, `/healthz`, `/metrics`.
 
 mod graphql;
+mod oauth;
 mod portal;
 
 use std::sync::Arc;
@@ -18,12 +19,18 @@ pub struct AppState {
     pub schema: schema::GatewaySchema,
     pub portals: Arc<Portals>,
     pub metrics: Metrics,
+    /// The public app's install flow, when configured.
+    pub install: Option<Arc<crate::oauth::Install>>,
 }
 
 impl AppState {
     pub async fn new(db: DatabaseConnection, metrics: Metrics) -> Result<Self, sea_orm::DbErr> {
         let portals = Arc::new(Portals::load(&db).await?);
-        Ok(Self { db, schema: schema::build(), portals, metrics })
+        Ok(Self { db, schema: schema::build(), portals, metrics, install: None })
+    }
+
+    pub fn with_install(self, install: Option<Arc<crate::oauth::Install>>) -> Self {
+        Self { install, ..self }
     }
 }
 
@@ -31,6 +38,9 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphql::graphiql).post(graphql::execute))
+        .route("/oauth/hubspot/install", get(oauth::install))
+        .route("/oauth/hubspot/callback", get(oauth::callback))
+        .route("/oauth/hubspot/disconnect/{portal}", axum::routing::post(oauth::disconnect))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .layer(tower_http::trace::TraceLayer::new_for_http())
