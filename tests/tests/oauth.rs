@@ -25,6 +25,10 @@ fn settings(sim: &Running) -> ClientSettings {
 }
 
 fn tokens(sim: &Running, db: &TestDb) -> Arc<OAuthTokens> {
+    tokens_via(sim, db, settings(sim))
+}
+
+fn tokens_via(sim: &Running, db: &TestDb, settings: ClientSettings) -> Arc<OAuthTokens> {
     let keys = Keys::new(&format!("k1:{}", STANDARD.encode([7u8; 32])), &[]).unwrap();
     let app = OAuthApp {
         client_id: sim.sim.config.client_id.clone(),
@@ -32,7 +36,7 @@ fn tokens(sim: &Running, db: &TestDb) -> Arc<OAuthTokens> {
         redirect_uri: REDIRECT.to_owned(),
         scopes: vec!["oauth".into(), "crm.objects.contacts.read".into()],
     };
-    Arc::new(OAuthTokens::new(db.db.clone(), Arc::new(keys), app, HubSpot::anonymous(settings(sim))))
+    Arc::new(OAuthTokens::new(db.db.clone(), Arc::new(keys), app, HubSpot::anonymous(settings)))
 }
 
 /// What a user approving the install in HubSpot's page yields: an authorization code.
@@ -111,6 +115,59 @@ on_both!(a_failed_exchange_carries_hubspots_error, |backend: Backend| async move
     assert_eq!((err.status, err.category.as_str()), (Some(400), "BAD_AUTH_CODE"));
     assert!(oauth_token::Entity::find().one(&db.db).await.unwrap().is_none(), "nothing stored");
 });
+
+/// Captured log output.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+async fn expire(db: &TestDb) {
+    let mut row = oauth_token::Entity::find_by_id(PORTAL).one(&db.db).await.unwrap().unwrap().into_active_model();
+    row.expires_at = Set(chrono::Utc::now());
+    row.update(&db.db).await.unwrap();
+}
+
+/// Tokens appear in no log line and no error, on the paths that handle them: exchange, refresh, a refresh that
+/// cannot reach HubSpot, and a disconnect that cannot either.
+#[tokio::test]
+async fn tokens_never_reach_logs_or_errors() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber =
+        tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_writer(move || writer.clone()).finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let sim = Running::start(SimConfig { portals: vec![small_spec(PORTAL)], ..SimConfig::default() }).await.unwrap();
+    let db = TestDb::migrated(Backend::Sqlite).await;
+    let tokens = tokens(&sim, &db);
+    let set = tokens.exchange(&authorize(&sim).await).await.unwrap();
+    tokens.store(PORTAL, &set).await.unwrap();
+    expire(&db).await;
+    let renewed = tokens.access_token(PORTAL).await.unwrap();
+
+    let unreachable = ClientSettings { base_url: "http://127.0.0.1:1".into(), max_retries: 1, ..settings(&sim) };
+    let offline = tokens_via(&sim, &db, unreachable);
+    expire(&db).await;
+    let refresh_failed = offline.access_token(PORTAL).await.unwrap_err();
+    let revoke_failed = offline.disconnect(PORTAL).await.unwrap_err();
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("refreshed the OAuth access token"), "the logs were captured: {logs}");
+    let seen = format!("{logs}\n{refresh_failed}\n{refresh_failed:?}\n{revoke_failed}\n{revoke_failed:?}\n{set:?}");
+    for secret in [&set.access_token, &set.refresh_token, &renewed] {
+        assert!(!seen.contains(secret.as_str()), "a token leaked:\n{seen}");
+    }
+}
 
 mod install {
     use std::collections::HashMap;

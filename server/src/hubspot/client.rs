@@ -149,7 +149,7 @@ impl HubSpot {
             if let Some(form) = form {
                 request = request.form(form);
             }
-            read(request.send().await.map_err(|e| HubSpotError::transport(&e))?).await
+            read(request.send().await.map_err(HubSpotError::transport)?).await
         })
         .retry(self.backoff())
         .when(HubSpotError::retryable)
@@ -178,7 +178,7 @@ impl HubSpot {
         }
         let response = request.send().await;
         self.limiter.settle(portal, call.budget(), slot);
-        let response = response.map_err(|e| HubSpotError::transport(&e))?;
+        let response = response.map_err(HubSpotError::transport)?;
         self.observe(portal, response.headers());
         let outcome = read(response).await;
         if let Err(err) = &outcome
@@ -203,7 +203,7 @@ impl HubSpot {
 async fn read(response: reqwest::Response) -> Result<Value, HubSpotError> {
     let status = response.status().as_u16();
     let retry_after = header(response.headers(), "retry-after").map(Duration::from_secs);
-    let body = response.bytes().await.map_err(|e| HubSpotError::transport(&e))?;
+    let body = response.bytes().await.map_err(HubSpotError::transport)?;
     if !(200..300).contains(&status) {
         return Err(HubSpotError::from_response(status, retry_after, &body));
     }

@@ -52,8 +52,9 @@ impl HubSpotError {
         }
     }
 
-    /// No answer at all.
-    pub fn transport(err: &reqwest::Error) -> Self {
+    /// No answer at all. The URL is left out: OAuth paths carry tokens.
+    pub fn transport(err: reqwest::Error) -> Self {
+        let err = err.without_url();
         let category = if err.is_timeout() { "TIMEOUT" } else { "UNREACHABLE" };
         Self {
             status: None,
