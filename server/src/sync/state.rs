@@ -1,7 +1,7 @@
-//! The backfill's saved place per portal and object type (`sync_state`).
+//! The backfill's and the sweep's saved place per portal and object type (`sync_state`).
 
-use chrono::Utc;
-use entities::sync_state;
+use chrono::{DateTime, Utc};
+use entities::sync_state::{self, Column as C};
 use generator::ObjectType;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, sea_query::OnConflict};
 
@@ -13,7 +13,29 @@ pub async fn load(
     sync_state::Entity::find_by_id((portal, object_type.singular().to_owned())).one(db).await
 }
 
-/// After a page: where the next page starts (`None`: the type is done) and how many records so far.
+/// Writes `row` for a new (portal, type), or only `columns` of an existing one.
+async fn write(db: &impl ConnectionTrait, row: sync_state::ActiveModel, columns: &[C]) -> Result<(), DbErr> {
+    let mut columns = columns.to_vec();
+    columns.push(C::UpdatedAt);
+    let on_conflict = OnConflict::columns([C::PortalId, C::ObjectType]).update_columns(columns).to_owned();
+    sync_state::Entity::insert(row).on_conflict(on_conflict).exec_without_returning(db).await.map(drop)
+}
+
+/// A fresh row: nothing synced yet.
+fn row(portal: i64, object_type: ObjectType) -> sync_state::ActiveModel {
+    sync_state::ActiveModel {
+        portal_id: Set(portal),
+        object_type: Set(object_type.singular().to_owned()),
+        backfill_cursor: Set(None),
+        backfill_done: Set(false),
+        reconcile_cursor: Set(None),
+        objects_synced: Set(0),
+        last_error: Set(None),
+        updated_at: Set(Utc::now()),
+    }
+}
+
+/// After a backfill page: where the next page starts (`None`: the type is done) and how many records so far.
 pub async fn save(
     db: &impl ConnectionTrait,
     portal: i64,
@@ -22,20 +44,12 @@ pub async fn save(
     synced: u64,
 ) -> Result<(), DbErr> {
     let row = sync_state::ActiveModel {
-        portal_id: Set(portal),
-        object_type: Set(object_type.singular().to_owned()),
         backfill_cursor: Set(next.map(str::to_owned)),
         backfill_done: Set(next.is_none()),
-        reconcile_cursor: Set(None),
         objects_synced: Set(synced as i64),
-        last_error: Set(None),
-        updated_at: Set(Utc::now()),
+        ..row(portal, object_type)
     };
-    use sync_state::Column as C;
-    let on_conflict = OnConflict::columns([C::PortalId, C::ObjectType])
-        .update_columns([C::BackfillCursor, C::BackfillDone, C::ObjectsSynced, C::LastError, C::UpdatedAt])
-        .to_owned();
-    sync_state::Entity::insert(row).on_conflict(on_conflict).exec_without_returning(db).await.map(drop)
+    write(db, row, &[C::BackfillCursor, C::BackfillDone, C::ObjectsSynced, C::LastError]).await
 }
 
 /// After a page of the reconcile sweep: the newest last-modified date it has written.
@@ -43,48 +57,24 @@ pub async fn save_reconcile(
     db: &impl ConnectionTrait,
     portal: i64,
     object_type: ObjectType,
-    cursor: chrono::DateTime<Utc>,
+    cursor: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let row = sync_state::ActiveModel {
-        portal_id: Set(portal),
-        object_type: Set(object_type.singular().to_owned()),
-        backfill_cursor: Set(None),
-        backfill_done: Set(false),
-        reconcile_cursor: Set(Some(cursor)),
-        objects_synced: Set(0),
-        last_error: Set(None),
-        updated_at: Set(Utc::now()),
-    };
-    use sync_state::Column as C;
-    let on_conflict =
-        OnConflict::columns([C::PortalId, C::ObjectType]).update_columns([C::ReconcileCursor, C::UpdatedAt]).to_owned();
-    sync_state::Entity::insert(row).on_conflict(on_conflict).exec_without_returning(db).await.map(drop)
+    let row = sync_state::ActiveModel { reconcile_cursor: Set(Some(cursor)), ..row(portal, object_type) };
+    write(db, row, &[C::ReconcileCursor]).await
 }
 
-/// Why the backfill of a type stopped; the next run clears it.
+/// Why the backfill of a type stopped; the next page written clears it.
 pub async fn record_error(
     db: &impl ConnectionTrait,
     portal: i64,
     object_type: ObjectType,
     error: &str,
 ) -> Result<(), DbErr> {
-    let row = sync_state::ActiveModel {
-        portal_id: Set(portal),
-        object_type: Set(object_type.singular().to_owned()),
-        backfill_cursor: Set(None),
-        backfill_done: Set(false),
-        reconcile_cursor: Set(None),
-        objects_synced: Set(0),
-        last_error: Set(Some(error.to_owned())),
-        updated_at: Set(Utc::now()),
-    };
-    use sync_state::Column as C;
-    let on_conflict =
-        OnConflict::columns([C::PortalId, C::ObjectType]).update_columns([C::LastError, C::UpdatedAt]).to_owned();
-    sync_state::Entity::insert(row).on_conflict(on_conflict).exec_without_returning(db).await.map(drop)
+    let row = sync_state::ActiveModel { last_error: Set(Some(error.to_owned())), ..row(portal, object_type) };
+    write(db, row, &[C::LastError]).await
 }
 
 /// `--full`: start every type again from the first page.
 pub async fn reset(db: &impl ConnectionTrait, portal: i64) -> Result<(), DbErr> {
-    sync_state::Entity::delete_many().filter(sync_state::Column::PortalId.eq(portal)).exec(db).await.map(drop)
+    sync_state::Entity::delete_many().filter(C::PortalId.eq(portal)).exec(db).await.map(drop)
 }
