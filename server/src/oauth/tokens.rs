@@ -72,11 +72,14 @@ pub struct OAuthTokens {
     /// Calls HubSpot's OAuth endpoints (no bearer token).
     hubspot: HubSpot,
     refreshing: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+    /// Access tokens already read, until they are due for a refresh: an upstream call then costs no database read.
+    /// Another replica's refresh leaves ours valid until it expires, as HubSpot keeps old access tokens working.
+    current: Mutex<HashMap<i64, (String, DateTime<Utc>)>>,
 }
 
 impl OAuthTokens {
     pub fn new(db: DatabaseConnection, keys: Arc<Keys>, app: OAuthApp, hubspot: HubSpot) -> Self {
-        Self { db, keys, app, hubspot, refreshing: Mutex::default() }
+        Self { db, keys, app, hubspot, refreshing: Mutex::default(), current: Mutex::default() }
     }
 
     pub fn app(&self) -> &OAuthApp {
@@ -151,6 +154,7 @@ impl OAuthTokens {
                 Err(err) => return Err(err),
             }
         }
+        self.current.lock().expect("token cache").remove(&portal);
         oauth_token::Entity::delete_by_id(portal)
             .exec(&self.db)
             .await
@@ -164,18 +168,31 @@ impl OAuthTokens {
 
     /// A current access token for `portal`, refreshing it first when it is about to expire.
     pub async fn access_token(&self, portal: i64) -> Result<String, HubSpotError> {
+        let due = |expires_at: DateTime<Utc>| expires_at - Utc::now() <= REFRESH_AHEAD;
+        if let Some((token, expires_at)) = self.current.lock().expect("token cache").get(&portal)
+            && !due(*expires_at)
+        {
+            return Ok(token.clone());
+        }
+        let token = self.read_or_refresh(portal).await?;
+        self.current.lock().expect("token cache").insert(portal, (token.access_token.clone(), token.expires_at));
+        Ok(token.access_token)
+    }
+
+    /// The stored tokens, refreshed first when they are due.
+    async fn read_or_refresh(&self, portal: i64) -> Result<TokenSet, HubSpotError> {
         let fresh = |t: &TokenSet| t.expires_at - Utc::now() > REFRESH_AHEAD;
         let missing = || HubSpotError::bad_response(format!("portal {portal} has no OAuth install"));
         let tokens = self.load(portal).await?.ok_or_else(missing)?;
         if fresh(&tokens) {
-            return Ok(tokens.access_token);
+            return Ok(tokens);
         }
         let lock = self.lock_for(portal);
         let _one_at_a_time = lock.lock().await;
         // Whoever held the lock before may have refreshed already.
         let tokens = self.load(portal).await?.ok_or_else(missing)?;
         if fresh(&tokens) {
-            return Ok(tokens.access_token);
+            return Ok(tokens);
         }
         let form = [
             ("grant_type", "refresh_token"),
@@ -187,7 +204,7 @@ impl OAuthTokens {
         let renewed = TokenSet::from_answer(&answer, tokens.scopes)?;
         self.store(portal, &renewed).await.map_err(|e| HubSpotError::bad_response(format!("storing tokens: {e}")))?;
         tracing::info!(portal, expires_at = %renewed.expires_at, "refreshed the OAuth access token");
-        Ok(renewed.access_token)
+        Ok(renewed)
     }
 }
 

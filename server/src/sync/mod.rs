@@ -32,14 +32,20 @@ pub enum SyncError {
 /// Records per list call (HubSpot's maximum).
 const PAGE: usize = 100;
 
-/// Object types in backfill order, and the types whose associations each one fetches: every pair once, from the
-/// side listed first; the mirror gets both directions.
-const PLAN: [(ObjectType, &[ObjectType]); 4] = [
-    (ObjectType::Company, &[]),
-    (ObjectType::Contact, &[ObjectType::Company, ObjectType::Deal, ObjectType::Ticket]),
-    (ObjectType::Deal, &[ObjectType::Company]),
-    (ObjectType::Ticket, &[ObjectType::Company]),
-];
+/// The types a type's records can be associated with.
+fn linked(object_type: ObjectType) -> &'static [ObjectType] {
+    match object_type {
+        ObjectType::Contact => &[ObjectType::Company, ObjectType::Deal, ObjectType::Ticket],
+        ObjectType::Company => &[ObjectType::Contact, ObjectType::Deal, ObjectType::Ticket],
+        ObjectType::Deal | ObjectType::Ticket => &[ObjectType::Contact, ObjectType::Company],
+    }
+}
+
+/// The types whose associations the backfill reads from `object_type`'s pages: each pair once, from the side that
+/// comes first in [`ObjectType::ALL`]; the mirror gets both directions.
+fn read_from(object_type: ObjectType) -> impl Iterator<Item = ObjectType> {
+    linked(object_type).iter().copied().filter(move |other| *other > object_type)
+}
 
 /// What a backfill did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -71,8 +77,8 @@ pub async fn backfill(
         report.calls += 1;
         mirror::upsert_pipelines(db, portal, &wire::pipelines(&body, object_type)?, now).await?;
     }
-    for (object_type, targets) in PLAN {
-        if let Err(err) = backfill_type(db, hubspot, portal, object_type, targets, &mut report, progress).await {
+    for object_type in ObjectType::ALL {
+        if let Err(err) = backfill_type(db, hubspot, portal, object_type, &mut report, progress).await {
             state::record_error(db, portal, object_type, &err.to_string()).await?;
             return Err(err);
         }
@@ -90,7 +96,6 @@ async fn backfill_type(
     hubspot: &HubSpot,
     portal: i64,
     object_type: ObjectType,
-    targets: &[ObjectType],
     report: &mut BackfillReport,
     progress: &Progress,
 ) -> Result<(), SyncError> {
@@ -109,8 +114,9 @@ async fn backfill_type(
         report.calls += 1;
         let ids: Vec<i64> = page.results.iter().map(|o| o.id).collect();
         let mut links = Vec::new();
-        for to in targets {
-            links.extend(associations(hubspot, portal, object_type, *to, &ids, report).await?);
+        for to in read_from(object_type) {
+            links.extend(associations(hubspot, portal, object_type, to, &ids).await?);
+            report.calls += 1;
         }
         let now = Utc::now();
         let txn = db.begin().await?;
@@ -147,7 +153,6 @@ async fn associations(
     from: ObjectType,
     to: ObjectType,
     ids: &[i64],
-    report: &mut BackfillReport,
 ) -> Result<Vec<Association>, HubSpotError> {
     if ids.is_empty() {
         return Ok(Vec::new());
@@ -155,7 +160,6 @@ async fn associations(
     let inputs: Vec<Value> = ids.iter().map(|id| json!({ "id": id.to_string() })).collect();
     let path = format!("/crm/v4/associations/{}/{}/batch/read", from.plural(), to.plural());
     let body = hubspot.send(portal, Call::post(path, json!({ "inputs": inputs }))).await?;
-    report.calls += 1;
     let mut out = Vec::new();
     for result in body["results"].as_array().into_iter().flatten() {
         let Some(from_id) = result["from"]["id"].as_str().and_then(|s| s.parse::<i64>().ok()) else { continue };
@@ -201,14 +205,8 @@ async fn associations(
 /// stopped short (the gateway answers meanwhile; `syncStatus` shows how far it got), then a reconcile sweep every
 /// `every`.
 pub async fn keep_in_step(db: DatabaseConnection, hubspot: HubSpot, token: String, every: std::time::Duration) {
-    let portal = match token_portal(&hubspot, &token).await {
-        Ok(portal) => portal,
-        Err(err) => {
-            tracing::error!(error = %err, "cannot tell which portal HUBSPOT_ACCESS_TOKEN belongs to; not syncing");
-            return;
-        }
-    };
-    let backfill = start_if_incomplete(db.clone(), hubspot.clone(), token).await;
+    let Some(portal) = portal_of_token(&hubspot, &token).await else { return };
+    let backfill = start_for_portal(db.clone(), hubspot.clone(), portal).await;
     tokio::spawn(async move {
         if let Some(task) = backfill
             && !matches!(task.await, Ok(Ok(_)))
@@ -229,6 +227,17 @@ pub async fn keep_in_step(db: DatabaseConnection, hubspot: HubSpot, token: Strin
     });
 }
 
+/// The token's portal, or `None` (logged) when HubSpot cannot say.
+async fn portal_of_token(hubspot: &HubSpot, token: &str) -> Option<i64> {
+    match token_portal(hubspot, token).await {
+        Ok(portal) => Some(portal),
+        Err(err) => {
+            tracing::error!(error = %err, "cannot tell which portal HUBSPOT_ACCESS_TOKEN belongs to; not syncing");
+            None
+        }
+    }
+}
+
 /// At start-up: backfills the token's portal in the background when its mirror is empty or an earlier backfill
 /// stopped short. The task, if one started.
 pub async fn start_if_incomplete(
@@ -236,13 +245,15 @@ pub async fn start_if_incomplete(
     hubspot: HubSpot,
     token: String,
 ) -> Option<tokio::task::JoinHandle<Result<BackfillReport, SyncError>>> {
-    let portal = match token_portal(&hubspot, &token).await {
-        Ok(portal) => portal,
-        Err(err) => {
-            tracing::error!(error = %err, "cannot tell which portal HUBSPOT_ACCESS_TOKEN belongs to; not syncing");
-            return None;
-        }
-    };
+    let portal = portal_of_token(&hubspot, &token).await?;
+    start_for_portal(db, hubspot, portal).await
+}
+
+async fn start_for_portal(
+    db: DatabaseConnection,
+    hubspot: HubSpot,
+    portal: i64,
+) -> Option<tokio::task::JoinHandle<Result<BackfillReport, SyncError>>> {
     match is_complete(&db, portal).await {
         Ok(true) => return None,
         Ok(false) => {}
@@ -269,7 +280,7 @@ pub async fn start_if_incomplete(
 
 /// Whether every object type of `portal` has been backfilled.
 pub async fn is_complete(db: &DatabaseConnection, portal: i64) -> Result<bool, DbErr> {
-    for (object_type, _) in PLAN {
+    for object_type in ObjectType::ALL {
         if !state::load(db, portal, object_type).await?.is_some_and(|s| s.backfill_done) {
             return Ok(false);
         }

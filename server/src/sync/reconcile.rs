@@ -11,7 +11,7 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use super::{SyncError, associations, state, wire};
+use super::{SyncError, associations, linked, state, wire};
 use crate::{
     hubspot::{Call, HubSpot},
     mirror,
@@ -29,15 +29,6 @@ pub struct ReconcileReport {
     pub merged: u64,
 }
 
-/// The types each type's associations are read again towards when one of its records changed.
-fn linked(object_type: ObjectType) -> &'static [ObjectType] {
-    match object_type {
-        ObjectType::Contact => &[ObjectType::Company, ObjectType::Deal, ObjectType::Ticket],
-        ObjectType::Company => &[ObjectType::Contact, ObjectType::Deal, ObjectType::Ticket],
-        ObjectType::Deal | ObjectType::Ticket => &[ObjectType::Contact, ObjectType::Company],
-    }
-}
-
 /// One sweep over every type of `portal`.
 pub async fn reconcile(db: &DatabaseConnection, hubspot: &HubSpot, portal: i64) -> Result<ReconcileReport, SyncError> {
     let mut report = ReconcileReport::default();
@@ -53,14 +44,29 @@ async fn start(db: &DatabaseConnection, portal: i64, object_type: ObjectType) ->
     if let Some(cursor) = state::load(db, portal, object_type).await?.and_then(|s| s.reconcile_cursor) {
         return Ok(cursor);
     }
-    let query = Query::select()
-        .expr_as(Func::max(Expr::col(Alias::new("updated_at"))), Alias::new("newest"))
-        .from(Alias::new(object_type.plural()))
-        .and_where(Expr::col(Alias::new("portal_id")).eq(portal))
-        .to_owned();
-    let row = db.query_one(&query).await?;
-    let newest = row.and_then(|r| r.try_get::<Option<DateTime<Utc>>>("", "newest").ok().flatten());
+    let newest: Option<DateTime<Utc>> =
+        aggregate(db, portal, object_type, Func::max(Expr::col(Alias::new("updated_at"))), None).await?;
     Ok(newest.unwrap_or(DateTime::UNIX_EPOCH))
+}
+
+/// One aggregate over a type's rows of `portal` (and `filter`, when given); `None` when there are no rows.
+async fn aggregate<T: sea_orm::TryGetable>(
+    db: &DatabaseConnection,
+    portal: i64,
+    object_type: ObjectType,
+    value: impl Into<sea_orm::sea_query::SimpleExpr>,
+    filter: Option<sea_orm::sea_query::SimpleExpr>,
+) -> Result<Option<T>, DbErr> {
+    let mut query = Query::select();
+    query
+        .expr_as(value, Alias::new("value"))
+        .from(Alias::new(object_type.plural()))
+        .and_where(Expr::col(Alias::new("portal_id")).eq(portal));
+    if let Some(filter) = filter {
+        query.and_where(filter);
+    }
+    let row = db.query_one(&query).await?;
+    Ok(row.and_then(|r| r.try_get::<Option<T>>("", "value").ok().flatten()))
 }
 
 async fn sweep_changes(
@@ -121,9 +127,8 @@ async fn write_changes(
 ) -> Result<(), SyncError> {
     let ids: Vec<i64> = objects.iter().map(|o| o.id).collect();
     let mut links = Vec::new();
-    let mut calls = super::BackfillReport::default();
     for other in linked(object_type) {
-        links.extend(associations(hubspot, portal, object_type, *other, &ids, &mut calls).await?);
+        links.extend(associations(hubspot, portal, object_type, *other, &ids).await?);
     }
     let now = Utc::now();
     let txn = db.begin().await?;
@@ -181,13 +186,9 @@ async fn newly_archived(
     if objects.is_empty() {
         return Ok(0);
     }
-    let query = Query::select()
-        .expr_as(Func::count(Expr::col(Alias::new("hubspot_id"))), Alias::new("live"))
-        .from(Alias::new(object_type.plural()))
-        .and_where(Expr::col(Alias::new("portal_id")).eq(portal))
-        .and_where(Expr::col(Alias::new("hubspot_id")).is_in(objects.iter().map(|o| o.id)))
-        .and_where(Expr::col(Alias::new("archived_at")).is_null())
-        .to_owned();
-    let row = db.query_one(&query).await?;
-    Ok(row.and_then(|r| r.try_get::<i64>("", "live").ok()).unwrap_or(0) as u64)
+    let live = Expr::col(Alias::new("hubspot_id"))
+        .is_in(objects.iter().map(|o| o.id))
+        .and(Expr::col(Alias::new("archived_at")).is_null());
+    let count = Func::count(Expr::col(Alias::new("hubspot_id")));
+    Ok(aggregate::<i64>(db, portal, object_type, count, Some(live)).await?.unwrap_or(0) as u64)
 }

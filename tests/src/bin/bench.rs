@@ -196,6 +196,11 @@ async fn prepare_database(backend: &str, reuse: bool) -> anyhow::Result<String> 
     }
 }
 
+/// Whether `--only` lets the scenario named `name` run.
+fn wanted(args: &Args, name: &str) -> bool {
+    args.only.as_deref().is_none_or(|only| name.contains(only))
+}
+
 fn seed(args: &Args, backend: &str, url: &str) -> anyhow::Result<()> {
     eprintln!("[{backend}] seeding {}/{}/{} …", args.contacts, args.companies, args.deals);
     let status = Command::new(&args.server)
@@ -223,8 +228,7 @@ async fn run_backend(args: &Args, backend: &'static str) -> anyhow::Result<Backe
     let gateway = Gateway::start(args, &url).await?;
     let graphql = format!("{}/graphql", gateway.base);
     let mut rows = Vec::new();
-    let wanted = |s: &Scenario| args.only.as_deref().is_none_or(|only| s.name.contains(only));
-    for scenario in scenarios(&gateway).await?.into_iter().filter(wanted) {
+    for scenario in scenarios(&gateway).await?.into_iter().filter(|s| wanted(args, s.name)) {
         for clients in [1, 16] {
             load::run(&graphql, scenario.body.clone(), clients, Duration::from_secs(1)).await;
             let before = gateway.statements().await?;
@@ -245,7 +249,7 @@ async fn run_backend(args: &Args, backend: &'static str) -> anyhow::Result<Backe
             rows.push(Row { scenario: scenario.name, report, statements_per_request });
         }
     }
-    if backend == "postgres" && args.only.as_deref().is_none_or(|only| SQL_ALONE.contains(only)) {
+    if backend == "postgres" && wanted(args, SQL_ALONE) {
         let pool = sql_alone::pool(&url).await?;
         for clients in [1, 16] {
             let session = |_| {

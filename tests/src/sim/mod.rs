@@ -146,12 +146,6 @@ impl Sim {
         Arc::new(Self { config, world: Mutex::new(world) })
     }
 
-    /// Runs `f` on one portal's state.
-    pub fn with_portal<T>(&self, portal_id: i64, f: impl FnOnce(&mut PortalState) -> T) -> Option<T> {
-        let mut world = self.world.lock().expect("simulator state");
-        world.portals.get_mut(&portal_id).map(f)
-    }
-
     pub fn stats(&self) -> Stats {
         self.world.lock().expect("simulator state").stats.clone()
     }
