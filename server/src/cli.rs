@@ -83,8 +83,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn sync(config: &Config, portal: Option<i64>, full: bool) -> anyhow::Result<()> {
+    let redis = config.redis().map_err(anyhow::Error::msg)?;
     let hubspot =
-        config.hubspot.client().context("HUBSPOT_ACCESS_TOKEN is not set: there is no HubSpot to sync from")?;
+        config.hubspot.client(redis).context("HUBSPOT_ACCESS_TOKEN is not set: there is no HubSpot to sync from")?;
     let token = config.hubspot.hubspot_access_token.clone().unwrap_or_default();
     let portal = match portal {
         Some(portal) => portal,
@@ -108,11 +109,13 @@ async fn sync(config: &Config, portal: Option<i64>, full: bool) -> anyhow::Resul
 }
 
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
-    let metrics = Metrics::default();
+    let mut metrics = Metrics::default();
     let mut db = db::connect_and_migrate(&config.database_url).await.context("connecting to DATABASE_URL")?;
     db::count_statements(&mut db, Arc::clone(&metrics.sql_statements));
-    match config.hubspot.client() {
+    let redis = config.redis().map_err(anyhow::Error::msg)?;
+    match config.hubspot.client(redis.clone()) {
         Some(hubspot) => {
+            metrics.read_cache = hubspot.cache_stats().clone();
             let token = config.hubspot.hubspot_access_token.clone().unwrap_or_default();
             let every = std::time::Duration::from_secs(config.hubspot.sync_reconcile_secs);
             crate::sync::keep_in_step(db.clone(), hubspot, token, every).await;
@@ -122,7 +125,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         }
         None => {}
     }
-    let install = config.install(&db).map_err(anyhow::Error::msg).context("OAuth configuration")?;
+    let install = config.install(&db, redis).map_err(anyhow::Error::msg).context("OAuth configuration")?;
     let state = http::AppState::new(db, metrics).await.context("loading portals")?.with_install(install.map(Arc::new));
     let addr = SocketAddr::new(config.bind, config.port);
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr} (BIND, PORT)"))?;

@@ -11,9 +11,13 @@ pub struct Config {
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/mirror.db?mode=rwc", value_parser = database_url)]
     pub database_url: String,
 
-    /// Redis for the shared cache; unset means an in-process cache.
+    /// Redis, shared by replicas for the read cache and HubSpot's rate budget; unset means both stay in process.
     #[arg(long, env = "REDIS_URL", value_parser = redis_url)]
     pub redis_url: Option<String>,
+
+    /// Prefix of every Redis key the gateway writes, so gateways for different HubSpot accounts can share a Redis.
+    #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "hsgw")]
+    pub redis_key_prefix: String,
 
     /// TCP port of the HTTP server.
     #[arg(long, env = "PORT", default_value_t = 4000, value_parser = port)]
@@ -31,8 +35,21 @@ pub struct Config {
 }
 
 impl Config {
+    /// The Redis replicas share, when configured; it connects on first use.
+    pub fn redis(&self) -> Result<Option<crate::shared_redis::SharedRedis>, String> {
+        self.redis_url
+            .as_deref()
+            .map(|url| crate::shared_redis::SharedRedis::lazy(url, &self.redis_key_prefix))
+            .transpose()
+            .map_err(|e| format!("REDIS_URL: {e}"))
+    }
+
     /// The install flow, when the public app is configured; a half-done configuration is an error.
-    pub fn install(&self, db: &sea_orm::DatabaseConnection) -> Result<Option<crate::oauth::Install>, String> {
+    pub fn install(
+        &self,
+        db: &sea_orm::DatabaseConnection,
+        redis: Option<crate::shared_redis::SharedRedis>,
+    ) -> Result<Option<crate::oauth::Install>, String> {
         let o = &self.oauth;
         let (id, secret, key) = match (&o.hubspot_client_id, &o.hubspot_client_secret, &o.token_encryption_key) {
             (None, None, None) => return Ok(None),
@@ -52,7 +69,7 @@ impl Config {
             redirect_uri: format!("{}/oauth/hubspot/callback", base.trim_end_matches('/')),
             scopes: o.hubspot_oauth_scopes.split_whitespace().map(str::to_owned).collect(),
         };
-        let settings = self.hubspot.settings();
+        let settings = self.hubspot.settings(redis);
         let tokens = crate::oauth::OAuthTokens::new(
             db.clone(),
             std::sync::Arc::new(keys),
@@ -90,6 +107,10 @@ pub struct HubSpotConfig {
     /// Seconds before a call to HubSpot is abandoned (and retried).
     #[arg(long, env = "HUBSPOT_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub hubspot_timeout_secs: u64,
+
+    /// Seconds a read answered by HubSpot stays cached (in Redis when REDIS_URL is set).
+    #[arg(long, env = "HUBSPOT_CACHE_TTL_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    pub hubspot_cache_ttl_secs: u64,
 }
 
 /// The public app (OAuth installs); all of client id, secret and encryption key, or none.
@@ -130,19 +151,21 @@ pub struct OAuthConfig {
 }
 
 impl HubSpotConfig {
-    pub fn settings(&self) -> crate::hubspot::ClientSettings {
+    pub fn settings(&self, redis: Option<crate::shared_redis::SharedRedis>) -> crate::hubspot::ClientSettings {
         crate::hubspot::ClientSettings {
             base_url: self.hubspot_api_base.clone(),
             rate_limit: self.hubspot_rate_limit as usize,
             timeout: std::time::Duration::from_secs(self.hubspot_timeout_secs),
+            cache_ttl: std::time::Duration::from_secs(self.hubspot_cache_ttl_secs),
+            redis,
             ..Default::default()
         }
     }
 
     /// The upstream client, when a private-app token is configured.
-    pub fn client(&self) -> Option<crate::hubspot::HubSpot> {
+    pub fn client(&self, redis: Option<crate::shared_redis::SharedRedis>) -> Option<crate::hubspot::HubSpot> {
         let token = self.hubspot_access_token.clone()?;
-        Some(crate::hubspot::HubSpot::new(self.settings(), std::sync::Arc::new(crate::hubspot::PrivateApp(token))))
+        Some(crate::hubspot::HubSpot::new(self.settings(redis), std::sync::Arc::new(crate::hubspot::PrivateApp(token))))
     }
 }
 

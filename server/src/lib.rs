@@ -8,4 +8,5 @@ pub mod hubspot;
 pub mod metrics;
 pub mod mirror;
 pub mod oauth;
+pub mod shared_redis;
 pub mod sync;

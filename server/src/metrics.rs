@@ -1,5 +1,6 @@
 //! Counters the gateway exposes at `/metrics` in Prometheus' text format.
 
+use crate::hubspot::cache::CacheStats;
 use std::sync::{
     Arc,
     atomic::{AtomicU64, Ordering},
@@ -9,13 +10,20 @@ use std::sync::{
 pub struct Metrics {
     pub graphql_requests: Arc<AtomicU64>,
     pub sql_statements: Arc<AtomicU64>,
+    /// The upstream client's read cache.
+    pub read_cache: CacheStats,
 }
 
 impl Metrics {
     pub fn render(&self) -> String {
+        let [hits, misses, upstream, redis_errors] = self.read_cache.snapshot();
         format!(
             "# TYPE gateway_graphql_requests_total counter\ngateway_graphql_requests_total {}\n\
-             # TYPE gateway_sql_statements_total counter\ngateway_sql_statements_total {}\n",
+             # TYPE gateway_sql_statements_total counter\ngateway_sql_statements_total {}\n\
+             # TYPE gateway_read_cache_hits_total counter\ngateway_read_cache_hits_total {hits}\n\
+             # TYPE gateway_read_cache_misses_total counter\ngateway_read_cache_misses_total {misses}\n\
+             # TYPE gateway_read_cache_upstream_calls_total counter\ngateway_read_cache_upstream_calls_total {upstream}\n\
+             # TYPE gateway_read_cache_redis_errors_total counter\ngateway_read_cache_redis_errors_total {redis_errors}\n",
             self.graphql_requests.load(Ordering::Relaxed),
             self.sql_statements.load(Ordering::Relaxed),
         )

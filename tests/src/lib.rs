@@ -192,4 +192,5 @@ macro_rules! on_both {
 }
 
 pub mod load;
+pub mod redis_server;
 pub mod sim;

@@ -4,8 +4,12 @@
 use std::{sync::Arc, time::Duration};
 
 use serde_json::json;
-use server::hubspot::{Call, ClientSettings, HubSpot, PrivateApp};
+use server::{
+    hubspot::{Call, ClientSettings, HubSpot, PrivateApp},
+    shared_redis::SharedRedis,
+};
 use tests::{
+    redis_server::{PrivateRedis, isolated, redis_url},
     sim::{Running, SimConfig, limits::Chaos},
     small_spec,
 };
@@ -94,4 +98,51 @@ async fn times_out_slow_answers_and_retries_them() {
     let err = hubspot.send(PORTAL, Call::get("/crm/v3/owners")).await.unwrap_err();
     assert_eq!((err.status, err.category.as_str()), (None, "TIMEOUT"));
     assert_eq!(sim.sim.stats().requests, 2);
+}
+
+/// Two replicas, 10 calls each at once, against HubSpot's 10 a second.
+async fn two_replicas_at_once(redis: Option<SharedRedis>) -> (u64, Duration) {
+    let sim =
+        simulator(SimConfig { rate_limit: 10, rate_window: Duration::from_secs(1), ..SimConfig::default() }).await;
+    let settings =
+        ClientSettings { rate_limit: 10, rate_window: Duration::from_secs(1), redis, ..ClientSettings::default() };
+    let replicas = [client(&sim, settings.clone()), client(&sim, settings)];
+    let started = tokio::time::Instant::now();
+    let calls = replicas.iter().flat_map(|r| (0..10).map(|_| r.send(PORTAL, Call::get("/crm/v3/owners?limit=1"))));
+    for result in futures::future::join_all(calls).await {
+        result.expect("every call answers");
+    }
+    (sim.sim.stats().rate_limited, started.elapsed())
+}
+
+#[tokio::test]
+async fn replicas_share_one_budget_through_redis() {
+    let (rate_limited, elapsed) = two_replicas_at_once(Some(isolated(&redis_url()))).await;
+    assert_eq!(rate_limited, 0, "the replicas paced each other");
+    assert!(elapsed >= Duration::from_millis(900), "half the calls waited for the next window: {elapsed:?}");
+    // The control: each replica on its own budget spends the whole of it at once, and HubSpot refuses the excess.
+    let (rate_limited, _) = two_replicas_at_once(None).await;
+    assert!(rate_limited > 0, "without Redis the replicas overshoot");
+}
+
+#[tokio::test]
+async fn the_budget_falls_back_to_this_process_while_redis_is_down() {
+    let mut server = PrivateRedis::start().await;
+    let redis = isolated(&server.url());
+    server.stop();
+    let sim = simulator(SimConfig { rate_limit: 5, rate_window: Duration::from_secs(1), ..SimConfig::default() }).await;
+    let hubspot = client(
+        &sim,
+        ClientSettings {
+            rate_limit: 5,
+            rate_window: Duration::from_secs(1),
+            redis: Some(redis),
+            ..ClientSettings::default()
+        },
+    );
+    let calls = (0..10).map(|_| hubspot.send(PORTAL, Call::get("/crm/v3/owners?limit=1")));
+    for result in futures::future::join_all(calls).await {
+        result.expect("every call answers without Redis");
+    }
+    assert_eq!(sim.sim.stats().rate_limited, 0, "paced by the in-process window");
 }

@@ -9,9 +9,11 @@ use reqwest::{Method, header::HeaderMap};
 use serde_json::Value;
 
 use super::{
+    cache::{CacheStats, ReadCache},
     error::HubSpotError,
     limiter::{Budget, Limiter},
 };
+use crate::shared_redis::SharedRedis;
 
 /// Where a portal's bearer token comes from: a private app's fixed token, or OAuth tokens that refresh.
 pub trait TokenSource: Send + Sync {
@@ -43,6 +45,10 @@ pub struct ClientSettings {
     /// The first backoff; it doubles, with jitter, up to `max_backoff`.
     pub min_backoff: Duration,
     pub max_backoff: Duration,
+    /// How long a cached read stays fresh.
+    pub cache_ttl: Duration,
+    /// Replicas share the rate budget and the read cache here; without it both stay in this process.
+    pub redis: Option<SharedRedis>,
 }
 
 impl Default for ClientSettings {
@@ -56,6 +62,8 @@ impl Default for ClientSettings {
             max_retries: 5,
             min_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(30),
+            cache_ttl: Duration::from_secs(300),
+            redis: None,
         }
     }
 }
@@ -85,6 +93,18 @@ impl Call {
         Self { method: Method::DELETE, path: path.into(), body: None }
     }
 
+    /// The read cache's key: portal, method, path and query, and a digest of the body (a search's filters).
+    fn cache_key(&self, portal: i64) -> String {
+        use sha2::{Digest, Sha256};
+        let mut key = format!("read:{portal}:{} {}", self.method, self.path);
+        if let Some(body) = &self.body {
+            let digest = Sha256::digest(body.to_string().as_bytes());
+            key.push('#');
+            key.extend(digest.iter().map(|b| format!("{b:02x}")));
+        }
+        key
+    }
+
     /// Search spends from its own, smaller budget as well.
     fn budget(&self) -> Budget {
         if self.path.split('?').next().is_some_and(|p| p.ends_with("/search")) {
@@ -95,11 +115,15 @@ impl Call {
     }
 }
 
+/// Answers the in-process read cache holds at most.
+const CACHE_CAPACITY: u64 = 10_000;
+
 #[derive(Clone)]
 pub struct HubSpot {
     http: reqwest::Client,
     settings: ClientSettings,
     limiter: Limiter,
+    cache: ReadCache,
     tokens: Arc<dyn TokenSource>,
 }
 
@@ -110,8 +134,14 @@ impl HubSpot {
             .user_agent(concat!("hubspot-graphql-gateway/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("an HTTP client with rustls");
-        let limiter = Limiter::new(settings.rate_limit, settings.rate_window, settings.searches_per_second);
-        Self { http, settings, limiter, tokens }
+        let limiter = Limiter::new(
+            settings.rate_limit,
+            settings.rate_window,
+            settings.searches_per_second,
+            settings.redis.clone(),
+        );
+        let cache = ReadCache::new(settings.cache_ttl, settings.redis.clone(), CACHE_CAPACITY);
+        Self { http, settings, limiter, cache, tokens }
     }
 
     /// A client for HubSpot's OAuth endpoints, which take no bearer token.
@@ -121,6 +151,10 @@ impl HubSpot {
 
     pub fn settings(&self) -> &ClientSettings {
         &self.settings
+    }
+
+    pub fn cache_stats(&self) -> &CacheStats {
+        self.cache.stats()
     }
 
     fn backoff(&self) -> ExponentialBuilder {
@@ -168,6 +202,14 @@ impl HubSpot {
             .await
     }
 
+    /// Like [`HubSpot::send`] for a call that changes nothing (a GET, or a search POST), answered from the read
+    /// cache when it can be.
+    pub async fn read(&self, portal: i64, call: Call) -> Result<Arc<Value>, HubSpotError> {
+        let key = call.cache_key(portal);
+        let hubspot = self.clone();
+        self.cache.get_or_fetch(key, Box::pin(async move { hubspot.send(portal, call).await })).await
+    }
+
     async fn attempt(&self, portal: i64, call: &Call) -> Result<Value, HubSpotError> {
         let token = self.tokens.token(portal).await?;
         let slot = self.limiter.acquire(portal, call.budget()).await;
@@ -177,24 +219,24 @@ impl HubSpot {
             request = request.json(body);
         }
         let response = request.send().await;
-        self.limiter.settle(portal, call.budget(), slot);
+        self.limiter.settle(portal, call.budget(), slot).await;
         let response = response.map_err(HubSpotError::transport)?;
-        self.observe(portal, response.headers());
+        self.observe(portal, response.headers()).await;
         let outcome = read(response).await;
         if let Err(err) = &outcome
             && err.status == Some(429)
         {
-            self.limiter.exhausted(portal, err.retry_after.unwrap_or(Duration::from_secs(1)));
+            self.limiter.exhausted(portal, err.retry_after.unwrap_or(Duration::from_secs(1))).await;
         }
         outcome
     }
 
-    fn observe(&self, portal: i64, headers: &HeaderMap) {
+    async fn observe(&self, portal: i64, headers: &HeaderMap) {
         let max = header(headers, "x-hubspot-ratelimit-max").map(|v| v as usize);
         let interval = header(headers, "x-hubspot-ratelimit-interval-milliseconds").map(Duration::from_millis);
         let remaining = header(headers, "x-hubspot-ratelimit-remaining").map(|v| v as usize);
         if max.is_some() || remaining.is_some() {
-            self.limiter.observe(portal, max, interval, remaining);
+            self.limiter.observe(portal, max, interval, remaining).await;
         }
     }
 }

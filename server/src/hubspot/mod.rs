@@ -1,5 +1,6 @@
 //! Everything that calls HubSpot.
 
+pub mod cache;
 pub mod client;
 pub mod error;
 pub mod limiter;
