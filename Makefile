@@ -34,6 +34,7 @@ migrate:
 schema:
 	$(CARGO) run -q -p server -- schema > schema.graphql
 
-## Seed 100k/20k/50k mirrors on SQLite and Postgres and load-test the gateway; writes BENCHMARKS.md.
+## Seed 100k/20k/50k mirrors on SQLite and Postgres and load-test the gateway, then time a full backfill from the
+## simulator at HubSpot's limit; writes BENCHMARKS.md. ARGS passes flags (e.g. ARGS="--only backfill").
 bench: services
-	scripts/bench
+	scripts/bench $(ARGS)

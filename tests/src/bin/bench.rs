@@ -12,7 +12,10 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
-use tests::load::{self, LoadReport};
+use tests::{
+    load::{self, LoadReport},
+    sim::{Running, SimConfig},
+};
 
 #[derive(Parser, Debug)]
 struct Args {
@@ -37,9 +40,13 @@ struct Args {
     /// Keep the mirror a previous run seeded (same sizes) instead of seeding anew.
     #[arg(long)]
     reuse: bool,
-    /// Run only the scenarios whose name contains this text.
+    /// Run only the scenarios whose name contains this text (`backfill` for the backfill alone).
     #[arg(long)]
     only: Option<String>,
+    /// Contacts of the portal the backfill scenario syncs from the simulator (a fifth as many companies, half as
+    /// many deals).
+    #[arg(long, default_value_t = 10_000)]
+    backfill_contacts: usize,
 }
 
 const PORTAL: i64 = 100_001;
@@ -47,6 +54,12 @@ const PORTAL: i64 = 100_001;
 const NESTED: &str = "query Nested { companies(first: 50, orderBy: [{field: NAME}]) { edges { node { name \
     contacts(first: 20) { nodes { email firstName lastName } } \
     deals(first: 20) { nodes { name amount stage { label probability } owner { email } } } } } } }";
+
+/// Where BENCHMARKS.md's notes by hand start; a run keeps them.
+const NOTES_HEADING: &str = "## Where the time goes";
+
+/// The backfill scenario's name, for `--only`.
+const BACKFILL: &str = "backfill";
 
 /// The baseline row: the nested query's SQL, run without the gateway.
 const SQL_ALONE: &str = "nested: its SQL alone, hand-written client, no gateway";
@@ -172,26 +185,26 @@ async fn scenarios(gateway: &Gateway) -> anyhow::Result<Vec<Scenario>> {
     ])
 }
 
-async fn prepare_database(backend: &str, reuse: bool) -> anyhow::Result<String> {
+/// The URL of the database called `name` on `backend`: emptied, unless `reuse`.
+async fn prepare_database(backend: &str, name: &str, reuse: bool) -> anyhow::Result<String> {
     match backend {
         "sqlite" => {
             let dir = PathBuf::from("target/bench");
             std::fs::create_dir_all(&dir)?;
-            if reuse {
-                return Ok(format!("sqlite://{}/mirror.db?mode=rwc", dir.display()));
+            if !reuse {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(dir.join(format!("{name}.db{suffix}")));
+                }
             }
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(dir.join(format!("mirror.db{suffix}")));
-            }
-            Ok(format!("sqlite://{}/mirror.db?mode=rwc", dir.display()))
+            Ok(format!("sqlite://{}/{name}.db?mode=rwc", dir.display()))
         }
-        _ if reuse => Ok(tests::postgres_url("gw_bench")),
+        _ if reuse => Ok(tests::postgres_url(name)),
         _ => {
             let admin_url = tests::postgres_admin_url();
             let admin = Database::connect(&admin_url).await.context("connecting to Postgres")?;
-            admin.execute_unprepared("DROP DATABASE IF EXISTS gw_bench WITH (FORCE)").await?;
-            admin.execute_unprepared("CREATE DATABASE gw_bench").await?;
-            Ok(tests::postgres_url("gw_bench"))
+            admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await?;
+            admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
+            Ok(tests::postgres_url(name))
         }
     }
 }
@@ -218,7 +231,7 @@ fn seed(args: &Args, backend: &str, url: &str) -> anyhow::Result<()> {
 }
 
 async fn run_backend(args: &Args, backend: &'static str) -> anyhow::Result<BackendRun> {
-    let url = prepare_database(backend, args.reuse).await?;
+    let url = prepare_database(backend, "gw_bench", args.reuse).await?;
     let started = Instant::now();
     if !args.reuse {
         seed(args, backend, &url)?;
@@ -276,7 +289,7 @@ async fn run_backend(args: &Args, backend: &'static str) -> anyhow::Result<Backe
     Ok(BackendRun { backend, seed_secs, peak_rss_mib: gateway.peak_rss_mib(), rows })
 }
 
-fn render(args: &Args, runs: &[BackendRun]) -> String {
+fn render(args: &Args, runs: &[BackendRun], backfills: &[backfill::Run]) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# Benchmarks\n");
     let _ = writeln!(
@@ -323,6 +336,7 @@ fn render(args: &Args, runs: &[BackendRun]) -> String {
          constant.\n\nThe nested query:\n\n```graphql\n{NESTED}\n```"
     );
     race_ratios(&mut out, runs);
+    backfill::render(&mut out, args, backfills);
     out
 }
 
@@ -355,13 +369,160 @@ async fn main() -> anyhow::Result<()> {
         "both" => vec!["sqlite", "postgres"],
         other => bail!("--backend must be sqlite, postgres or both, got {other:?}"),
     };
-    let mut runs = Vec::new();
+    let (mut runs, mut backfills) = (Vec::new(), Vec::new());
     for backend in backends {
-        runs.push(run_backend(&args, backend).await?);
+        if args.only.as_deref().is_none_or(|only| !BACKFILL.contains(only)) {
+            runs.push(run_backend(&args, backend).await?);
+        }
+        if wanted(&args, BACKFILL) {
+            backfills.push(backfill::run(&args, backend).await?);
+        }
     }
-    std::fs::write(&args.out, render(&args, &runs))?;
+    // Notes written by hand at the end of the file outlive the run.
+    let notes = std::fs::read_to_string(&args.out)
+        .ok()
+        .and_then(|text| text.find(NOTES_HEADING).map(|at| text[at..].to_owned()))
+        .unwrap_or_default();
+    std::fs::write(&args.out, format!("{}\n\n{notes}", render(&args, &runs, &backfills).trim_end()))?;
     eprintln!("wrote {}", args.out.display());
     Ok(())
+}
+
+/// A full `server sync` of a simulated portal, paced by the limit the simulator enforces: objects a second, and
+/// how much of the budget the sync used (the limit, not our code, should be the bottleneck).
+mod backfill {
+    use std::{
+        fmt::Write as _,
+        process::Stdio,
+        sync::{Arc, Mutex},
+        time::{Duration, Instant},
+    };
+
+    use anyhow::{Context, bail};
+
+    use super::{Args, PORTAL, Running, SimConfig, prepare_database};
+
+    /// HubSpot's limit for a private app on Free/Starter, which the simulator enforces.
+    const LIMIT: usize = 100;
+    const WINDOW: Duration = Duration::from_secs(10);
+
+    pub struct Run {
+        backend: &'static str,
+        objects: u64,
+        calls: u64,
+        rate_limited: u64,
+        secs: f64,
+        /// Calls in each whole window since the sync started, as a share of the limit.
+        window_shares: Vec<f64>,
+    }
+
+    pub async fn run(args: &Args, backend: &'static str) -> anyhow::Result<Run> {
+        let contacts = args.backfill_contacts;
+        let spec = generator::PortalSpec::sized(PORTAL, 7, contacts, contacts / 5, contacts / 2, chrono::Utc::now());
+        let sim = Running::start(SimConfig {
+            portals: vec![spec],
+            rate_limit: LIMIT,
+            rate_window: WINDOW,
+            ..SimConfig::default()
+        })
+        .await?;
+        let url = prepare_database(backend, "gw_backfill", false).await?;
+        eprintln!("[{backend}] backfilling {contacts} contacts from the simulator at {LIMIT} calls per {WINDOW:?} …");
+        let sync = tokio::process::Command::new(&args.server)
+            .args(["sync", "--portal", &PORTAL.to_string()])
+            .env("DATABASE_URL", &url)
+            .env("HUBSPOT_API_BASE", sim.base_url())
+            .env("HUBSPOT_ACCESS_TOKEN", sim.token())
+            .env("HUBSPOT_RATE_LIMIT", LIMIT.to_string())
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("starting server sync")?;
+        let started = Instant::now();
+        // The simulator's count of calls, sampled often, so calls can be counted per window.
+        let samples = Arc::new(Mutex::new(Vec::new()));
+        let sampler = tokio::spawn({
+            let (sim, samples) = (sim.sim.clone(), samples.clone());
+            async move {
+                loop {
+                    samples.lock().unwrap().push((started.elapsed(), sim.stats().requests));
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        });
+        let output = sync.wait_with_output().await?;
+        let secs = started.elapsed().as_secs_f64();
+        sampler.abort();
+        let log = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        if !output.status.success() {
+            bail!("server sync failed:\n{log}");
+        }
+        let objects = log
+            .lines()
+            .find(|l| l.contains("backfill done"))
+            .and_then(|l| l.split_whitespace().find_map(|w| w.strip_prefix("objects=")))
+            .and_then(|v| v.parse().ok())
+            .context("objects= in the sync's \"backfill done\" line")?;
+        let stats = sim.sim.stats();
+        let window_shares = shares(&samples.lock().unwrap());
+        let run =
+            Run { backend, objects, calls: stats.requests, rate_limited: stats.rate_limited, secs, window_shares };
+        eprintln!(
+            "[{backend}] backfill: {} objects in {secs:.1} s, {} calls, {} refused with 429, windows used {:?}",
+            run.objects, run.calls, run.rate_limited, run.window_shares
+        );
+        Ok(run)
+    }
+
+    /// Calls made in each whole window `[k·WINDOW, (k+1)·WINDOW)`, divided by the limit. HubSpot's window rolls, so
+    /// no stretch of one window's length may hold more than the limit: 1.0 is the most a sync can use.
+    fn shares(samples: &[(Duration, u64)]) -> Vec<f64> {
+        let count_at = |t: Duration| samples.iter().take_while(|(at, _)| *at <= t).last().map_or(0, |(_, n)| *n);
+        let end = samples.last().map_or(Duration::ZERO, |(at, _)| *at);
+        let whole = (end.as_secs_f64() / WINDOW.as_secs_f64()).floor() as u32;
+        (0..whole).map(|k| (count_at(WINDOW * (k + 1)) - count_at(WINDOW * k)) as f64 / LIMIT as f64).collect()
+    }
+
+    pub fn render(out: &mut String, args: &Args, runs: &[Run]) {
+        if runs.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            out,
+            "\n\n## Backfill from the simulator\n\n`server sync` of a simulated portal with {} contacts, {} companies \
+             and {} deals (plus tickets, owners, pipelines, campaigns and every association), against the simulator \
+             enforcing HubSpot's {LIMIT} calls per {} s. \"Budget used\" is the calls in each whole {} s window since \
+             the start, as a share of the limit (the window rolls, so 1.00 is the most possible); the goal is within \
+             10% of the budget and no 429.\n",
+            args.backfill_contacts,
+            args.backfill_contacts / 5,
+            args.backfill_contacts / 2,
+            WINDOW.as_secs(),
+            WINDOW.as_secs()
+        );
+        let _ = writeln!(
+            out,
+            "| backend | objects | seconds | objects/s | calls | calls/s | budget used (mean, lowest) | 429s |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
+        for run in runs {
+            let mean = run.window_shares.iter().sum::<f64>() / run.window_shares.len().max(1) as f64;
+            let lowest = run.window_shares.iter().copied().fold(f64::INFINITY, f64::min);
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.1} | {:.0} | {} | {:.1} | {mean:.2}, {lowest:.2} | {} |",
+                run.backend,
+                run.objects,
+                run.secs,
+                run.objects as f64 / run.secs,
+                run.calls,
+                run.calls as f64 / run.secs,
+                run.rate_limited
+            );
+        }
+    }
 }
 
 /// The nested query's SQL run straight against Postgres by a hand-written client: the same three levels (companies;
