@@ -126,7 +126,11 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         None => {}
     }
     let install = config.install(&db, redis).map_err(anyhow::Error::msg).context("OAuth configuration")?;
-    let state = http::AppState::new(db, metrics).await.context("loading portals")?.with_install(install.map(Arc::new));
+    let state = http::AppState::new(db, metrics)
+        .await
+        .context("loading portals")?
+        .with_install(install.map(Arc::new))
+        .with_webhooks(config.webhooks());
     let addr = SocketAddr::new(config.bind, config.port);
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr} (BIND, PORT)"))?;
     tracing::info!("GraphQL and GraphiQL at http://{addr}/graphql");

@@ -27,6 +27,11 @@ pub struct Config {
     #[arg(long, env = "BIND", default_value = "127.0.0.1", value_parser = bind)]
     pub bind: IpAddr,
 
+    /// The gateway's public address as HubSpot calls it (`https://crm.example.com`): webhook signatures cover it and
+    /// the OAuth redirect starts with it; by default `http://BIND:PORT`.
+    #[arg(long, env = "PUBLIC_URL")]
+    pub public_url: Option<String>,
+
     #[command(flatten)]
     pub hubspot: HubSpotConfig,
 
@@ -35,6 +40,21 @@ pub struct Config {
 }
 
 impl Config {
+    /// `PUBLIC_URL` without a trailing slash, or `http://BIND:PORT`.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}:{}", self.bind, self.port))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    /// The webhook receiver, when a client secret is set.
+    pub fn webhooks(&self) -> Option<crate::webhooks::Receiver> {
+        let secrets = self.oauth.hubspot_client_secret.clone();
+        (!secrets.is_empty()).then(|| crate::webhooks::Receiver { secrets, public_url: self.public_url() })
+    }
+
     /// The Redis replicas share, when configured; it connects on first use.
     pub fn redis(&self) -> Result<Option<crate::shared_redis::SharedRedis>, String> {
         self.redis_url
@@ -51,22 +71,23 @@ impl Config {
         redis: Option<crate::shared_redis::SharedRedis>,
     ) -> Result<Option<crate::oauth::Install>, String> {
         let o = &self.oauth;
-        let (id, secret, key) = match (&o.hubspot_client_id, &o.hubspot_client_secret, &o.token_encryption_key) {
-            (None, None, None) => return Ok(None),
+        let (id, secret, key) = match (&o.hubspot_client_id, o.hubspot_client_secret.first(), &o.token_encryption_key) {
+            // A secret alone verifies webhooks (a private app's); installs need the client id and a key too.
+            (None, _, None) => return Ok(None),
             (Some(id), Some(secret), Some(key)) => (id, secret, key),
             _ => {
                 return Err(
-                    "HUBSPOT_CLIENT_ID, HUBSPOT_CLIENT_SECRET and TOKEN_ENCRYPTION_KEY go together: set all three or none"
+                    "HUBSPOT_CLIENT_ID, HUBSPOT_CLIENT_SECRET and TOKEN_ENCRYPTION_KEY go together for OAuth installs: set all three, or neither the id nor the key"
                         .to_owned(),
                 );
             }
         };
         let keys = crate::oauth::crypto::Keys::new(key, &o.token_encryption_old_keys).map_err(|e| e.to_string())?;
-        let base = o.public_base_url.clone().unwrap_or_else(|| format!("http://{}:{}", self.bind, self.port));
+        let base = self.public_url();
         let app = crate::oauth::OAuthApp {
             client_id: id.clone(),
             client_secret: secret.clone(),
-            redirect_uri: format!("{}/oauth/hubspot/callback", base.trim_end_matches('/')),
+            redirect_uri: format!("{base}/oauth/hubspot/callback"),
             scopes: o.hubspot_oauth_scopes.split_whitespace().map(str::to_owned).collect(),
         };
         let settings = self.hubspot.settings(redis);
@@ -76,10 +97,11 @@ impl Config {
             app,
             crate::hubspot::HubSpot::anonymous(settings.clone()),
         );
+        let tokens = std::sync::Arc::new(tokens);
         Ok(Some(crate::oauth::Install {
-            tokens: std::sync::Arc::new(tokens),
+            hubspot: crate::hubspot::HubSpot::new(settings, tokens.clone()),
+            tokens,
             authorize_url: o.hubspot_authorize_url.clone(),
-            settings,
         }))
     }
 }
@@ -119,8 +141,10 @@ pub struct OAuthConfig {
     #[arg(long, env = "HUBSPOT_CLIENT_ID")]
     pub hubspot_client_id: Option<String>,
 
-    #[arg(long, env = "HUBSPOT_CLIENT_SECRET", hide_env_values = true)]
-    pub hubspot_client_secret: Option<String>,
+    /// The app's client secret: the OAuth exchange uses the first; webhook signatures may match any, so a secret
+    /// can rotate (comma-separated).
+    #[arg(long, env = "HUBSPOT_CLIENT_SECRET", hide_env_values = true, value_delimiter = ',')]
+    pub hubspot_client_secret: Vec<String>,
 
     /// Scopes asked for at install, space-separated.
     #[arg(
@@ -135,11 +159,6 @@ pub struct OAuthConfig {
     /// HubSpot's authorize page (the simulator's is `{HUBSPOT_API_BASE}/oauth/authorize`).
     #[arg(long, env = "HUBSPOT_AUTHORIZE_URL", default_value = "https://app.hubspot.com/oauth/authorize")]
     pub hubspot_authorize_url: String,
-
-    /// The gateway's public address, for the OAuth redirect (`https://crm.example.com`); by default
-    /// `http://BIND:PORT`.
-    #[arg(long, env = "PUBLIC_BASE_URL")]
-    pub public_base_url: Option<String>,
 
     /// `key-id:base64 of 32 bytes`: encrypts stored OAuth tokens (AES-256-GCM).
     #[arg(long, env = "TOKEN_ENCRYPTION_KEY", hide_env_values = true)]

@@ -10,3 +10,4 @@ pub mod mirror;
 pub mod oauth;
 pub mod shared_redis;
 pub mod sync;
+pub mod webhooks;

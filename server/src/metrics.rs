@@ -1,6 +1,6 @@
 //! Counters the gateway exposes at `/metrics` in Prometheus' text format.
 
-use crate::hubspot::cache::CacheStats;
+use crate::{hubspot::cache::CacheStats, webhooks::WebhookStats};
 use std::sync::{
     Arc,
     atomic::{AtomicU64, Ordering},
@@ -12,6 +12,7 @@ pub struct Metrics {
     pub sql_statements: Arc<AtomicU64>,
     /// The upstream client's read cache.
     pub read_cache: CacheStats,
+    pub webhooks: WebhookStats,
 }
 
 impl Metrics {
@@ -26,6 +27,6 @@ impl Metrics {
              # TYPE gateway_read_cache_redis_errors_total counter\ngateway_read_cache_redis_errors_total {redis_errors}\n",
             self.graphql_requests.load(Ordering::Relaxed),
             self.sql_statements.load(Ordering::Relaxed),
-        )
+        ) + &self.webhooks.render()
     }
 }

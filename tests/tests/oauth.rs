@@ -182,10 +182,11 @@ mod install {
     use super::*;
 
     async fn app(sim: &Running, db: &TestDb) -> axum::Router {
+        let tokens = tokens(sim, db);
         let install = Install {
-            tokens: tokens(sim, db),
+            hubspot: HubSpot::new(settings(sim), tokens.clone()),
+            tokens,
             authorize_url: format!("{}/oauth/authorize", sim.base_url()),
-            settings: settings(sim),
         };
         let state =
             AppState::new(db.db.clone(), Metrics::default()).await.unwrap().with_install(Some(Arc::new(install)));

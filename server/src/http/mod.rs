@@ -1,8 +1,10 @@
-//! The HTTP surface: GraphQL (POST) and GraphiQL (GET) at `/graphql`, the OAuth install, `/healthz`, `/metrics`.
+//! The HTTP surface: GraphQL (POST) and GraphiQL (GET) at `/graphql`, the OAuth install, HubSpot's webhooks,
+//! `/healthz`, `/metrics`.
 
 mod graphql;
 mod oauth;
 mod portal;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -21,16 +23,22 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The public app's install flow, when configured.
     pub install: Option<Arc<crate::oauth::Install>>,
+    /// The webhook receiver, when a client secret is configured.
+    pub webhooks: Option<Arc<crate::webhooks::Receiver>>,
 }
 
 impl AppState {
     pub async fn new(db: DatabaseConnection, metrics: Metrics) -> Result<Self, sea_orm::DbErr> {
         let portals = Arc::new(Portals::load(&db).await?);
-        Ok(Self { db, schema: schema::build(), portals, metrics, install: None })
+        Ok(Self { db, schema: schema::build(), portals, metrics, install: None, webhooks: None })
     }
 
     pub fn with_install(self, install: Option<Arc<crate::oauth::Install>>) -> Self {
         Self { install, ..self }
+    }
+
+    pub fn with_webhooks(self, webhooks: Option<crate::webhooks::Receiver>) -> Self {
+        Self { webhooks: webhooks.map(Arc::new), ..self }
     }
 }
 
@@ -41,6 +49,7 @@ pub fn app(state: AppState) -> Router {
         .route("/oauth/hubspot/install", get(oauth::install))
         .route("/oauth/hubspot/callback", get(oauth::callback))
         .route("/oauth/hubspot/disconnect/{portal}", axum::routing::post(oauth::disconnect))
+        .route("/webhooks/hubspot", axum::routing::post(webhooks::receive))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .layer(tower_http::trace::TraceLayer::new_for_http())

@@ -10,7 +10,7 @@ use sea_orm::{ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait};
 
 use super::OAuthTokens;
 use crate::{
-    hubspot::{ClientSettings, HubSpot, HubSpotError},
+    hubspot::{HubSpot, HubSpotError},
     mirror, sync,
 };
 
@@ -32,8 +32,9 @@ pub struct Install {
     pub tokens: Arc<OAuthTokens>,
     /// HubSpot's authorize page (`https://app.hubspot.com/oauth/authorize`).
     pub authorize_url: String,
-    /// How calls for installed portals reach HubSpot (the backfill after an install).
-    pub settings: ClientSettings,
+    /// The client for installed portals, authenticated by their OAuth tokens (the backfill after an install); one
+    /// for every install, so installs share its rate budgets and read cache.
+    pub hubspot: HubSpot,
 }
 
 impl Install {
@@ -83,7 +84,7 @@ impl Install {
         let portal = self.tokens.portal_of(&tokens.access_token).await.map_err(InstallError::Exchange)?;
         self.tokens.store(portal, &tokens).await?;
         mirror::ensure_portal(db, portal, &format!("Portal {portal}")).await?;
-        let hubspot = HubSpot::new(self.settings.clone(), self.tokens.clone());
+        let hubspot = self.hubspot.clone();
         let db = db.clone();
         tokio::spawn(async move {
             if let Err(err) = sync::backfill(&db, &hubspot, portal, false, &sync::Progress::for_terminal()).await {

@@ -1,0 +1,176 @@
+//! Webhook ingestion: `POST /webhooks/hubspot` checks HubSpot's signature on the raw bytes, then writes the whole
+//! delivery to the event log in one transaction before answering, so an acknowledged event is never lost.
+
+pub mod event;
+pub mod log;
+pub mod signature;
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
+
+use sea_orm::DatabaseConnection;
+
+pub use self::log::Appended;
+
+/// The largest delivery accepted (HubSpot sends at most 100 events).
+pub const MAX_BODY: usize = 1 << 20;
+
+/// Why a delivery was refused; each is counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    MissingSignature,
+    BadSignature,
+    StaleTimestamp,
+    TooLarge,
+    Malformed,
+}
+
+impl Refusal {
+    pub const ALL: [Refusal; 5] =
+        [Self::MissingSignature, Self::BadSignature, Self::StaleTimestamp, Self::TooLarge, Self::Malformed];
+
+    /// The metric's `reason`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::MissingSignature => "missing_signature",
+            Self::BadSignature => "bad_signature",
+            Self::StaleTimestamp => "stale_timestamp",
+            Self::TooLarge => "too_large",
+            Self::Malformed => "malformed",
+        }
+    }
+
+    /// 401 for anything about the signature, 413 for size, 400 for a body that is not events.
+    pub fn status(self) -> u16 {
+        match self {
+            Self::MissingSignature | Self::BadSignature | Self::StaleTimestamp => 401,
+            Self::TooLarge => 413,
+            Self::Malformed => 400,
+        }
+    }
+}
+
+/// Why a delivery was not acknowledged.
+#[derive(Debug, thiserror::Error)]
+pub enum NotAccepted {
+    /// The sender's fault; `message` says what to fix.
+    #[error("{message}")]
+    Refused { reason: Refusal, message: String },
+    /// Ours: nothing was stored, and HubSpot will retry.
+    #[error("storing the delivery failed: {0}")]
+    Storage(#[from] sea_orm::DbErr),
+}
+
+impl NotAccepted {
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Refused { reason, .. } => reason.status(),
+            Self::Storage(_) => 503,
+        }
+    }
+}
+
+/// Counters of deliveries since start.
+#[derive(Clone, Debug, Default)]
+pub struct WebhookStats {
+    /// Events in accepted deliveries, duplicates included.
+    pub received: Arc<AtomicU64>,
+    pub duplicates: Arc<AtomicU64>,
+    /// Events received of types the applier does not know (stored once, left alone).
+    pub unknown: Arc<AtomicU64>,
+    refused: Arc<[AtomicU64; 5]>,
+}
+
+impl WebhookStats {
+    pub fn refused(&self, reason: Refusal) -> u64 {
+        self.refused[reason as usize].load(Ordering::Relaxed)
+    }
+
+    fn count_accepted(&self, events: u64, appended: Appended) {
+        self.received.fetch_add(events, Ordering::Relaxed);
+        self.duplicates.fetch_add(appended.duplicates, Ordering::Relaxed);
+        self.unknown.fetch_add(appended.unknown, Ordering::Relaxed);
+    }
+
+    pub fn count_refused(&self, reason: Refusal) {
+        self.refused[reason as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Prometheus' text format.
+    pub fn render(&self) -> String {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let mut out = format!(
+            "# TYPE gateway_webhook_events_received_total counter\ngateway_webhook_events_received_total {}\n\
+             # TYPE gateway_webhook_events_duplicate_total counter\ngateway_webhook_events_duplicate_total {}\n\
+             # TYPE gateway_webhook_events_unknown_total counter\ngateway_webhook_events_unknown_total {}\n\
+             # TYPE gateway_webhook_deliveries_refused_total counter\n",
+            get(&self.received),
+            get(&self.duplicates),
+            get(&self.unknown)
+        );
+        for reason in Refusal::ALL {
+            out.push_str(&format!(
+                "gateway_webhook_deliveries_refused_total{{reason=\"{}\"}} {}\n",
+                reason.label(),
+                self.refused(reason)
+            ));
+        }
+        out
+    }
+}
+
+/// The receiving end: the app's secrets and the address HubSpot calls.
+#[derive(Clone, Debug)]
+pub struct Receiver {
+    pub secrets: Vec<String>,
+    /// `PUBLIC_URL`: the signed URI is this plus the request's path and query.
+    pub public_url: String,
+}
+
+/// The signature headers, looked up without regard to case.
+pub fn signed_headers(headers: &axum::http::HeaderMap) -> signature::Signed<'_> {
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    signature::Signed {
+        v3: get("x-hubspot-signature-v3"),
+        timestamp: get("x-hubspot-request-timestamp"),
+        version: get("x-hubspot-signature-version"),
+        signature: get("x-hubspot-signature"),
+    }
+}
+
+impl Receiver {
+    /// Verifies a delivery, then stores it; `path_and_query` is what the request line carried.
+    pub async fn accept(
+        &self,
+        db: &DatabaseConnection,
+        stats: &WebhookStats,
+        method: &str,
+        path_and_query: &str,
+        headers: signature::Signed<'_>,
+        body: &[u8],
+    ) -> Result<Appended, NotAccepted> {
+        let refuse = |reason: Refusal, message: String| {
+            stats.count_refused(reason);
+            NotAccepted::Refused { reason, message }
+        };
+        let uri = format!("{}{path_and_query}", self.public_url);
+        let request = signature::Request { method, uri: &uri, body };
+        let now = chrono::Utc::now().timestamp_millis();
+        signature::verify(headers, &request, &self.secrets, now).map_err(|reason| {
+            let message = match reason {
+                Refusal::MissingSignature => "no X-HubSpot-Signature-v3 or X-HubSpot-Signature header".to_owned(),
+                Refusal::StaleTimestamp => "X-HubSpot-Request-Timestamp is more than 300 s away".to_owned(),
+                _ => format!("the signature does not match this request to {uri}"),
+            };
+            refuse(reason, message)
+        })?;
+        let events = event::parse_batch(body).map_err(|message| refuse(Refusal::Malformed, message))?;
+        let count = events.len() as u64;
+        let batch_id = format!("{:016x}", rand::random::<u64>());
+        let appended = log::append(db, &batch_id, events).await?;
+        stats.count_accepted(count, appended);
+        Ok(appended)
+    }
+}
