@@ -13,21 +13,33 @@ mod prefetch;
 mod query;
 mod scope;
 mod sync_status;
+mod webhook_admin;
 
-use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema};
+use async_graphql::{EmptySubscription, MergedObject, Schema};
 
 pub use error::{ApiError, MAX_PAGE_SIZE};
 pub use scope::Scope;
 
 /// The Query root: objects and lists, then analytics.
 #[derive(MergedObject, Default)]
-pub struct Query(query::CoreQuery, analytics::AnalyticsQuery, sync_status::SyncStatusQuery);
+pub struct Query(
+    query::CoreQuery,
+    analytics::AnalyticsQuery,
+    sync_status::SyncStatusQuery,
+    webhook_admin::WebhookAdminQuery,
+);
 
-pub type GatewaySchema = Schema<Query, EmptyMutation, EmptySubscription>;
+#[derive(MergedObject, Default)]
+pub struct Mutation(webhook_admin::WebhookAdminMutation);
+
+pub type GatewaySchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// The schema; each request must carry a [`Scope`] (its portal and loaders) as request data.
 pub fn build() -> GatewaySchema {
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription).limit_depth(12).limit_complexity(20_000).finish()
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .limit_depth(12)
+        .limit_complexity(20_000)
+        .finish()
 }
 
 /// The SDL that `server schema` prints and `schema.graphql` holds.

@@ -113,7 +113,8 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let mut db = db::connect_and_migrate(&config.database_url).await.context("connecting to DATABASE_URL")?;
     db::count_statements(&mut db, Arc::clone(&metrics.sql_statements));
     let redis = config.redis().map_err(anyhow::Error::msg)?;
-    match config.hubspot.client(redis.clone()) {
+    let private_app = config.hubspot.client(redis.clone());
+    match private_app.clone() {
         Some(hubspot) => {
             metrics.read_cache = hubspot.cache_stats().clone();
             let token = config.hubspot.hubspot_access_token.clone().unwrap_or_default();
@@ -126,11 +127,23 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         None => {}
     }
     let install = config.install(&db, redis).map_err(anyhow::Error::msg).context("OAuth configuration")?;
+    let webhooks = config.webhooks();
+    if webhooks.is_some() {
+        // Records named by events are read with the private app's token, or else the installed portals' OAuth tokens.
+        let hubspot = private_app.or_else(|| install.as_ref().map(|i| i.hubspot.clone()));
+        let applier = crate::webhooks::apply::Applier {
+            db: db.clone(),
+            hubspot,
+            stats: metrics.webhooks.clone(),
+            settings: Default::default(),
+        };
+        tokio::spawn(applier.run());
+    }
     let state = http::AppState::new(db, metrics)
         .await
         .context("loading portals")?
         .with_install(install.map(Arc::new))
-        .with_webhooks(config.webhooks());
+        .with_webhooks(webhooks);
     let addr = SocketAddr::new(config.bind, config.port);
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr} (BIND, PORT)"))?;
     tracing::info!("GraphQL and GraphiQL at http://{addr}/graphql");

@@ -2,6 +2,7 @@
 //! older version overwrite a newer one.
 
 mod convert;
+pub mod events;
 pub mod seed;
 mod write;
 

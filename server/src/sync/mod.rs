@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 pub use self::{
     progress::Progress,
-    reconcile::{ReconcileReport, reconcile},
+    reconcile::{ReconcileReport, reconcile, refresh},
 };
 use crate::{
     hubspot::{Call, HubSpot, HubSpotError},

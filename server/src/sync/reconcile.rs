@@ -125,29 +125,90 @@ async fn write_changes(
     cursor: DateTime<Utc>,
     report: &mut ReconcileReport,
 ) -> Result<(), SyncError> {
+    let links = links_of(hubspot, portal, object_type, objects).await?;
+    let txn = db.begin().await?;
+    report.merged += write_with_links(&txn, portal, object_type, objects, &links).await?;
+    state::save_reconcile(&txn, portal, object_type, cursor).await?;
+    txn.commit().await?;
+    report.changed += objects.len() as u64;
+    Ok(())
+}
+
+/// The associations of `objects` with every type they link to, as HubSpot holds them now.
+async fn links_of(
+    hubspot: &HubSpot,
+    portal: i64,
+    object_type: ObjectType,
+    objects: &[CrmObject],
+) -> Result<Vec<generator::Association>, SyncError> {
     let ids: Vec<i64> = objects.iter().map(|o| o.id).collect();
     let mut links = Vec::new();
     for other in linked(object_type) {
         links.extend(associations(hubspot, portal, object_type, *other, &ids).await?);
     }
+    // Each edge once: one upsert may not write a row twice.
+    let mut seen = std::collections::BTreeSet::new();
+    links.retain(|l| seen.insert((l.from_type, l.from_id, l.to_type, l.to_id, l.type_id)));
+    Ok(links)
+}
+
+/// Writes records as HubSpot holds them, their associations replacing the mirror's, and tombstones the records
+/// each absorbed (`hs_merged_object_ids`); how many were newly marked merged.
+async fn write_with_links(
+    txn: &impl ConnectionTrait,
+    portal: i64,
+    object_type: ObjectType,
+    objects: &[CrmObject],
+    links: &[generator::Association],
+) -> Result<u64, DbErr> {
+    let ids: Vec<i64> = objects.iter().map(|o| o.id).collect();
     let now = Utc::now();
-    let txn = db.begin().await?;
-    mirror::upsert_objects(&txn, portal, object_type, objects, now).await?;
-    mirror::clear_associations(&txn, portal, object_type, &ids, linked(object_type)).await?;
-    mirror::upsert_associations(&txn, portal, &links, now).await?;
+    mirror::upsert_objects(txn, portal, object_type, objects, now).await?;
+    mirror::clear_associations(txn, portal, object_type, &ids, linked(object_type)).await?;
+    mirror::upsert_associations(txn, portal, links, now).await?;
+    let mut merged = 0;
     for survivor in objects {
-        let merged: Vec<i64> = survivor
+        let absorbed: Vec<i64> = survivor
             .properties
             .get("hs_merged_object_ids")
             .cloned()
             .flatten()
             .map_or_else(Vec::new, |v| v.split(';').filter_map(|id| id.trim().parse().ok()).collect());
-        report.merged += mirror::mark_merged(&txn, portal, object_type, &merged, survivor.id, now).await?;
+        merged += mirror::mark_merged(txn, portal, object_type, &absorbed, survivor.id, now).await?;
     }
-    state::save_reconcile(&txn, portal, object_type, cursor).await?;
+    Ok(merged)
+}
+
+/// Reads `ids` of `object_type` from HubSpot with their associations and writes them to the mirror, in one
+/// transaction: what a webhook's creation, restore, merge or association change calls for. Ids HubSpot no longer
+/// holds live are left as the mirror has them. The ids read.
+pub async fn refresh(
+    db: &DatabaseConnection,
+    hubspot: &HubSpot,
+    portal: i64,
+    object_type: ObjectType,
+    ids: &[i64],
+) -> Result<usize, SyncError> {
+    let mut properties: Vec<&str> = generator::generated_properties(object_type).to_vec();
+    properties.push("hs_merged_object_ids");
+    // Several events may name one record: it is read once (a batch naming it twice would write it twice).
+    let ids: Vec<i64> = ids.iter().copied().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let mut objects = Vec::new();
+    for chunk in ids.chunks(super::PAGE) {
+        let inputs: Vec<_> = chunk.iter().map(|id| json!({ "id": id.to_string() })).collect();
+        let path = format!("/crm/v3/objects/{}/batch/read", object_type.plural());
+        let answer =
+            hubspot.send(portal, Call::post(path, json!({ "inputs": inputs, "properties": properties }))).await?;
+        objects.extend(wire::objects(&answer)?.results);
+    }
+    // A merged id answers with its survivor, which may be asked for as well.
+    let mut seen = std::collections::BTreeSet::new();
+    objects.retain(|o| seen.insert(o.id));
+    let links = links_of(hubspot, portal, object_type, &objects).await?;
+    let txn = db.begin().await?;
+    write_with_links(&txn, portal, object_type, &objects, &links).await?;
     txn.commit().await?;
-    report.changed += objects.len() as u64;
-    Ok(())
+    Ok(objects.len())
 }
 
 /// Archived records, listed whole (HubSpot's search never returns them); the mirror's newer-only upsert turns the

@@ -1,6 +1,7 @@
 //! Webhook ingestion: `POST /webhooks/hubspot` checks HubSpot's signature on the raw bytes, then writes the whole
 //! delivery to the event log in one transaction before answering, so an acknowledged event is never lost.
 
+pub mod apply;
 pub mod event;
 pub mod log;
 pub mod signature;
@@ -81,6 +82,10 @@ pub struct WebhookStats {
     /// Events received of types the applier does not know (stored once, left alone).
     pub unknown: Arc<AtomicU64>,
     refused: Arc<[AtomicU64; 5]>,
+    pub applied: Arc<AtomicU64>,
+    pub dead: Arc<AtomicU64>,
+    /// Receipt to applied, summed over applied events, in milliseconds (with `applied`, the mean lag).
+    pub lag_ms_sum: Arc<AtomicU64>,
 }
 
 impl WebhookStats {
@@ -94,6 +99,15 @@ impl WebhookStats {
         self.unknown.fetch_add(appended.unknown, Ordering::Relaxed);
     }
 
+    fn count_applied(&self, lag: chrono::TimeDelta) {
+        self.applied.fetch_add(1, Ordering::Relaxed);
+        self.lag_ms_sum.fetch_add(lag.num_milliseconds().max(0) as u64, Ordering::Relaxed);
+    }
+
+    fn count_dead(&self) {
+        self.dead.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn count_refused(&self, reason: Refusal) {
         self.refused[reason as usize].fetch_add(1, Ordering::Relaxed);
     }
@@ -105,10 +119,18 @@ impl WebhookStats {
             "# TYPE gateway_webhook_events_received_total counter\ngateway_webhook_events_received_total {}\n\
              # TYPE gateway_webhook_events_duplicate_total counter\ngateway_webhook_events_duplicate_total {}\n\
              # TYPE gateway_webhook_events_unknown_total counter\ngateway_webhook_events_unknown_total {}\n\
+             # TYPE gateway_webhook_events_applied_total counter\ngateway_webhook_events_applied_total {}\n\
+             # TYPE gateway_webhook_events_dead_total counter\ngateway_webhook_events_dead_total {}\n\
+             # TYPE gateway_webhook_apply_lag_seconds summary\ngateway_webhook_apply_lag_seconds_sum {}\n\
+             gateway_webhook_apply_lag_seconds_count {}\n\
              # TYPE gateway_webhook_deliveries_refused_total counter\n",
             get(&self.received),
             get(&self.duplicates),
-            get(&self.unknown)
+            get(&self.unknown),
+            get(&self.applied),
+            get(&self.dead),
+            get(&self.lag_ms_sum) as f64 / 1000.0,
+            get(&self.applied),
         );
         for reason in Refusal::ALL {
             out.push_str(&format!(

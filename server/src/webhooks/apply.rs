@@ -1,0 +1,297 @@
+//! The applier: takes pending events from the log and applies them to the mirror. A property change, a deletion or
+//! a GDPR erasure is applied in place (the newest `occurredAt` wins); a creation, restore, merge or association
+//! change reads the record from HubSpot (batched per type), so the mirror takes HubSpot's state whatever order
+//! events came in. An event that fails is retried with backoff, then set aside as dead with its reason.
+//!
+//! Appliers claim events by leasing them; on Postgres `FOR UPDATE SKIP LOCKED` lets several replicas share the log.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    time::Duration,
+};
+
+use chrono::{DateTime, Utc};
+use entities::webhook_event::{self, Column as C, Model as Event};
+use generator::ObjectType;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter, TransactionTrait,
+    sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order, Query},
+};
+use serde_json::Value;
+
+use super::{WebhookStats, log::state};
+use crate::{hubspot::HubSpot, mirror::events, sync};
+
+#[derive(Clone, Debug)]
+pub struct ApplierSettings {
+    /// Events claimed at a time.
+    pub batch: u64,
+    /// How long a claim holds before another applier may take the events (the claimer died).
+    pub lease: Duration,
+    /// Attempts before an event is dead.
+    pub max_attempts: i32,
+    /// The first retry's delay; it doubles up to `max_backoff`.
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+    /// The pause when the log has nothing due.
+    pub idle: Duration,
+}
+
+impl Default for ApplierSettings {
+    fn default() -> Self {
+        Self {
+            batch: 500,
+            lease: Duration::from_secs(60),
+            max_attempts: 8,
+            min_backoff: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(600),
+            idle: Duration::from_millis(200),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Applier {
+    pub db: DatabaseConnection,
+    /// Reads records for creations, restores, merges and association changes; without it those events wait and
+    /// then die with a reason saying so.
+    pub hubspot: Option<HubSpot>,
+    pub stats: WebhookStats,
+    pub settings: ApplierSettings,
+}
+
+/// What one pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pass {
+    pub applied: u64,
+    pub retried: u64,
+    pub dead: u64,
+}
+
+impl Pass {
+    pub fn handled(&self) -> u64 {
+        self.applied + self.retried + self.dead
+    }
+}
+
+fn object_type(event: &Event) -> Option<ObjectType> {
+    let prefix = event.subscription_type.split('.').next()?;
+    ObjectType::ALL.into_iter().find(|t| t.singular() == prefix)
+}
+
+fn kind(event: &Event) -> &str {
+    event.subscription_type.split_once('.').map_or("", |(_, kind)| kind)
+}
+
+fn id_field(payload: &Value, key: &str) -> Option<i64> {
+    payload.get(key).and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
+}
+
+impl Applier {
+    /// Applies everything due, pass after pass, until the log has nothing due.
+    pub async fn drain(&self) -> Result<Pass, DbErr> {
+        let mut total = Pass::default();
+        loop {
+            let pass = self.pass().await?;
+            if pass.handled() == 0 {
+                return Ok(total);
+            }
+            total.applied += pass.applied;
+            total.retried += pass.retried;
+            total.dead += pass.dead;
+        }
+    }
+
+    /// Runs for ever: a pass, or a pause when nothing is due.
+    pub async fn run(self) {
+        loop {
+            match self.pass().await {
+                Ok(pass) if pass.handled() > 0 => {}
+                Ok(_) => tokio::time::sleep(self.settings.idle).await,
+                Err(err) => {
+                    tracing::error!(error = %err, "webhook applier: the event log is unreachable");
+                    tokio::time::sleep(self.settings.min_backoff).await;
+                }
+            }
+        }
+    }
+
+    /// Claims a batch of due events and applies it.
+    pub async fn pass(&self) -> Result<Pass, DbErr> {
+        let mut claimed = self.claim().await?;
+        if claimed.is_empty() {
+            return Ok(Pass::default());
+        }
+        claimed.sort_by_key(|e| (e.occurred_at, e.id));
+        let mut outcomes: BTreeMap<i64, Result<(), String>> = BTreeMap::new();
+        // A failed transaction applied none of them: each is retried, not left waiting for its lease.
+        let refetch = match self.apply_in_place(&claimed, &mut outcomes).await {
+            Ok(refetch) => refetch,
+            Err(err) => {
+                tracing::warn!(error = %err, "webhook applier: a pass failed, its events will be retried");
+                outcomes = claimed.iter().map(|e| (e.id, Err(format!("writing the mirror: {err}")))).collect();
+                BTreeMap::new()
+            }
+        };
+        for ((portal, object_type), ids) in refetch {
+            let result = match &self.hubspot {
+                None => Err("no HubSpot client is configured to read the record".to_owned()),
+                Some(hubspot) => {
+                    let ids: Vec<i64> = ids.iter().map(|(id, _)| *id).collect();
+                    sync::refresh(&self.db, hubspot, portal, object_type, &ids)
+                        .await
+                        .map(drop)
+                        .map_err(|e| e.to_string())
+                }
+            };
+            for (_, event_id) in ids {
+                outcomes.insert(event_id, result.clone());
+            }
+        }
+        self.record(&claimed, outcomes).await
+    }
+
+    /// Takes up to a batch of due events by pushing their next attempt past the lease.
+    async fn claim(&self) -> Result<Vec<Event>, DbErr> {
+        let now = Utc::now();
+        let until = now + self.settings.lease;
+        let mut due = Query::select()
+            .column(C::Id)
+            .from(webhook_event::Entity)
+            .and_where(Expr::col(C::State).eq(state::PENDING))
+            .and_where(Expr::col(C::NextAttemptAt).lte(now))
+            .order_by(C::Id, Order::Asc)
+            .limit(self.settings.batch)
+            .to_owned();
+        let backend = self.db.get_database_backend();
+        if backend == DbBackend::Postgres {
+            due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        let claim = Query::update()
+            .table(webhook_event::Entity)
+            .value(C::NextAttemptAt, until)
+            .and_where(Expr::col(C::Id).in_subquery(due))
+            .returning_all()
+            .to_owned();
+        let txn = self.db.begin().await?;
+        let claimed = Event::find_by_statement(backend.build(&claim)).all(&txn).await?;
+        txn.commit().await?;
+        Ok(claimed)
+    }
+
+    /// Applies what needs no call to HubSpot, in one transaction, and says which records to read from HubSpot
+    /// (with the events waiting on each).
+    async fn apply_in_place(
+        &self,
+        events: &[Event],
+        outcomes: &mut BTreeMap<i64, Result<(), String>>,
+    ) -> Result<BTreeMap<(i64, ObjectType), BTreeSet<(i64, i64)>>, DbErr> {
+        let mut refetch: BTreeMap<(i64, ObjectType), BTreeSet<(i64, i64)>> = BTreeMap::new();
+        let txn = self.db.begin().await?;
+        for event in events {
+            let (portal, id, payload) = (event.portal_id, event.object_id, &event.payload);
+            let Some(object_type) = object_type(event) else {
+                outcomes.insert(event.id, Err(format!("unknown object type in {}", event.subscription_type)));
+                continue;
+            };
+            let mut read = |id: i64| refetch.entry((portal, object_type)).or_default().insert((id, event.id));
+            match kind(event) {
+                "propertyChange" => {
+                    let Some(name) = payload.get("propertyName").and_then(Value::as_str) else {
+                        // Redacted by a GDPR erasure, or sent without a name: nothing to apply.
+                        outcomes.insert(event.id, Ok(()));
+                        continue;
+                    };
+                    let value = match payload.get("propertyValue") {
+                        Some(Value::String(s)) => Some(s.clone()),
+                        None | Some(Value::Null) => None,
+                        Some(other) => Some(other.to_string()),
+                    };
+                    if events::set_property(&txn, portal, object_type, id, name, value, event.occurred_at).await? {
+                        outcomes.insert(event.id, Ok(()));
+                    } else {
+                        read(id);
+                    }
+                }
+                "deletion" => {
+                    events::tombstone(&txn, portal, object_type, id, event.occurred_at).await?;
+                    outcomes.insert(event.id, Ok(()));
+                }
+                "privacyDeletion" => {
+                    events::erase_contact(&txn, portal, id).await?;
+                    outcomes.insert(event.id, Ok(()));
+                }
+                "merge" => {
+                    let survivor =
+                        id_field(payload, "newObjectId").or_else(|| id_field(payload, "primaryObjectId")).unwrap_or(id);
+                    let merged: Vec<i64> = payload
+                        .get("mergedObjectIds")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
+                        .filter(|m| *m != survivor)
+                        .collect();
+                    crate::mirror::mark_merged(&txn, portal, object_type, &merged, survivor, Utc::now()).await?;
+                    read(survivor);
+                }
+                "associationChange" => {
+                    read(id_field(payload, "fromObjectId").unwrap_or(id));
+                }
+                // creation, restore
+                _ => {
+                    read(id);
+                }
+            }
+        }
+        txn.commit().await?;
+        Ok(refetch)
+    }
+
+    /// Marks each claimed event applied, due again later, or dead.
+    async fn record(&self, events: &[Event], outcomes: BTreeMap<i64, Result<(), String>>) -> Result<Pass, DbErr> {
+        let now = Utc::now();
+        let mut pass = Pass::default();
+        let applied: Vec<i64> = outcomes.iter().filter(|(_, o)| o.is_ok()).map(|(id, _)| *id).collect();
+        let txn = self.db.begin().await?;
+        if !applied.is_empty() {
+            webhook_event::Entity::update_many()
+                .col_expr(C::State, Expr::val(state::APPLIED))
+                .col_expr(C::AppliedAt, Expr::val(now))
+                .col_expr(C::Attempts, Expr::col(C::Attempts).add(1))
+                .col_expr(C::LastError, Expr::val(Option::<String>::None))
+                .filter(C::Id.is_in(applied.iter().copied()))
+                .exec(&txn)
+                .await?;
+            pass.applied = applied.len() as u64;
+            for event in events.iter().filter(|e| outcomes.get(&e.id).is_some_and(Result::is_ok)) {
+                self.stats.count_applied(now - event.received_at);
+            }
+        }
+        for event in events {
+            let Some(Err(reason)) = outcomes.get(&event.id) else { continue };
+            let attempts = event.attempts + 1;
+            let dead = attempts >= self.settings.max_attempts;
+            let backoff = self.settings.min_backoff.saturating_mul(1 << (attempts - 1).clamp(0, 20) as u32);
+            let next: DateTime<Utc> = now + backoff.min(self.settings.max_backoff);
+            webhook_event::Entity::update_many()
+                .col_expr(C::State, Expr::val(if dead { state::DEAD } else { state::PENDING }))
+                .col_expr(C::Attempts, Expr::val(attempts))
+                .col_expr(C::LastError, Expr::val(reason.clone()))
+                .col_expr(C::NextAttemptAt, Expr::val(next))
+                .filter(C::Id.eq(event.id))
+                .exec(&txn)
+                .await?;
+            if dead {
+                pass.dead += 1;
+                self.stats.count_dead();
+                tracing::error!(event = event.id, kind = %event.subscription_type, %reason, "webhook event dead");
+            } else {
+                pass.retried += 1;
+                tracing::warn!(event = event.id, kind = %event.subscription_type, %reason, attempts, "webhook event will be retried");
+            }
+        }
+        txn.commit().await?;
+        Ok(pass)
+    }
+}

@@ -1,0 +1,315 @@
+//! Applying the event log: the newest change wins per property whatever the order, duplicates apply once, and
+//! creation, deletion, merge, association change and GDPR erasure leave the mirror as HubSpot holds it. Changes
+//! are made at the simulator, as in HubSpot's UI, and their events delivered by hand.
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::Utc;
+use entities::{association, contact, deal, object_properties, webhook_event};
+use generator::generate;
+use reqwest::{Client, Method};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::{Value, json};
+use server::{
+    hubspot::{ClientSettings, HubSpot, PrivateApp},
+    sync::{Progress, backfill},
+    webhooks::{
+        WebhookStats,
+        apply::{Applier, ApplierSettings, Pass},
+        event::parse_batch,
+        log,
+    },
+};
+use tests::{
+    Backend, TestDb, on_both,
+    sim::{Running, SimConfig},
+    small_spec,
+};
+
+const PORTAL: i64 = 100_001;
+
+struct World {
+    sim: Running,
+    db: TestDb,
+    applier: Applier,
+    next_event: i64,
+}
+
+impl World {
+    /// A simulated portal, backfilled into a fresh mirror.
+    async fn new(backend: Backend) -> Self {
+        let sim =
+            Running::start(SimConfig { portals: vec![small_spec(PORTAL)], ..SimConfig::default() }).await.unwrap();
+        let db = TestDb::migrated(backend).await;
+        let settings = ClientSettings {
+            base_url: sim.base_url(),
+            min_backoff: Duration::from_millis(10),
+            max_retries: 1,
+            ..ClientSettings::default()
+        };
+        let hubspot = HubSpot::new(settings, Arc::new(PrivateApp(sim.token().to_owned())));
+        backfill(&db.db, &hubspot, PORTAL, false, &Progress::Quiet).await.unwrap();
+        let applier = Applier {
+            db: db.db.clone(),
+            hubspot: Some(hubspot),
+            stats: WebhookStats::default(),
+            settings: ApplierSettings { min_backoff: Duration::ZERO, ..ApplierSettings::default() },
+        };
+        Self { sim, db, applier, next_event: 1 }
+    }
+
+    /// A change made straight at HubSpot (the simulator).
+    async fn at_hubspot(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        let mut request =
+            Client::new().request(method, format!("{}{path}", self.sim.base_url())).bearer_auth(self.sim.token());
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        assert!(response.status().is_success(), "{path}: {}", response.status());
+        response.json().await.unwrap_or(Value::Null)
+    }
+
+    /// An event as HubSpot would send it.
+    fn event(&mut self, kind: &str, object: i64, occurred_at: i64, extra: Value) -> Value {
+        self.next_event += 1;
+        let mut event = json!({ "eventId": self.next_event, "subscriptionId": 1, "portalId": PORTAL, "appId": 1,
+            "occurredAt": occurred_at, "subscriptionType": kind, "objectId": object, "attemptNumber": 0 });
+        event.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
+        event
+    }
+
+    async fn deliver(&self, events: &[Value]) {
+        let batch = parse_batch(&serde_json::to_vec(events).unwrap()).unwrap();
+        log::append(&self.db.db, "test", batch).await.unwrap();
+    }
+
+    async fn contact(&self, id: i64) -> Option<contact::Model> {
+        contact::Entity::find_by_id((PORTAL, id)).one(&self.db.db).await.unwrap()
+    }
+
+    async fn links(&self, from_type: &str, from: i64, to_type: &str) -> Vec<i64> {
+        let mut ids: Vec<i64> = association::Entity::find()
+            .filter(association::Column::PortalId.eq(PORTAL))
+            .filter(association::Column::FromType.eq(from_type))
+            .filter(association::Column::FromId.eq(from))
+            .filter(association::Column::ToType.eq(to_type))
+            .all(&self.db.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.to_id)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+}
+
+fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+on_both!(the_newest_change_wins_per_property_and_duplicates_apply_once, |backend: Backend| async move {
+    let mut world = World::new(backend).await;
+    let id = generate(&small_spec(PORTAL)).contacts.iter().find(|c| !c.archived).unwrap().id;
+    let t = now_ms();
+    let newer = world.event(
+        "contact.propertyChange",
+        id,
+        t + 2_000,
+        json!({ "propertyName": "firstname", "propertyValue": "Newer" }),
+    );
+    let older = world.event(
+        "contact.propertyChange",
+        id,
+        t + 1_000,
+        json!({ "propertyName": "firstname", "propertyValue": "Older" }),
+    );
+    let other = world.event(
+        "contact.propertyChange",
+        id,
+        t + 1_000,
+        json!({ "propertyName": "lastname", "propertyValue": "Other" }),
+    );
+    let stale =
+        world.event("contact.propertyChange", id, 1_000, json!({ "propertyName": "city", "propertyValue": "Stale" }));
+    let before = world.contact(id).await.unwrap();
+
+    world.deliver(&[newer.clone(), stale]).await;
+    assert_eq!(world.applier.drain().await.unwrap(), Pass { applied: 2, ..Pass::default() });
+    // Later deliveries: an older change of the same property, another property, and HubSpot's retry of the first.
+    world.deliver(&[older, other, newer]).await;
+    assert_eq!(world.applier.drain().await.unwrap().applied, 2, "the retry was never stored twice");
+
+    let after = world.contact(id).await.unwrap();
+    assert_eq!(after.firstname.as_deref(), Some("Newer"), "the older change arrived last and lost");
+    assert_eq!(after.lastname.as_deref(), Some("Other"));
+    assert_eq!(after.city, before.city, "a change older than the mirrored version is ignored");
+    assert_eq!(after.email, before.email);
+    assert!(after.search_text.contains("newer"), "derived columns follow: {}", after.search_text);
+    let properties = object_properties::Entity::find_by_id((PORTAL, "contact".to_owned(), id))
+        .one(&world.db.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(properties.properties.contains("\"firstname\":\"Newer\""), "{}", properties.properties);
+    assert_eq!(world.applier.drain().await.unwrap(), Pass::default(), "nothing is applied twice");
+});
+
+on_both!(creation_association_and_deletion_follow_hubspot, |backend: Backend| async move {
+    let mut world = World::new(backend).await;
+    let portal = generate(&small_spec(PORTAL));
+    let company = portal.companies.iter().find(|c| !c.archived).unwrap().id;
+    let created = world
+        .at_hubspot(
+            Method::POST,
+            "/crm/v3/objects/contacts",
+            Some(json!({ "properties": { "email": "new@example.com", "firstname": "Nova" } })),
+        )
+        .await;
+    let id: i64 = created["id"].as_str().unwrap().parse().unwrap();
+    world
+        .at_hubspot(
+            Method::PUT,
+            &format!("/crm/v4/objects/contacts/{id}/associations/default/companies/{company}"),
+            None,
+        )
+        .await;
+    let t = now_ms();
+    // HubSpot sends the association from both sides, and may send them before the creation.
+    let events = [
+        world.event("contact.associationChange", id, t, json!({ "associationType": "CONTACT_TO_COMPANY", "fromObjectId": id, "toObjectId": company, "associationRemoved": false, "isPrimaryAssociation": true })),
+        world.event("company.associationChange", company, t, json!({ "associationType": "COMPANY_TO_CONTACT", "fromObjectId": company, "toObjectId": id, "associationRemoved": false, "isPrimaryAssociation": false })),
+        world.event("contact.creation", id, t - 10, json!({ "changeFlag": "CREATED" })),
+    ];
+    world.deliver(&events).await;
+    let pass = world.applier.drain().await.unwrap();
+    let log = webhook_event::Entity::find().all(&world.db.db).await.unwrap();
+    assert_eq!(pass.applied, 3, "{pass:?} {:?}", log.iter().map(|e| (&e.state, &e.last_error)).collect::<Vec<_>>());
+    let contact = world.contact(id).await.expect("the created contact was read from HubSpot");
+    assert_eq!((contact.email.as_deref(), contact.firstname.as_deref()), (Some("new@example.com"), Some("Nova")));
+    assert_eq!(world.links("contact", id, "company").await, vec![company]);
+    assert!(world.links("company", company, "contact").await.contains(&id));
+
+    // The link removed, then the deal deleted.
+    world
+        .at_hubspot(Method::DELETE, &format!("/crm/v4/objects/contacts/{id}/associations/companies/{company}"), None)
+        .await;
+    let deal = portal.deals.iter().find(|d| !d.archived).unwrap().id;
+    world.at_hubspot(Method::DELETE, &format!("/crm/v3/objects/deals/{deal}"), None).await;
+    let t = now_ms();
+    let events = [
+        world.event("contact.associationChange", id, t, json!({ "associationType": "CONTACT_TO_COMPANY", "fromObjectId": id, "toObjectId": company, "associationRemoved": true })),
+        world.event("deal.deletion", deal, t, json!({ "changeFlag": "DELETED" })),
+    ];
+    world.deliver(&events).await;
+    world.applier.drain().await.unwrap();
+    assert!(world.links("contact", id, "company").await.is_empty());
+    assert!(!world.links("company", company, "contact").await.contains(&id));
+    let deal = deal::Entity::find_by_id((PORTAL, deal)).one(&world.db.db).await.unwrap().unwrap();
+    assert!(deal.archived_at.is_some(), "deleted at HubSpot: a tombstone in the mirror");
+});
+
+on_both!(merge_and_privacy_deletion_leave_the_mirror_as_hubspot_would, |backend: Backend| async move {
+    let mut world = World::new(backend).await;
+    let contacts: Vec<i64> =
+        generate(&small_spec(PORTAL)).contacts.iter().filter(|c| !c.archived).map(|c| c.id).collect();
+    let (primary, absorbed, erased) = (contacts[0], contacts[1], contacts[2]);
+    let survivor = world
+        .at_hubspot(
+            Method::POST,
+            "/crm/v3/objects/contacts/merge",
+            Some(json!({ "primaryObjectId": primary.to_string(), "objectIdToMerge": absorbed.to_string() })),
+        )
+        .await;
+    let survivor: i64 = survivor["id"].as_str().unwrap().parse().unwrap();
+    let t = now_ms();
+    let merge = world.event("contact.merge", primary, t, json!({ "primaryObjectId": primary, "mergedObjectIds": [absorbed], "newObjectId": survivor, "numberOfPropertiesMoved": 3 }));
+    world.deliver(&[merge]).await;
+    assert_eq!(world.applier.drain().await.unwrap().applied, 1);
+    let absorbed = world.contact(absorbed).await.unwrap();
+    assert_eq!(absorbed.merged_into, Some(survivor));
+    assert!(absorbed.archived_at.is_some());
+    assert!(world.contact(survivor).await.unwrap().archived_at.is_none());
+
+    // GDPR: an earlier change of the contact is in the log; the erasure comes with a deletion, in any order.
+    let email = world.contact(erased).await.unwrap().email.unwrap();
+    let change = world.event(
+        "contact.propertyChange",
+        erased,
+        t,
+        json!({ "propertyName": "email", "propertyValue": email.clone() }),
+    );
+    world.deliver(&[change]).await;
+    world.applier.drain().await.unwrap();
+    world
+        .at_hubspot(
+            Method::POST,
+            "/crm/v3/objects/contacts/gdpr-delete",
+            Some(json!({ "objectId": erased.to_string() })),
+        )
+        .await;
+    let events = [
+        world.event("contact.deletion", erased, t + 5, json!({})),
+        world.event("contact.privacyDeletion", erased, t + 5, json!({})),
+    ];
+    world.deliver(&events).await;
+    world.applier.drain().await.unwrap();
+    assert!(world.contact(erased).await.is_none(), "erased, not archived");
+    assert!(world.links("contact", erased, "company").await.is_empty());
+    let edges_to = association::Entity::find()
+        .filter(association::Column::ToType.eq("contact"))
+        .filter(association::Column::ToId.eq(erased))
+        .count(&world.db.db)
+        .await
+        .unwrap();
+    assert_eq!(edges_to, 0);
+    let logged = webhook_event::Entity::find()
+        .filter(webhook_event::Column::ObjectId.eq(erased))
+        .all(&world.db.db)
+        .await
+        .unwrap();
+    assert!(!logged.is_empty());
+    for event in logged {
+        assert!(!event.payload.to_string().contains(&email), "the log keeps no personal data: {}", event.payload);
+    }
+});
+
+on_both!(an_event_that_keeps_failing_goes_dead_with_its_reason, |backend: Backend| async move {
+    let mut world = World::new(backend).await;
+    world.applier.settings.max_attempts = 3;
+    world.sim.sim.set_chaos(tests::sim::limits::Chaos { fail_next: 1_000, ..Default::default() });
+    let creation = world.event("contact.creation", 999_999_999, now_ms(), json!({}));
+    world.deliver(&[creation]).await;
+    let mut total = Pass::default();
+    for _ in 0..3 {
+        let pass = world.applier.pass().await.unwrap();
+        total.retried += pass.retried;
+        total.dead += pass.dead;
+    }
+    assert_eq!(total, Pass { applied: 0, retried: 2, dead: 1 });
+    let dead = webhook_event::Entity::find().one(&world.db.db).await.unwrap().unwrap();
+    assert_eq!((dead.state.as_str(), dead.attempts), ("dead", 3));
+    assert!(dead.last_error.as_deref().unwrap().contains("503"), "{:?}", dead.last_error);
+    assert_eq!(world.applier.stats.dead.load(std::sync::atomic::Ordering::Relaxed), 1);
+
+    // An operator lists dead events and replays them once HubSpot is back.
+    let graphql = |query: &'static str| {
+        let request = async_graphql::Request::new(query).data(schema::Scope::new(world.db.db.clone(), PORTAL));
+        async move { serde_json::to_value(schema::build().execute(request).await).unwrap() }
+    };
+    let listed = graphql("{ webhookEvents(state: DEAD) { id subscriptionType attempts lastError payload } }").await;
+    let events = listed["data"]["webhookEvents"].as_array().unwrap_or_else(|| panic!("{listed}"));
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["subscriptionType"], "contact.creation");
+    assert!(events[0]["lastError"].as_str().unwrap().contains("503"));
+    let wrong = graphql(r#"mutation { replayWebhookEvents(id: "12345678") }"#).await;
+    assert!(wrong["errors"][0]["message"].as_str().unwrap().contains("`id`"), "{wrong}");
+    world.sim.sim.set_chaos(tests::sim::limits::Chaos::default());
+    let replayed = graphql("mutation { replayWebhookEvents }").await;
+    assert_eq!(replayed["data"]["replayWebhookEvents"], 1, "{replayed}");
+    assert_eq!(world.applier.drain().await.unwrap().applied, 1, "applied on replay (the record is not at HubSpot)");
+    let none = graphql("{ webhookEvents(state: DEAD) { id } }").await;
+    assert_eq!(none["data"]["webhookEvents"], json!([]));
+});
