@@ -191,6 +191,7 @@ macro_rules! on_both {
     };
 }
 
+pub mod convergence;
 pub mod load;
 pub mod redis_server;
 pub mod sim;

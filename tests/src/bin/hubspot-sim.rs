@@ -7,7 +7,10 @@ use chrono::Utc;
 use clap::Parser;
 use tests::{
     generator::PortalSpec,
-    sim::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TOKEN, Running, SimConfig, limits::Chaos},
+    sim::{
+        DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TOKEN, Running, SimConfig, limits::Chaos,
+        webhooks::WebhookSettings,
+    },
 };
 
 #[derive(Parser, Debug)]
@@ -55,6 +58,19 @@ struct Args {
     /// Chaos: answer every API call 503 for this many seconds after start.
     #[arg(long, default_value_t = 0)]
     outage_secs: u64,
+    /// Deliver webhooks of every change here (the gateway's `PUBLIC_URL/webhooks/hubspot`), signed with
+    /// `--client-secret`.
+    #[arg(long)]
+    webhook_target: Option<String>,
+    /// Scales webhook retry delays (HubSpot's first retry comes after a minute; 0.001 makes it 60 ms).
+    #[arg(long, default_value_t = 1.0)]
+    webhook_retry_scale: f64,
+    /// The share (0–1) of webhook events sent twice.
+    #[arg(long, default_value_t = 0.0)]
+    webhook_duplicates: f64,
+    /// Deliver webhook events in random order.
+    #[arg(long)]
+    webhook_shuffle: bool,
 }
 
 #[tokio::main]
@@ -71,6 +87,12 @@ async fn main() -> anyhow::Result<()> {
     while tokens.len() < portals.len() {
         tokens.push(format!("{}-{}", args.tokens[0], tokens.len() + 1));
     }
+    let webhooks = args.webhook_target.map(|target| WebhookSettings {
+        retry_base: Duration::from_secs(60).mul_f64(args.webhook_retry_scale.max(0.0)),
+        duplicate_rate: args.webhook_duplicates,
+        shuffle: args.webhook_shuffle,
+        ..WebhookSettings::new(target, args.client_secret.clone())
+    });
     let config = SimConfig {
         tokens: tokens.clone(),
         portals,
@@ -87,6 +109,7 @@ async fn main() -> anyhow::Result<()> {
             outage_ms: args.outage_secs * 1000,
             ..Chaos::default()
         },
+        webhooks,
     };
     let running = Running::bind(config, SocketAddr::new(args.bind, args.port)).await?;
     eprintln!("hubspot-sim listening on {}", running.base_url());

@@ -6,10 +6,12 @@ mod assoc;
 mod crm;
 pub mod error;
 pub mod limits;
+pub mod mutate;
 mod oauth;
 mod reference;
 mod search;
 pub mod store;
+pub mod webhooks;
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -57,6 +59,8 @@ pub struct SimConfig {
     /// Lifetime of OAuth access tokens (HubSpot: 1800 s).
     pub token_ttl: Duration,
     pub chaos: Chaos,
+    /// Where to deliver the webhooks of changes; none are sent without it.
+    pub webhooks: Option<webhooks::WebhookSettings>,
 }
 
 pub const DEFAULT_TOKEN: &str = "pat-na1-00000000-0000-4000-8000-000000000000";
@@ -76,6 +80,7 @@ impl Default for SimConfig {
             client_secret: DEFAULT_CLIENT_SECRET.to_owned(),
             token_ttl: Duration::from_secs(1800),
             chaos: Chaos::default(),
+            webhooks: None,
         }
     }
 }
@@ -118,14 +123,22 @@ impl World {
 pub struct Sim {
     pub config: SimConfig,
     pub world: Mutex<World>,
+    pub sender: Arc<webhooks::SenderStats>,
 }
 
 pub type Shared = Arc<Sim>;
 
 impl Sim {
     pub fn new(config: SimConfig) -> Shared {
-        let portals: BTreeMap<i64, PortalState> =
-            config.portals.iter().map(|spec| (spec.portal_id, PortalState::new(generate(spec)))).collect();
+        let portals: BTreeMap<i64, PortalState> = config
+            .portals
+            .iter()
+            .map(|spec| {
+                let mut state = PortalState::new(generate(spec));
+                state.sends_webhooks = config.webhooks.is_some();
+                (spec.portal_id, state)
+            })
+            .collect();
         let tokens = config
             .tokens
             .iter()
@@ -143,11 +156,16 @@ impl Sim {
             chaos: config.chaos.clone(),
             stats: Stats::default(),
         };
-        Arc::new(Self { config, world: Mutex::new(world) })
+        Arc::new(Self { config, world: Mutex::new(world), sender: Arc::default() })
     }
 
     pub fn stats(&self) -> Stats {
         self.world.lock().expect("simulator state").stats.clone()
+    }
+
+    /// Webhook events of changes not yet handed to the sender.
+    pub fn unsent(&self) -> usize {
+        self.world.lock().expect("simulator state").portals.values().map(|p| p.outbox.len()).sum()
     }
 
     pub fn set_chaos(&self, chaos: Chaos) {
@@ -169,11 +187,16 @@ pub fn router(sim: Shared) -> Router {
         .merge(oauth::routes())
         .route("/_sim/stats", get(stats))
         .route("/_sim/chaos", post(chaos))
+        .route("/_sim/webhooks", get(sender_stats))
         .with_state(sim)
 }
 
 async fn stats(State(sim): State<Shared>) -> Json<Stats> {
     Json(sim.stats())
+}
+
+async fn sender_stats(State(sim): State<Shared>) -> Json<webhooks::SenderSnapshot> {
+    Json(sim.sender.snapshot())
 }
 
 async fn chaos(State(sim): State<Shared>, Json(chaos): Json<Chaos>) -> Json<Value> {
@@ -186,6 +209,7 @@ pub struct Running {
     pub sim: Shared,
     pub addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
+    sender: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
@@ -202,7 +226,12 @@ impl Running {
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, ServiceExt::<axum::extract::Request>::into_make_service(app)).await;
         });
-        Ok(Self { sim, addr, task })
+        let sender = sim
+            .config
+            .webhooks
+            .clone()
+            .map(|settings| tokio::spawn(webhooks::run(sim.clone(), settings, sim.sender.clone())));
+        Ok(Self { sim, addr, task, sender })
     }
 
     pub fn base_url(&self) -> String {
@@ -217,6 +246,9 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         self.task.abort();
+        if let Some(sender) = &self.sender {
+            sender.abort();
+        }
     }
 }
 

@@ -76,6 +76,10 @@ pub struct PortalState {
     pub pipelines: Vec<Pipeline>,
     pub campaigns: Vec<Campaign>,
     next_id: HashMap<ObjectType, i64>,
+    /// Webhook events of the changes made, waiting for the sender (HubSpot's shapes, without the app fields).
+    pub outbox: Vec<Value>,
+    /// Whether changes record webhook events (only when a sender will take them).
+    pub sends_webhooks: bool,
 }
 
 impl PortalState {
@@ -111,6 +115,45 @@ impl PortalState {
             pipelines: portal.pipelines,
             campaigns: portal.campaigns,
             next_id,
+            outbox: Vec::new(),
+            sends_webhooks: false,
+        }
+    }
+
+    /// Records the webhook event of a change.
+    fn emit(&mut self, object_type: ObjectType, kind: &str, id: i64, at: DateTime<Utc>, extra: Value) {
+        if !self.sends_webhooks {
+            return;
+        }
+        let mut event = json!({
+            "portalId": self.portal_id,
+            "occurredAt": at.timestamp_millis(),
+            "subscriptionType": format!("{}.{kind}", object_type.singular()),
+            "objectId": id,
+            "changeSource": "CRM",
+        });
+        if let (Some(event), Value::Object(extra)) = (event.as_object_mut(), extra) {
+            event.extend(extra);
+        }
+        self.outbox.push(event);
+    }
+
+    /// The two events of an association change, one from each side.
+    fn emit_association(
+        &mut self,
+        from: ObjectType,
+        from_id: i64,
+        to: ObjectType,
+        to_id: i64,
+        removed: bool,
+        primary: bool,
+    ) {
+        let now = Utc::now();
+        for (a, a_id, b, b_id) in [(from, from_id, to, to_id), (to, to_id, from, from_id)] {
+            let kind = format!("{}_TO_{}", a.singular().to_uppercase(), b.singular().to_uppercase());
+            let extra = json!({ "associationType": kind, "fromObjectId": a_id, "toObjectId": b_id,
+                                "associationRemoved": removed, "isPrimaryAssociation": primary });
+            self.emit(a, "associationChange", a_id, now, extra);
         }
     }
 
@@ -160,6 +203,7 @@ impl PortalState {
         {
             return Err(SimError::conflict(format!("Contact already exists. Existing ID: {existing}")));
         }
+        let now = to_millis(now);
         let id = self.next_id[&object_type];
         self.next_id.insert(object_type, id + 1);
         let mut props: BTreeMap<String, Option<String>> =
@@ -169,6 +213,7 @@ impl PortalState {
         props.insert("createdate".into(), Some(iso(now)));
         props.insert(object_type.last_modified_property().into(), Some(iso(now)));
         let object = CrmObject { id, properties: props, created_at: now, updated_at: now, archived: false };
+        self.emit(object_type, "creation", id, now, json!({ "changeFlag": "CREATED" }));
         let rows = self.records.get_mut(&object_type).expect("every type has a table");
         Ok(rows.entry(id).or_insert(Record { object, archived_at: None }))
     }
@@ -184,12 +229,21 @@ impl PortalState {
         check_properties(object_type, &properties)?;
         let id = self.resolve(object_type, id);
         let record = self.live_mut(object_type, id)?;
-        let changed = properties.iter().any(|(k, v)| record.object.properties.get(k) != Some(v));
+        let changed: Vec<(String, Option<String>)> = properties
+            .iter()
+            .filter(|(k, v)| record.object.properties.get(*k) != Some(v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         record.object.properties.extend(properties);
-        if changed {
+        if !changed.is_empty() {
             touch(record, object_type, now);
+            let at = record.object.updated_at;
+            for (name, value) in changed {
+                let extra = json!({ "propertyName": name, "propertyValue": value.unwrap_or_default() });
+                self.emit(object_type, "propertyChange", id, at, extra);
+            }
         }
-        Ok(record)
+        self.get(object_type, id, false)
     }
 
     /// Archives a live record (HubSpot's `DELETE`); its associations stay, hidden with it.
@@ -199,6 +253,8 @@ impl PortalState {
         record.object.archived = true;
         record.archived_at = Some(now);
         touch(record, object_type, now);
+        let at = record.object.updated_at;
+        self.emit(object_type, "deletion", id, at, json!({ "changeFlag": "DELETED" }));
         Ok(())
     }
 
@@ -248,7 +304,11 @@ impl PortalState {
         ids.push(gone.object.id.to_string());
         record.object.properties.insert("hs_merged_object_ids".into(), Some(ids.join(";")));
         touch(record, object_type, now);
-        Ok(record)
+        let at = record.object.updated_at;
+        let extra = json!({ "primaryObjectId": primary, "mergedObjectIds": [merged], "newObjectId": primary,
+                            "numberOfPropertiesMoved": 0 });
+        self.emit(object_type, "merge", primary, at, extra);
+        self.get(object_type, primary, false)
     }
 
     /// Erases a contact and everything that points at it (GDPR): no tombstone is left.
@@ -259,6 +319,10 @@ impl PortalState {
         self.associations.retain(|(ft, fid, tt, tid), _| {
             !((*ft == object_type && *fid == id) || (*tt == object_type && *tid == id))
         });
+        // HubSpot sends both, in any order.
+        let now = Utc::now();
+        self.emit(object_type, "deletion", id, now, json!({ "changeFlag": "DELETED" }));
+        self.emit(object_type, "privacyDeletion", id, now, json!({}));
         Ok(())
     }
 
@@ -285,12 +349,18 @@ impl PortalState {
         self.get(to, to_id, false)?;
         for t in types {
             let inverse = inverse_type(from, to, t)?;
+            let mut added = false;
             for (key, t) in [((from, from_id, to, to_id), t.clone()), ((to, to_id, from, from_id), inverse)] {
                 let entry = self.associations.entry(key).or_default();
                 if !entry.contains(&t) {
                     entry.push(t);
                     entry.sort();
+                    added = true;
                 }
+            }
+            if added {
+                let primary = t.label.as_deref() == Some("Primary");
+                self.emit_association(from, from_id, to, to_id, false, primary);
             }
         }
         Ok(())
@@ -299,8 +369,11 @@ impl PortalState {
     /// Removes every association between two records, both directions.
     pub fn dissociate(&mut self, from: ObjectType, from_id: i64, to: ObjectType, to_id: i64) {
         let (from_id, to_id) = (self.resolve(from, from_id), self.resolve(to, to_id));
-        self.associations.remove(&(from, from_id, to, to_id));
-        self.associations.remove(&(to, to_id, from, from_id));
+        let forward = self.associations.remove(&(from, from_id, to, to_id));
+        let backward = self.associations.remove(&(to, to_id, from, from_id));
+        if forward.is_some() || backward.is_some() {
+            self.emit_association(from, from_id, to, to_id, true, false);
+        }
     }
 
     fn live_mut(&mut self, object_type: ObjectType, id: i64) -> Result<&mut Record, SimError> {
@@ -309,8 +382,14 @@ impl PortalState {
     }
 }
 
+/// HubSpot keeps times to the millisecond: a version and the events after it never share one.
+fn to_millis(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
+}
+
 fn touch(record: &mut Record, object_type: ObjectType, now: DateTime<Utc>) {
     // Two changes within one millisecond still move `updatedAt` forward, as a sync cursor relies on.
+    let now = to_millis(now);
     let now = if now <= record.object.updated_at {
         record.object.updated_at + chrono::Duration::milliseconds(1)
     } else {
