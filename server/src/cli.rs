@@ -135,7 +135,10 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
             db: db.clone(),
             hubspot,
             stats: metrics.webhooks.clone(),
-            settings: Default::default(),
+            settings: crate::webhooks::apply::ApplierSettings {
+                lease: std::time::Duration::from_secs(config.webhook_lease_secs),
+                ..Default::default()
+            },
         };
         tokio::spawn(applier.run());
     }

@@ -32,6 +32,10 @@ pub struct Config {
     #[arg(long, env = "PUBLIC_URL")]
     pub public_url: Option<String>,
 
+    /// Seconds an applier holds the webhook events it took before another may take them (it died meanwhile).
+    #[arg(long, env = "WEBHOOK_LEASE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub webhook_lease_secs: u64,
+
     #[command(flatten)]
     pub hubspot: HubSpotConfig,
 

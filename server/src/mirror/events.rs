@@ -117,7 +117,7 @@ pub async fn tombstone(
 }
 
 /// GDPR: the contact, its properties and its associations are deleted, and the event log keeps no personal data of
-/// it (its events keep their identity, for dedupe, and lose their payload).
+/// it (its events keep their identity and structure, and lose the property values they carried).
 pub async fn erase_contact(db: &impl ConnectionTrait, portal: i64, id: i64) -> Result<(), DbErr> {
     let contact = "contact";
     let delete = Query::delete()
@@ -142,13 +142,26 @@ pub async fn erase_contact(db: &impl ConnectionTrait, portal: i64, id: i64) -> R
         )
         .exec(db)
         .await?;
+    // The log keeps each event's identity and structure (a pending merge must still apply), not the values.
     use webhook_event::Column as W;
-    webhook_event::Entity::update_many()
-        .col_expr(W::Payload, Expr::val(json!({ "redacted": "contact.privacyDeletion" })))
+    let logged = webhook_event::Entity::find()
         .filter(W::PortalId.eq(portal))
         .filter(W::ObjectId.eq(id))
         .filter(W::SubscriptionType.starts_with("contact."))
-        .exec(db)
+        .all(db)
         .await?;
+    for event in logged {
+        let mut payload = event.payload;
+        let Some(fields) = payload.as_object_mut() else { continue };
+        if fields.remove("propertyValue").is_none() {
+            continue;
+        }
+        fields.insert("redacted".into(), json!("contact.privacyDeletion"));
+        webhook_event::Entity::update_many()
+            .col_expr(W::Payload, Expr::val(payload))
+            .filter(W::Id.eq(event.id))
+            .exec(db)
+            .await?;
+    }
     Ok(())
 }

@@ -197,7 +197,8 @@ impl Applier {
             let mut read = |id: i64| refetch.entry((portal, object_type)).or_default().insert((id, event.id));
             match kind(event) {
                 "propertyChange" => {
-                    let Some(name) = payload.get("propertyName").and_then(Value::as_str) else {
+                    let name = payload.get("propertyName").and_then(Value::as_str);
+                    let Some(name) = name.filter(|_| payload.get("redacted").is_none()) else {
                         // Redacted by a GDPR erasure, or sent without a name: nothing to apply.
                         outcomes.insert(event.id, Ok(()));
                         continue;

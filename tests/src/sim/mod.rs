@@ -124,6 +124,8 @@ pub struct Sim {
     pub config: SimConfig,
     pub world: Mutex<World>,
     pub sender: Arc<webhooks::SenderStats>,
+    /// Random changes made by `/_sim/mutate` so far.
+    pub changes_made: std::sync::atomic::AtomicU64,
 }
 
 pub type Shared = Arc<Sim>;
@@ -156,7 +158,7 @@ impl Sim {
             chaos: config.chaos.clone(),
             stats: Stats::default(),
         };
-        Arc::new(Self { config, world: Mutex::new(world), sender: Arc::default() })
+        Arc::new(Self { config, world: Mutex::new(world), sender: Arc::default(), changes_made: Default::default() })
     }
 
     pub fn stats(&self) -> Stats {
@@ -188,11 +190,33 @@ pub fn router(sim: Shared) -> Router {
         .route("/_sim/stats", get(stats))
         .route("/_sim/chaos", post(chaos))
         .route("/_sim/webhooks", get(sender_stats))
+        .route("/_sim/mutate", post(start_mutating))
         .with_state(sim)
 }
 
 async fn stats(State(sim): State<Shared>) -> Json<Stats> {
     Json(sim.stats())
+}
+
+/// `POST /_sim/mutate`: random changes in the first portal, in the background.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MutateRequest {
+    changes: usize,
+    #[serde(default = "default_rate")]
+    per_second: f64,
+    #[serde(default)]
+    seed: u64,
+}
+
+fn default_rate() -> f64 {
+    100.0
+}
+
+async fn start_mutating(State(sim): State<Shared>, Json(request): Json<MutateRequest>) -> Json<Value> {
+    let portal = *sim.world.lock().expect("simulator state").portals.keys().next().expect("a portal");
+    tokio::spawn(mutate::run(sim, portal, request.changes, request.per_second, request.seed));
+    Json(json!({ "status": "started", "portal": portal, "changes": request.changes }))
 }
 
 async fn sender_stats(State(sim): State<Shared>) -> Json<webhooks::SenderSnapshot> {

@@ -23,10 +23,12 @@ pub async fn run(sim: Shared, portal: i64, changes: usize, per_second: f64, seed
         {
             let mut world = sim.world.lock().expect("simulator state");
             let state = world.portals.get_mut(&portal).expect("a known portal");
-            for _ in 0..per_tick.min(changes - done) {
+            let n = per_tick.min(changes - done);
+            for _ in 0..n {
                 one_change(state, &mut rng, done);
                 done += 1;
             }
+            sim.changes_made.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
         }
         tokio::time::sleep(tick).await;
     }

@@ -1,0 +1,134 @@
+//! Nothing acknowledged is lost: the gateway (the `server` binary, on Postgres) is killed with SIGKILL in the middle
+//! of a burst of 10,000 changes at the simulator and started again; once the simulator's retries are done, the
+//! mirror equals HubSpot's state exactly. The reconcile sweep is kept out of it, so only webhooks can get it there.
+
+use std::{
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use entities::webhook_event;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::{Value, json};
+use tests::{
+    Backend, TestDb,
+    convergence::differences,
+    sim::{Running, SimConfig, webhooks::WebhookSettings},
+    small_spec,
+};
+
+const PORTAL: i64 = 100_001;
+const SECRET: &str = "crash-secret";
+const CHANGES: u64 = 10_000;
+
+struct Gateway {
+    child: Child,
+}
+
+impl Gateway {
+    fn start(db: &TestDb, sim: &Running, port: u16) -> Self {
+        let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/server");
+        assert!(binary.exists(), "{} is missing: cargo build --workspace builds it", binary.display());
+        let child = Command::new(binary)
+            .arg("serve")
+            .env("DATABASE_URL", &db.url)
+            .env("PORT", port.to_string())
+            .env("PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+            .env("HUBSPOT_API_BASE", sim.base_url())
+            .env("HUBSPOT_ACCESS_TOKEN", sim.token())
+            .env("HUBSPOT_CLIENT_SECRET", SECRET)
+            .env("HUBSPOT_RATE_LIMIT", "100000")
+            .env("SYNC_RECONCILE_SECS", "86400")
+            .env("WEBHOOK_LEASE_SECS", "2")
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("the gateway starts");
+        Self { child }
+    }
+
+    /// SIGKILL: no shutdown, no flush.
+    fn kill(&mut self) {
+        self.child.kill().expect("killed");
+        self.child.wait().expect("reaped");
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn wait_for(what: &str, secs: u64, mut done: impl AsyncFnMut() -> bool) {
+    for _ in 0..secs * 10 {
+        if done().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: not within {secs} s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_killed_mid_burst_loses_nothing() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let webhooks = WebhookSettings {
+        retry_base: Duration::from_millis(100),
+        duplicate_rate: 0.05,
+        shuffle: true,
+        ..WebhookSettings::new(format!("http://127.0.0.1:{port}/webhooks/hubspot"), SECRET)
+    };
+    let sim = Running::start(SimConfig {
+        portals: vec![small_spec(PORTAL)],
+        rate_limit: 100_000,
+        webhooks: Some(webhooks),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let db = TestDb::migrated(Backend::Postgres).await;
+    let mut gateway = Gateway::start(&db, &sim, port);
+    wait_for("the backfill", 120, async || server::sync::is_complete(&db.db, PORTAL).await.unwrap_or(false)).await;
+
+    let http = reqwest::Client::new();
+    let started: Value = http
+        .post(format!("{}/_sim/mutate", sim.base_url()))
+        .json(&json!({ "changes": CHANGES, "perSecond": 2_500.0, "seed": 3 }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(started["changes"], CHANGES);
+    // Kill it once deliveries are flowing, keep it down while the burst goes on, then start it again.
+    wait_for("deliveries", 30, async || sim.sim.sender.snapshot().acknowledged > 1_000).await;
+    gateway.kill();
+    let acknowledged_before = sim.sim.sender.snapshot().acknowledged;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(sim.sim.sender.snapshot().failed_attempts > 0, "deliveries failed while the gateway was down");
+    let _gateway = Gateway::start(&db, &sim, port);
+
+    wait_for("the burst", 60, async || sim.sim.changes_made.load(std::sync::atomic::Ordering::Relaxed) == CHANGES)
+        .await;
+    let settled = async || {
+        let pending = webhook_event::Entity::find()
+            .filter(webhook_event::Column::State.eq("pending"))
+            .count(&db.db)
+            .await
+            .unwrap();
+        sim.sim.unsent() == 0 && sim.sim.sender.snapshot().outstanding() == 0 && pending == 0
+    };
+    wait_for("every delivery acknowledged and applied", 180, settled).await;
+    let sent = sim.sim.sender.snapshot();
+    assert!(sent.acknowledged > acknowledged_before && sent.queued >= CHANGES, "{sent:?}");
+    assert_eq!(sent.dropped, 0, "{sent:?}");
+    let diff = differences(&db.db, &sim.sim, PORTAL).await;
+    assert!(diff.is_empty(), "{} differences, first: {:#?}", diff.len(), &diff[..diff.len().min(20)]);
+    let dead =
+        webhook_event::Entity::find().filter(webhook_event::Column::State.eq("dead")).count(&db.db).await.unwrap();
+    assert_eq!(dead, 0);
+}
