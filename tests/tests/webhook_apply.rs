@@ -207,8 +207,26 @@ on_both!(creation_association_and_deletion_follow_hubspot, |backend: Backend| as
     world.applier.drain().await.unwrap();
     assert!(world.links("contact", id, "company").await.is_empty());
     assert!(!world.links("company", company, "contact").await.contains(&id));
-    let deal = deal::Entity::find_by_id((PORTAL, deal)).one(&world.db.db).await.unwrap().unwrap();
-    assert!(deal.archived_at.is_some(), "deleted at HubSpot: a tombstone in the mirror");
+    let row = deal::Entity::find_by_id((PORTAL, deal)).one(&world.db.db).await.unwrap().unwrap();
+    assert!(row.archived_at.is_some(), "deleted at HubSpot: a tombstone in the mirror");
+
+    // Restored from HubSpot's recycle bin: the deal is read again and lives.
+    world
+        .sim
+        .sim
+        .world
+        .lock()
+        .unwrap()
+        .portals
+        .get_mut(&PORTAL)
+        .unwrap()
+        .restore(generator::ObjectType::Deal, deal, Utc::now())
+        .unwrap();
+    let restore = world.event("deal.restore", deal, now_ms(), json!({}));
+    world.deliver(&[restore]).await;
+    assert_eq!(world.applier.drain().await.unwrap().applied, 1);
+    let row = deal::Entity::find_by_id((PORTAL, deal)).one(&world.db.db).await.unwrap().unwrap();
+    assert!(row.archived_at.is_none(), "restored");
 });
 
 on_both!(merge_and_privacy_deletion_leave_the_mirror_as_hubspot_would, |backend: Backend| async move {
@@ -312,4 +330,63 @@ on_both!(an_event_that_keeps_failing_goes_dead_with_its_reason, |backend: Backen
     assert_eq!(world.applier.drain().await.unwrap().applied, 1, "applied on replay (the record is not at HubSpot)");
     let none = graphql("{ webhookEvents(state: DEAD) { id } }").await;
     assert_eq!(none["data"]["webhookEvents"], json!([]));
+});
+
+// HubSpot's example deliveries (`tests/fixtures/webhook-events.json`, from `shared/fixtures`), applied batch by
+// batch to a mirror that holds their records as they were before: event 1017 (the older `eventType` field, and older
+// than 1007) arrives last and must not win; the merge, deletion and GDPR erasure take effect.
+on_both!(hubspots_example_deliveries_apply_as_documented, |backend: Backend| async move {
+    use generator::{CrmObject, ObjectType};
+    const FIXTURE_PORTAL: i64 = 62515;
+    let sim =
+        Running::start(SimConfig { portals: vec![small_spec(FIXTURE_PORTAL)], ..SimConfig::default() }).await.unwrap();
+    let db = TestDb::migrated(backend).await;
+    let before = chrono::DateTime::from_timestamp_millis(1_732_180_000_000).unwrap();
+    let record = |id: i64, properties: &[(&str, &str)]| CrmObject {
+        id,
+        properties: properties.iter().map(|(k, v)| (k.to_string(), Some(v.to_string()))).collect(),
+        created_at: before,
+        updated_at: before,
+        archived: false,
+    };
+    let now = Utc::now();
+    let mirror = &db.db;
+    server::mirror::ensure_portal(mirror, FIXTURE_PORTAL, "Fixture").await.unwrap();
+    let contacts = [5101, 5102, 5103]
+        .map(|id| record(id, &[("email", &format!("c{id}@example.com")), ("lifecyclestage", "lead")]));
+    server::mirror::upsert_objects(mirror, FIXTURE_PORTAL, ObjectType::Contact, &contacts, now).await.unwrap();
+    let companies = [7101, 7102].map(|id| record(id, &[("name", "Acme")]));
+    server::mirror::upsert_objects(mirror, FIXTURE_PORTAL, ObjectType::Company, &companies, now).await.unwrap();
+    let deal = record(9101, &[("dealname", "Big"), ("dealstage", "appointmentscheduled"), ("amount", "1000")]);
+    server::mirror::upsert_objects(mirror, FIXTURE_PORTAL, ObjectType::Deal, &[deal], now).await.unwrap();
+    let ticket = record(3101, &[("subject", "Help"), ("hs_ticket_priority", "LOW")]);
+    server::mirror::upsert_objects(mirror, FIXTURE_PORTAL, ObjectType::Ticket, &[ticket], now).await.unwrap();
+
+    let settings = ClientSettings { base_url: sim.base_url(), max_retries: 0, ..ClientSettings::default() };
+    let applier = Applier {
+        db: db.db.clone(),
+        hubspot: Some(HubSpot::new(settings, Arc::new(PrivateApp(sim.token().to_owned())))),
+        stats: WebhookStats::default(),
+        settings: ApplierSettings::default(),
+    };
+    let fixture: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/webhook-events.json")).unwrap(),
+    )
+    .unwrap();
+    for batch in fixture["batches"].as_array().unwrap() {
+        let events = parse_batch(&serde_json::to_vec(batch).unwrap()).unwrap();
+        let count = events.len() as u64;
+        assert_eq!(log::append(&db.db, "fixture", events).await.unwrap().stored, count);
+        let pass = applier.drain().await.unwrap();
+        assert_eq!((pass.applied, pass.dead), (count, 0), "{pass:?}");
+    }
+    let deal = deal::Entity::find_by_id((FIXTURE_PORTAL, 9101)).one(&db.db).await.unwrap().unwrap();
+    assert_eq!(deal.dealstage.as_deref(), Some("contractsent"), "1017 is older than 1007 and lost");
+    assert_eq!(deal.amount, Some(48000.0));
+    let contact = |id: i64| contact::Entity::find_by_id((FIXTURE_PORTAL, id)).one(&db.db);
+    assert_eq!(contact(5101).await.unwrap().unwrap().lifecyclestage.as_deref(), Some("salesqualifiedlead"));
+    assert_eq!(contact(5102).await.unwrap().unwrap().merged_into, Some(5101));
+    assert!(contact(5103).await.unwrap().is_none(), "erased");
+    let ticket = entities::ticket::Entity::find_by_id((FIXTURE_PORTAL, 3101)).one(&db.db).await.unwrap().unwrap();
+    assert_eq!(ticket.priority.as_deref(), Some("HIGH"));
 });

@@ -258,6 +258,18 @@ impl PortalState {
         Ok(())
     }
 
+    /// Brings an archived record back (HubSpot's recycle bin); its `updatedAt` moves.
+    pub fn restore(&mut self, object_type: ObjectType, id: i64, now: DateTime<Utc>) -> Result<(), SimError> {
+        let rows = self.records.get_mut(&object_type).expect("every type has a table");
+        let record = rows.get_mut(&id).filter(|r| r.object.archived).ok_or(SimError::not_found(object_type, id))?;
+        record.object.archived = false;
+        record.archived_at = None;
+        touch(record, object_type, now);
+        let at = record.object.updated_at;
+        self.emit(object_type, "restore", id, at, json!({}));
+        Ok(())
+    }
+
     /// Merges `merged` into `primary`: the merged id resolves to the survivor from now on, its associations move
     /// over, and the survivor lists it in `hs_merged_object_ids`.
     pub fn merge(
