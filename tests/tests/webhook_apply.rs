@@ -390,3 +390,35 @@ on_both!(hubspots_example_deliveries_apply_as_documented, |backend: Backend| asy
     let ticket = entities::ticket::Entity::find_by_id((FIXTURE_PORTAL, 3101)).one(&db.db).await.unwrap().unwrap();
     assert_eq!(ticket.priority.as_deref(), Some("HIGH"));
 });
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_the_log_and_apply_each_event_once() {
+    let mut world = World::new(Backend::Postgres).await;
+    let ids: Vec<i64> = generate(&small_spec(PORTAL)).contacts.iter().filter(|c| !c.archived).map(|c| c.id).collect();
+    let t = now_ms();
+    let events: Vec<Value> = (0..1_000)
+        .map(|n| {
+            let extra = json!({ "propertyName": "jobtitle", "propertyValue": format!("title {n}") });
+            world.event("contact.propertyChange", ids[n % ids.len()], t + n as i64, extra)
+        })
+        .collect();
+    for batch in events.chunks(100) {
+        world.deliver(batch).await;
+    }
+    // Three appliers, as three replicas would run them, each taking small batches.
+    let replicas: Vec<Applier> = (0..3)
+        .map(|_| Applier {
+            settings: ApplierSettings { batch: 25, ..world.applier.settings.clone() },
+            ..world.applier.clone()
+        })
+        .collect();
+    let passes = futures::future::join_all(replicas.iter().map(Applier::drain)).await;
+    let applied: u64 = passes.into_iter().map(|p| p.unwrap().applied).sum();
+    assert_eq!(applied, 1_000, "every event applied by exactly one replica");
+    let log = webhook_event::Entity::find().all(&world.db.db).await.unwrap();
+    assert!(log.iter().all(|e| e.state == "applied" && e.attempts == 1), "none applied twice");
+    // The newest title of each contact won.
+    let last = &events[999];
+    let contact = world.contact(last["objectId"].as_i64().unwrap()).await.unwrap();
+    assert_eq!(contact.jobtitle.as_deref(), last["propertyValue"].as_str());
+}

@@ -7,7 +7,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use entities::{association, object_properties, webhook_event};
 use generator::{CrmObject, ObjectType};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect,
     sea_query::{Alias, Expr, ExprTrait, Query},
 };
 use serde_json::json;
@@ -27,9 +27,12 @@ pub async fn set_property(
     value: Option<String>,
     occurred_ms: i64,
 ) -> Result<bool, DbErr> {
-    let Some(row) =
-        object_properties::Entity::find_by_id((portal, object_type.singular().to_owned(), id)).one(db).await?
-    else {
+    let mut find = object_properties::Entity::find_by_id((portal, object_type.singular().to_owned(), id));
+    if db.get_database_backend() == DbBackend::Postgres {
+        // Replicas applying changes of one record take turns, so neither overwrites the other's newer value.
+        find = find.lock_exclusive();
+    }
+    let Some(row) = find.one(db).await? else {
         return Ok(false);
     };
     let Some((created_at, archived_at, merged_into)) = typed_state(db, portal, object_type, id).await? else {

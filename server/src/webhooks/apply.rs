@@ -122,7 +122,12 @@ impl Applier {
         if claimed.is_empty() {
             return Ok(Pass::default());
         }
-        claimed.sort_by_key(|e| (e.occurred_at, e.id));
+        // Per property the newest change wins whatever the order, so records can go in key order: replicas then
+        // lock rows in one order and never deadlock.
+        claimed.sort_by(|a, b| {
+            let key = |e: &Event| (e.portal_id, object_type(e), e.object_id, e.occurred_at, e.id);
+            key(a).cmp(&key(b))
+        });
         let mut outcomes: BTreeMap<i64, Result<(), String>> = BTreeMap::new();
         // A failed transaction applied none of them: each is retried, not left waiting for its lease.
         let refetch = match self.apply_in_place(&claimed, &mut outcomes).await {
