@@ -20,8 +20,7 @@ use tests::{
     Backend, TestDb,
     convergence::differences,
     on_both,
-    sim::{Running, SimConfig, mutate, webhooks::WebhookSettings},
-    small_spec,
+    sim::{Running, mutate, webhooks::WebhookSettings},
 };
 
 const PORTAL: i64 = 100_001;
@@ -56,14 +55,7 @@ on_both!(duplicated_shuffled_deliveries_converge, |backend: Backend| async move 
         flush_every: Duration::from_millis(20),
         ..WebhookSettings::new(format!("{public_url}/webhooks/hubspot"), SECRET)
     };
-    let sim = Running::start(SimConfig {
-        portals: vec![small_spec(PORTAL)],
-        rate_limit: 100_000,
-        webhooks: Some(webhooks),
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
+    let sim = Running::delivering(PORTAL, webhooks).await;
     let db = TestDb::migrated(backend).await;
     let settings = ClientSettings { base_url: sim.base_url(), rate_limit: 100_000, ..ClientSettings::default() };
     let hubspot = HubSpot::new(settings, Arc::new(PrivateApp(sim.token().to_owned())));

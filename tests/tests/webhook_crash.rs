@@ -14,8 +14,7 @@ use serde_json::{Value, json};
 use tests::{
     Backend, TestDb,
     convergence::differences,
-    sim::{Running, SimConfig, webhooks::WebhookSettings},
-    small_spec,
+    sim::{Running, webhooks::WebhookSettings},
 };
 
 const PORTAL: i64 = 100_001;
@@ -81,14 +80,7 @@ async fn a_gateway_killed_mid_burst_loses_nothing() {
         shuffle: true,
         ..WebhookSettings::new(format!("http://127.0.0.1:{port}/webhooks/hubspot"), SECRET)
     };
-    let sim = Running::start(SimConfig {
-        portals: vec![small_spec(PORTAL)],
-        rate_limit: 100_000,
-        webhooks: Some(webhooks),
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
+    let sim = Running::delivering(PORTAL, webhooks).await;
     let db = TestDb::migrated(Backend::Postgres).await;
     let mut gateway = Gateway::start(&db, &sim, port);
     wait_for("the backfill", 120, async || server::sync::is_complete(&db.db, PORTAL).await.unwrap_or(false)).await;

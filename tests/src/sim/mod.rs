@@ -258,6 +258,17 @@ impl Running {
         Ok(Self { sim, addr, task, sender })
     }
 
+    /// One small portal, with a rate limit out of the way, delivering its changes' webhooks as `webhooks` says.
+    pub async fn delivering(portal: i64, webhooks: webhooks::WebhookSettings) -> Self {
+        let config = SimConfig {
+            portals: vec![crate::small_spec(portal)],
+            rate_limit: 100_000,
+            webhooks: Some(webhooks),
+            ..SimConfig::default()
+        };
+        Self::start(config).await.expect("simulator starts")
+    }
+
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
     }
