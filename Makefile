@@ -10,6 +10,7 @@ run:
 
 ## Every test, on SQLite and on Postgres (Postgres and Redis are started if they are not running), after lint.
 test: lint services python-client
+	$(CARGO) build -p server --bin server  # the webhook crash test runs the binary itself
 	$(CARGO) test --workspace --all-targets
 
 lint:

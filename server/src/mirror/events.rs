@@ -16,16 +16,22 @@ fn millis(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or(DateTime::UNIX_EPOCH)
 }
 
-/// Sets one property if `occurred_ms` is newer than the value held; `false` when the record is not mirrored (the
-/// caller reads it from HubSpot instead).
-pub async fn set_property(
+/// One property's new value and when HubSpot changed it (ms).
+#[derive(Clone, Debug)]
+pub struct Change {
+    pub name: String,
+    pub value: Option<String>,
+    pub occurred_ms: i64,
+}
+
+/// Sets each changed property of one record whose change is newer than the value held, in one read and one write
+/// whatever the number of changes; `false` when the record is not mirrored (the caller reads it from HubSpot).
+pub async fn set_properties(
     db: &impl ConnectionTrait,
     portal: i64,
     object_type: ObjectType,
     id: i64,
-    name: &str,
-    value: Option<String>,
-    occurred_ms: i64,
+    changes: &[Change],
 ) -> Result<bool, DbErr> {
     let mut find = object_properties::Entity::find_by_id((portal, object_type.singular().to_owned(), id));
     if db.get_database_backend() == DbBackend::Postgres {
@@ -46,18 +52,21 @@ pub async fn set_property(
     for key in properties.keys() {
         times.entry(key.clone()).or_insert(version_ms);
     }
-    if occurred_ms <= times.get(name).copied().unwrap_or(version_ms) {
+    let (mut updated_at, mut applied) = (row.updated_at, false);
+    for change in changes {
+        if change.occurred_ms <= times.get(&change.name).copied().unwrap_or(version_ms) {
+            continue;
+        }
+        properties.insert(change.name.clone(), change.value.clone());
+        times.insert(change.name.clone(), change.occurred_ms);
+        updated_at = Ord::max(updated_at, millis(change.occurred_ms));
+        applied = true;
+    }
+    if !applied {
+        // Every change was older than what the mirror holds.
         return Ok(true);
     }
-    properties.insert(name.to_owned(), value);
-    times.insert(name.to_owned(), occurred_ms);
-    let object = CrmObject {
-        id,
-        properties,
-        created_at,
-        updated_at: Ord::max(row.updated_at, millis(occurred_ms)),
-        archived: false,
-    };
+    let object = CrmObject { id, properties, created_at, updated_at, archived: false };
     super::upsert_objects(db, portal, object_type, std::slice::from_ref(&object), Utc::now()).await?;
     // The upsert rewrote the typed row from the properties alone: put back what they do not carry.
     let restore = Query::update()

@@ -74,6 +74,9 @@ impl Pass {
     }
 }
 
+/// Portal, type and id of a record.
+type RecordKey = (i64, ObjectType, i64);
+
 fn object_type(event: &Event) -> Option<ObjectType> {
     let prefix = event.subscription_type.split('.').next()?;
     ObjectType::ALL.into_iter().find(|t| t.singular() == prefix)
@@ -192,6 +195,8 @@ impl Applier {
         outcomes: &mut BTreeMap<i64, Result<(), String>>,
     ) -> Result<BTreeMap<(i64, ObjectType), BTreeSet<(i64, i64)>>, DbErr> {
         let mut refetch: BTreeMap<(i64, ObjectType), BTreeSet<(i64, i64)>> = BTreeMap::new();
+        // Property changes per record; events come sorted by record, so a record's changes are adjacent.
+        let mut changes: Vec<(RecordKey, Vec<(i64, events::Change)>)> = Vec::new();
         let txn = self.db.begin().await?;
         for event in events {
             let (portal, id, payload) = (event.portal_id, event.object_id, &event.payload);
@@ -213,11 +218,13 @@ impl Applier {
                         None | Some(Value::Null) => None,
                         Some(other) => Some(other.to_string()),
                     };
-                    if events::set_property(&txn, portal, object_type, id, name, value, event.occurred_at).await? {
-                        outcomes.insert(event.id, Ok(()));
-                    } else {
-                        read(id);
+                    let change = events::Change { name: name.to_owned(), value, occurred_ms: event.occurred_at };
+                    // Applied with the record's other changes once the record's events are all seen.
+                    let same_record = changes.last().is_some_and(|(key, _)| *key == (portal, object_type, id));
+                    if !same_record {
+                        changes.push(((portal, object_type, id), Vec::new()));
                     }
+                    changes.last_mut().expect("pushed above").1.push((event.id, change));
                 }
                 "deletion" => {
                     events::tombstone(&txn, portal, object_type, id, event.occurred_at).await?;
@@ -247,6 +254,17 @@ impl Applier {
                 // creation, restore
                 _ => {
                     read(id);
+                }
+            }
+        }
+        for ((portal, object_type, id), record_changes) in changes {
+            let list: Vec<events::Change> = record_changes.iter().map(|(_, c)| c.clone()).collect();
+            let mirrored = events::set_properties(&txn, portal, object_type, id, &list).await?;
+            for (event_id, _) in record_changes {
+                if mirrored {
+                    outcomes.insert(event_id, Ok(()));
+                } else {
+                    refetch.entry((portal, object_type)).or_default().insert((id, event_id));
                 }
             }
         }
