@@ -1,13 +1,15 @@
 //! What a webhook event changes in the mirror without asking HubSpot: one property, a tombstone, a GDPR erasure.
 //! Per object and per property the newest `occurredAt` wins, whatever order events arrive in.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, TimeZone, Utc};
 use entities::{association, object_properties, webhook_event};
 use generator::{CrmObject, ObjectType};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    ActiveValue::Set,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect,
     sea_query::{Alias, Expr, ExprTrait, Query},
 };
 use serde_json::json;
@@ -24,26 +26,75 @@ pub struct Change {
     pub occurred_ms: i64,
 }
 
-/// Sets each changed property of one record whose change is newer than the value held, in one read and one write
-/// whatever the number of changes; `false` when the record is not mirrored (the caller reads it from HubSpot).
+/// Rows per statement when reading or restoring a set of records.
+const CHUNK: usize = 1000;
+
+/// Sets each changed property of each record whose change is newer than the value held: a few multi-row statements
+/// for all the records, whatever their number. Gives back the ids of the records the mirror does not hold (the
+/// caller reads them from HubSpot). `records` hold distinct ids.
 pub async fn set_properties(
     db: &impl ConnectionTrait,
     portal: i64,
     object_type: ObjectType,
-    id: i64,
-    changes: &[Change],
-) -> Result<bool, DbErr> {
-    let mut find = object_properties::Entity::find_by_id((portal, object_type.singular().to_owned(), id));
-    if db.get_database_backend() == DbBackend::Postgres {
-        // Replicas applying changes of one record take turns, so neither overwrites the other's newer value.
-        find = find.lock_exclusive();
+    records: &[(i64, Vec<Change>)],
+) -> Result<BTreeSet<i64>, DbErr> {
+    let mut ids: Vec<i64> = records.iter().map(|(id, _)| *id).collect();
+    ids.sort_unstable();
+    let mut held = BTreeMap::new();
+    let mut states = BTreeMap::new();
+    for chunk in ids.chunks(CHUNK) {
+        use object_properties::Column as P;
+        let mut find = object_properties::Entity::find()
+            .filter(P::PortalId.eq(portal))
+            .filter(P::ObjectType.eq(object_type.singular()))
+            .filter(P::HubspotId.is_in(chunk.iter().copied()))
+            .order_by_asc(P::HubspotId);
+        if db.get_database_backend() == DbBackend::Postgres {
+            // Replicas applying changes of one record take turns, so neither overwrites the other's newer value;
+            // rows are locked in key order, so two replicas never wait on each other in a cycle.
+            find = find.lock_exclusive();
+        }
+        held.extend(find.all(db).await?.into_iter().map(|row| (row.hubspot_id, row)));
+        states.extend(typed_states(db, portal, object_type, chunk).await?);
     }
-    let Some(row) = find.one(db).await? else {
-        return Ok(false);
-    };
-    let Some((created_at, archived_at, merged_into)) = typed_state(db, portal, object_type, id).await? else {
-        return Ok(false);
-    };
+    let mut missing = BTreeSet::new();
+    let (mut objects, mut rows, mut restores) = (Vec::new(), Vec::new(), Vec::new());
+    for (id, changes) in records {
+        let (Some(row), Some(state)) = (held.get(id), states.get(id)) else {
+            missing.insert(*id);
+            continue;
+        };
+        let Some((object, times)) = apply(row, changes, state.created_at) else { continue };
+        let mut properties = super::convert::properties(portal, object_type, &object);
+        properties.property_times = Set(times);
+        if state.archived_at.is_some() || state.merged_into.is_some() {
+            restores.push((*id, state));
+        }
+        objects.push(object);
+        rows.push(properties);
+    }
+    let now = Utc::now();
+    super::write::upsert_typed(db, portal, object_type, &objects, now).await?;
+    use object_properties::Column as P;
+    super::write::upsert(db, rows, &[P::PortalId, P::ObjectType, P::HubspotId], true).await?;
+    // The typed rows were rewritten from the properties alone: put back what they do not carry (rare: a change to
+    // an archived or merged record).
+    for (id, state) in restores {
+        let restore = Query::update()
+            .table(Alias::new(object_type.plural()))
+            .value(Alias::new("archived_at"), state.archived_at)
+            .value(Alias::new("merged_into"), state.merged_into)
+            .and_where(Expr::col(Alias::new("portal_id")).eq(portal))
+            .and_where(Expr::col(Alias::new("hubspot_id")).eq(id))
+            .to_owned();
+        db.execute(&restore).await?;
+    }
+    Ok(missing)
+}
+
+/// The record with its newer changes applied and the change times of its properties (JSON), or `None` when every
+/// change is older than what the mirror holds.
+fn apply(row: &object_properties::Model, changes: &[Change], created_at: DateTime<Utc>) -> Option<(CrmObject, String)> {
     let mut properties: BTreeMap<String, Option<String>> = serde_json::from_str(&row.properties).unwrap_or_default();
     let mut times: BTreeMap<String, i64> = serde_json::from_str(&row.property_times).unwrap_or_default();
     // Every value held dates from the version's `updatedAt` until an event says otherwise; pinning those dates now
@@ -62,49 +113,33 @@ pub async fn set_properties(
         updated_at = Ord::max(updated_at, millis(change.occurred_ms));
         applied = true;
     }
-    if !applied {
-        // Every change was older than what the mirror holds.
-        return Ok(true);
-    }
-    let object = CrmObject { id, properties, created_at, updated_at, archived: false };
-    super::upsert_objects(db, portal, object_type, std::slice::from_ref(&object), Utc::now()).await?;
-    // The upsert rewrote the typed row from the properties alone: put back what they do not carry.
-    let restore = Query::update()
-        .table(Alias::new(object_type.plural()))
-        .value(Alias::new("archived_at"), archived_at)
-        .value(Alias::new("merged_into"), merged_into)
-        .and_where(Expr::col(Alias::new("portal_id")).eq(portal))
-        .and_where(Expr::col(Alias::new("hubspot_id")).eq(id))
-        .to_owned();
-    db.execute(&restore).await?;
-    object_properties::Entity::update_many()
-        .col_expr(
-            object_properties::Column::PropertyTimes,
-            Expr::val(serde_json::to_string(&times).unwrap_or_default()),
-        )
-        .filter(object_properties::Column::PortalId.eq(portal))
-        .filter(object_properties::Column::ObjectType.eq(object_type.singular()))
-        .filter(object_properties::Column::HubspotId.eq(id))
-        .exec(db)
-        .await?;
-    Ok(true)
+    let object = CrmObject { id: row.hubspot_id, properties, created_at, updated_at, archived: false };
+    applied.then(|| (object, serde_json::to_string(&times).unwrap_or_default()))
 }
 
-/// `created_at`, `archived_at` and `merged_into` of a mirrored record.
-async fn typed_state(
+/// What a record's typed row holds that its properties do not.
+#[derive(FromQueryResult)]
+struct TypedState {
+    hubspot_id: i64,
+    created_at: DateTime<Utc>,
+    archived_at: Option<DateTime<Utc>>,
+    merged_into: Option<i64>,
+}
+
+async fn typed_states(
     db: &impl ConnectionTrait,
     portal: i64,
     object_type: ObjectType,
-    id: i64,
-) -> Result<Option<(DateTime<Utc>, Option<DateTime<Utc>>, Option<i64>)>, DbErr> {
+    ids: &[i64],
+) -> Result<BTreeMap<i64, TypedState>, DbErr> {
     let select = Query::select()
-        .columns([Alias::new("created_at"), Alias::new("archived_at"), Alias::new("merged_into")])
+        .columns(["hubspot_id", "created_at", "archived_at", "merged_into"].map(Alias::new))
         .from(Alias::new(object_type.plural()))
         .and_where(Expr::col(Alias::new("portal_id")).eq(portal))
-        .and_where(Expr::col(Alias::new("hubspot_id")).eq(id))
+        .and_where(Expr::col(Alias::new("hubspot_id")).is_in(ids.iter().copied()))
         .to_owned();
-    let Some(row) = db.query_one(&select).await? else { return Ok(None) };
-    Ok(Some((row.try_get("", "created_at")?, row.try_get("", "archived_at")?, row.try_get("", "merged_into")?)))
+    let rows = TypedState::find_by_statement(db.get_database_backend().build(&select)).all(db).await?;
+    Ok(rows.into_iter().map(|s| (s.hubspot_id, s)).collect())
 }
 
 /// Archives a record deleted at `occurred_ms`, unless the mirror holds a version newer than that (a restore).

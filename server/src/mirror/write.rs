@@ -20,7 +20,7 @@ const CHUNK: usize = 1000;
 
 /// Inserts rows, or updates those already mirrored; with `newer_only`, a row whose `updated_at` is older than the
 /// mirrored one leaves it untouched.
-async fn upsert<E, A>(
+pub(super) async fn upsert<E, A>(
     db: &impl ConnectionTrait,
     rows: Vec<A>,
     keys: &[E::Column],
@@ -57,27 +57,38 @@ pub async fn upsert_objects(
     objects: &[CrmObject],
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    match object_type {
-        ObjectType::Contact => {
-            let rows = objects.iter().map(|o| convert::contact(portal_id, o, now)).collect();
-            upsert(db, rows, &[contact::Column::PortalId, contact::Column::HubspotId], true).await?
-        }
-        ObjectType::Company => {
-            let rows = objects.iter().map(|o| convert::company(portal_id, o, now)).collect();
-            upsert(db, rows, &[company::Column::PortalId, company::Column::HubspotId], true).await?
-        }
-        ObjectType::Deal => {
-            let rows = objects.iter().map(|o| convert::deal(portal_id, o, now)).collect();
-            upsert(db, rows, &[deal::Column::PortalId, deal::Column::HubspotId], true).await?
-        }
-        ObjectType::Ticket => {
-            let rows = objects.iter().map(|o| convert::ticket(portal_id, o, now)).collect();
-            upsert(db, rows, &[ticket::Column::PortalId, ticket::Column::HubspotId], true).await?
-        }
-    }
+    upsert_typed(db, portal_id, object_type, objects, now).await?;
     let properties = objects.iter().map(|o| convert::properties(portal_id, object_type, o)).collect();
     use object_properties::Column as P;
     upsert(db, properties, &[P::PortalId, P::ObjectType, P::HubspotId], true).await
+}
+
+/// The typed rows alone, computed from the properties.
+pub(super) async fn upsert_typed(
+    db: &impl ConnectionTrait,
+    portal_id: i64,
+    object_type: ObjectType,
+    objects: &[CrmObject],
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    match object_type {
+        ObjectType::Contact => {
+            let rows = objects.iter().map(|o| convert::contact(portal_id, o, now)).collect();
+            upsert(db, rows, &[contact::Column::PortalId, contact::Column::HubspotId], true).await
+        }
+        ObjectType::Company => {
+            let rows = objects.iter().map(|o| convert::company(portal_id, o, now)).collect();
+            upsert(db, rows, &[company::Column::PortalId, company::Column::HubspotId], true).await
+        }
+        ObjectType::Deal => {
+            let rows = objects.iter().map(|o| convert::deal(portal_id, o, now)).collect();
+            upsert(db, rows, &[deal::Column::PortalId, deal::Column::HubspotId], true).await
+        }
+        ObjectType::Ticket => {
+            let rows = objects.iter().map(|o| convert::ticket(portal_id, o, now)).collect();
+            upsert(db, rows, &[ticket::Column::PortalId, ticket::Column::HubspotId], true).await
+        }
+    }
 }
 
 pub async fn upsert_owners(

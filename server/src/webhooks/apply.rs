@@ -74,8 +74,8 @@ impl Pass {
     }
 }
 
-/// Portal, type and id of a record.
-type RecordKey = (i64, ObjectType, i64);
+/// A record's id and its property changes, each with the id of the event that carried it.
+type RecordChanges = (i64, Vec<(i64, events::Change)>);
 
 fn object_type(event: &Event) -> Option<ObjectType> {
     let prefix = event.subscription_type.split('.').next()?;
@@ -195,8 +195,9 @@ impl Applier {
         outcomes: &mut BTreeMap<i64, Result<(), String>>,
     ) -> Result<BTreeMap<(i64, ObjectType), BTreeSet<(i64, i64)>>, DbErr> {
         let mut refetch: BTreeMap<(i64, ObjectType), BTreeSet<(i64, i64)>> = BTreeMap::new();
-        // Property changes per record; events come sorted by record, so a record's changes are adjacent.
-        let mut changes: Vec<(RecordKey, Vec<(i64, events::Change)>)> = Vec::new();
+        // Property changes per type, per record, each with its event; events come sorted by record, so a record's
+        // changes are adjacent.
+        let mut changes: BTreeMap<(i64, ObjectType), Vec<RecordChanges>> = BTreeMap::new();
         let txn = self.db.begin().await?;
         for event in events {
             let (portal, id, payload) = (event.portal_id, event.object_id, &event.payload);
@@ -220,11 +221,11 @@ impl Applier {
                     };
                     let change = events::Change { name: name.to_owned(), value, occurred_ms: event.occurred_at };
                     // Applied with the record's other changes once the record's events are all seen.
-                    let same_record = changes.last().is_some_and(|(key, _)| *key == (portal, object_type, id));
-                    if !same_record {
-                        changes.push(((portal, object_type, id), Vec::new()));
+                    let records = changes.entry((portal, object_type)).or_default();
+                    if records.last().is_none_or(|(last, _)| *last != id) {
+                        records.push((id, Vec::new()));
                     }
-                    changes.last_mut().expect("pushed above").1.push((event.id, change));
+                    records.last_mut().expect("pushed above").1.push((event.id, change));
                 }
                 "deletion" => {
                     events::tombstone(&txn, portal, object_type, id, event.occurred_at).await?;
@@ -257,14 +258,18 @@ impl Applier {
                 }
             }
         }
-        for ((portal, object_type, id), record_changes) in changes {
-            let list: Vec<events::Change> = record_changes.iter().map(|(_, c)| c.clone()).collect();
-            let mirrored = events::set_properties(&txn, portal, object_type, id, &list).await?;
-            for (event_id, _) in record_changes {
-                if mirrored {
-                    outcomes.insert(event_id, Ok(()));
-                } else {
-                    refetch.entry((portal, object_type)).or_default().insert((id, event_id));
+        // One write per type for all its records.
+        for ((portal, object_type), records) in changes {
+            let list: Vec<(i64, Vec<events::Change>)> =
+                records.iter().map(|(id, changes)| (*id, changes.iter().map(|(_, c)| c.clone()).collect())).collect();
+            let missing = events::set_properties(&txn, portal, object_type, &list).await?;
+            for (id, record_changes) in records {
+                for (event_id, _) in record_changes {
+                    if missing.contains(&id) {
+                        refetch.entry((portal, object_type)).or_default().insert((id, event_id));
+                    } else {
+                        outcomes.insert(event_id, Ok(()));
+                    }
                 }
             }
         }
