@@ -12,6 +12,12 @@ pub const MAX_PAGE_SIZE: u64 = 100;
 pub enum ApiError {
     #[error("invalid argument `{argument}`: {message}")]
     InvalidArgument { argument: String, message: String },
+    /// HubSpot refused a write, or could not be reached.
+    #[error("HubSpot: {0}")]
+    Upstream(crate::upstream::UpstreamError),
+    /// The gateway has no HubSpot connection to write through.
+    #[error("no HubSpot connection is configured (HUBSPOT_ACCESS_TOKEN, or an installed app): writes are unavailable")]
+    NoUpstream,
     #[error("internal error")]
     Internal(#[source] Arc<DbErr>),
 }
@@ -19,6 +25,15 @@ pub enum ApiError {
 impl ApiError {
     pub fn invalid(argument: impl Into<String>, message: impl Into<String>) -> Self {
         Self::InvalidArgument { argument: argument.into(), message: message.into() }
+    }
+}
+
+impl From<crate::upstream::WriteError> for ApiError {
+    fn from(err: crate::upstream::WriteError) -> Self {
+        match err {
+            crate::upstream::WriteError::HubSpot(err) => Self::Upstream(err),
+            crate::upstream::WriteError::Mirror(err) => Self::Internal(Arc::new(err)),
+        }
     }
 }
 
@@ -41,6 +56,17 @@ impl ErrorExtensions for ApiError {
                 e.set("code", "BAD_USER_INPUT");
                 e.set("argument", argument.as_str());
             }),
+            Self::Upstream(err) => self.extend_with(|_, e| {
+                e.set("code", if err.unavailable { "UPSTREAM_UNAVAILABLE" } else { "UPSTREAM_REJECTED" });
+                if let Some(status) = err.status {
+                    e.set("status", status);
+                }
+                e.set("category", err.category.as_str());
+                if let Some(id) = &err.correlation_id {
+                    e.set("correlationId", id.as_str());
+                }
+            }),
+            Self::NoUpstream => self.extend_with(|_, e| e.set("code", "UPSTREAM_UNAVAILABLE")),
             Self::Internal(source) => {
                 tracing::error!(error = %source, "database error while answering a query");
                 self.extend_with(|_, e| e.set("code", "INTERNAL"))

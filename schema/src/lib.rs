@@ -7,12 +7,14 @@ mod error;
 mod filter;
 mod ids;
 mod loaders;
+mod mutation;
 mod objects;
 mod order;
 mod prefetch;
 mod query;
 mod scope;
 mod sync_status;
+pub mod upstream;
 mod webhook_admin;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema};
@@ -30,7 +32,7 @@ pub struct Query(
 );
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(webhook_admin::WebhookAdminMutation);
+pub struct Mutation(mutation::CrmMutation, webhook_admin::WebhookAdminMutation);
 
 pub type GatewaySchema = Schema<Query, Mutation, EmptySubscription>;
 

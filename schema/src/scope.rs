@@ -1,14 +1,19 @@
-//! What one request may see: its portal, the database, and the DataLoaders that batch its lookups.
+//! What one request may see: its portal, the database, the DataLoaders that batch its lookups, and the way to
+//! HubSpot for writes.
+
+use std::sync::Arc;
 
 use async_graphql::Context;
 use sea_orm::DatabaseConnection;
 
-use crate::loaders::Loaders;
+use crate::{loaders::Loaders, upstream::Upstream};
 
 pub struct Scope {
     pub portal_id: i64,
     pub db: DatabaseConnection,
     pub(crate) loaders: Loaders,
+    /// `None` when no HubSpot connection is configured: mutations then fail saying so.
+    pub(crate) upstream: Option<Arc<dyn Upstream>>,
 }
 
 impl Scope {
@@ -16,7 +21,11 @@ impl Scope {
     /// to another.
     pub fn new(db: DatabaseConnection, portal_id: i64) -> Self {
         let loaders = Loaders::new(db.clone(), portal_id);
-        Self { portal_id, db, loaders }
+        Self { portal_id, db, loaders, upstream: None }
+    }
+
+    pub fn with_upstream(self, upstream: Option<Arc<dyn Upstream>>) -> Self {
+        Self { upstream, ..self }
     }
 }
 

@@ -127,13 +127,13 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         None => {}
     }
     let install = config.install(&db, redis).map_err(anyhow::Error::msg).context("OAuth configuration")?;
+    // Records are read and written with the private app's token, or else the installed portals' OAuth tokens.
+    let hubspot = private_app.or_else(|| install.as_ref().map(|i| i.hubspot.clone()));
     let webhooks = config.webhooks();
     if webhooks.is_some() {
-        // Records named by events are read with the private app's token, or else the installed portals' OAuth tokens.
-        let hubspot = private_app.or_else(|| install.as_ref().map(|i| i.hubspot.clone()));
         let applier = crate::webhooks::apply::Applier {
             db: db.clone(),
-            hubspot,
+            hubspot: hubspot.clone(),
             stats: metrics.webhooks.clone(),
             settings: crate::webhooks::apply::ApplierSettings {
                 lease: std::time::Duration::from_secs(config.webhook_lease_secs),
@@ -142,11 +142,15 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         };
         tokio::spawn(applier.run());
     }
+    let upstream = hubspot.map(|hubspot| {
+        Arc::new(crate::writes::Writes { db: db.clone(), hubspot }) as Arc<dyn schema::upstream::Upstream>
+    });
     let state = http::AppState::new(db, metrics)
         .await
         .context("loading portals")?
         .with_install(install.map(Arc::new))
-        .with_webhooks(webhooks);
+        .with_webhooks(webhooks)
+        .with_upstream(upstream);
     let addr = SocketAddr::new(config.bind, config.port);
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr} (BIND, PORT)"))?;
     tracing::info!("GraphQL and GraphiQL at http://{addr}/graphql");

@@ -11,3 +11,4 @@ pub mod oauth;
 pub mod shared_redis;
 pub mod sync;
 pub mod webhooks;
+pub mod writes;

@@ -195,3 +195,20 @@ pub mod convergence;
 pub mod load;
 pub mod redis_server;
 pub mod sim;
+
+/// A simulated portal (`small_spec(portal)`), backfilled into a fresh mirror by a client with `settings` (its base
+/// URL and token set to the simulator's); the client is returned for more calls.
+pub async fn synced_mirror(
+    backend: Backend,
+    portal: i64,
+    settings: server::hubspot::ClientSettings,
+) -> (sim::Running, TestDb, server::hubspot::HubSpot) {
+    use server::hubspot::{ClientSettings, HubSpot, PrivateApp};
+    let config = sim::SimConfig { portals: vec![small_spec(portal)], ..sim::SimConfig::default() };
+    let sim = sim::Running::start(config).await.expect("simulator starts");
+    let db = TestDb::migrated(backend).await;
+    let settings = ClientSettings { base_url: sim.base_url(), ..settings };
+    let hubspot = HubSpot::new(settings, Arc::new(PrivateApp(sim.token().to_owned())));
+    server::sync::backfill(&db.db, &hubspot, portal, false, &server::sync::Progress::Quiet).await.expect("backfill");
+    (sim, db, hubspot)
+}

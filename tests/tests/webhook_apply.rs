@@ -12,7 +12,6 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use server::{
     hubspot::{ClientSettings, HubSpot, PrivateApp},
-    sync::{Progress, backfill},
     webhooks::{
         WebhookStats,
         apply::{Applier, ApplierSettings, Pass},
@@ -23,7 +22,7 @@ use server::{
 use tests::{
     Backend, TestDb, on_both,
     sim::{Running, SimConfig},
-    small_spec,
+    small_spec, synced_mirror,
 };
 
 const PORTAL: i64 = 100_001;
@@ -38,17 +37,9 @@ struct World {
 impl World {
     /// A simulated portal, backfilled into a fresh mirror.
     async fn new(backend: Backend) -> Self {
-        let sim =
-            Running::start(SimConfig { portals: vec![small_spec(PORTAL)], ..SimConfig::default() }).await.unwrap();
-        let db = TestDb::migrated(backend).await;
-        let settings = ClientSettings {
-            base_url: sim.base_url(),
-            min_backoff: Duration::from_millis(10),
-            max_retries: 1,
-            ..ClientSettings::default()
-        };
-        let hubspot = HubSpot::new(settings, Arc::new(PrivateApp(sim.token().to_owned())));
-        backfill(&db.db, &hubspot, PORTAL, false, &Progress::Quiet).await.unwrap();
+        let settings =
+            ClientSettings { min_backoff: Duration::from_millis(10), max_retries: 1, ..ClientSettings::default() };
+        let (sim, db, hubspot) = synced_mirror(backend, PORTAL, settings).await;
         let applier = Applier {
             db: db.db.clone(),
             hubspot: Some(hubspot),

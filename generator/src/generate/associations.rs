@@ -52,6 +52,13 @@ impl AssociationKind {
         })
     }
 
+    /// The type a link between `from` and `to` gets when none is named: the unlabeled one where HubSpot has both
+    /// an unlabeled and a primary type.
+    pub fn default_between(from: ObjectType, to: ObjectType) -> Option<AssociationKind> {
+        let kinds = ASSOCIATION_KINDS.iter().flat_map(|k| [*k, k.inverse()]).filter(|k| k.from == from && k.to == to);
+        kinds.min_by_key(|k| k.primary)
+    }
+
     /// The same type read from the other end.
     pub fn inverse(self) -> AssociationKind {
         kind(self.to, self.from, self.inverse_type_id, self.type_id, self.primary)

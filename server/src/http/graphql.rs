@@ -24,6 +24,7 @@ pub(super) async fn execute(
                 .into();
         }
     };
-    let request = request.into_inner().data(Scope::new(state.db.clone(), portal_id));
+    let scope = Scope::new(state.db.clone(), portal_id).with_upstream(state.upstream.clone());
+    let request = request.into_inner().data(scope);
     state.schema.execute(request).await.into()
 }

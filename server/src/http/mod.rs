@@ -25,16 +25,22 @@ pub struct AppState {
     pub install: Option<Arc<crate::oauth::Install>>,
     /// The webhook receiver, when a client secret is configured.
     pub webhooks: Option<Arc<crate::webhooks::Receiver>>,
+    /// Where mutations write, when a HubSpot connection is configured.
+    pub upstream: Option<Arc<dyn schema::upstream::Upstream>>,
 }
 
 impl AppState {
     pub async fn new(db: DatabaseConnection, metrics: Metrics) -> Result<Self, sea_orm::DbErr> {
         let portals = Arc::new(Portals::load(&db).await?);
-        Ok(Self { db, schema: schema::build(), portals, metrics, install: None, webhooks: None })
+        Ok(Self { db, schema: schema::build(), portals, metrics, install: None, webhooks: None, upstream: None })
     }
 
     pub fn with_install(self, install: Option<Arc<crate::oauth::Install>>) -> Self {
         Self { install, ..self }
+    }
+
+    pub fn with_upstream(self, upstream: Option<Arc<dyn schema::upstream::Upstream>>) -> Self {
+        Self { upstream, ..self }
     }
 
     pub fn with_webhooks(self, webhooks: Option<crate::webhooks::Receiver>) -> Self {

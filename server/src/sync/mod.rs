@@ -4,7 +4,7 @@
 mod progress;
 mod reconcile;
 mod state;
-mod wire;
+pub(crate) mod wire;
 
 use chrono::Utc;
 use generator::{Association, AssociationKind, ObjectType};

@@ -39,22 +39,28 @@ struct WireObject {
     archived: bool,
 }
 
+impl WireObject {
+    fn into_object(self) -> Result<CrmObject, HubSpotError> {
+        let id = self.id.parse().map_err(|e| bad("object id", e))?;
+        Ok(CrmObject {
+            id,
+            properties: self.properties,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            archived: self.archived,
+        })
+    }
+}
+
 pub fn objects(body: &Value) -> Result<Page<CrmObject>, HubSpotError> {
     let wire: Vec<WireObject> = results(body, "CRM objects")?;
-    let results = wire
-        .into_iter()
-        .map(|w| {
-            let id = w.id.parse().map_err(|e| bad("object id", e))?;
-            Ok(CrmObject {
-                id,
-                properties: w.properties,
-                created_at: w.created_at,
-                updated_at: w.updated_at,
-                archived: w.archived,
-            })
-        })
-        .collect::<Result<_, HubSpotError>>()?;
+    let results = wire.into_iter().map(WireObject::into_object).collect::<Result<_, HubSpotError>>()?;
     Ok(Page { results, next: next_cursor(body) })
+}
+
+/// One CRM object, as a create or an update answers.
+pub fn object(body: &Value) -> Result<CrmObject, HubSpotError> {
+    WireObject::deserialize(body).map_err(|e| bad("CRM object", e))?.into_object()
 }
 
 #[derive(Deserialize)]

@@ -8,7 +8,7 @@ use axum::{
     routing::{get, post, put},
 };
 use chrono::Utc;
-use generator::{ASSOCIATION_KINDS, ObjectType};
+use generator::{AssociationKind, ObjectType};
 use serde_json::{Value, json};
 
 use super::{
@@ -95,8 +95,7 @@ async fn put_labelled(
 
 /// The default (unlabeled) type between two object types: the non-primary one where HubSpot has both.
 fn default_type(from: ObjectType, to: ObjectType) -> Result<AssocType, SimError> {
-    let kinds = ASSOCIATION_KINDS.iter().flat_map(|k| [*k, k.inverse()]).filter(|k| k.from == from && k.to == to);
-    let kind = kinds.min_by_key(|k| k.primary).ok_or_else(|| {
+    let kind = AssociationKind::default_between(from, to).ok_or_else(|| {
         SimError::validation(format!("No association type between {} and {}", from.plural(), to.plural()))
     })?;
     Ok(AssocType { category: "HUBSPOT_DEFINED".into(), type_id: kind.type_id, label: None })

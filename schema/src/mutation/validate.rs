@@ -1,0 +1,195 @@
+//! Checks a write before HubSpot sees it: formats (email, numbers, dates), owners that exist, and a stage that
+//! belongs to the record's pipeline. A failed check names the input field and HubSpot is not called.
+
+use chrono::{DateTime, NaiveDate};
+use entities::{owner, pipeline, pipeline_stage};
+use generator::ObjectType;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
+
+use super::{inputs::Fields, records::Current};
+use crate::error::{ApiError, Res};
+
+const NUMBERS: &[&str] = &["amount", "annualrevenue", "numberofemployees", "hubspotscore", "num_notes"];
+const DATES: &[&str] = &[
+    "closedate",
+    "closed_date",
+    "notes_last_contacted",
+    "notes_last_updated",
+    "hs_email_last_open_date",
+    "hs_email_last_click_date",
+];
+
+fn is_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else { return false };
+    !local.is_empty()
+        && !domain.contains('@')
+        && !s.chars().any(char::is_whitespace)
+        && domain.split('.').count() >= 2
+        && domain.split('.').all(|part| !part.is_empty())
+}
+
+/// ISO-8601 (a date, or a date and time with its offset) or epoch milliseconds, as HubSpot takes them.
+fn is_date(s: &str) -> bool {
+    DateTime::parse_from_rfc3339(s).is_ok()
+        || NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
+        || (!s.is_empty() && s.len() <= 15 && s.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Formats of the values given; an empty string or null clears a property and is always allowed.
+fn check_formats(fields: &Fields) -> Res<()> {
+    for (property, (value, field)) in fields {
+        let Some(value) = value.as_deref().filter(|v| !v.is_empty()) else { continue };
+        let problem = if property == "email" && !is_email(value) {
+            Some(format!("`{value}` is not an email address"))
+        } else if NUMBERS.contains(&property.as_str()) && value.trim().parse::<f64>().map_or(true, |n| !n.is_finite()) {
+            Some(format!("`{value}` is not a number"))
+        } else if DATES.contains(&property.as_str()) && !is_date(value) {
+            Some(format!("`{value}` is not a date (ISO-8601, or epoch milliseconds)"))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(ApiError::invalid(field.clone(), problem));
+        }
+    }
+    Ok(())
+}
+
+async fn check_owner(db: &impl ConnectionTrait, portal: i64, fields: &Fields) -> Res<()> {
+    let Some((Some(value), field)) = fields.get("hubspot_owner_id") else { return Ok(()) };
+    if value.is_empty() {
+        return Ok(());
+    }
+    let id: i64 =
+        value.parse().map_err(|_| ApiError::invalid(field.clone(), format!("`{value}` is not an owner id")))?;
+    let found = owner::Entity::find()
+        .filter(owner::Column::PortalId.eq(portal))
+        .filter(owner::Column::HubspotId.eq(id))
+        .filter(owner::Column::ArchivedAt.is_null())
+        .count(db)
+        .await?;
+    if found == 0 {
+        return Err(ApiError::invalid(field.clone(), format!("no owner with id {id} in this portal")));
+    }
+    Ok(())
+}
+
+/// The pipeline and stage properties of deals and tickets, and their defaults for a new record.
+fn pipeline_properties(object_type: ObjectType) -> Option<(&'static str, &'static str, &'static str)> {
+    match object_type {
+        ObjectType::Deal => Some(("pipeline", "dealstage", "default")),
+        ObjectType::Ticket => Some(("hs_pipeline", "hs_pipeline_stage", "0")),
+        _ => None,
+    }
+}
+
+/// A new deal or ticket goes to HubSpot's default pipeline unless the input names one; sent explicitly, so the
+/// mirror knows it from HubSpot's answer.
+pub(crate) fn default_pipeline(object_type: ObjectType, fields: &mut Fields) {
+    if let Some((pipeline, _, default)) = pipeline_properties(object_type) {
+        fields.entry(pipeline.to_owned()).or_insert_with(|| (Some(default.to_owned()), "input.pipeline".to_owned()));
+    }
+}
+
+/// A deal or ticket ends up in a pipeline of its type and in a stage of that pipeline.
+async fn check_stage(
+    db: &impl ConnectionTrait,
+    portal: i64,
+    object_type: ObjectType,
+    fields: &Fields,
+    current: Option<&Current>,
+) -> Res<()> {
+    let Some((pipeline_property, stage_property, default)) = pipeline_properties(object_type) else { return Ok(()) };
+    let given = |name: &str| fields.get(name).map(|(v, field)| (v.clone().unwrap_or_default(), field.clone()));
+    let (pipeline_given, stage_given) = (given(pipeline_property), given(stage_property));
+    if pipeline_given.is_none() && stage_given.is_none() {
+        return match current {
+            Some(_) => Ok(()),
+            None => Err(ApiError::invalid("input.stage", format!("a new {} needs a stage", object_type.singular()))),
+        };
+    }
+    let pipeline_id = match (&pipeline_given, current) {
+        (Some((id, _)), _) => id.clone(),
+        (None, Some(current)) => current.pipeline.clone().unwrap_or_else(|| default.to_owned()),
+        (None, None) => default.to_owned(),
+    };
+    let pipeline_field = pipeline_given.as_ref().map_or("input.pipeline".to_owned(), |(_, f)| f.clone());
+    let pipeline_exists = pipeline::Entity::find()
+        .filter(pipeline::Column::PortalId.eq(portal))
+        .filter(pipeline::Column::ObjectType.eq(object_type.plural()))
+        .filter(pipeline::Column::HubspotId.eq(&pipeline_id))
+        .count(db)
+        .await?;
+    if pipeline_exists == 0 {
+        return Err(ApiError::invalid(
+            pipeline_field,
+            format!("no {} pipeline `{pipeline_id}` in this portal", object_type.singular()),
+        ));
+    }
+    let (stage, stage_field) = match (stage_given, current) {
+        (Some(given), _) => given,
+        (None, Some(current)) => (current.stage.clone().unwrap_or_default(), pipeline_field.clone()),
+        (None, None) => {
+            return Err(ApiError::invalid("input.stage", format!("a new {} needs a stage", object_type.singular())));
+        }
+    };
+    let stages: Vec<String> = pipeline_stage::Entity::find()
+        .select_only()
+        .column(pipeline_stage::Column::HubspotId)
+        .filter(pipeline_stage::Column::PortalId.eq(portal))
+        .filter(pipeline_stage::Column::PipelineId.eq(&pipeline_id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    if !stages.contains(&stage) {
+        return Err(ApiError::invalid(
+            stage_field,
+            format!("`{stage}` is not a stage of pipeline `{pipeline_id}` (its stages: {})", stages.join(", ")),
+        ));
+    }
+    Ok(())
+}
+
+/// Every check of a write of `fields` to a record of `object_type`: a new one when `current` is `None`.
+pub(crate) async fn check(
+    db: &impl ConnectionTrait,
+    portal: i64,
+    object_type: ObjectType,
+    fields: &Fields,
+    current: Option<&Current>,
+) -> Res<()> {
+    check_formats(fields)?;
+    check_owner(db, portal, fields).await?;
+    check_stage(db, portal, object_type, fields, current).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_and_dates() {
+        for good in ["a@b.co", "first.last+tag@example.co.uk"] {
+            assert!(is_email(good), "{good}");
+        }
+        for bad in ["", "a", "a@b", "@b.co", "a@b..co", "a b@c.co", "a@b@c.co"] {
+            assert!(!is_email(bad), "{bad}");
+        }
+        for good in ["2026-12-01", "2026-12-01T10:00:00Z", "2026-12-01T10:00:00.123+01:00", "1764583200000"] {
+            assert!(is_date(good), "{good}");
+        }
+        for bad in ["tomorrow", "2026-13-01", "12/01/2026", ""] {
+            assert!(!is_date(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_bad_format_names_its_field() {
+        let mut fields = Fields::new();
+        fields.insert("amount".into(), (Some("12,5".into()), "input.properties.amount".into()));
+        let err = check_formats(&fields).unwrap_err();
+        assert!(err.to_string().contains("`input.properties.amount`"), "{err}");
+        fields.insert("amount".into(), (Some("".into()), "input.properties.amount".into()));
+        check_formats(&fields).expect("an empty value clears");
+    }
+}

@@ -1,0 +1,327 @@
+//! Mutations write through to HubSpot (the simulator) and into the mirror in the same request: the next query sees
+//! the write and HubSpot holds it. Bad input never reaches HubSpot; HubSpot's refusals and outages reach the client
+//! with HubSpot's status, category, message and correlation id.
+
+use std::{sync::Arc, time::Duration};
+
+use async_graphql::{Request, Variables};
+use reqwest::Client;
+use serde_json::{Value, json};
+use server::{hubspot::ClientSettings, writes::Writes};
+use tests::{
+    Backend, TestDb, on_both,
+    sim::{Running, limits::Chaos},
+    synced_mirror,
+};
+
+const PORTAL: i64 = 100_001;
+
+struct World {
+    sim: Running,
+    db: TestDb,
+    schema: schema::GatewaySchema,
+    writes: Writes,
+}
+
+impl World {
+    /// A simulated portal, backfilled into a fresh mirror, and a gateway writing to it.
+    async fn new(backend: Backend) -> Self {
+        let settings = ClientSettings {
+            min_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(50),
+            max_retries: 2,
+            ..ClientSettings::default()
+        };
+        let (sim, db, hubspot) = synced_mirror(backend, PORTAL, settings).await;
+        let writes = Writes { db: db.db.clone(), hubspot };
+        Self { sim, db, schema: schema::build(), writes }
+    }
+
+    async fn run(&self, query: &str, variables: Value) -> Value {
+        let scope = schema::Scope::new(self.db.db.clone(), PORTAL).with_upstream(Some(Arc::new(self.writes.clone())));
+        let request = Request::new(query).variables(Variables::from_json(variables)).data(scope);
+        serde_json::to_value(self.schema.execute(request).await).unwrap()
+    }
+
+    async fn data(&self, query: &str, variables: Value) -> Value {
+        let response = self.run(query, variables).await;
+        assert!(response.get("errors").is_none(), "{response:#}");
+        response["data"].clone()
+    }
+
+    /// The first error of a request that must fail.
+    async fn error(&self, query: &str, variables: Value) -> Value {
+        let response = self.run(query, variables).await;
+        assert!(response["errors"][0].is_object(), "expected an error: {response:#}");
+        response["errors"][0].clone()
+    }
+
+    /// A record as HubSpot (the simulator) holds it; `None` when it is not live there.
+    async fn at_hubspot(&self, plural: &str, id: &str, properties: &str) -> Option<Value> {
+        let url = format!("{}/crm/v3/objects/{plural}/{id}?properties={properties}", self.sim.base_url());
+        let response = Client::new().get(url).bearer_auth(self.sim.token()).send().await.unwrap();
+        if response.status() == 404 {
+            return None;
+        }
+        assert!(response.status().is_success(), "{}", response.status());
+        Some(response.json().await.unwrap())
+    }
+
+    fn requests(&self) -> u64 {
+        self.sim.sim.stats().requests
+    }
+
+    /// The global ID and HubSpot id of the first record of a list field.
+    async fn first(&self, list: &str) -> (String, String) {
+        let data = self.data(&format!("{{ {list}(first: 1) {{ nodes {{ id hubspotId }} }} }}"), json!({})).await;
+        let node = &data[list]["nodes"][0];
+        (node["id"].as_str().unwrap().to_owned(), node["hubspotId"].as_str().unwrap().to_owned())
+    }
+}
+
+const CREATE_CONTACT: &str = "mutation($input: ContactInput!, $with: [ID!]) {
+    createContact(input: $input, associateWith: $with) { id hubspotId email jobTitle companies(first: 5) { nodes { id } } } }";
+
+on_both!(contacts_are_created_updated_and_archived_through_hubspot, |backend| async move {
+    let world = World::new(backend).await;
+    let (company, _) = world.first("companies").await;
+    let (owner, owner_id) = world.first("owners").await;
+    let created = world
+        .data(
+            CREATE_CONTACT,
+            json!({ "input": { "email": "ada@example.com", "firstName": "Ada", "jobTitle": "Engineer", "ownerId": owner_id },
+                    "with": [company] }),
+        )
+        .await["createContact"]
+        .clone();
+    let (id, hubspot_id) = (created["id"].as_str().unwrap(), created["hubspotId"].as_str().unwrap());
+    assert_eq!(created["email"], "ada@example.com");
+    assert_eq!(created["companies"]["nodes"][0]["id"], company, "the link is in the mirror at once");
+    let held = world.at_hubspot("contacts", hubspot_id, "email,jobtitle,hubspot_owner_id").await.unwrap();
+    assert_eq!(held["properties"]["email"], "ada@example.com");
+    assert_eq!(held["properties"]["hubspot_owner_id"], owner_id);
+
+    let update = "mutation($id: ID!, $input: ContactInput!) { updateContact(id: $id, input: $input) {
+        jobTitle leadStatus owner { id } properties(names: [\"hs_lead_status\"]) } }";
+    let updated = world
+        .data(update, json!({ "id": id, "input": { "jobTitle": "CTO", "properties": { "hs_lead_status": "OPEN" } } }))
+        .await["updateContact"]
+        .clone();
+    assert_eq!(updated["jobTitle"], "CTO");
+    assert_eq!(updated["leadStatus"], "OPEN");
+    assert_eq!(updated["owner"]["id"], owner, "what the update left alone stays");
+    let read = world.data("query($id: ID!) { contact(id: $id) { jobTitle firstName } }", json!({ "id": id })).await;
+    assert_eq!(read["contact"], json!({ "jobTitle": "CTO", "firstName": "Ada" }));
+    assert_eq!(world.at_hubspot("contacts", hubspot_id, "jobtitle").await.unwrap()["properties"]["jobtitle"], "CTO");
+
+    let archived = world.data("mutation($id: ID!) { archiveContact(id: $id) }", json!({ "id": id })).await;
+    assert_eq!(archived["archiveContact"], id);
+    let read = world.data("query($id: ID!) { contact(id: $id) { archivedAt } }", json!({ "id": id })).await;
+    assert!(read["contact"]["archivedAt"].is_string(), "{read}");
+    assert!(world.at_hubspot("contacts", hubspot_id, "email").await.is_none(), "archived at HubSpot");
+});
+
+on_both!(deals_companies_and_tickets_are_written_through_hubspot, |backend| async move {
+    let world = World::new(backend).await;
+    let company = world
+        .data(
+            "mutation { createCompany(input: { name: \"Initech\", domain: \"initech.example\", numberOfEmployees: 40 }) {
+                id hubspotId name domain } }",
+            json!({}),
+        )
+        .await["createCompany"]
+        .clone();
+    assert_eq!(company["name"], "Initech");
+    let deal = world
+        .data(
+            "mutation($with: [ID!]) { createDeal(input: { name: \"Initech renewal\", amount: 12500.5, stage: \"qualifiedtobuy\",
+                closeDate: \"2027-01-31T00:00:00Z\" }, associateWith: $with) {
+                id hubspotId name amount stage { id } companies(first: 1) { nodes { name } } } }",
+            json!({ "with": [company["id"]] }),
+        )
+        .await["createDeal"]
+        .clone();
+    assert_eq!(deal["amount"], 12500.5);
+    assert_eq!(deal["stage"]["id"], "qualifiedtobuy");
+    assert_eq!(deal["companies"]["nodes"][0]["name"], "Initech");
+    let moved = world
+        .data(
+            "mutation($id: ID!) { moveDealStage(id: $id, stage: \"closedwon\") { stage { id isClosed } } }",
+            json!({ "id": deal["id"] }),
+        )
+        .await;
+    assert_eq!(moved["moveDealStage"]["stage"], json!({ "id": "closedwon", "isClosed": true }));
+    let held = world.at_hubspot("deals", deal["hubspotId"].as_str().unwrap(), "dealstage,amount").await.unwrap();
+    assert_eq!(held["properties"]["dealstage"], "closedwon");
+    assert_eq!(held["properties"]["amount"], "12500.5");
+    let won = world
+        .data(
+            "query($id: ID!) { company(id: $id) { deals(first: 5) { nodes { name stage { id } } } } }",
+            json!({ "id": company["id"] }),
+        )
+        .await;
+    assert_eq!(won["company"]["deals"]["nodes"][0]["stage"]["id"], "closedwon");
+    let renamed = world
+        .data(
+            "mutation($id: ID!) { updateCompany(id: $id, input: { name: \"Initrode\" }) { name domain } }",
+            json!({ "id": company["id"] }),
+        )
+        .await;
+    assert_eq!(renamed["updateCompany"], json!({ "name": "Initrode", "domain": "initech.example" }));
+
+    let ticket = world
+        .data(
+            "mutation($with: [ID!]) { createTicket(input: { subject: \"Printer on fire\", stage: \"1\", priority: HIGH },
+                associateWith: $with) { id hubspotId subject priority pipeline { hubspotId } } }",
+            json!({ "with": [company["id"]] }),
+        )
+        .await["createTicket"]
+        .clone();
+    assert_eq!(ticket["priority"], "HIGH");
+    assert_eq!(ticket["pipeline"]["hubspotId"], "0", "HubSpot's default ticket pipeline");
+    let closed = world
+        .data(
+            "mutation($id: ID!) { updateTicket(id: $id, input: { stage: \"4\" }) { stage { id isClosed } } }",
+            json!({ "id": ticket["id"] }),
+        )
+        .await;
+    assert_eq!(closed["updateTicket"]["stage"], json!({ "id": "4", "isClosed": true }));
+    for (mutation, record, plural) in [
+        ("archiveTicket", &ticket, "tickets"),
+        ("archiveDeal", &deal, "deals"),
+        ("archiveCompany", &company, "companies"),
+    ] {
+        let answer =
+            world.data(&format!("mutation($id: ID!) {{ {mutation}(id: $id) }}"), json!({ "id": record["id"] })).await;
+        assert_eq!(answer[mutation], record["id"]);
+        assert!(world.at_hubspot(plural, record["hubspotId"].as_str().unwrap(), "").await.is_none(), "{plural}");
+    }
+    let gone = world.data("query($id: ID!) { deal(id: $id) { archivedAt } }", json!({ "id": deal["id"] })).await;
+    assert!(gone["deal"]["archivedAt"].is_string());
+});
+
+on_both!(bad_input_names_the_field_and_never_reaches_hubspot, |backend| async move {
+    let world = World::new(backend).await;
+    let (deal, _) = world.first("deals").await;
+    let (company, _) = world.first("companies").await;
+    let before = world.requests();
+    let cases = [
+        (CREATE_CONTACT, json!({ "input": { "email": "not-an-email" } }), "input.email"),
+        (
+            CREATE_CONTACT,
+            json!({ "input": { "properties": { "hubspotscore": "high" } } }),
+            "input.properties.hubspotscore",
+        ),
+        (CREATE_CONTACT, json!({ "input": { "ownerId": "999999999" } }), "input.ownerId"),
+        (
+            CREATE_CONTACT,
+            json!({ "input": { "email": "x@example.com" }, "with": ["not-a-global-id"] }),
+            "associateWith[0]",
+        ),
+        (
+            "mutation($input: DealInput!) { createDeal(input: $input) { id } }",
+            json!({ "input": { "name": "No stage" } }),
+            "input.stage",
+        ),
+        (
+            "mutation($input: DealInput!) { createDeal(input: $input) { id } }",
+            json!({ "input": { "name": "Bad stage", "stage": "nosuchstage" } }),
+            "input.stage",
+        ),
+        (
+            "mutation($input: DealInput!) { createDeal(input: $input) { id } }",
+            json!({ "input": { "name": "Bad date", "stage": "closedwon", "properties": { "closedate": "next tuesday" } } }),
+            "input.properties.closedate",
+        ),
+        (
+            "mutation($input: DealInput!) { createDeal(input: $input) { id } }",
+            json!({ "input": { "name": "x", "stage": "closedwon", "properties": { "amount": "lots" } } }),
+            "input.properties.amount",
+        ),
+        (
+            "mutation($input: DealInput!) { createDeal(input: $input) { id } }",
+            json!({ "input": { "name": "x", "stage": "closedwon", "pipeline": "nosuchpipeline" } }),
+            "input.pipeline",
+        ),
+        ("mutation($id: ID!) { moveDealStage(id: $id, stage: \"1\") { id } }", json!({ "id": deal }), "stage"),
+        ("mutation($id: ID!) { moveDealStage(id: $id, stage: \"closedwon\") { id } }", json!({ "id": company }), "id"),
+        ("mutation { updateContact(id: \"123456789\", input: { jobTitle: \"x\" }) { id } }", json!({}), "id"),
+        ("mutation($id: ID!) { updateDeal(id: $id, input: {}) { id } }", json!({ "id": deal }), "input"),
+    ];
+    for (query, variables, field) in cases {
+        let error = world.error(query, variables.clone()).await;
+        assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{variables}: {error}");
+        assert_eq!(error["extensions"]["argument"], field, "{variables}: {error}");
+        assert!(error["message"].as_str().unwrap().contains(&format!("`{field}`")), "{error}");
+    }
+    assert_eq!(world.requests(), before, "no bad input reached HubSpot");
+
+    // Without a HubSpot connection a write says so.
+    let scope = schema::Scope::new(world.db.db.clone(), PORTAL);
+    let request = Request::new("mutation($id: ID!) { archiveDeal(id: $id) }")
+        .variables(Variables::from_json(json!({ "id": deal })))
+        .data(scope);
+    let response = serde_json::to_value(world.schema.execute(request).await).unwrap();
+    assert_eq!(response["errors"][0]["extensions"]["code"], "UPSTREAM_UNAVAILABLE", "{response}");
+});
+
+on_both!(hubspot_refusals_and_outages_reach_the_client, |backend| async move {
+    let world = World::new(backend).await;
+    let (contact, contact_id) = world.first("contacts").await;
+
+    // 400: HubSpot's validation, with its message and category.
+    let unknown = json!({ "input": { "email": "new@example.com", "properties": { "no_such_property": "x" } } });
+    let error = world.error(CREATE_CONTACT, unknown).await;
+    assert_eq!(error["extensions"]["code"], "UPSTREAM_REJECTED");
+    assert_eq!(error["extensions"]["status"], 400);
+    assert_eq!(error["extensions"]["category"], "VALIDATION_ERROR");
+    assert!(error["extensions"]["correlationId"].as_str().is_some_and(|c| !c.is_empty()), "{error}");
+    assert!(error["message"].as_str().unwrap().contains("no_such_property"), "{error}");
+
+    // 409: a contact with that email exists.
+    let email = world.data("query($id: ID!) { contact(id: $id) { email } }", json!({ "id": contact })).await["contact"]
+        ["email"]
+        .clone();
+    let error = world.error(CREATE_CONTACT, json!({ "input": { "email": email } })).await;
+    assert_eq!(error["extensions"]["status"], 409, "{error}");
+    assert_eq!(error["extensions"]["category"], "CONFLICT");
+
+    // 404: archived at HubSpot since the mirror last heard.
+    let url = format!("{}/crm/v3/objects/contacts/{contact_id}", world.sim.base_url());
+    Client::new().delete(url).bearer_auth(world.sim.token()).send().await.unwrap();
+    let error = world
+        .error(
+            "mutation($id: ID!) { updateContact(id: $id, input: { city: \"Oslo\" }) { id } }",
+            json!({ "id": contact }),
+        )
+        .await;
+    assert_eq!(error["extensions"]["status"], 404, "{error}");
+    assert_eq!(error["extensions"]["category"], "OBJECT_NOT_FOUND");
+
+    // 429, then success: the client waits and retries.
+    let (company, company_id) = world.first("companies").await;
+    world.sim.sim.set_chaos(Chaos { throttle_next: 1, ..Chaos::default() });
+    let renamed = world
+        .data(
+            "mutation($id: ID!) { updateCompany(id: $id, input: { city: \"Lyon\" }) { city } }",
+            json!({ "id": company }),
+        )
+        .await;
+    assert_eq!(renamed["updateCompany"]["city"], "Lyon");
+
+    // An outage: UPSTREAM_UNAVAILABLE, nothing written to the mirror, and queries still answered from it.
+    world.sim.sim.set_chaos(Chaos { outage_ms: 60_000, ..Chaos::default() });
+    let error = world
+        .error(
+            "mutation($id: ID!) { updateCompany(id: $id, input: { city: \"Paris\" }) { city } }",
+            json!({ "id": company }),
+        )
+        .await;
+    assert_eq!(error["extensions"]["code"], "UPSTREAM_UNAVAILABLE", "{error}");
+    assert_eq!(error["extensions"]["status"], 503);
+    let read = world.data("query($id: ID!) { company(id: $id) { city } }", json!({ "id": company })).await;
+    assert_eq!(read["company"]["city"], "Lyon", "the mirror kept the last accepted write");
+    world.sim.sim.set_chaos(Chaos::default());
+    let held = world.at_hubspot("companies", &company_id, "city").await.unwrap();
+    assert_eq!(held["properties"]["city"], "Lyon");
+});
