@@ -12,6 +12,7 @@ mod objects;
 mod order;
 mod prefetch;
 mod query;
+mod records;
 mod scope;
 mod sync_status;
 pub mod upstream;

@@ -27,6 +27,7 @@ use crate::{
     },
     order::{OrderBy, SortField, sort_keys},
     prefetch::{node_fields, prefetch},
+    records::{Written, from_hubspot},
     scope::scope,
 };
 
@@ -97,10 +98,10 @@ impl CoreQuery {
             return Err(ApiError::invalid("id", "not a global ID")).gql();
         };
         Ok(match type_name.as_str() {
-            "Contact" => contact_by_id(ctx, &id).await?.map(Node::Contact),
-            "Company" => company_by_id(ctx, &id).await?.map(Node::Company),
-            "Deal" => deal_by_id(ctx, &id).await?.map(Node::Deal),
-            "Ticket" => ticket_by_id(ctx, &id).await?.map(Node::Ticket),
+            "Contact" => record_by_id::<Contact>(ctx, &id, false).await?.map(Node::Contact),
+            "Company" => record_by_id::<Company>(ctx, &id, false).await?.map(Node::Company),
+            "Deal" => record_by_id::<Deal>(ctx, &id, false).await?.map(Node::Deal),
+            "Ticket" => record_by_id::<Ticket>(ctx, &id, false).await?.map(Node::Ticket),
             "Owner" => owner_by_id(ctx, &id).await?.map(Node::Owner),
             "Campaign" => campaign_by_id(ctx, &id).await?.map(Node::Campaign),
             "Pipeline" => pipeline_by_id(ctx, &id).await?.map(Node::Pipeline),
@@ -108,21 +109,26 @@ impl CoreQuery {
         })
     }
 
-    /// A contact by HubSpot id or global ID; null when the mirror has none.
-    async fn contact(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Contact>> {
-        contact_by_id(ctx, &id).await
+    /// A contact by HubSpot id or global ID: the mirror's, or HubSpot's when the mirror does not hold it yet or
+    /// `fresh` asks for HubSpot's (through the read cache, so at most its TTL old); null when neither has it.
+    /// `_meta` says where the answer came from.
+    async fn contact(&self, ctx: &Context<'_>, id: ID, fresh: Option<bool>) -> GqlResult<Option<Contact>> {
+        record_by_id(ctx, &id, fresh.unwrap_or(false)).await
     }
 
-    async fn company(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Company>> {
-        company_by_id(ctx, &id).await
+    /// A company by id, as `contact` finds one.
+    async fn company(&self, ctx: &Context<'_>, id: ID, fresh: Option<bool>) -> GqlResult<Option<Company>> {
+        record_by_id(ctx, &id, fresh.unwrap_or(false)).await
     }
 
-    async fn deal(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Deal>> {
-        deal_by_id(ctx, &id).await
+    /// A deal by id, as `contact` finds one.
+    async fn deal(&self, ctx: &Context<'_>, id: ID, fresh: Option<bool>) -> GqlResult<Option<Deal>> {
+        record_by_id(ctx, &id, fresh.unwrap_or(false)).await
     }
 
-    async fn ticket(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Ticket>> {
-        ticket_by_id(ctx, &id).await
+    /// A ticket by id, as `contact` finds one.
+    async fn ticket(&self, ctx: &Context<'_>, id: ID, fresh: Option<bool>) -> GqlResult<Option<Ticket>> {
+        record_by_id(ctx, &id, fresh.unwrap_or(false)).await
     }
 
     async fn owner(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Owner>> {
@@ -269,36 +275,26 @@ impl CoreQuery {
     }
 }
 
-async fn contact_by_id(ctx: &Context<'_>, id: &ID) -> GqlResult<Option<Contact>> {
-    let key = numeric_key(id, "Contact", "id").gql()?;
+/// A contact, company, deal or ticket by id: the mirror's, or HubSpot's when the mirror lacks it or `fresh` asks
+/// for HubSpot (through the read cache).
+async fn record_by_id<T: Written>(ctx: &Context<'_>, id: &ID, fresh: bool) -> GqlResult<Option<T>> {
+    let key = numeric_key(id, T::NAME, "id").gql()?;
     let scope = scope(ctx);
-    let Some(row) = scope.loaders.contacts.load_one(key).await.gql()? else { return Ok(None) };
+    let mirrored = if fresh { None } else { T::mirrored(scope, key).await.gql()? };
+    let row = match mirrored {
+        Some(row) => row,
+        None => match from_hubspot::<T>(scope, key).await.gql()? {
+            Some(record) => record.row(),
+            // Asked fresh, and HubSpot holds no live record: what the mirror has, if anything.
+            None if fresh => match T::mirrored(scope, key).await.gql()? {
+                Some(row) => row,
+                None => return Ok(None),
+            },
+            None => return Ok(None),
+        },
+    };
     prefetch(scope, vec![row.clone()], ctx.field().selection_set().collect()).await.gql()?;
-    Ok(Some(Contact(row)))
-}
-
-async fn company_by_id(ctx: &Context<'_>, id: &ID) -> GqlResult<Option<Company>> {
-    let key = numeric_key(id, "Company", "id").gql()?;
-    let scope = scope(ctx);
-    let Some(row) = scope.loaders.companies.load_one(key).await.gql()? else { return Ok(None) };
-    prefetch(scope, vec![row.clone()], ctx.field().selection_set().collect()).await.gql()?;
-    Ok(Some(Company(row)))
-}
-
-async fn deal_by_id(ctx: &Context<'_>, id: &ID) -> GqlResult<Option<Deal>> {
-    let key = numeric_key(id, "Deal", "id").gql()?;
-    let scope = scope(ctx);
-    let Some(row) = scope.loaders.deals.load_one(key).await.gql()? else { return Ok(None) };
-    prefetch(scope, vec![row.clone()], ctx.field().selection_set().collect()).await.gql()?;
-    Ok(Some(Deal(row)))
-}
-
-async fn ticket_by_id(ctx: &Context<'_>, id: &ID) -> GqlResult<Option<Ticket>> {
-    let key = numeric_key(id, "Ticket", "id").gql()?;
-    let scope = scope(ctx);
-    let Some(row) = scope.loaders.tickets.load_one(key).await.gql()? else { return Ok(None) };
-    prefetch(scope, vec![row.clone()], ctx.field().selection_set().collect()).await.gql()?;
-    Ok(Some(Ticket(row)))
+    Ok(Some(T::wrap(row)))
 }
 
 async fn owner_by_id(ctx: &Context<'_>, id: &ID) -> GqlResult<Option<Owner>> {

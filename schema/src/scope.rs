@@ -1,12 +1,18 @@
 //! What one request may see: its portal, the database, the DataLoaders that batch its lookups, and the way to
 //! HubSpot for writes.
 
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
 use async_graphql::Context;
 use sea_orm::DatabaseConnection;
 
-use crate::{loaders::Loaders, upstream::Upstream};
+use crate::{
+    loaders::Loaders,
+    upstream::{Source, Upstream},
+};
 
 pub struct Scope {
     pub portal_id: i64,
@@ -14,6 +20,9 @@ pub struct Scope {
     pub(crate) loaders: Loaders,
     /// `None` when no HubSpot connection is configured: mutations then fail saying so.
     pub(crate) upstream: Option<Arc<dyn Upstream>>,
+    /// Records this request read from HubSpot, by kind (`contact`) and id, and where the answer came from; every
+    /// other record came from the mirror.
+    sources: Mutex<HashMap<(&'static str, i64), Source>>,
 }
 
 impl Scope {
@@ -21,7 +30,16 @@ impl Scope {
     /// to another.
     pub fn new(db: DatabaseConnection, portal_id: i64) -> Self {
         let loaders = Loaders::new(db.clone(), portal_id);
-        Self { portal_id, db, loaders, upstream: None }
+        Self { portal_id, db, loaders, upstream: None, sources: Mutex::default() }
+    }
+
+    pub(crate) fn answered_from(&self, kind: &'static str, id: i64, source: Source) {
+        self.sources.lock().expect("sources").insert((kind, id), source);
+    }
+
+    /// Where this request's answer about record `id` of `kind` came from.
+    pub(crate) fn source(&self, kind: &str, id: i64) -> Source {
+        self.sources.lock().expect("sources").get(&(kind, id)).copied().unwrap_or(Source::Mirror)
     }
 
     pub fn with_upstream(self, upstream: Option<Arc<dyn Upstream>>) -> Self {

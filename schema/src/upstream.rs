@@ -1,6 +1,6 @@
-//! The port through which the schema writes to HubSpot. The server implements it with its upstream client (rate
-//! limits, retries, timeouts) and writes HubSpot's answer into the mirror before it returns, so a query that follows
-//! a mutation sees the write.
+//! The port through which the schema reaches HubSpot: writes, and reads of records the mirror does not hold. The
+//! server implements it with its upstream client (rate limits, retries, timeouts, the read cache) and writes
+//! HubSpot's answer into the mirror before it returns, so a query that follows sees it.
 
 use std::collections::BTreeMap;
 
@@ -44,8 +44,22 @@ pub enum WriteError {
 
 pub type Answer<T> = BoxFuture<'static, Result<T, WriteError>>;
 
-/// Writes to HubSpot; each call returns once HubSpot accepted the write and the mirror holds it.
+/// Where an object in an answer came from.
+#[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// The mirror, kept fresh by webhooks and the reconcile sweep.
+    Mirror,
+    /// HubSpot's answer from the read cache (at most its TTL old).
+    Cache,
+    /// HubSpot, asked during this request.
+    Hubspot,
+}
+
+/// Writes to HubSpot and reads from it; each call returns once the mirror holds HubSpot's answer.
 pub trait Upstream: Send + Sync {
+    /// Reads a record from HubSpot, through the read cache, into the mirror: where the answer came from
+    /// (`Mirror` when the mirror already held a version as new), or `None` when HubSpot holds no live record `id`.
+    fn fetch(&self, portal: i64, object_type: ObjectType, id: i64) -> Answer<Option<Source>>;
     /// Creates a record linked to `links`; its HubSpot id.
     fn create(&self, portal: i64, object_type: ObjectType, properties: Properties, links: Vec<Link>) -> Answer<i64>;
     /// Sets `properties` of a record (null clears one).

@@ -143,7 +143,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         tokio::spawn(applier.run());
     }
     let upstream = hubspot.map(|hubspot| {
-        Arc::new(crate::writes::Writes { db: db.clone(), hubspot }) as Arc<dyn schema::upstream::Upstream>
+        Arc::new(crate::upstream::HubSpotUpstream { db: db.clone(), hubspot }) as Arc<dyn schema::upstream::Upstream>
     });
     let state = http::AppState::new(db, metrics)
         .await

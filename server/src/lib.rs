@@ -10,5 +10,5 @@ pub mod mirror;
 pub mod oauth;
 pub mod shared_redis;
 pub mod sync;
+pub mod upstream;
 pub mod webhooks;
-pub mod writes;

@@ -192,6 +192,7 @@ macro_rules! on_both {
 }
 
 pub mod convergence;
+pub mod gateway;
 pub mod load;
 pub mod redis_server;
 pub mod sim;

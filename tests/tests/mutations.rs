@@ -2,88 +2,18 @@
 //! the write and HubSpot holds it. Bad input never reaches HubSpot; HubSpot's refusals and outages reach the client
 //! with HubSpot's status, category, message and correlation id.
 
-use std::{sync::Arc, time::Duration};
-
 use async_graphql::{Request, Variables};
 use reqwest::Client;
-use serde_json::{Value, json};
-use server::{hubspot::ClientSettings, writes::Writes};
-use tests::{
-    Backend, TestDb, on_both,
-    sim::{Running, limits::Chaos},
-    synced_mirror,
-};
+use serde_json::json;
+use tests::{gateway::Gateway, on_both, sim::limits::Chaos};
 
 const PORTAL: i64 = 100_001;
-
-struct World {
-    sim: Running,
-    db: TestDb,
-    schema: schema::GatewaySchema,
-    writes: Writes,
-}
-
-impl World {
-    /// A simulated portal, backfilled into a fresh mirror, and a gateway writing to it.
-    async fn new(backend: Backend) -> Self {
-        let settings = ClientSettings {
-            min_backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_millis(50),
-            max_retries: 2,
-            ..ClientSettings::default()
-        };
-        let (sim, db, hubspot) = synced_mirror(backend, PORTAL, settings).await;
-        let writes = Writes { db: db.db.clone(), hubspot };
-        Self { sim, db, schema: schema::build(), writes }
-    }
-
-    async fn run(&self, query: &str, variables: Value) -> Value {
-        let scope = schema::Scope::new(self.db.db.clone(), PORTAL).with_upstream(Some(Arc::new(self.writes.clone())));
-        let request = Request::new(query).variables(Variables::from_json(variables)).data(scope);
-        serde_json::to_value(self.schema.execute(request).await).unwrap()
-    }
-
-    async fn data(&self, query: &str, variables: Value) -> Value {
-        let response = self.run(query, variables).await;
-        assert!(response.get("errors").is_none(), "{response:#}");
-        response["data"].clone()
-    }
-
-    /// The first error of a request that must fail.
-    async fn error(&self, query: &str, variables: Value) -> Value {
-        let response = self.run(query, variables).await;
-        assert!(response["errors"][0].is_object(), "expected an error: {response:#}");
-        response["errors"][0].clone()
-    }
-
-    /// A record as HubSpot (the simulator) holds it; `None` when it is not live there.
-    async fn at_hubspot(&self, plural: &str, id: &str, properties: &str) -> Option<Value> {
-        let url = format!("{}/crm/v3/objects/{plural}/{id}?properties={properties}", self.sim.base_url());
-        let response = Client::new().get(url).bearer_auth(self.sim.token()).send().await.unwrap();
-        if response.status() == 404 {
-            return None;
-        }
-        assert!(response.status().is_success(), "{}", response.status());
-        Some(response.json().await.unwrap())
-    }
-
-    fn requests(&self) -> u64 {
-        self.sim.sim.stats().requests
-    }
-
-    /// The global ID and HubSpot id of the first record of a list field.
-    async fn first(&self, list: &str) -> (String, String) {
-        let data = self.data(&format!("{{ {list}(first: 1) {{ nodes {{ id hubspotId }} }} }}"), json!({})).await;
-        let node = &data[list]["nodes"][0];
-        (node["id"].as_str().unwrap().to_owned(), node["hubspotId"].as_str().unwrap().to_owned())
-    }
-}
 
 const CREATE_CONTACT: &str = "mutation($input: ContactInput!, $with: [ID!]) {
     createContact(input: $input, associateWith: $with) { id hubspotId email jobTitle companies(first: 5) { nodes { id } } } }";
 
 on_both!(contacts_are_created_updated_and_archived_through_hubspot, |backend| async move {
-    let world = World::new(backend).await;
+    let world = Gateway::start(backend, PORTAL).await;
     let (company, _) = world.first("companies").await;
     let (owner, owner_id) = world.first("owners").await;
     let created = world
@@ -122,7 +52,7 @@ on_both!(contacts_are_created_updated_and_archived_through_hubspot, |backend| as
 });
 
 on_both!(deals_companies_and_tickets_are_written_through_hubspot, |backend| async move {
-    let world = World::new(backend).await;
+    let world = Gateway::start(backend, PORTAL).await;
     let company = world
         .data(
             "mutation { createCompany(input: { name: \"Initech\", domain: \"initech.example\", numberOfEmployees: 40 }) {
@@ -201,7 +131,7 @@ on_both!(deals_companies_and_tickets_are_written_through_hubspot, |backend| asyn
 });
 
 on_both!(bad_input_names_the_field_and_never_reaches_hubspot, |backend| async move {
-    let world = World::new(backend).await;
+    let world = Gateway::start(backend, PORTAL).await;
     let (deal, _) = world.first("deals").await;
     let (company, _) = world.first("companies").await;
     let before = world.requests();
@@ -266,7 +196,7 @@ on_both!(bad_input_names_the_field_and_never_reaches_hubspot, |backend| async mo
 });
 
 on_both!(hubspot_refusals_and_outages_reach_the_client, |backend| async move {
-    let world = World::new(backend).await;
+    let world = Gateway::start(backend, PORTAL).await;
     let (contact, contact_id) = world.first("contacts").await;
 
     // 400: HubSpot's validation, with its message and category.

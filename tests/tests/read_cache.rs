@@ -40,9 +40,10 @@ async fn concurrent_misses_make_one_call_and_later_reads_hit_in_process() {
     let hubspot = client(&sim, None, Duration::from_secs(300));
     let reads = (0..20).map(|_| hubspot.read(PORTAL, Call::get(OWNERS)));
     let answers = futures::future::join_all(reads).await;
-    assert!(answers.iter().all(|a| a.as_ref().unwrap()["results"].as_array().unwrap().len() == 3));
+    assert!(answers.iter().all(|a| a.as_ref().unwrap().value["results"].as_array().unwrap().len() == 3));
+    assert!(answers.iter().all(|a| !a.as_ref().unwrap().hit), "all twenty waited on the one call");
     assert_eq!(sim.sim.stats().requests, 1, "twenty concurrent misses, one upstream call");
-    hubspot.read(PORTAL, Call::get(OWNERS)).await.unwrap();
+    assert!(hubspot.read(PORTAL, Call::get(OWNERS)).await.unwrap().hit);
     assert_eq!(sim.sim.stats().requests, 1, "the next read is a hit");
     assert_eq!(hubspot.cache_stats().snapshot(), [1, 20, 1, 0], "hits, misses, upstream calls, Redis errors");
     let metrics = Metrics { read_cache: hubspot.cache_stats().clone(), ..Metrics::default() }.render();
@@ -59,10 +60,10 @@ async fn searches_are_keyed_by_their_body_and_errors_are_not_cached() {
         let filter = json!({ "propertyName": "lifecyclestage", "operator": "EQ", "value": value });
         Call::post("/crm/v3/objects/contacts/search", json!({ "filterGroups": [{ "filters": [filter] }], "limit": 1 }))
     };
-    let leads = hubspot.read(PORTAL, search("lead")).await.unwrap();
-    let customers = hubspot.read(PORTAL, search("customer")).await.unwrap();
+    let leads = hubspot.read(PORTAL, search("lead")).await.unwrap().value;
+    let customers = hubspot.read(PORTAL, search("customer")).await.unwrap().value;
     assert_ne!(leads["total"], customers["total"], "two filters, two answers");
-    assert_eq!(hubspot.read(PORTAL, search("lead")).await.unwrap(), leads);
+    assert_eq!(hubspot.read(PORTAL, search("lead")).await.unwrap().value, leads);
     assert_eq!(sim.sim.stats().requests, 2);
     for _ in 0..2 {
         let missing = hubspot.read(PORTAL, Call::get("/crm/v3/objects/contacts/1")).await.unwrap_err();
@@ -77,8 +78,8 @@ async fn replicas_share_reads_through_redis_until_the_ttl_passes() {
     let redis = isolated(&redis_url());
     let replica_a = client(&sim, Some(redis.clone()), Duration::from_secs(1));
     let replica_b = client(&sim, Some(redis), Duration::from_secs(1));
-    let first = replica_a.read(PORTAL, Call::get(OWNERS)).await.unwrap();
-    assert_eq!(replica_b.read(PORTAL, Call::get(OWNERS)).await.unwrap(), first);
+    let first = replica_a.read(PORTAL, Call::get(OWNERS)).await.unwrap().value;
+    assert_eq!(replica_b.read(PORTAL, Call::get(OWNERS)).await.unwrap().value, first);
     assert_eq!(sim.sim.stats().requests, 1, "the second replica read the first one's answer from Redis");
     assert_eq!(replica_b.cache_stats().snapshot(), [1, 0, 0, 0]);
     tokio::time::sleep(Duration::from_millis(2100)).await;
@@ -98,7 +99,7 @@ async fn the_in_process_cache_takes_over_while_redis_is_down() {
     let path = "/crm/v3/owners?limit=4";
     for _ in 0..3 {
         let owners = hubspot.read(PORTAL, Call::get(path)).await.expect("reads go on without Redis");
-        assert_eq!(owners["results"].as_array().unwrap().len(), 4);
+        assert_eq!(owners.value["results"].as_array().unwrap().len(), 4);
     }
     assert_eq!(sim.sim.stats().requests, 2, "one upstream call, then in-process hits");
     let [hits, _, _, redis_errors] = hubspot.cache_stats().snapshot();

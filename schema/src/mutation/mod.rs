@@ -3,7 +3,6 @@
 //! answer is in the mirror before the mutation answers, so the next query sees the write.
 
 mod inputs;
-mod records;
 mod validate;
 
 use std::sync::Arc;
@@ -12,12 +11,12 @@ use async_graphql::{Context, ID, Object};
 use generator::ObjectType;
 
 use inputs::{CompanyInput, ContactInput, DealInput, Fields, RecordInput, TicketInput};
-use records::Written;
 
 use crate::{
     error::{ApiError, GqlResult, IntoGql, Res},
     ids::{decode_global, numeric_key},
     objects::{company::Company, contact::Contact, deal::Deal, ticket::Ticket},
+    records::Written,
     scope::{Scope, scope},
     upstream::{Link, Properties, Upstream},
 };

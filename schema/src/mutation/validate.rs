@@ -6,8 +6,11 @@ use entities::{owner, pipeline, pipeline_stage};
 use generator::ObjectType;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
 
-use super::{inputs::Fields, records::Current};
-use crate::error::{ApiError, Res};
+use super::inputs::Fields;
+use crate::{
+    error::{ApiError, Res},
+    records::Current,
+};
 
 const NUMBERS: &[&str] = &["amount", "annualrevenue", "numberofemployees", "hubspotscore", "num_notes"];
 const DATES: &[&str] = &[

@@ -63,6 +63,17 @@ macro_rules! crm_object {
                 self.0.synced_at
             }
 
+            /// Where this answer came from and how fresh it is.
+            #[graphql(name = "_meta")]
+            async fn meta(&self, ctx: &async_graphql::Context<'_>) -> crate::objects::Meta {
+                let kind = <$model as crate::prefetch::Row>::KIND;
+                crate::objects::Meta {
+                    source: crate::scope::scope(ctx).source(kind, self.0.hubspot_id),
+                    synced_at: self.0.synced_at,
+                    hubspot_updated_at: self.0.updated_at,
+                }
+            }
+
             $($body)*
         });
     };

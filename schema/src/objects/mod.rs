@@ -16,6 +16,16 @@ use async_graphql::{Interface, Json};
 pub(crate) use assoc::associated;
 pub(crate) use macros::{crm_object, mirror_object};
 
+/// Where an object in an answer came from, and how fresh it is.
+#[derive(async_graphql::SimpleObject)]
+pub struct Meta {
+    pub source: crate::upstream::Source,
+    /// When the mirror last wrote the record.
+    pub synced_at: chrono::DateTime<chrono::Utc>,
+    /// HubSpot's `updatedAt` of the version answered.
+    pub hubspot_updated_at: chrono::DateTime<chrono::Utc>,
+}
+
 /// Any object with a global ID.
 #[derive(Interface)]
 #[graphql(field(name = "id", ty = "async_graphql::ID", desc = "Relay global ID"))]

@@ -1,5 +1,7 @@
 //! The cache for reads from HubSpot: Redis when configured, so replicas share it, and an in-process cache
-//! otherwise or while Redis is down. Concurrent misses of one key wait on one upstream call. Errors are not cached.
+//! otherwise or while Redis is down. Concurrent misses of one key wait on one upstream call. Errors are not cached;
+//! a `null` answer (a record HubSpot does not hold, as [`super::HubSpot::read_record`] stores it) is kept for a short
+//! while only.
 
 use std::{
     collections::HashMap,
@@ -17,8 +19,36 @@ use serde_json::Value;
 use super::HubSpotError;
 use crate::shared_redis::SharedRedis;
 
-type Answer = Result<Arc<Value>, HubSpotError>;
-type Flight = Shared<BoxFuture<'static, Answer>>;
+/// How long a `null` answer is kept: a record missing now may be created any moment.
+const NEGATIVE_TTL: Duration = Duration::from_secs(30);
+
+/// A cached or fetched answer.
+#[derive(Clone, Debug)]
+pub struct Cached {
+    pub value: Arc<Value>,
+    /// It came from the cache, not from HubSpot.
+    pub hit: bool,
+}
+
+type Answer = Result<Cached, HubSpotError>;
+type Flight = Shared<BoxFuture<'static, Result<Arc<Value>, HubSpotError>>>;
+
+/// Per entry: `null` answers live [`NEGATIVE_TTL`] (at most the TTL), others the TTL.
+struct Lifetime {
+    ttl: Duration,
+}
+
+impl Lifetime {
+    fn of(&self, value: &Value) -> Duration {
+        if value.is_null() { NEGATIVE_TTL.min(self.ttl) } else { self.ttl }
+    }
+}
+
+impl moka::Expiry<String, Arc<Value>> for Lifetime {
+    fn expire_after_create(&self, _: &String, value: &Arc<Value>, _: std::time::Instant) -> Option<Duration> {
+        Some(self.of(value))
+    }
+}
 
 /// How the cache has been doing since start.
 #[derive(Clone, Debug, Default)]
@@ -44,7 +74,7 @@ impl CacheStats {
 
 #[derive(Clone)]
 pub struct ReadCache {
-    ttl: Duration,
+    lifetime: Arc<Lifetime>,
     redis: Option<SharedRedis>,
     local: moka::future::Cache<String, Arc<Value>>,
     flights: Arc<Mutex<HashMap<String, Flight>>>,
@@ -54,8 +84,9 @@ pub struct ReadCache {
 impl ReadCache {
     /// Entries live `ttl`; the in-process tier holds at most `capacity` of them.
     pub fn new(ttl: Duration, redis: Option<SharedRedis>, capacity: u64) -> Self {
-        let local = moka::future::Cache::builder().max_capacity(capacity).time_to_live(ttl).build();
-        Self { ttl, redis, local, flights: Arc::default(), stats: CacheStats::default() }
+        let lifetime = Arc::new(Lifetime { ttl });
+        let local = moka::future::Cache::builder().max_capacity(capacity).expire_after(Lifetime { ttl }).build();
+        Self { lifetime, redis, local, flights: Arc::default(), stats: CacheStats::default() }
     }
 
     pub fn stats(&self) -> &CacheStats {
@@ -69,7 +100,7 @@ impl ReadCache {
                 Ok(Some(bytes)) => {
                     if let Ok(value) = serde_json::from_slice(&bytes) {
                         CacheStats::count(&self.stats.hits);
-                        return Ok(Arc::new(value));
+                        return Ok(Cached { value: Arc::new(value), hit: true });
                     }
                 }
                 Ok(None) => {}
@@ -84,8 +115,8 @@ impl ReadCache {
             let store = move |key: String, value: Arc<Value>| {
                 async move {
                     let bytes = serde_json::to_vec(&*value).expect("a JSON value serialises");
-                    let stored: redis::RedisResult<()> =
-                        redis.conn().set_ex(redis.key(&key), bytes, cache.ttl.as_secs().max(1)).await;
+                    let seconds = cache.lifetime.of(&value).as_secs().max(1);
+                    let stored: redis::RedisResult<()> = redis.conn().set_ex(redis.key(&key), bytes, seconds).await;
                     if let Err(err) = stored {
                         CacheStats::count(&cache.stats.redis_errors);
                         tracing::warn!(error = %err, "read cache: could not store in Redis, keeping it in process");
@@ -102,7 +133,7 @@ impl ReadCache {
     async fn local_or_fetch(&self, key: String, fetch: BoxFuture<'static, Result<Value, HubSpotError>>) -> Answer {
         if let Some(value) = self.local.get(&key).await {
             CacheStats::count(&self.stats.hits);
-            return Ok(value);
+            return Ok(Cached { value, hit: true });
         }
         CacheStats::count(&self.stats.misses);
         let local = self.local.clone();
@@ -139,6 +170,17 @@ impl ReadCache {
                 }
             }
         };
-        flight.await
+        flight.await.map(|value| Cached { value, hit: false })
+    }
+
+    /// Drops the answer under `key`, after a write changed what HubSpot would answer.
+    pub async fn forget(&self, key: &str) {
+        self.local.invalidate(key).await;
+        if let Some(redis) = &self.redis
+            && let Err(err) = redis.conn().del::<_, ()>(redis.key(key)).await
+        {
+            CacheStats::count(&self.stats.redis_errors);
+            tracing::warn!(error = %err, "read cache: could not drop an entry from Redis; it expires with its TTL");
+        }
     }
 }

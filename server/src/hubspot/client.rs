@@ -9,7 +9,7 @@ use reqwest::{Method, header::HeaderMap};
 use serde_json::Value;
 
 use super::{
-    cache::{CacheStats, ReadCache},
+    cache::{CacheStats, Cached, ReadCache},
     error::HubSpotError,
     limiter::{Budget, Limiter},
 };
@@ -204,10 +204,30 @@ impl HubSpot {
 
     /// Like [`HubSpot::send`] for a call that changes nothing (a GET, or a search POST), answered from the read
     /// cache when it can be.
-    pub async fn read(&self, portal: i64, call: Call) -> Result<Arc<Value>, HubSpotError> {
+    pub async fn read(&self, portal: i64, call: Call) -> Result<Cached, HubSpotError> {
         let key = call.cache_key(portal);
         let hubspot = self.clone();
         self.cache.get_or_fetch(key, Box::pin(async move { hubspot.send(portal, call).await })).await
+    }
+
+    /// Like [`HubSpot::read`] for a call naming one record: `None` when HubSpot does not hold it (404), which the
+    /// cache remembers for a short while.
+    pub async fn read_record(&self, portal: i64, call: Call) -> Result<Option<Cached>, HubSpotError> {
+        let key = call.cache_key(portal);
+        let hubspot = self.clone();
+        let fetch = async move {
+            match hubspot.send(portal, call).await {
+                Err(err) if err.status == Some(404) => Ok(Value::Null),
+                other => other,
+            }
+        };
+        let answer = self.cache.get_or_fetch(key, Box::pin(fetch)).await?;
+        Ok((!answer.value.is_null()).then_some(answer))
+    }
+
+    /// Drops the cached answer to `call`, after a write changed it.
+    pub async fn forget(&self, portal: i64, call: &Call) {
+        self.cache.forget(&call.cache_key(portal)).await;
     }
 
     async fn attempt(&self, portal: i64, call: &Call) -> Result<Value, HubSpotError> {

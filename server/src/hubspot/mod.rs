@@ -5,5 +5,6 @@ pub mod client;
 pub mod error;
 pub mod limiter;
 
+pub use cache::Cached;
 pub use client::{Call, ClientSettings, HubSpot, PrivateApp, TokenSource};
 pub use error::HubSpotError;

@@ -1,11 +1,15 @@
-//! The schema's way to HubSpot for writes: each goes through the upstream client (rate limit, retries on 429 and
-//! 5xx only, timeouts), then HubSpot's answer goes into the mirror, so the next query sees it. The webhook
-//! HubSpot sends about the same change then finds nothing newer to apply.
+//! The schema's way to HubSpot, for writes and for reads the mirror cannot answer. Each call goes through the
+//! upstream client (rate limit, retries on 429 and 5xx only, timeouts); HubSpot's answer goes into the mirror before
+//! the call returns, so the next query sees it. The webhook HubSpot sends about a write then finds nothing newer
+//! to apply, and the cached fallback read of the record is dropped.
 
 use chrono::Utc;
 use generator::{AssociationKind, ObjectType};
-use schema::upstream::{Answer, Link, Properties, Upstream, UpstreamError, WriteError};
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use schema::upstream::{Answer, Link, Properties, Source, Upstream, UpstreamError, WriteError};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, TransactionTrait,
+    sea_query::{Alias, Expr, ExprTrait, Query},
+};
 use serde_json::json;
 
 use crate::{
@@ -15,7 +19,7 @@ use crate::{
 };
 
 #[derive(Clone)]
-pub struct Writes {
+pub struct HubSpotUpstream {
     pub db: DatabaseConnection,
     pub hubspot: HubSpot,
 }
@@ -35,7 +39,56 @@ fn kind(from: ObjectType, to: ObjectType) -> AssociationKind {
     AssociationKind::default_between(from, to).expect("the schema checks that the two types can be associated")
 }
 
-impl Writes {
+/// The read of one record a fallback makes, and the cache entry a write of that record drops: every property
+/// the mirror keeps.
+fn record_call(object_type: ObjectType, id: i64) -> Call {
+    let properties = generator::generated_properties(object_type).join(",");
+    Call::get(format!("/crm/v3/objects/{}/{id}?properties={properties}", object_type.plural()))
+}
+
+impl HubSpotUpstream {
+    async fn fetch(self, portal: i64, object_type: ObjectType, id: i64) -> Result<Option<Source>, WriteError> {
+        let Some(answer) = self.hubspot.read_record(portal, record_call(object_type, id)).await.map_err(refused)?
+        else {
+            return Ok(None);
+        };
+        let object = wire::object(&answer.value).map_err(refused)?;
+        if object.archived {
+            return Ok(None);
+        }
+        let source = if answer.hit { Source::Cache } else { Source::Hubspot };
+        match self.mirrored_version(portal, object_type, id).await? {
+            // A webhook brought a newer version since HubSpot's answer was cached: the mirror's is the answer.
+            Some(held) if held > object.updated_at => Ok(Some(Source::Mirror)),
+            // Many readers of one missing record share one upstream answer; only the first needs to write it.
+            Some(held) if held == object.updated_at => Ok(Some(source)),
+            _ => {
+                mirror::upsert_objects(&self.db, portal, object_type, std::slice::from_ref(&object), Utc::now())
+                    .await?;
+                Ok(Some(source))
+            }
+        }
+    }
+
+    /// HubSpot's `updatedAt` of the version of record `id` the mirror holds.
+    async fn mirrored_version(
+        &self,
+        portal: i64,
+        object_type: ObjectType,
+        id: i64,
+    ) -> Result<Option<chrono::DateTime<Utc>>, sea_orm::DbErr> {
+        let select = Query::select()
+            .column(Alias::new("updated_at"))
+            .from(Alias::new(object_type.plural()))
+            .and_where(Expr::col(Alias::new("portal_id")).eq(portal))
+            .and_where(Expr::col(Alias::new("hubspot_id")).eq(id))
+            .to_owned();
+        match self.db.query_one(&select).await? {
+            Some(row) => Ok(Some(row.try_get("", "updated_at")?)),
+            None => Ok(None),
+        }
+    }
+
     async fn create(
         self,
         portal: i64,
@@ -65,6 +118,8 @@ impl Writes {
         mirror::upsert_objects(&txn, portal, object_type, std::slice::from_ref(&object), now).await?;
         mirror::upsert_associations(&txn, portal, &edges, now).await?;
         txn.commit().await?;
+        // A read of the id before it existed may have been remembered as missing.
+        self.hubspot.forget(portal, &record_call(object_type, object.id)).await;
         Ok(object.id)
     }
 
@@ -92,6 +147,7 @@ impl Writes {
             mirror::upsert_objects(&txn, portal, object_type, std::slice::from_ref(&object), Utc::now()).await?;
         }
         txn.commit().await?;
+        self.hubspot.forget(portal, &record_call(object_type, id)).await;
         Ok(())
     }
 
@@ -99,11 +155,16 @@ impl Writes {
         let call = Call::delete(format!("/crm/v3/objects/{}/{id}", object_type.plural()));
         self.hubspot.send(portal, call).await.map_err(refused)?;
         events::tombstone(&self.db, portal, object_type, id, Utc::now().timestamp_millis()).await?;
+        self.hubspot.forget(portal, &record_call(object_type, id)).await;
         Ok(())
     }
 }
 
-impl Upstream for Writes {
+impl Upstream for HubSpotUpstream {
+    fn fetch(&self, portal: i64, object_type: ObjectType, id: i64) -> Answer<Option<Source>> {
+        Box::pin(self.clone().fetch(portal, object_type, id))
+    }
+
     fn create(&self, portal: i64, object_type: ObjectType, properties: Properties, links: Vec<Link>) -> Answer<i64> {
         Box::pin(self.clone().create(portal, object_type, properties, links))
     }

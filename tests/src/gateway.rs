@@ -1,0 +1,77 @@
+//! A gateway over a simulated portal, for tests of writes and fallback reads.
+
+use std::{sync::Arc, time::Duration};
+
+use async_graphql::{Request, Variables};
+use reqwest::Client;
+use serde_json::{Value, json};
+use server::{hubspot::ClientSettings, upstream::HubSpotUpstream};
+
+use crate::{Backend, TestDb, sim::Running, synced_mirror};
+
+/// A simulated portal backfilled into a fresh mirror, and the schema over it with a way to HubSpot (the
+/// simulator) for writes and fallback reads.
+pub struct Gateway {
+    pub portal: i64,
+    pub sim: Running,
+    pub db: TestDb,
+    pub schema: schema::GatewaySchema,
+    pub upstream: HubSpotUpstream,
+}
+
+impl Gateway {
+    /// A simulated portal, backfilled into a fresh mirror, and a gateway writing to it.
+    pub async fn start(backend: Backend, portal: i64) -> Self {
+        let settings = ClientSettings {
+            min_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(50),
+            max_retries: 2,
+            ..ClientSettings::default()
+        };
+        let (sim, db, hubspot) = synced_mirror(backend, portal, settings).await;
+        let upstream = HubSpotUpstream { db: db.db.clone(), hubspot };
+        Self { portal, sim, db, schema: schema::build(), upstream }
+    }
+
+    pub async fn run(&self, query: &str, variables: Value) -> Value {
+        let scope =
+            schema::Scope::new(self.db.db.clone(), self.portal).with_upstream(Some(Arc::new(self.upstream.clone())));
+        let request = Request::new(query).variables(Variables::from_json(variables)).data(scope);
+        serde_json::to_value(self.schema.execute(request).await).unwrap()
+    }
+
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let response = self.run(query, variables).await;
+        assert!(response.get("errors").is_none(), "{response:#}");
+        response["data"].clone()
+    }
+
+    /// The first error of a request that must fail.
+    pub async fn error(&self, query: &str, variables: Value) -> Value {
+        let response = self.run(query, variables).await;
+        assert!(response["errors"][0].is_object(), "expected an error: {response:#}");
+        response["errors"][0].clone()
+    }
+
+    /// A record as HubSpot (the simulator) holds it; `None` when it is not live there.
+    pub async fn at_hubspot(&self, plural: &str, id: &str, properties: &str) -> Option<Value> {
+        let url = format!("{}/crm/v3/objects/{plural}/{id}?properties={properties}", self.sim.base_url());
+        let response = Client::new().get(url).bearer_auth(self.sim.token()).send().await.unwrap();
+        if response.status() == 404 {
+            return None;
+        }
+        assert!(response.status().is_success(), "{}", response.status());
+        Some(response.json().await.unwrap())
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.sim.sim.stats().requests
+    }
+
+    /// The global ID and HubSpot id of the first record of a list field.
+    pub async fn first(&self, list: &str) -> (String, String) {
+        let data = self.data(&format!("{{ {list}(first: 1) {{ nodes {{ id hubspotId }} }} }}"), json!({})).await;
+        let node = &data[list]["nodes"][0];
+        (node["id"].as_str().unwrap().to_owned(), node["hubspotId"].as_str().unwrap().to_owned())
+    }
+}
