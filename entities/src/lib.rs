@@ -9,6 +9,7 @@ pub mod contact;
 pub mod deal;
 pub mod health_score;
 pub mod health_score_history;
+pub mod idempotency_key;
 pub mod insight;
 pub mod oauth_state;
 pub mod oauth_token;

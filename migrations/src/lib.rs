@@ -6,6 +6,7 @@ mod m20261122_000001_mirror;
 mod m20261122_000002_gateway;
 mod m20261122_000003_sqlite_search;
 mod m20261122_000004_oauth_states;
+mod m20261201_000005_idempotency_keys;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_gateway::Migration),
             Box::new(m20261122_000003_sqlite_search::Migration),
             Box::new(m20261122_000004_oauth_states::Migration),
+            Box::new(m20261201_000005_idempotency_keys::Migration),
         ]
     }
 }

@@ -33,6 +33,7 @@ impl From<crate::upstream::WriteError> for ApiError {
         match err {
             crate::upstream::WriteError::HubSpot(err) => Self::Upstream(err),
             crate::upstream::WriteError::Mirror(err) => Self::Internal(Arc::new(err)),
+            err @ crate::upstream::WriteError::KeyInUse => Self::invalid("idempotencyKey", err.to_string()),
         }
     }
 }

@@ -40,6 +40,17 @@ pub enum WriteError {
     /// HubSpot took the write but the mirror could not record it; the webhook or the sweep will bring it.
     #[error("writing HubSpot's answer to the mirror: {0}")]
     Mirror(#[from] sea_orm::DbErr),
+    /// Another request with the same idempotency key is still creating its record.
+    #[error("a create with this idempotency key is still in progress; retry shortly")]
+    KeyInUse,
+}
+
+/// A record to create.
+#[derive(Clone, Debug, Default)]
+pub struct NewRecord {
+    pub properties: Properties,
+    pub links: Vec<Link>,
+    pub idempotency_key: Option<String>,
 }
 
 pub type Answer<T> = BoxFuture<'static, Result<T, WriteError>>;
@@ -60,8 +71,9 @@ pub trait Upstream: Send + Sync {
     /// Reads a record from HubSpot, through the read cache, into the mirror: where the answer came from
     /// (`Mirror` when the mirror already held a version as new), or `None` when HubSpot holds no live record `id`.
     fn fetch(&self, portal: i64, object_type: ObjectType, id: i64) -> Answer<Option<Source>>;
-    /// Creates a record linked to `links`; its HubSpot id.
-    fn create(&self, portal: i64, object_type: ObjectType, properties: Properties, links: Vec<Link>) -> Answer<i64>;
+    /// Creates a record linked to `links`; its HubSpot id. With an idempotency key, a create that repeats one made
+    /// with the key in the last 24 h makes nothing and answers the first one's id.
+    fn create(&self, portal: i64, object_type: ObjectType, new: NewRecord) -> Answer<i64>;
     /// Sets `properties` of a record (null clears one).
     fn update(&self, portal: i64, object_type: ObjectType, id: i64, properties: Properties) -> Answer<()>;
     /// Archives a record (HubSpot's delete).

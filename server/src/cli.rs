@@ -126,7 +126,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         }
         None => {}
     }
-    let install = config.install(&db, redis).map_err(anyhow::Error::msg).context("OAuth configuration")?;
+    let install = config.install(&db, redis.clone()).map_err(anyhow::Error::msg).context("OAuth configuration")?;
     // Records are read and written with the private app's token, or else the installed portals' OAuth tokens.
     let hubspot = private_app.or_else(|| install.as_ref().map(|i| i.hubspot.clone()));
     let webhooks = config.webhooks();
@@ -143,7 +143,9 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         tokio::spawn(applier.run());
     }
     let upstream = hubspot.map(|hubspot| {
-        Arc::new(crate::upstream::HubSpotUpstream { db: db.clone(), hubspot }) as Arc<dyn schema::upstream::Upstream>
+        let keys = crate::idempotency::Keys { db: db.clone(), redis: redis.clone() };
+        Arc::new(crate::upstream::HubSpotUpstream { db: db.clone(), hubspot, keys })
+            as Arc<dyn schema::upstream::Upstream>
     });
     let state = http::AppState::new(db, metrics)
         .await

@@ -5,6 +5,7 @@ pub mod config;
 pub mod db;
 pub mod http;
 pub mod hubspot;
+pub mod idempotency;
 pub mod metrics;
 pub mod mirror;
 pub mod oauth;

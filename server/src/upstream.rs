@@ -5,7 +5,7 @@
 
 use chrono::Utc;
 use generator::{AssociationKind, ObjectType};
-use schema::upstream::{Answer, Link, Properties, Source, Upstream, UpstreamError, WriteError};
+use schema::upstream::{Answer, Link, NewRecord, Properties, Source, Upstream, UpstreamError, WriteError};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, TransactionTrait,
     sea_query::{Alias, Expr, ExprTrait, Query},
@@ -14,6 +14,7 @@ use serde_json::json;
 
 use crate::{
     hubspot::{Call, HubSpot, HubSpotError},
+    idempotency::{Claim, Keys},
     mirror::{self, events},
     sync::wire,
 };
@@ -22,7 +23,12 @@ use crate::{
 pub struct HubSpotUpstream {
     pub db: DatabaseConnection,
     pub hubspot: HubSpot,
+    pub keys: Keys,
 }
+
+/// How often, and how many times, a create waits on another request creating with the same idempotency key.
+const KEY_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+const KEY_POLLS: u32 = 100;
 
 fn refused(err: HubSpotError) -> WriteError {
     WriteError::HubSpot(UpstreamError {
@@ -89,7 +95,35 @@ impl HubSpotUpstream {
         }
     }
 
-    async fn create(
+    /// A create, made once per idempotency key.
+    async fn create(self, portal: i64, object_type: ObjectType, new: NewRecord) -> Result<i64, WriteError> {
+        let Some(key) = new.idempotency_key.clone() else {
+            return self.create_now(portal, object_type, new.properties, new.links).await;
+        };
+        for _ in 0..KEY_POLLS {
+            match self.keys.claim(portal, object_type, &key).await? {
+                Claim::Mine => {
+                    let created = self.clone().create_now(portal, object_type, new.properties, new.links).await;
+                    match &created {
+                        Ok(id) => self.keys.finish(portal, object_type, &key, *id).await?,
+                        Err(_) => self.keys.release(portal, object_type, &key).await?,
+                    }
+                    return created;
+                }
+                Claim::Created(id) => {
+                    // Made through another replica, or before a restart: the mirror may not hold it yet.
+                    if self.mirrored_version(portal, object_type, id).await?.is_none() {
+                        self.clone().fetch(portal, object_type, id).await?;
+                    }
+                    return Ok(id);
+                }
+                Claim::Pending => tokio::time::sleep(KEY_POLL).await,
+            }
+        }
+        Err(WriteError::KeyInUse)
+    }
+
+    async fn create_now(
         self,
         portal: i64,
         object_type: ObjectType,
@@ -165,8 +199,8 @@ impl Upstream for HubSpotUpstream {
         Box::pin(self.clone().fetch(portal, object_type, id))
     }
 
-    fn create(&self, portal: i64, object_type: ObjectType, properties: Properties, links: Vec<Link>) -> Answer<i64> {
-        Box::pin(self.clone().create(portal, object_type, properties, links))
+    fn create(&self, portal: i64, object_type: ObjectType, new: NewRecord) -> Answer<i64> {
+        Box::pin(self.clone().create(portal, object_type, new))
     }
 
     fn update(&self, portal: i64, object_type: ObjectType, id: i64, properties: Properties) -> Answer<()> {

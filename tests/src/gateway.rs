@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 use async_graphql::{Request, Variables};
 use reqwest::Client;
 use serde_json::{Value, json};
-use server::{hubspot::ClientSettings, upstream::HubSpotUpstream};
+use server::{hubspot::ClientSettings, idempotency::Keys, shared_redis::SharedRedis, upstream::HubSpotUpstream};
 
 use crate::{Backend, TestDb, sim::Running, synced_mirror};
 
@@ -22,14 +22,21 @@ pub struct Gateway {
 impl Gateway {
     /// A simulated portal, backfilled into a fresh mirror, and a gateway writing to it.
     pub async fn start(backend: Backend, portal: i64) -> Self {
+        Self::start_with(backend, portal, None).await
+    }
+
+    /// The same, sharing `redis` as replicas do (the read cache and idempotency keys).
+    pub async fn start_with(backend: Backend, portal: i64, redis: Option<SharedRedis>) -> Self {
         let settings = ClientSettings {
             min_backoff: Duration::from_millis(10),
             max_backoff: Duration::from_millis(50),
             max_retries: 2,
+            redis: redis.clone(),
             ..ClientSettings::default()
         };
         let (sim, db, hubspot) = synced_mirror(backend, portal, settings).await;
-        let upstream = HubSpotUpstream { db: db.db.clone(), hubspot };
+        let keys = Keys { db: db.db.clone(), redis };
+        let upstream = HubSpotUpstream { db: db.db.clone(), hubspot, keys };
         Self { portal, sim, db, schema: schema::build(), upstream }
     }
 

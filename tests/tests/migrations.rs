@@ -20,6 +20,7 @@ const TABLES: &[&str] = &[
     "sync_state",
     "oauth_tokens",
     "oauth_states",
+    "idempotency_keys",
     "health_scores",
     "health_score_history",
     "insights",

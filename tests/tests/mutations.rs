@@ -3,9 +3,17 @@
 //! with HubSpot's status, category, message and correlation id.
 
 use async_graphql::{Request, Variables};
+use redis::AsyncCommands;
 use reqwest::Client;
-use serde_json::json;
-use tests::{gateway::Gateway, on_both, sim::limits::Chaos};
+use sea_orm::{EntityTrait, PaginatorTrait};
+use serde_json::{Value, json};
+use tests::{
+    Backend,
+    gateway::Gateway,
+    on_both,
+    redis_server::{isolated, redis_url},
+    sim::limits::Chaos,
+};
 
 const PORTAL: i64 = 100_001;
 
@@ -255,3 +263,49 @@ on_both!(hubspot_refusals_and_outages_reach_the_client, |backend| async move {
     let held = world.at_hubspot("companies", &company_id, "city").await.unwrap();
     assert_eq!(held["properties"]["city"], "Lyon");
 });
+
+const CREATE_DEAL: &str = "mutation($key: String) {
+    createDeal(input: { name: \"Retried\", stage: \"qualifiedtobuy\" }, idempotencyKey: $key) { id } }";
+
+/// Three concurrent creates with one key, then one more: one record, one call to HubSpot; another key, another
+/// record; a create that failed leaves its key free for the retry.
+async fn creates_once_per_key(gateway: &Gateway) {
+    let before = gateway.requests();
+    let tries = (0..3).map(|_| gateway.run(CREATE_DEAL, json!({ "key": "order-1" })));
+    let answers = futures::future::join_all(tries).await;
+    let ids: Vec<&Value> = answers.iter().map(|a| &a["data"]["createDeal"]["id"]).collect();
+    assert!(ids[0].is_string(), "{answers:?}");
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    let again = gateway.data(CREATE_DEAL, json!({ "key": "order-1" })).await;
+    assert_eq!(&again["createDeal"]["id"], ids[0]);
+    assert_eq!(gateway.requests(), before + 1, "HubSpot created one deal");
+    let other = gateway.data(CREATE_DEAL, json!({ "key": "order-2" })).await;
+    assert_ne!(&other["createDeal"]["id"], ids[0]);
+
+    gateway.sim.sim.set_chaos(Chaos { outage_ms: 60_000, ..Chaos::default() });
+    let error = gateway.error(CREATE_DEAL, json!({ "key": "order-3" })).await;
+    assert_eq!(error["extensions"]["code"], "UPSTREAM_UNAVAILABLE");
+    gateway.sim.sim.set_chaos(Chaos::default());
+    let retried = gateway.data(CREATE_DEAL, json!({ "key": "order-3" })).await;
+    assert!(retried["createDeal"]["id"].is_string());
+    let too_long = gateway.error(CREATE_DEAL, json!({ "key": "k".repeat(300) })).await;
+    assert_eq!(too_long["extensions"]["argument"], "idempotencyKey");
+}
+
+on_both!(a_retried_create_with_the_same_key_makes_one_record, |backend| async move {
+    let gateway = Gateway::start(backend, PORTAL).await;
+    creates_once_per_key(&gateway).await;
+    let held = entities::idempotency_key::Entity::find().count(&gateway.db.db).await.unwrap();
+    assert_eq!(held, 3, "the database holds the keys");
+});
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_keys_live_in_redis_when_configured() {
+    let redis = isolated(&redis_url());
+    let gateway = Gateway::start_with(Backend::Postgres, PORTAL, Some(redis.clone())).await;
+    creates_once_per_key(&gateway).await;
+    let id: Option<i64> = redis.conn().get(redis.key(&format!("idempotency:{PORTAL}:deal:order-1"))).await.unwrap();
+    assert!(id.is_some(), "Redis holds the key and the deal it made");
+    let held = entities::idempotency_key::Entity::find().count(&gateway.db.db).await.unwrap();
+    assert_eq!(held, 0, "and the database none");
+}

@@ -18,7 +18,7 @@ use crate::{
     objects::{company::Company, contact::Contact, deal::Deal, ticket::Ticket},
     records::Written,
     scope::{Scope, scope},
-    upstream::{Link, Properties, Upstream},
+    upstream::{Link, NewRecord, Properties, Upstream},
 };
 
 fn upstream(scope: &Scope) -> Res<Arc<dyn Upstream>> {
@@ -63,14 +63,25 @@ async fn links(scope: &Scope, object_type: ObjectType, ids: &[ID]) -> Res<Vec<Li
     Ok(links)
 }
 
-async fn create<T: Written>(ctx: &Context<'_>, input: &impl RecordInput, associate_with: &[ID]) -> Res<T> {
+/// The longest idempotency key taken.
+const MAX_KEY: usize = 255;
+
+async fn create<T: Written>(
+    ctx: &Context<'_>,
+    input: &impl RecordInput,
+    associate_with: Option<Vec<ID>>,
+    idempotency_key: Option<String>,
+) -> Res<T> {
     let scope = scope(ctx);
     let mut fields = input.fields()?;
     validate::default_pipeline(T::TYPE, &mut fields);
     validate::check(&scope.db, scope.portal_id, T::TYPE, &fields, None).await?;
-    let links = links(scope, T::TYPE, associate_with).await?;
-    let upstream = upstream(scope)?;
-    let id = upstream.create(scope.portal_id, T::TYPE, properties(fields), links).await?;
+    let links = links(scope, T::TYPE, &associate_with.unwrap_or_default()).await?;
+    if idempotency_key.as_ref().is_some_and(|k| k.is_empty() || k.len() > MAX_KEY) {
+        return Err(ApiError::invalid("idempotencyKey", format!("must be 1 to {MAX_KEY} characters")));
+    }
+    let new = NewRecord { properties: properties(fields), links, idempotency_key };
+    let id = upstream(scope)?.create(scope.portal_id, T::TYPE, new).await?;
     read_back(scope, id).await
 }
 
@@ -109,14 +120,16 @@ pub struct CrmMutation;
 /// Each write goes to HubSpot first; the answer is the record as the mirror then holds it.
 #[Object]
 impl CrmMutation {
-    /// Creates a contact, linked to the records `associateWith` names (global IDs).
+    /// Creates a contact, linked to the records `associateWith` names (global IDs). A client that may retry sends
+    /// an `idempotencyKey`: a create repeating one made with the key in the last 24 h answers the first record.
     async fn create_contact(
         &self,
         ctx: &Context<'_>,
         input: ContactInput,
         associate_with: Option<Vec<ID>>,
+        idempotency_key: Option<String>,
     ) -> GqlResult<Contact> {
-        create(ctx, &input, &associate_with.unwrap_or_default()).await.gql()
+        create(ctx, &input, associate_with, idempotency_key).await.gql()
     }
 
     /// Sets the given properties of a contact.
@@ -134,8 +147,9 @@ impl CrmMutation {
         ctx: &Context<'_>,
         input: CompanyInput,
         associate_with: Option<Vec<ID>>,
+        idempotency_key: Option<String>,
     ) -> GqlResult<Company> {
-        create(ctx, &input, &associate_with.unwrap_or_default()).await.gql()
+        create(ctx, &input, associate_with, idempotency_key).await.gql()
     }
 
     async fn update_company(&self, ctx: &Context<'_>, id: ID, input: CompanyInput) -> GqlResult<Company> {
@@ -152,8 +166,9 @@ impl CrmMutation {
         ctx: &Context<'_>,
         input: DealInput,
         associate_with: Option<Vec<ID>>,
+        idempotency_key: Option<String>,
     ) -> GqlResult<Deal> {
-        create(ctx, &input, &associate_with.unwrap_or_default()).await.gql()
+        create(ctx, &input, associate_with, idempotency_key).await.gql()
     }
 
     async fn update_deal(&self, ctx: &Context<'_>, id: ID, input: DealInput) -> GqlResult<Deal> {
@@ -185,8 +200,9 @@ impl CrmMutation {
         ctx: &Context<'_>,
         input: TicketInput,
         associate_with: Option<Vec<ID>>,
+        idempotency_key: Option<String>,
     ) -> GqlResult<Ticket> {
-        create(ctx, &input, &associate_with.unwrap_or_default()).await.gql()
+        create(ctx, &input, associate_with, idempotency_key).await.gql()
     }
 
     async fn update_ticket(&self, ctx: &Context<'_>, id: ID, input: TicketInput) -> GqlResult<Ticket> {
