@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use futures::future::BoxFuture;
-use generator::ObjectType;
+use generator::{Association, ObjectType};
 
 /// HubSpot property values as sent on the wire: strings, or null to clear.
 pub type Properties = BTreeMap<String, Option<String>>;
@@ -78,4 +78,10 @@ pub trait Upstream: Send + Sync {
     fn update(&self, portal: i64, object_type: ObjectType, id: i64, properties: Properties) -> Answer<()>;
     /// Archives a record (HubSpot's delete).
     fn archive(&self, portal: i64, object_type: ObjectType, id: i64) -> Answer<()>;
+    /// Links two records with `edge`'s type; `inverse` is the same link read from the other end.
+    fn associate(&self, portal: i64, edge: Association, inverse: Association) -> Answer<()>;
+    /// Removes every link between two records.
+    fn dissociate(&self, portal: i64, from: (ObjectType, i64), to: (ObjectType, i64)) -> Answer<()>;
+    /// Merges record `merged` into `primary`; the id of the record that remains.
+    fn merge(&self, portal: i64, object_type: ObjectType, primary: i64, merged: i64) -> Answer<i64>;
 }

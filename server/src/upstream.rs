@@ -4,7 +4,7 @@
 //! to apply, and the cached fallback read of the record is dropped.
 
 use chrono::Utc;
-use generator::{AssociationKind, ObjectType};
+use generator::{Association, AssociationKind, ObjectType};
 use schema::upstream::{Answer, Link, NewRecord, Properties, Source, Upstream, UpstreamError, WriteError};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, TransactionTrait,
@@ -194,7 +194,70 @@ impl HubSpotUpstream {
     }
 }
 
+impl HubSpotUpstream {
+    async fn associate(self, portal: i64, edge: Association, inverse: Association) -> Result<(), WriteError> {
+        let path = format!(
+            "/crm/v4/objects/{}/{}/associations/{}/{}",
+            edge.from_type.plural(),
+            edge.from_id,
+            edge.to_type.plural(),
+            edge.to_id
+        );
+        let body = json!([{ "associationCategory": edge.category, "associationTypeId": edge.type_id }]);
+        self.hubspot.send(portal, Call::put(path, body)).await.map_err(refused)?;
+        mirror::upsert_associations(&self.db, portal, &[edge, inverse], Utc::now()).await?;
+        Ok(())
+    }
+
+    async fn dissociate(
+        self,
+        portal: i64,
+        (from, from_id): (ObjectType, i64),
+        (to, to_id): (ObjectType, i64),
+    ) -> Result<(), WriteError> {
+        let path = format!("/crm/v4/objects/{}/{from_id}/associations/{}/{to_id}", from.plural(), to.plural());
+        self.hubspot.send(portal, Call::delete(path)).await.map_err(refused)?;
+        mirror::remove_links(&self.db, portal, (from, from_id), (to, to_id)).await?;
+        Ok(())
+    }
+
+    /// HubSpot moves the merged record's properties and links to the survivor: the mirror tombstones the merged
+    /// one and reads the survivor again, links included.
+    async fn merge(self, portal: i64, object_type: ObjectType, primary: i64, merged: i64) -> Result<i64, WriteError> {
+        let path = format!("/crm/v3/objects/{}/merge", object_type.plural());
+        let body = json!({ "primaryObjectId": primary.to_string(), "objectIdToMerge": merged.to_string() });
+        let answer = self.hubspot.send(portal, Call::post(path, body)).await.map_err(refused)?;
+        let survivor = wire::object(&answer).map_err(refused)?;
+        let now = Utc::now();
+        let txn = self.db.begin().await?;
+        mirror::upsert_objects(&txn, portal, object_type, std::slice::from_ref(&survivor), now).await?;
+        let absorbed: Vec<i64> = [primary, merged].into_iter().filter(|id| *id != survivor.id).collect();
+        mirror::mark_merged(&txn, portal, object_type, &absorbed, survivor.id, now).await?;
+        txn.commit().await?;
+        if let Err(err) = crate::sync::refresh(&self.db, &self.hubspot, portal, object_type, &[survivor.id]).await {
+            // The merge stands at HubSpot; its webhook brings the survivor's links if this read failed.
+            tracing::warn!(error = %err, portal, survivor = survivor.id, "reading a merged record's links failed");
+        }
+        for id in [primary, merged] {
+            self.hubspot.forget(portal, &record_call(object_type, id)).await;
+        }
+        Ok(survivor.id)
+    }
+}
+
 impl Upstream for HubSpotUpstream {
+    fn associate(&self, portal: i64, edge: Association, inverse: Association) -> Answer<()> {
+        Box::pin(self.clone().associate(portal, edge, inverse))
+    }
+
+    fn dissociate(&self, portal: i64, from: (ObjectType, i64), to: (ObjectType, i64)) -> Answer<()> {
+        Box::pin(self.clone().dissociate(portal, from, to))
+    }
+
+    fn merge(&self, portal: i64, object_type: ObjectType, primary: i64, merged: i64) -> Answer<i64> {
+        Box::pin(self.clone().merge(portal, object_type, primary, merged))
+    }
+
     fn fetch(&self, portal: i64, object_type: ObjectType, id: i64) -> Answer<Option<Source>> {
         Box::pin(self.clone().fetch(portal, object_type, id))
     }

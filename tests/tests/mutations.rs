@@ -309,3 +309,76 @@ async fn idempotency_keys_live_in_redis_when_configured() {
     let held = entities::idempotency_key::Entity::find().count(&gateway.db.db).await.unwrap();
     assert_eq!(held, 0, "and the database none");
 }
+
+/// The ids of the records a record links to, as the mirror holds them.
+async fn linked(gateway: &Gateway, type_field: &str, id: &Value, list: &str) -> Vec<String> {
+    let query = format!("query($id: ID!) {{ {type_field}(id: $id) {{ {list}(first: 50) {{ nodes {{ id }} }} }} }}");
+    let data = gateway.data(&query, json!({ "id": id })).await;
+    data[type_field][list]["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap().to_owned()).collect()
+}
+
+/// HubSpot's type ids of the links from a contact to a company.
+async fn types_at_hubspot(gateway: &Gateway, contact: &str, company: &str) -> Vec<i64> {
+    let url = format!("{}/crm/v4/objects/contacts/{contact}/associations/companies", gateway.sim.base_url());
+    let answer: Value =
+        Client::new().get(url).bearer_auth(gateway.sim.token()).send().await.unwrap().json().await.unwrap();
+    let results = answer["results"].as_array().unwrap();
+    let link = results.iter().find(|r| r["toObjectId"].to_string().trim_matches('"') == company);
+    link.map(|l| l["associationTypes"].as_array().unwrap().iter().map(|t| t["typeId"].as_i64().unwrap()).collect())
+        .unwrap_or_default()
+}
+
+on_both!(links_and_merges_go_through_hubspot, |backend| async move {
+    let gateway = Gateway::start(backend, PORTAL).await;
+    let new_contact = |email: &str| {
+        let email = email.to_owned();
+        let gateway = &gateway;
+        async move { gateway.data(CREATE_CONTACT, json!({ "input": { "email": email } })).await["createContact"].clone() }
+    };
+    let (ada, bob) = (new_contact("ada@links.example").await, new_contact("bob@links.example").await);
+    let company = gateway
+        .data("mutation { createCompany(input: { name: \"Links Ltd\" }) { id hubspotId } }", json!({}))
+        .await["createCompany"]
+        .clone();
+    let (ada_id, company_id) = (ada["hubspotId"].as_str().unwrap(), company["hubspotId"].as_str().unwrap());
+
+    let associate = "mutation($from: ID!, $to: ID!, $label: String) {
+        associate(from: $from, to: $to, label: $label) { ... on Contact { email } } }";
+    let answer = gateway.data(associate, json!({ "from": ada["id"], "to": company["id"] })).await;
+    assert_eq!(answer["associate"]["email"], "ada@links.example");
+    assert_eq!(linked(&gateway, "contact", &ada["id"], "companies").await, vec![company["id"].as_str().unwrap()]);
+    assert_eq!(linked(&gateway, "company", &company["id"], "contacts").await, vec![ada["id"].as_str().unwrap()]);
+    assert_eq!(types_at_hubspot(&gateway, ada_id, company_id).await, vec![279]);
+    gateway.data(associate, json!({ "from": ada["id"], "to": company["id"], "label": "Primary" })).await;
+    let mut types = types_at_hubspot(&gateway, ada_id, company_id).await;
+    types.sort();
+    assert_eq!(types, vec![1, 279], "the primary link beside the unlabeled one");
+
+    let before = gateway.requests();
+    let error = gateway.error(associate, json!({ "from": ada["id"], "to": company["id"], "label": "Partner" })).await;
+    assert_eq!(error["extensions"]["argument"], "label", "{error}");
+    let error = gateway.error(associate, json!({ "from": ada["id"], "to": ada["id"] })).await;
+    assert_eq!(error["extensions"]["argument"], "to", "{error}");
+    assert_eq!(gateway.requests(), before, "refused before HubSpot");
+
+    let dissociate = "mutation($from: ID!, $to: ID!) { dissociate(from: $from, to: $to) { id } }";
+    gateway.data(dissociate, json!({ "from": company["id"], "to": ada["id"] })).await;
+    assert!(linked(&gateway, "contact", &ada["id"], "companies").await.is_empty());
+    assert!(linked(&gateway, "company", &company["id"], "contacts").await.is_empty());
+    assert!(types_at_hubspot(&gateway, ada_id, company_id).await.is_empty());
+
+    // Bob's link moves to Ada when Bob is merged into her.
+    gateway.data(associate, json!({ "from": bob["id"], "to": company["id"] })).await;
+    let merge = "mutation($primary: ID!, $merged: ID!) { mergeContacts(primaryId: $primary, mergeId: $merged) {
+        id companies(first: 5) { nodes { id } } } }";
+    let merged = gateway.data(merge, json!({ "primary": ada["id"], "merged": bob["id"] })).await;
+    assert_eq!(merged["mergeContacts"]["id"], ada["id"]);
+    assert_eq!(merged["mergeContacts"]["companies"]["nodes"][0]["id"], company["id"]);
+    let gone = gateway
+        .data("query($id: ID!) { contact(id: $id) { mergedInto archivedAt } }", json!({ "id": bob["id"] }))
+        .await;
+    assert_eq!(gone["contact"]["mergedInto"], ada["hubspotId"]);
+    assert!(gone["contact"]["archivedAt"].is_string());
+    let error = gateway.error(merge, json!({ "primary": ada["id"], "merged": ada["id"] })).await;
+    assert_eq!(error["extensions"]["argument"], "mergeId");
+});

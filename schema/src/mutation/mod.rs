@@ -2,8 +2,11 @@
 //! to another stage. Inputs are checked first (a failed check names the field and HubSpot is not called); HubSpot's
 //! answer is in the mirror before the mutation answers, so the next query sees the write.
 
+mod associations;
 mod inputs;
 mod validate;
+
+pub use associations::AssociationMutation;
 
 use std::sync::Arc;
 

@@ -89,6 +89,10 @@ impl Call {
         Self { method: Method::PATCH, path: path.into(), body: Some(body) }
     }
 
+    pub fn put(path: impl Into<String>, body: Value) -> Self {
+        Self { method: Method::PUT, path: path.into(), body: Some(body) }
+    }
+
     pub fn delete(path: impl Into<String>) -> Self {
         Self { method: Method::DELETE, path: path.into(), body: None }
     }

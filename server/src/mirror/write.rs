@@ -291,6 +291,34 @@ pub async fn mark_merged(
     Ok(db.execute(&update).await?.rows_affected())
 }
 
+/// Drops every link between two records, both directions.
+pub async fn remove_links(
+    db: &impl ConnectionTrait,
+    portal_id: i64,
+    (a_type, a_id): (ObjectType, i64),
+    (b_type, b_id): (ObjectType, i64),
+) -> Result<(), DbErr> {
+    use association::Column as C;
+    use sea_orm::{ColumnTrait, Condition, QueryFilter};
+    let direction = |(from, from_id): (ObjectType, i64), (to, to_id): (ObjectType, i64)| {
+        Condition::all()
+            .add(C::FromType.eq(from.singular()))
+            .add(C::FromId.eq(from_id))
+            .add(C::ToType.eq(to.singular()))
+            .add(C::ToId.eq(to_id))
+    };
+    association::Entity::delete_many()
+        .filter(C::PortalId.eq(portal_id))
+        .filter(
+            Condition::any()
+                .add(direction((a_type, a_id), (b_type, b_id)))
+                .add(direction((b_type, b_id), (a_type, a_id))),
+        )
+        .exec(db)
+        .await
+        .map(drop)
+}
+
 /// Drops the associations of `ids` (of `object_type`) towards `others`, both directions, before they are read
 /// again: a link removed at HubSpot must not survive in the mirror.
 pub async fn clear_associations(

@@ -1,0 +1,139 @@
+//! Linking and unlinking records, and merging contacts, through HubSpot.
+
+use async_graphql::{Context, ID, Object};
+use entities::association;
+use generator::{ASSOCIATION_KINDS, Association, AssociationKind, ObjectType};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::{live, upstream};
+use crate::{
+    error::{ApiError, GqlResult, IntoGql, Res},
+    ids::decode_global,
+    objects::{Node, company::Company, contact::Contact, deal::Deal, ticket::Ticket},
+    scope::{Scope, scope},
+};
+
+/// A live record a global ID names: its type, HubSpot id and node.
+async fn record(scope: &Scope, id: &ID, argument: &str) -> Res<(ObjectType, i64, Node)> {
+    let (type_name, _) = decode_global(id)
+        .ok_or_else(|| ApiError::invalid(argument, "must be a global ID (the `id` field of a record)"))?;
+    Ok(match type_name.as_str() {
+        "Contact" => {
+            live::<Contact>(scope, id, argument).await.map(|(k, r)| (ObjectType::Contact, k, Node::Contact(r)))?
+        }
+        "Company" => {
+            live::<Company>(scope, id, argument).await.map(|(k, r)| (ObjectType::Company, k, Node::Company(r)))?
+        }
+        "Deal" => live::<Deal>(scope, id, argument).await.map(|(k, r)| (ObjectType::Deal, k, Node::Deal(r)))?,
+        "Ticket" => live::<Ticket>(scope, id, argument).await.map(|(k, r)| (ObjectType::Ticket, k, Node::Ticket(r)))?,
+        other => return Err(ApiError::invalid(argument, format!("a {other} cannot be associated"))),
+    })
+}
+
+/// The link from `from_id` to `to_id` and its inverse, of HubSpot's default type, or of the type `label` names:
+/// `Primary`, or a label the portal's associations already use.
+async fn edges(
+    scope: &Scope,
+    (from, from_id): (ObjectType, i64),
+    (to, to_id): (ObjectType, i64),
+    label: Option<&str>,
+) -> Res<(Association, Association)> {
+    let no_type = || format!("HubSpot has no association from a {} to a {}", from.singular(), to.singular());
+    let built_in = match label {
+        None => Some(AssociationKind::default_between(from, to).ok_or_else(|| ApiError::invalid("to", no_type()))?),
+        Some(label) if label.eq_ignore_ascii_case("primary") => Some(
+            ASSOCIATION_KINDS
+                .iter()
+                .flat_map(|k| [*k, k.inverse()])
+                .find(|k| k.from == from && k.to == to && k.primary)
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "label",
+                        format!("no primary association from a {} to a {}", from.singular(), to.singular()),
+                    )
+                })?,
+        ),
+        Some(_) => None,
+    };
+    if let Some(kind) = built_in {
+        return Ok((kind.association(from_id, to_id), kind.inverse().association(to_id, from_id)));
+    }
+    let label = label.expect("built-in types handled above");
+    // A user-defined label: its type ids, one per direction, as the mirror has seen them.
+    let used = |a: ObjectType, b: ObjectType| {
+        association::Entity::find()
+            .filter(association::Column::PortalId.eq(scope.portal_id))
+            .filter(association::Column::FromType.eq(a.singular()))
+            .filter(association::Column::ToType.eq(b.singular()))
+            .filter(association::Column::Label.eq(label))
+            .one(&scope.db)
+    };
+    let (Some(forward), Some(backward)) = (used(from, to).await?, used(to, from).await?) else {
+        return Err(ApiError::invalid(
+            "label",
+            format!("no association label `{label}` from a {} to a {} in this portal", from.singular(), to.singular()),
+        ));
+    };
+    let edge = |from_type, from_id, to_type, to_id, row: &association::Model| Association {
+        from_type,
+        from_id,
+        to_type,
+        to_id,
+        type_id: row.type_id,
+        category: row.category.clone(),
+        label: Some(label.to_owned()),
+        primary: false,
+    };
+    Ok((edge(from, from_id, to, to_id, &forward), edge(to, to_id, from, from_id, &backward)))
+}
+
+#[derive(Default)]
+pub struct AssociationMutation;
+
+#[Object]
+impl AssociationMutation {
+    /// Links two records (global IDs of contacts, companies, deals or tickets) with HubSpot's default association
+    /// type, or the type `label` names (`Primary`, or a label the portal uses); the `from` record.
+    async fn associate(&self, ctx: &Context<'_>, from: ID, to: ID, label: Option<String>) -> GqlResult<Node> {
+        let scope = scope(ctx);
+        async {
+            let (from_type, from_id, node) = record(scope, &from, "from").await?;
+            let (to_type, to_id, _) = record(scope, &to, "to").await?;
+            let (edge, inverse) = edges(scope, (from_type, from_id), (to_type, to_id), label.as_deref()).await?;
+            upstream(scope)?.associate(scope.portal_id, edge, inverse).await?;
+            Ok::<_, ApiError>(node)
+        }
+        .await
+        .gql()
+    }
+
+    /// Removes every link between two records; the `from` record.
+    async fn dissociate(&self, ctx: &Context<'_>, from: ID, to: ID) -> GqlResult<Node> {
+        let scope = scope(ctx);
+        async {
+            let (from_type, from_id, node) = record(scope, &from, "from").await?;
+            let (to_type, to_id, _) = record(scope, &to, "to").await?;
+            upstream(scope)?.dissociate(scope.portal_id, (from_type, from_id), (to_type, to_id)).await?;
+            Ok::<_, ApiError>(node)
+        }
+        .await
+        .gql()
+    }
+
+    /// Merges contact `mergeId` into `primaryId` at HubSpot; the contact that remains, as the mirror then holds it
+    /// (the merged one is tombstoned, pointing at it).
+    async fn merge_contacts(&self, ctx: &Context<'_>, primary_id: ID, merge_id: ID) -> GqlResult<Contact> {
+        let scope = scope(ctx);
+        async {
+            let (primary, _) = live::<Contact>(scope, &primary_id, "primaryId").await?;
+            let (merged, _) = live::<Contact>(scope, &merge_id, "mergeId").await?;
+            if primary == merged {
+                return Err(ApiError::invalid("mergeId", "a contact cannot be merged into itself"));
+            }
+            let survivor = upstream(scope)?.merge(scope.portal_id, ObjectType::Contact, primary, merged).await?;
+            super::read_back::<Contact>(scope, survivor).await
+        }
+        .await
+        .gql()
+    }
+}
