@@ -382,3 +382,58 @@ on_both!(links_and_merges_go_through_hubspot, |backend| async move {
     let error = gateway.error(merge, json!({ "primary": ada["id"], "merged": ada["id"] })).await;
     assert_eq!(error["extensions"]["argument"], "mergeId");
 });
+
+on_both!(the_webhooks_echoing_a_write_change_nothing_and_cost_no_call, |backend| async move {
+    use server::webhooks::{
+        WebhookStats,
+        apply::{Applier, ApplierSettings},
+        event::parse_batch,
+        log,
+    };
+    let gateway = Gateway::start(backend, PORTAL).await;
+    let created = gateway.data(CREATE_CONTACT, json!({ "input": { "email": "echo@example.com" } })).await;
+    let id = created["createContact"]["id"].clone();
+    let update = "mutation($id: ID!) { updateContact(id: $id, input: { jobTitle: \"Echo\" }) {
+        hubspotId jobTitle updatedAt createdAt } }";
+    let written = gateway.data(update, json!({ "id": id })).await["updateContact"].clone();
+    let object: i64 = written["hubspotId"].as_str().unwrap().parse().unwrap();
+    let ms = |field: &str| {
+        chrono::DateTime::parse_from_rfc3339(written[field].as_str().unwrap()).unwrap().timestamp_millis()
+    };
+    // What HubSpot sends about these two writes.
+    let event = |n: i64, kind: &str, at: i64, extra: Value| {
+        let mut event = json!({ "eventId": n, "subscriptionId": 1, "portalId": PORTAL, "appId": 1, "occurredAt": at,
+            "subscriptionType": kind, "objectId": object, "attemptNumber": 0 });
+        event.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap());
+        event
+    };
+    let events = [
+        event(1, "contact.creation", ms("createdAt"), json!({})),
+        event(
+            2,
+            "contact.propertyChange",
+            ms("createdAt"),
+            json!({ "propertyName": "email", "propertyValue": "echo@example.com" }),
+        ),
+        event(
+            3,
+            "contact.propertyChange",
+            ms("updatedAt"),
+            json!({ "propertyName": "jobtitle", "propertyValue": "Echo" }),
+        ),
+    ];
+    log::append(&gateway.db.db, "test", parse_batch(&serde_json::to_vec(&events).unwrap()).unwrap()).await.unwrap();
+    let before = gateway.requests();
+    let applier = Applier {
+        db: gateway.db.db.clone(),
+        hubspot: None,
+        stats: WebhookStats::default(),
+        settings: ApplierSettings::default(),
+    };
+    let pass = applier.drain().await.unwrap();
+    assert_eq!((pass.applied, pass.retried, pass.dead), (3, 0, 0), "applied without reading HubSpot");
+    assert_eq!(gateway.requests(), before);
+    let after = gateway.data("query($id: ID!) { contact(id: $id) { jobTitle updatedAt } }", json!({ "id": id })).await;
+    assert_eq!(after["contact"]["jobTitle"], "Echo");
+    assert_eq!(after["contact"]["updatedAt"], written["updatedAt"], "the mirror already held this version");
+});

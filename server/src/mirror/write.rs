@@ -291,6 +291,28 @@ pub async fn mark_merged(
     Ok(db.execute(&update).await?.rows_affected())
 }
 
+/// Which of `ids` the mirror holds (live or not).
+pub async fn held(
+    db: &impl ConnectionTrait,
+    portal_id: i64,
+    object_type: ObjectType,
+    ids: &[i64],
+) -> Result<std::collections::BTreeSet<i64>, DbErr> {
+    let mut held = std::collections::BTreeSet::new();
+    for chunk in ids.chunks(CHUNK) {
+        let select = sea_orm::sea_query::Query::select()
+            .column(Alias::new("hubspot_id"))
+            .from(Alias::new(object_type.plural()))
+            .and_where(Expr::col(Alias::new("portal_id")).eq(portal_id))
+            .and_where(Expr::col(Alias::new("hubspot_id")).is_in(chunk.iter().copied()))
+            .to_owned();
+        for row in db.query_all(&select).await? {
+            held.insert(row.try_get::<i64>("", "hubspot_id")?);
+        }
+    }
+    Ok(held)
+}
+
 /// Drops every link between two records, both directions.
 pub async fn remove_links(
     db: &impl ConnectionTrait,

@@ -20,7 +20,11 @@ use sea_orm::{
 use serde_json::Value;
 
 use super::{WebhookStats, log::state};
-use crate::{hubspot::HubSpot, mirror::events, sync};
+use crate::{
+    hubspot::HubSpot,
+    mirror::{self, events},
+    sync,
+};
 
 #[derive(Clone, Debug)]
 pub struct ApplierSettings {
@@ -198,6 +202,7 @@ impl Applier {
         // Property changes per type, per record, each with its event; events come sorted by record, so a record's
         // changes are adjacent.
         let mut changes: BTreeMap<(i64, ObjectType), Vec<RecordChanges>> = BTreeMap::new();
+        let mut created: BTreeMap<(i64, ObjectType), Vec<(i64, i64)>> = BTreeMap::new();
         let txn = self.db.begin().await?;
         for event in events {
             let (portal, id, payload) = (event.portal_id, event.object_id, &event.payload);
@@ -252,9 +257,25 @@ impl Applier {
                 "associationChange" => {
                     read(id_field(payload, "fromObjectId").unwrap_or(id));
                 }
-                // creation, restore
+                "creation" => {
+                    created.entry((portal, object_type)).or_default().push((id, event.id));
+                }
+                // restore, and anything else that names a record: HubSpot's state of it
                 _ => {
                     read(id);
+                }
+            }
+        }
+        // A creation the mirror already holds (written by the gateway's own create, a fallback read or the sweep)
+        // needs no read: HubSpot's state then is what the mirror got.
+        for ((portal, object_type), records) in created {
+            let ids: Vec<i64> = records.iter().map(|(id, _)| *id).collect();
+            let held = mirror::held(&txn, portal, object_type, &ids).await?;
+            for (id, event_id) in records {
+                if held.contains(&id) {
+                    outcomes.insert(event_id, Ok(()));
+                } else {
+                    refetch.entry((portal, object_type)).or_default().insert((id, event_id));
                 }
             }
         }
