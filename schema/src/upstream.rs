@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use futures::future::BoxFuture;
-use generator::{Association, ObjectType};
+use generator::{Association, AssociationKind, ObjectType};
 
 /// HubSpot property values as sent on the wire: strings, or null to clear.
 pub type Properties = BTreeMap<String, Option<String>>;
@@ -25,11 +25,11 @@ pub struct UpstreamError {
     pub unavailable: bool,
 }
 
-/// A record to link a new record to, with HubSpot's default association type between the two.
+/// A record to link a new record to, and the association type of the link from the new one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Link {
-    pub to_type: ObjectType,
     pub to_id: i64,
+    pub kind: AssociationKind,
 }
 
 /// Why a write did not complete.

@@ -4,7 +4,7 @@
 //! to apply, and the cached fallback read of the record is dropped.
 
 use chrono::Utc;
-use generator::{Association, AssociationKind, ObjectType};
+use generator::{Association, ObjectType};
 use schema::upstream::{Answer, Link, NewRecord, Properties, Source, Upstream, UpstreamError, WriteError};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, TransactionTrait,
@@ -38,11 +38,6 @@ fn refused(err: HubSpotError) -> WriteError {
         message: err.message,
         correlation_id: err.correlation_id,
     })
-}
-
-/// The association type a new link gets; the schema only asks for pairs HubSpot has a type for.
-fn kind(from: ObjectType, to: ObjectType) -> AssociationKind {
-    AssociationKind::default_between(from, to).expect("the schema checks that the two types can be associated")
 }
 
 /// The read of one record a fallback makes, and the cache entry a write of that record drops: every property
@@ -133,9 +128,8 @@ impl HubSpotUpstream {
         let associations: Vec<_> = links
             .iter()
             .map(|link| {
-                let type_id = kind(object_type, link.to_type).type_id;
                 json!({ "to": { "id": link.to_id.to_string() },
-                        "types": [{ "associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id }] })
+                        "types": [{ "associationCategory": "HUBSPOT_DEFINED", "associationTypeId": link.kind.type_id }] })
             })
             .collect();
         let body = json!({ "properties": properties, "associations": associations });
@@ -144,8 +138,8 @@ impl HubSpotUpstream {
         let object = wire::object(&answer).map_err(refused)?;
         let mut edges = Vec::new();
         for link in &links {
-            let kind = kind(object_type, link.to_type);
-            edges.extend([kind.association(object.id, link.to_id), kind.inverse().association(link.to_id, object.id)]);
+            let (kind, to_id) = (link.kind, link.to_id);
+            edges.extend([kind.association(object.id, to_id), kind.inverse().association(to_id, object.id)]);
         }
         let now = Utc::now();
         let txn = self.db.begin().await?;
@@ -192,9 +186,7 @@ impl HubSpotUpstream {
         self.hubspot.forget(portal, &record_call(object_type, id)).await;
         Ok(())
     }
-}
 
-impl HubSpotUpstream {
     async fn associate(self, portal: i64, edge: Association, inverse: Association) -> Result<(), WriteError> {
         let path = format!(
             "/crm/v4/objects/{}/{}/associations/{}/{}",

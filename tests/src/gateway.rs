@@ -2,12 +2,11 @@
 
 use std::{sync::Arc, time::Duration};
 
-use async_graphql::{Request, Variables};
 use reqwest::Client;
 use serde_json::{Value, json};
 use server::{hubspot::ClientSettings, idempotency::Keys, shared_redis::SharedRedis, upstream::HubSpotUpstream};
 
-use crate::{Backend, TestDb, sim::Running, synced_mirror};
+use crate::{Backend, TestDb, data_of, execute, first_error, sim::Running, synced_mirror};
 
 /// A simulated portal backfilled into a fresh mirror, and the schema over it with a way to HubSpot (the
 /// simulator) for writes and fallback reads.
@@ -43,21 +42,16 @@ impl Gateway {
     pub async fn run(&self, query: &str, variables: Value) -> Value {
         let scope =
             schema::Scope::new(self.db.db.clone(), self.portal).with_upstream(Some(Arc::new(self.upstream.clone())));
-        let request = Request::new(query).variables(Variables::from_json(variables)).data(scope);
-        serde_json::to_value(self.schema.execute(request).await).unwrap()
+        execute(&self.schema, scope, query, variables).await
     }
 
     pub async fn data(&self, query: &str, variables: Value) -> Value {
-        let response = self.run(query, variables).await;
-        assert!(response.get("errors").is_none(), "{response:#}");
-        response["data"].clone()
+        data_of(self.run(query, variables).await)
     }
 
     /// The first error of a request that must fail.
     pub async fn error(&self, query: &str, variables: Value) -> Value {
-        let response = self.run(query, variables).await;
-        assert!(response["errors"][0].is_object(), "expected an error: {response:#}");
-        response["errors"][0].clone()
+        first_error(self.run(query, variables).await)
     }
 
     /// A record as HubSpot (the simulator) holds it; `None` when it is not live there.

@@ -150,24 +150,36 @@ impl Mirror {
     }
 
     pub async fn run_in(&self, portal_id: i64, query: &str, variables: Value) -> Value {
-        let request = Request::new(query)
-            .variables(Variables::from_json(variables))
-            .data(schema::Scope::new(self.db.db.clone(), portal_id));
-        serde_json::to_value(self.schema.execute(request).await).expect("response as JSON")
+        execute(&self.schema, schema::Scope::new(self.db.db.clone(), portal_id), query, variables).await
     }
 
     /// Runs a query that must succeed; returns its `data`.
     pub async fn data(&self, query: &str, variables: Value) -> Value {
-        let response = self.run(query, variables).await;
-        assert!(response.get("errors").is_none_or(|e| e.as_array().is_none_or(Vec::is_empty)), "errors: {response:#}");
-        response["data"].clone()
+        data_of(self.run(query, variables).await)
     }
 
     /// Runs a query that must fail; returns its first error.
     pub async fn error(&self, query: &str, variables: Value) -> Value {
-        let response = self.run(query, variables).await;
-        response["errors"][0].clone()
+        first_error(self.run(query, variables).await)
     }
+}
+
+/// Runs a request through `schema` in `scope`; returns `{data, errors}` as JSON.
+pub async fn execute(schema: &schema::GatewaySchema, scope: schema::Scope, query: &str, variables: Value) -> Value {
+    let request = Request::new(query).variables(Variables::from_json(variables)).data(scope);
+    serde_json::to_value(schema.execute(request).await).expect("response as JSON")
+}
+
+/// The `data` of a response that must have no errors.
+pub fn data_of(response: Value) -> Value {
+    assert!(response.get("errors").is_none_or(|e| e.as_array().is_none_or(Vec::is_empty)), "errors: {response:#}");
+    response["data"].clone()
+}
+
+/// The first error of a response that must have one.
+pub fn first_error(response: Value) -> Value {
+    assert!(response["errors"][0].is_object(), "expected an error: {response:#}");
+    response["errors"][0].clone()
 }
 
 /// Declares a test twice, on SQLite and on Postgres: `on_both!(name, |backend| async move { … })`.

@@ -2,13 +2,12 @@
 //! the write and HubSpot holds it. Bad input never reaches HubSpot; HubSpot's refusals and outages reach the client
 //! with HubSpot's status, category, message and correlation id.
 
-use async_graphql::{Request, Variables};
 use redis::AsyncCommands;
 use reqwest::Client;
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
 use tests::{
-    Backend,
+    Backend, execute,
     gateway::Gateway,
     on_both,
     redis_server::{isolated, redis_url},
@@ -196,10 +195,8 @@ on_both!(bad_input_names_the_field_and_never_reaches_hubspot, |backend| async mo
 
     // Without a HubSpot connection a write says so.
     let scope = schema::Scope::new(world.db.db.clone(), PORTAL);
-    let request = Request::new("mutation($id: ID!) { archiveDeal(id: $id) }")
-        .variables(Variables::from_json(json!({ "id": deal })))
-        .data(scope);
-    let response = serde_json::to_value(world.schema.execute(request).await).unwrap();
+    let response =
+        execute(&world.schema, scope, "mutation($id: ID!) { archiveDeal(id: $id) }", json!({ "id": deal })).await;
     assert_eq!(response["errors"][0]["extensions"]["code"], "UPSTREAM_UNAVAILABLE", "{response}");
 });
 

@@ -14,7 +14,7 @@ use crate::{
 };
 
 /// A live record a global ID names: its type, HubSpot id and node.
-async fn record(scope: &Scope, id: &ID, argument: &str) -> Res<(ObjectType, i64, Node)> {
+pub(super) async fn record(scope: &Scope, id: &ID, argument: &str) -> Res<(ObjectType, i64, Node)> {
     let (type_name, _) = decode_global(id)
         .ok_or_else(|| ApiError::invalid(argument, "must be a global ID (the `id` field of a record)"))?;
     Ok(match type_name.as_str() {
@@ -38,9 +38,8 @@ async fn edges(
     (to, to_id): (ObjectType, i64),
     label: Option<&str>,
 ) -> Res<(Association, Association)> {
-    let no_type = || format!("HubSpot has no association from a {} to a {}", from.singular(), to.singular());
     let built_in = match label {
-        None => Some(AssociationKind::default_between(from, to).ok_or_else(|| ApiError::invalid("to", no_type()))?),
+        None => Some(default_kind(from, to, "to")?),
         Some(label) if label.eq_ignore_ascii_case("primary") => Some(
             ASSOCIATION_KINDS
                 .iter()
@@ -85,6 +84,16 @@ async fn edges(
         primary: false,
     };
     Ok((edge(from, from_id, to, to_id, &forward), edge(to, to_id, from, from_id, &backward)))
+}
+
+/// HubSpot's default association type from `from` to `to`, or an error naming `argument` when there is none.
+pub(super) fn default_kind(from: ObjectType, to: ObjectType, argument: &str) -> Res<AssociationKind> {
+    AssociationKind::default_between(from, to).ok_or_else(|| {
+        ApiError::invalid(
+            argument,
+            format!("HubSpot has no association from a {} to a {}", from.singular(), to.singular()),
+        )
+    })
 }
 
 #[derive(Default)]

@@ -17,7 +17,7 @@ use inputs::{CompanyInput, ContactInput, DealInput, Fields, RecordInput, TicketI
 
 use crate::{
     error::{ApiError, GqlResult, IntoGql, Res},
-    ids::{decode_global, numeric_key},
+    ids::numeric_key,
     objects::{company::Company, contact::Contact, deal::Deal, ticket::Ticket},
     records::Written,
     scope::{Scope, scope},
@@ -46,22 +46,8 @@ async fn links(scope: &Scope, object_type: ObjectType, ids: &[ID]) -> Res<Vec<Li
     let mut links = Vec::new();
     for (n, id) in ids.iter().enumerate() {
         let argument = format!("associateWith[{n}]");
-        let (type_name, _) = decode_global(id)
-            .ok_or_else(|| ApiError::invalid(&argument, "must be a global ID (the `id` field of a record)"))?;
-        let (to_type, to_id) = match type_name.as_str() {
-            "Contact" => (ObjectType::Contact, live::<Contact>(scope, id, &argument).await?.0),
-            "Company" => (ObjectType::Company, live::<Company>(scope, id, &argument).await?.0),
-            "Deal" => (ObjectType::Deal, live::<Deal>(scope, id, &argument).await?.0),
-            "Ticket" => (ObjectType::Ticket, live::<Ticket>(scope, id, &argument).await?.0),
-            other => return Err(ApiError::invalid(&argument, format!("a {other} cannot be associated"))),
-        };
-        if generator::AssociationKind::default_between(object_type, to_type).is_none() {
-            return Err(ApiError::invalid(
-                &argument,
-                format!("HubSpot has no association from a {} to a {}", object_type.singular(), to_type.singular()),
-            ));
-        }
-        links.push(Link { to_type, to_id });
+        let (to_type, to_id, _) = associations::record(scope, id, &argument).await?;
+        links.push(Link { to_id, kind: associations::default_kind(object_type, to_type, &argument)? });
     }
     Ok(links)
 }

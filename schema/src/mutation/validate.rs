@@ -94,7 +94,8 @@ pub(crate) fn default_pipeline(object_type: ObjectType, fields: &mut Fields) {
     }
 }
 
-/// A deal or ticket ends up in a pipeline of its type and in a stage of that pipeline.
+/// A deal or ticket ends up in a pipeline of its type and in a stage of that pipeline. A new one (`current` is
+/// `None`) always names its pipeline: [`default_pipeline`] runs first.
 async fn check_stage(
     db: &impl ConnectionTrait,
     portal: i64,
@@ -106,15 +107,12 @@ async fn check_stage(
     let given = |name: &str| fields.get(name).map(|(v, field)| (v.clone().unwrap_or_default(), field.clone()));
     let (pipeline_given, stage_given) = (given(pipeline_property), given(stage_property));
     if pipeline_given.is_none() && stage_given.is_none() {
-        return match current {
-            Some(_) => Ok(()),
-            None => Err(ApiError::invalid("input.stage", format!("a new {} needs a stage", object_type.singular()))),
-        };
+        // An update that moves neither.
+        return Ok(());
     }
-    let pipeline_id = match (&pipeline_given, current) {
-        (Some((id, _)), _) => id.clone(),
-        (None, Some(current)) => current.pipeline.clone().unwrap_or_else(|| default.to_owned()),
-        (None, None) => default.to_owned(),
+    let pipeline_id = match &pipeline_given {
+        Some((id, _)) => id.clone(),
+        None => current.and_then(|c| c.pipeline.clone()).unwrap_or_else(|| default.to_owned()),
     };
     let pipeline_field = pipeline_given.as_ref().map_or("input.pipeline".to_owned(), |(_, f)| f.clone());
     let pipeline_exists = pipeline::Entity::find()

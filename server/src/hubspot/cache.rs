@@ -34,6 +34,7 @@ type Answer = Result<Cached, HubSpotError>;
 type Flight = Shared<BoxFuture<'static, Result<Arc<Value>, HubSpotError>>>;
 
 /// Per entry: `null` answers live [`NEGATIVE_TTL`] (at most the TTL), others the TTL.
+#[derive(Clone, Copy)]
 struct Lifetime {
     ttl: Duration,
 }
@@ -74,7 +75,7 @@ impl CacheStats {
 
 #[derive(Clone)]
 pub struct ReadCache {
-    lifetime: Arc<Lifetime>,
+    lifetime: Lifetime,
     redis: Option<SharedRedis>,
     local: moka::future::Cache<String, Arc<Value>>,
     flights: Arc<Mutex<HashMap<String, Flight>>>,
@@ -84,8 +85,8 @@ pub struct ReadCache {
 impl ReadCache {
     /// Entries live `ttl`; the in-process tier holds at most `capacity` of them.
     pub fn new(ttl: Duration, redis: Option<SharedRedis>, capacity: u64) -> Self {
-        let lifetime = Arc::new(Lifetime { ttl });
-        let local = moka::future::Cache::builder().max_capacity(capacity).expire_after(Lifetime { ttl }).build();
+        let lifetime = Lifetime { ttl };
+        let local = moka::future::Cache::builder().max_capacity(capacity).expire_after(lifetime).build();
         Self { lifetime, redis, local, flights: Arc::default(), stats: CacheStats::default() }
     }
 

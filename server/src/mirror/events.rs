@@ -26,9 +26,6 @@ pub struct Change {
     pub occurred_ms: i64,
 }
 
-/// Rows per statement when reading or restoring a set of records.
-const CHUNK: usize = 1000;
-
 /// Sets each changed property of each record whose change is newer than the value held: a few multi-row statements
 /// for all the records, whatever their number. Gives back the ids of the records the mirror does not hold (the
 /// caller reads them from HubSpot). `records` hold distinct ids.
@@ -42,7 +39,7 @@ pub async fn set_properties(
     ids.sort_unstable();
     let mut held = BTreeMap::new();
     let mut states = BTreeMap::new();
-    for chunk in ids.chunks(CHUNK) {
+    for chunk in ids.chunks(super::write::CHUNK) {
         use object_properties::Column as P;
         let mut find = object_properties::Entity::find()
             .filter(P::PortalId.eq(portal))

@@ -16,7 +16,7 @@ use sea_orm::{
 use super::convert;
 
 /// Rows per INSERT: SQLite binds at most 32,766 values a statement, and the widest table has under 30 columns.
-const CHUNK: usize = 1000;
+pub(super) const CHUNK: usize = 1000;
 
 /// Inserts rows, or updates those already mirrored; with `newer_only`, a row whose `updated_at` is older than the
 /// mirrored one leaves it untouched.
