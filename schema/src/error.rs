@@ -26,6 +26,25 @@ impl ApiError {
     pub fn invalid(argument: impl Into<String>, message: impl Into<String>) -> Self {
         Self::InvalidArgument { argument: argument.into(), message: message.into() }
     }
+
+    /// The error of one element of a list argument: a bad argument is named under `prefix` (`inputs[3]`).
+    pub fn within(self, prefix: &str) -> Self {
+        match self {
+            Self::InvalidArgument { argument, message } => Self::invalid(format!("{prefix}.{argument}"), message),
+            other => other,
+        }
+    }
+
+    /// The `code` extension clients branch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidArgument { .. } => "BAD_USER_INPUT",
+            Self::Upstream(err) if err.unavailable => "UPSTREAM_UNAVAILABLE",
+            Self::Upstream(_) => "UPSTREAM_REJECTED",
+            Self::NoUpstream => "UPSTREAM_UNAVAILABLE",
+            Self::Internal(_) => "INTERNAL",
+        }
+    }
 }
 
 impl From<crate::upstream::WriteError> for ApiError {
@@ -52,13 +71,14 @@ impl From<Arc<DbErr>> for ApiError {
 
 impl ErrorExtensions for ApiError {
     fn extend(&self) -> Error {
+        let code = self.code();
         match self {
             Self::InvalidArgument { argument, .. } => self.extend_with(|_, e| {
-                e.set("code", "BAD_USER_INPUT");
+                e.set("code", code);
                 e.set("argument", argument.as_str());
             }),
             Self::Upstream(err) => self.extend_with(|_, e| {
-                e.set("code", if err.unavailable { "UPSTREAM_UNAVAILABLE" } else { "UPSTREAM_REJECTED" });
+                e.set("code", code);
                 if let Some(status) = err.status {
                     e.set("status", status);
                 }
@@ -67,10 +87,10 @@ impl ErrorExtensions for ApiError {
                     e.set("correlationId", id.as_str());
                 }
             }),
-            Self::NoUpstream => self.extend_with(|_, e| e.set("code", "UPSTREAM_UNAVAILABLE")),
+            Self::NoUpstream => self.extend_with(|_, e| e.set("code", code)),
             Self::Internal(source) => {
                 tracing::error!(error = %source, "database error while answering a query");
-                self.extend_with(|_, e| e.set("code", "INTERNAL"))
+                self.extend_with(|_, e| e.set("code", code))
             }
         }
     }

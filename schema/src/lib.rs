@@ -33,7 +33,12 @@ pub struct Query(
 );
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(mutation::CrmMutation, mutation::AssociationMutation, webhook_admin::WebhookAdminMutation);
+pub struct Mutation(
+    mutation::CrmMutation,
+    mutation::BatchMutation,
+    mutation::AssociationMutation,
+    webhook_admin::WebhookAdminMutation,
+);
 
 pub type GatewaySchema = Schema<Query, Mutation, EmptySubscription>;
 

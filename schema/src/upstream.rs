@@ -25,6 +25,19 @@ pub struct UpstreamError {
     pub unavailable: bool,
 }
 
+impl UpstreamError {
+    /// HubSpot answered a batch call without a word about one of its inputs.
+    pub fn no_answer() -> Self {
+        Self {
+            status: None,
+            category: "MISSING_RESULT".into(),
+            message: "HubSpot's answer said nothing about this input".into(),
+            correlation_id: None,
+            unavailable: false,
+        }
+    }
+}
+
 /// A record to link a new record to, and the association type of the link from the new one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Link {
@@ -55,6 +68,9 @@ pub struct NewRecord {
 
 pub type Answer<T> = BoxFuture<'static, Result<T, WriteError>>;
 
+/// One input's outcome in a batch call HubSpot answered (200, or 207 when some inputs failed).
+pub type ItemAnswer<T> = Result<T, UpstreamError>;
+
 /// Where an object in an answer came from.
 #[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Source {
@@ -74,6 +90,18 @@ pub trait Upstream: Send + Sync {
     /// Creates a record linked to `links`; its HubSpot id. With an idempotency key, a create that repeats one made
     /// with the key in the last 24 h makes nothing and answers the first one's id.
     fn create(&self, portal: i64, object_type: ObjectType, new: NewRecord) -> Answer<i64>;
+    /// Creates up to 100 records in one call (HubSpot's batch create); each input's id, or why HubSpot refused it,
+    /// in input order. An `Err` of the whole answer means the call itself failed and nothing was created.
+    fn create_many(&self, portal: i64, object_type: ObjectType, new: Vec<NewRecord>) -> Answer<Vec<ItemAnswer<i64>>>;
+    /// Sets properties of up to 100 distinct records in one call (HubSpot's batch update), answered per input.
+    fn update_many(
+        &self,
+        portal: i64,
+        object_type: ObjectType,
+        changes: Vec<(i64, Properties)>,
+    ) -> Answer<Vec<ItemAnswer<()>>>;
+    /// Archives up to 100 records in one call (HubSpot's batch archive).
+    fn archive_many(&self, portal: i64, object_type: ObjectType, ids: Vec<i64>) -> Answer<()>;
     /// Sets `properties` of a record (null clears one).
     fn update(&self, portal: i64, object_type: ObjectType, id: i64, properties: Properties) -> Answer<()>;
     /// Archives a record (HubSpot's delete).

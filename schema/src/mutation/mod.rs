@@ -3,10 +3,12 @@
 //! answer is in the mirror before the mutation answers, so the next query sees the write.
 
 mod associations;
+mod batch;
 mod inputs;
 mod validate;
 
 pub use associations::AssociationMutation;
+pub use batch::BatchMutation;
 
 use std::sync::Arc;
 
@@ -55,6 +57,26 @@ async fn links(scope: &Scope, object_type: ObjectType, ids: &[ID]) -> Res<Vec<Li
 /// The longest idempotency key taken.
 const MAX_KEY: usize = 255;
 
+/// A record to create from `input`, once it passed its checks.
+async fn prepare_create<T: Written>(scope: &Scope, input: &impl RecordInput, associate_with: &[ID]) -> Res<NewRecord> {
+    let mut fields = input.fields()?;
+    validate::default_pipeline(T::TYPE, &mut fields);
+    validate::check(&scope.db, scope.portal_id, T::TYPE, &fields, None).await?;
+    let links = links(scope, T::TYPE, associate_with).await?;
+    Ok(NewRecord { properties: properties(fields), links, idempotency_key: None })
+}
+
+/// The record `id` names and the properties to set on it, once `input` passed its checks.
+async fn prepare_update<T: Written>(scope: &Scope, id: &ID, input: &impl RecordInput) -> Res<(i64, Properties)> {
+    let (key, record) = live::<T>(scope, id, "id").await?;
+    let fields = input.fields()?;
+    if fields.is_empty() {
+        return Err(ApiError::invalid("input", "names no property to change"));
+    }
+    validate::check(&scope.db, scope.portal_id, T::TYPE, &fields, Some(&record.current())).await?;
+    Ok((key, properties(fields)))
+}
+
 async fn create<T: Written>(
     ctx: &Context<'_>,
     input: &impl RecordInput,
@@ -62,27 +84,19 @@ async fn create<T: Written>(
     idempotency_key: Option<String>,
 ) -> Res<T> {
     let scope = scope(ctx);
-    let mut fields = input.fields()?;
-    validate::default_pipeline(T::TYPE, &mut fields);
-    validate::check(&scope.db, scope.portal_id, T::TYPE, &fields, None).await?;
-    let links = links(scope, T::TYPE, &associate_with.unwrap_or_default()).await?;
+    let mut new = prepare_create::<T>(scope, input, &associate_with.unwrap_or_default()).await?;
     if idempotency_key.as_ref().is_some_and(|k| k.is_empty() || k.len() > MAX_KEY) {
         return Err(ApiError::invalid("idempotencyKey", format!("must be 1 to {MAX_KEY} characters")));
     }
-    let new = NewRecord { properties: properties(fields), links, idempotency_key };
+    new.idempotency_key = idempotency_key;
     let id = upstream(scope)?.create(scope.portal_id, T::TYPE, new).await?;
     read_back(scope, id).await
 }
 
 async fn update<T: Written>(ctx: &Context<'_>, id: &ID, input: &impl RecordInput) -> Res<T> {
     let scope = scope(ctx);
-    let (key, record) = live::<T>(scope, id, "id").await?;
-    let fields = input.fields()?;
-    if fields.is_empty() {
-        return Err(ApiError::invalid("input", "names no property to change"));
-    }
-    validate::check(&scope.db, scope.portal_id, T::TYPE, &fields, Some(&record.current())).await?;
-    upstream(scope)?.update(scope.portal_id, T::TYPE, key, properties(fields)).await?;
+    let (key, properties) = prepare_update::<T>(scope, id, input).await?;
+    upstream(scope)?.update(scope.portal_id, T::TYPE, key, properties).await?;
     read_back(scope, key).await
 }
 

@@ -353,11 +353,12 @@ fn inputs(body: &Value) -> Result<&Vec<Value>, SimError> {
     Ok(inputs)
 }
 
-/// `200 COMPLETE`, or `207` with the errors beside the results when some inputs failed.
+/// `200 COMPLETE`, or `207` with the errors beside the results when some inputs failed. An input that carried an
+/// `objectWriteTraceId` finds it on its result, or in its error's `context`, so a caller can match the two.
 fn batch_answer(
     ok: StatusCode,
     results: Vec<Value>,
-    errors: Vec<SimError>,
+    errors: Vec<(SimError, Option<Value>)>,
     started: chrono::DateTime<Utc>,
 ) -> Response {
     let (started_at, completed_at) = batch_times(started);
@@ -367,20 +368,37 @@ fn batch_answer(
         return (ok, Json(body)).into_response();
     }
     body["numErrors"] = json!(errors.len());
-    body["errors"] = json!(errors
-        .iter()
-        .map(|e| json!({ "status": "error", "category": e.category, "message": e.message, "context": e.errors.first().map(|x| x["context"].clone()).unwrap_or(json!({})) }))
-        .collect::<Vec<_>>());
+    body["errors"] = json!(
+        errors
+            .iter()
+            .map(|(e, trace)| {
+                let context = match trace {
+                    Some(trace) => json!({ "objectWriteTraceId": [trace] }),
+                    None => e.errors.first().map(|x| x["context"].clone()).unwrap_or(json!({})),
+                };
+                json!({ "status": "error", "category": e.category, "message": e.message, "context": context })
+            })
+            .collect::<Vec<_>>()
+    );
     (StatusCode::MULTI_STATUS, Json(body)).into_response()
 }
 
-/// Runs `f` on every input, keeping the answers and the failures apart.
-fn each(inputs: &[Value], mut f: impl FnMut(&Value) -> Result<Value, SimError>) -> (Vec<Value>, Vec<SimError>) {
+/// Runs `f` on every input, keeping the answers and the failures apart, each with the input's trace id.
+fn each(
+    inputs: &[Value],
+    mut f: impl FnMut(&Value) -> Result<Value, SimError>,
+) -> (Vec<Value>, Vec<(SimError, Option<Value>)>) {
     let (mut done, mut failed) = (Vec::new(), Vec::new());
     for input in inputs {
+        let trace = input.get("objectWriteTraceId").filter(|t| !t.is_null()).cloned();
         match f(input) {
-            Ok(v) => done.push(v),
-            Err(e) => failed.push(e),
+            Ok(mut v) => {
+                if let Some(trace) = trace {
+                    v["objectWriteTraceId"] = trace;
+                }
+                done.push(v)
+            }
+            Err(e) => failed.push((e, trace)),
         }
     }
     (done, failed)

@@ -17,6 +17,8 @@ use tests::{
     sim::{Running, SimConfig},
 };
 
+mod writes;
+
 #[derive(Parser, Debug)]
 struct Args {
     #[arg(long, default_value_t = 100_000)]
@@ -62,6 +64,8 @@ const NOTES_HEADING: &str = "## Where the time goes";
 const BACKFILL: &str = "backfill";
 /// The webhook scenario's name, for `--only`.
 const WEBHOOKS: &str = "webhooks";
+/// The writes and fallback reads scenario's name, for `--only`.
+const WRITES: &str = "writes";
 
 /// The baseline row: the nested query's SQL, run without the gateway.
 const SQL_ALONE: &str = "nested: its SQL alone, hand-written client, no gateway";
@@ -88,6 +92,17 @@ fn body(query: &str, variables: Value) -> String {
     json!({ "query": query, "variables": variables }).to_string()
 }
 
+/// Waits for the gateway at `base` to answer `/healthz`.
+async fn wait_healthy(base: &str) -> anyhow::Result<()> {
+    for _ in 0..100 {
+        if reqwest::get(format!("{base}/healthz")).await.is_ok_and(|r| r.status().is_success()) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("the gateway did not become healthy")
+}
+
 struct Gateway {
     child: Child,
     base: String,
@@ -104,13 +119,8 @@ impl Gateway {
             .spawn()
             .context("starting the gateway")?;
         let gateway = Self { child, base: format!("http://127.0.0.1:{}", args.port) };
-        for _ in 0..100 {
-            if reqwest::get(format!("{}/healthz", gateway.base)).await.is_ok_and(|r| r.status().is_success()) {
-                return Ok(gateway);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        bail!("the gateway did not become healthy")
+        wait_healthy(&gateway.base).await?;
+        Ok(gateway)
     }
 
     async fn statements(&self) -> anyhow::Result<f64> {
@@ -291,7 +301,13 @@ async fn run_backend(args: &Args, backend: &'static str) -> anyhow::Result<Backe
     Ok(BackendRun { backend, seed_secs, peak_rss_mib: gateway.peak_rss_mib(), rows })
 }
 
-fn render(args: &Args, runs: &[BackendRun], backfills: &[backfill::Run], webhooks: &[webhook_ingest::Run]) -> String {
+fn render(
+    args: &Args,
+    runs: &[BackendRun],
+    backfills: &[backfill::Run],
+    webhooks: &[webhook_ingest::Run],
+    writes: &[writes::Run],
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# Benchmarks\n");
     let _ = writeln!(
@@ -340,6 +356,7 @@ fn render(args: &Args, runs: &[BackendRun], backfills: &[backfill::Run], webhook
     race_ratios(&mut out, runs);
     backfill::render(&mut out, args, backfills);
     webhook_ingest::render(&mut out, args, webhooks);
+    writes::render(&mut out, args, writes);
     out
 }
 
@@ -372,9 +389,9 @@ async fn main() -> anyhow::Result<()> {
         "both" => vec!["sqlite", "postgres"],
         other => bail!("--backend must be sqlite, postgres or both, got {other:?}"),
     };
-    let (mut runs, mut backfills, mut webhooks) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut runs, mut backfills, mut webhooks, mut writes) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for backend in backends {
-        if args.only.as_deref().is_none_or(|only| !BACKFILL.contains(only) && !WEBHOOKS.contains(only)) {
+        if args.only.as_deref().is_none_or(|only| [BACKFILL, WEBHOOKS, WRITES].iter().all(|s| !s.contains(only))) {
             runs.push(run_backend(&args, backend).await?);
         }
         if wanted(&args, BACKFILL) {
@@ -383,13 +400,19 @@ async fn main() -> anyhow::Result<()> {
         if wanted(&args, WEBHOOKS) {
             webhooks.push(webhook_ingest::run(&args, backend).await?);
         }
+        if wanted(&args, WRITES) {
+            writes.push(writes::run(&args, backend).await?);
+        }
     }
     // Notes written by hand at the end of the file outlive the run.
     let notes = std::fs::read_to_string(&args.out)
         .ok()
         .and_then(|text| text.find(NOTES_HEADING).map(|at| text[at..].to_owned()))
         .unwrap_or_default();
-    std::fs::write(&args.out, format!("{}\n\n{notes}", render(&args, &runs, &backfills, &webhooks).trim_end()))?;
+    std::fs::write(
+        &args.out,
+        format!("{}\n\n{notes}", render(&args, &runs, &backfills, &webhooks, &writes).trim_end()),
+    )?;
     eprintln!("wrote {}", args.out.display());
     Ok(())
 }
@@ -598,17 +621,7 @@ mod webhook_ingest {
             .kill_on_drop(true)
             .spawn()
             .context("starting the gateway")?;
-        let mut healthy = false;
-        for _ in 0..100 {
-            if reqwest::get(format!("{base}/healthz")).await.is_ok_and(|r| r.status().is_success()) {
-                healthy = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        if !healthy {
-            bail!("the gateway did not become healthy");
-        }
+        super::wait_healthy(&base).await?;
         let ids: Vec<i64> =
             generator::generate(&generator::PortalSpec::sized(PORTAL, 42, CONTACTS, 1000, 1000, chrono::Utc::now()))
                 .contacts

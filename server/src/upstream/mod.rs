@@ -3,9 +3,11 @@
 //! the call returns, so the next query sees it. The webhook HubSpot sends about a write then finds nothing newer
 //! to apply, and the cached fallback read of the record is dropped.
 
+mod batch;
+
 use chrono::Utc;
-use generator::{Association, ObjectType};
-use schema::upstream::{Answer, Link, NewRecord, Properties, Source, Upstream, UpstreamError, WriteError};
+use generator::{Association, CrmObject, ObjectType};
+use schema::upstream::{Answer, ItemAnswer, Link, NewRecord, Properties, Source, Upstream, UpstreamError, WriteError};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, TransactionTrait,
     sea_query::{Alias, Expr, ExprTrait, Query},
@@ -45,6 +47,36 @@ fn refused(err: HubSpotError) -> WriteError {
 fn record_call(object_type: ObjectType, id: i64) -> Call {
     let properties = generator::generated_properties(object_type).join(",");
     Call::get(format!("/crm/v3/objects/{}/{id}?properties={properties}", object_type.plural()))
+}
+
+/// A new record's links as HubSpot's create takes them.
+fn associations(links: &[Link]) -> Vec<serde_json::Value> {
+    links
+        .iter()
+        .map(|link| {
+            json!({ "to": { "id": link.to_id.to_string() },
+                    "types": [{ "associationCategory": "HUBSPOT_DEFINED", "associationTypeId": link.kind.type_id }] })
+        })
+        .collect()
+}
+
+/// The mirror's edges for record `id`'s links: each link both ways.
+fn edges(id: i64, links: &[Link]) -> Vec<Association> {
+    links
+        .iter()
+        .flat_map(|link| [link.kind.association(id, link.to_id), link.kind.inverse().association(link.to_id, id)])
+        .collect()
+}
+
+/// What an update's answer says changed: each property HubSpot answered with, dated from the answer's
+/// `updatedAt` as its webhook will be.
+fn changes(object: &CrmObject) -> Vec<events::Change> {
+    let at = object.updated_at.timestamp_millis();
+    object
+        .properties
+        .iter()
+        .map(|(name, value)| events::Change { name: name.clone(), value: value.clone(), occurred_ms: at })
+        .collect()
 }
 
 impl HubSpotUpstream {
@@ -125,22 +157,11 @@ impl HubSpotUpstream {
         properties: Properties,
         links: Vec<Link>,
     ) -> Result<i64, WriteError> {
-        let associations: Vec<_> = links
-            .iter()
-            .map(|link| {
-                json!({ "to": { "id": link.to_id.to_string() },
-                        "types": [{ "associationCategory": "HUBSPOT_DEFINED", "associationTypeId": link.kind.type_id }] })
-            })
-            .collect();
-        let body = json!({ "properties": properties, "associations": associations });
+        let body = json!({ "properties": properties, "associations": associations(&links) });
         let call = Call::post(format!("/crm/v3/objects/{}", object_type.plural()), body);
         let answer = self.hubspot.send(portal, call).await.map_err(refused)?;
         let object = wire::object(&answer).map_err(refused)?;
-        let mut edges = Vec::new();
-        for link in &links {
-            let (kind, to_id) = (link.kind, link.to_id);
-            edges.extend([kind.association(object.id, to_id), kind.inverse().association(to_id, object.id)]);
-        }
+        let edges = edges(object.id, &links);
         let now = Utc::now();
         let txn = self.db.begin().await?;
         mirror::upsert_objects(&txn, portal, object_type, std::slice::from_ref(&object), now).await?;
@@ -162,15 +183,8 @@ impl HubSpotUpstream {
             Call::patch(format!("/crm/v3/objects/{}/{id}", object_type.plural()), json!({ "properties": properties }));
         let answer = self.hubspot.send(portal, call).await.map_err(refused)?;
         let object = wire::object(&answer).map_err(refused)?;
-        // Each property HubSpot answered with dates from the answer's `updatedAt`, as its webhook will say.
-        let at = object.updated_at.timestamp_millis();
-        let changes = object
-            .properties
-            .iter()
-            .map(|(name, value)| events::Change { name: name.clone(), value: value.clone(), occurred_ms: at })
-            .collect();
         let txn = self.db.begin().await?;
-        let missing = events::set_properties(&txn, portal, object_type, &[(id, changes)]).await?;
+        let missing = events::set_properties(&txn, portal, object_type, &[(id, changes(&object))]).await?;
         if !missing.is_empty() {
             mirror::upsert_objects(&txn, portal, object_type, std::slice::from_ref(&object), Utc::now()).await?;
         }
@@ -256,6 +270,23 @@ impl Upstream for HubSpotUpstream {
 
     fn create(&self, portal: i64, object_type: ObjectType, new: NewRecord) -> Answer<i64> {
         Box::pin(self.clone().create(portal, object_type, new))
+    }
+
+    fn create_many(&self, portal: i64, object_type: ObjectType, new: Vec<NewRecord>) -> Answer<Vec<ItemAnswer<i64>>> {
+        Box::pin(self.clone().create_many(portal, object_type, new))
+    }
+
+    fn update_many(
+        &self,
+        portal: i64,
+        object_type: ObjectType,
+        changes: Vec<(i64, Properties)>,
+    ) -> Answer<Vec<ItemAnswer<()>>> {
+        Box::pin(self.clone().update_many(portal, object_type, changes))
+    }
+
+    fn archive_many(&self, portal: i64, object_type: ObjectType, ids: Vec<i64>) -> Answer<()> {
+        Box::pin(self.clone().archive_many(portal, object_type, ids))
     }
 
     fn update(&self, portal: i64, object_type: ObjectType, id: i64, properties: Properties) -> Answer<()> {
