@@ -36,6 +36,14 @@ pub struct Config {
     #[arg(long, env = "WEBHOOK_LEASE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub webhook_lease_secs: u64,
 
+    /// Weights of the health score's dimensions in the overall score: `crm=0.3,payment=0.25,engagement=0.25,support=0.2`.
+    #[arg(long, env = "HEALTH_WEIGHTS", default_value = "crm=0.3,payment=0.25,engagement=0.25,support=0.2")]
+    pub health_weights: crate::health::Weights,
+
+    /// Seconds between full passes that score every client again (recency and the 90-day windows move with time).
+    #[arg(long, env = "HEALTH_RESCORE_SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub health_rescore_secs: u64,
+
     #[command(flatten)]
     pub hubspot: HubSpotConfig,
 

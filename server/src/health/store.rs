@@ -1,0 +1,151 @@
+//! Scores kept in the mirror: the current one per client, and a history row each time its figures change, with
+//! what caused the change (the history's id is the cursor subscribers resume from).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use entities::{health_score, health_score_history};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, TransactionTrait,
+    sea_query::OnConflict,
+};
+use serde_json::Value;
+
+use super::{
+    inputs::{self, Subject},
+    score::{self, Score, Weights},
+};
+
+/// Clients scored per round of statements.
+const CHUNK: usize = 500;
+
+/// A score whose figures changed.
+#[derive(Clone, Debug)]
+pub struct Change {
+    pub subject: Subject,
+    pub id: i64,
+    pub previous: Option<i32>,
+    pub score: Score,
+    /// The history row: the change's cursor.
+    pub history_id: i64,
+}
+
+fn same_figures(row: &health_score::Model, s: &Score) -> bool {
+    (row.overall, row.crm, row.payment, row.engagement, row.support, row.churn_risk)
+        == (s.overall, s.crm, s.payment, s.engagement, s.support, s.churn_risk)
+}
+
+/// Scores the clients `ids` again from the mirror as it is now. A client whose figures changed gets a new current
+/// score and a history row saying `cause`; one whose figures stayed gets its explanation refreshed (days pass);
+/// one no longer live loses its score.
+pub async fn rescore(
+    db: &DatabaseConnection,
+    portal: i64,
+    subject: Subject,
+    ids: &[i64],
+    cause: &Value,
+    weights: Weights,
+    now: DateTime<Utc>,
+) -> Result<Vec<Change>, DbErr> {
+    let baseline = inputs::baseline(db, portal).await?;
+    let mut changes = Vec::new();
+    for chunk in ids.chunks(CHUNK) {
+        let gathered = inputs::gather(db, portal, subject, chunk, now).await?;
+        let txn = db.begin().await?;
+        let current: BTreeMap<i64, health_score::Model> = health_score::Entity::find()
+            .filter(health_score::Column::PortalId.eq(portal))
+            .filter(health_score::Column::SubjectType.eq(subject.as_str()))
+            .filter(health_score::Column::SubjectId.is_in(chunk.iter().copied()))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|row| (row.subject_id, row))
+            .collect();
+        let gone: Vec<i64> = current.keys().filter(|id| !gathered.contains_key(id)).copied().collect();
+        if !gone.is_empty() {
+            health_score::Entity::delete_many()
+                .filter(health_score::Column::PortalId.eq(portal))
+                .filter(health_score::Column::SubjectType.eq(subject.as_str()))
+                .filter(health_score::Column::SubjectId.is_in(gone))
+                .exec(&txn)
+                .await?;
+        }
+        let (mut rows, mut history, mut changed) = (Vec::new(), Vec::new(), Vec::new());
+        for (id, inputs) in &gathered {
+            let s = score::score(inputs, baseline, weights, now);
+            let explanation = score::explanation(&s, weights, baseline);
+            let held = current.get(id);
+            if held.is_some_and(|row| same_figures(row, &s) && row.explanation == explanation) {
+                continue;
+            }
+            rows.push(health_score::ActiveModel {
+                portal_id: Set(portal),
+                subject_type: Set(subject.as_str().to_owned()),
+                subject_id: Set(*id),
+                overall: Set(s.overall),
+                crm: Set(s.crm),
+                payment: Set(s.payment),
+                engagement: Set(s.engagement),
+                support: Set(s.support),
+                churn_risk: Set(s.churn_risk),
+                explanation: Set(explanation),
+                computed_at: Set(now),
+            });
+            if held.is_some_and(|row| same_figures(row, &s)) {
+                continue;
+            }
+            let previous = held.map(|row| row.overall);
+            history.push(health_score_history::ActiveModel {
+                portal_id: Set(portal),
+                subject_type: Set(subject.as_str().to_owned()),
+                subject_id: Set(*id),
+                overall: Set(s.overall),
+                crm: Set(s.crm),
+                payment: Set(s.payment),
+                engagement: Set(s.engagement),
+                support: Set(s.support),
+                churn_risk: Set(s.churn_risk),
+                previous_overall: Set(previous),
+                cause: Set(cause.clone()),
+                computed_at: Set(now),
+                ..Default::default()
+            });
+            changed.push((*id, previous, s));
+        }
+        if !rows.is_empty() {
+            use health_score::Column as H;
+            let on_conflict = OnConflict::columns([H::PortalId, H::SubjectType, H::SubjectId])
+                .update_columns([
+                    H::Overall,
+                    H::Crm,
+                    H::Payment,
+                    H::Engagement,
+                    H::Support,
+                    H::ChurnRisk,
+                    H::Explanation,
+                    H::ComputedAt,
+                ])
+                .to_owned();
+            health_score::Entity::insert_many(rows).on_conflict(on_conflict).exec(&txn).await?;
+        }
+        let written: BTreeMap<i64, i64> = if history.is_empty() {
+            BTreeMap::new()
+        } else {
+            health_score_history::Entity::insert_many(history)
+                .exec_with_returning(&txn)
+                .await?
+                .into_iter()
+                .map(|row| (row.subject_id, row.id))
+                .collect()
+        };
+        txn.commit().await?;
+        changes.extend(changed.into_iter().map(|(id, previous, score)| Change {
+            subject,
+            id,
+            previous,
+            score,
+            history_id: written.get(&id).copied().unwrap_or_default(),
+        }));
+    }
+    Ok(changes)
+}

@@ -1,0 +1,320 @@
+//! Health scores from the mirror: the inputs the SQL aggregates gather equal the same figures counted row by row
+//! in Rust over a generated portal; edge cases (no deals, no activity, every ticket closed) score as designed; a
+//! full pass scores every client once and writes history only when figures change.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Duration, Utc};
+use entities::{association, contact, deal, health_score, health_score_history, ticket};
+use generator::{AssociationKind, CrmObject, ObjectType};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use serde_json::json;
+use server::health::{
+    self, Subject, Weights,
+    inputs::{baseline, gather},
+    score::{self, Inputs, RECENT_DAYS},
+};
+use tests::{Mirror, fixed_now, on_both};
+
+/// The ids linked from `from` records of `from_type` to records of `to_type`.
+fn links(edges: &[association::Model], from_type: &str, to_type: &str) -> BTreeMap<i64, BTreeSet<i64>> {
+    let mut links: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
+    for e in edges.iter().filter(|e| e.from_type == from_type && e.to_type == to_type) {
+        links.entry(e.from_id).or_default().insert(e.to_id);
+    }
+    links
+}
+
+/// A company's inputs counted row by row.
+fn expected(
+    company: &entities::company::Model,
+    contacts: &[&contact::Model],
+    deals: &[&deal::Model],
+    tickets: &[&ticket::Model],
+    now: DateTime<Utc>,
+) -> Inputs {
+    let recent = now - Duration::days(RECENT_DAYS);
+    let previous = recent - Duration::days(RECENT_DAYS);
+    let since = |t: Option<DateTime<Utc>>| t.is_some_and(|t| t >= recent);
+    let amount = |d: &&deal::Model| d.amount.unwrap_or(0.0);
+    let closed: Vec<f64> = tickets
+        .iter()
+        .filter_map(|t| t.closed_at.map(|c| (c - t.created_at).num_milliseconds() as f64 / 86_400_000.0))
+        .collect();
+    let max = |times: Vec<Option<DateTime<Utc>>>| times.into_iter().flatten().max();
+    Inputs {
+        lifecycle_stage: company.lifecyclestage.clone(),
+        last_activity: max(std::iter::once(company.notes_last_updated_at)
+            .chain(contacts.iter().flat_map(|c| [c.last_contacted_at, c.email_last_open_at, c.email_last_click_at]))
+            .collect()),
+        open_deals: deals.iter().filter(|d| d.is_closed != Some(true)).count() as i64,
+        won_revenue: deals.iter().filter(|d| d.is_closed_won == Some(true)).map(amount).sum(),
+        recent_amount: deals.iter().filter(|d| d.created_at >= recent).map(amount).sum(),
+        previous_amount: deals.iter().filter(|d| d.created_at >= previous && d.created_at < recent).map(amount).sum(),
+        contacts: contacts.len() as i64,
+        opened: contacts.iter().filter(|c| since(c.email_last_open_at)).count() as i64,
+        clicked: contacts.iter().filter(|c| since(c.email_last_click_at)).count() as i64,
+        engaged: contacts.iter().filter(|c| since(c.email_last_open_at) || since(c.email_last_click_at)).count() as i64,
+        notes: contacts.iter().map(|c| c.num_notes.unwrap_or(0) as i64).sum(),
+        open_tickets: tickets.iter().filter(|t| t.closed_at.is_none()).count() as i64,
+        urgent_tickets: tickets
+            .iter()
+            .filter(|t| t.closed_at.is_none() && matches!(t.priority.as_deref(), Some("HIGH" | "URGENT")))
+            .count() as i64,
+        days_to_close: (!closed.is_empty()).then(|| closed.iter().sum::<f64>() / closed.len() as f64),
+        changed: [
+            Some(company.updated_at),
+            max(deals.iter().map(|d| Some(d.updated_at)).collect()),
+            max(contacts.iter().map(|c| Some(c.updated_at)).collect()),
+            max(tickets.iter().map(|t| Some(t.updated_at)).collect()),
+        ],
+    }
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-6 * a.abs().max(1.0)
+}
+
+on_both!(gathered_inputs_equal_the_figures_counted_row_by_row, |backend| async move {
+    let mirror = Mirror::small(backend).await;
+    let (db, portal, now) = (&mirror.db.db, mirror.portal.portal_id, fixed_now());
+    let companies = entities::company::Entity::find()
+        .filter(entities::company::Column::ArchivedAt.is_null())
+        .filter(entities::company::Column::MergedInto.is_null())
+        .all(db)
+        .await
+        .unwrap();
+    let contacts: BTreeMap<i64, contact::Model> =
+        contact::Entity::find().all(db).await.unwrap().into_iter().map(|c| (c.hubspot_id, c)).collect();
+    let deals: BTreeMap<i64, deal::Model> =
+        deal::Entity::find().all(db).await.unwrap().into_iter().map(|d| (d.hubspot_id, d)).collect();
+    let tickets: BTreeMap<i64, ticket::Model> =
+        ticket::Entity::find().all(db).await.unwrap().into_iter().map(|t| (t.hubspot_id, t)).collect();
+    let edges = association::Entity::find().all(db).await.unwrap();
+    let live = |ids: Option<&BTreeSet<i64>>, archived: &dyn Fn(i64) -> bool| -> Vec<i64> {
+        ids.into_iter().flatten().copied().filter(|id| !archived(*id)).collect()
+    };
+    let (to_contacts, to_deals, to_tickets) =
+        (links(&edges, "company", "contact"), links(&edges, "company", "deal"), links(&edges, "company", "ticket"));
+
+    let ids: Vec<i64> = companies.iter().map(|c| c.hubspot_id).collect();
+    let gathered = gather(db, portal, Subject::Company, &ids, now).await.unwrap();
+    assert_eq!(gathered.len(), companies.len());
+    let (mut with_deals, mut with_tickets, mut with_contacts) = (0, 0, 0);
+    for company in &companies {
+        let id = company.hubspot_id;
+        let cs: Vec<&contact::Model> =
+            live(to_contacts.get(&id), &|c| contacts.get(&c).is_none_or(|c| c.archived_at.is_some()))
+                .iter()
+                .map(|c| &contacts[c])
+                .collect();
+        let ds: Vec<&deal::Model> = live(to_deals.get(&id), &|d| deals.get(&d).is_none_or(|d| d.archived_at.is_some()))
+            .iter()
+            .map(|d| &deals[d])
+            .collect();
+        let ts: Vec<&ticket::Model> =
+            live(to_tickets.get(&id), &|t| tickets.get(&t).is_none_or(|t| t.archived_at.is_some()))
+                .iter()
+                .map(|t| &tickets[t])
+                .collect();
+        (with_deals, with_tickets, with_contacts) = (
+            with_deals + !ds.is_empty() as i32,
+            with_tickets + !ts.is_empty() as i32,
+            with_contacts + !cs.is_empty() as i32,
+        );
+        let want = expected(company, &cs, &ds, &ts, now);
+        let got = &gathered[&id];
+        let floats = [
+            (got.won_revenue, want.won_revenue),
+            (got.recent_amount, want.recent_amount),
+            (got.previous_amount, want.previous_amount),
+        ];
+        assert!(floats.iter().all(|(a, b)| close(*a, *b)), "company {id}: {got:?} vs {want:?}");
+        assert!(
+            match (got.days_to_close, want.days_to_close) {
+                (Some(a), Some(b)) => (a - b).abs() < 0.01,
+                (a, b) => a == b,
+            },
+            "company {id}: {got:?} vs {want:?}"
+        );
+        let exact = |i: &Inputs| {
+            (i.lifecycle_stage.clone(), i.last_activity, i.open_deals, i.contacts, i.opened, i.clicked, i.engaged)
+        };
+        assert_eq!(exact(got), exact(&want), "company {id}");
+        assert_eq!(
+            (got.notes, got.open_tickets, got.urgent_tickets, got.changed),
+            (want.notes, want.open_tickets, want.urgent_tickets, want.changed),
+            "company {id}"
+        );
+    }
+    assert!(with_deals > 10 && with_tickets > 10 && with_contacts > 10, "the portal exercises every input");
+
+    let b = baseline(db, portal).await.unwrap();
+    assert!(b.open_rate > 0.0 && b.open_rate < 1.0 && b.click_rate < b.open_rate, "{b:?}");
+});
+
+/// A record of `object_type` with `properties`, created and last changed at `at`.
+fn record(id: i64, at: DateTime<Utc>, properties: &[(&str, &str)]) -> CrmObject {
+    CrmObject {
+        id,
+        properties: properties.iter().map(|(k, v)| ((*k).to_owned(), Some((*v).to_owned()))).collect(),
+        created_at: at,
+        updated_at: at,
+        archived: false,
+    }
+}
+
+on_both!(edge_cases_score_as_designed_and_history_records_changes_only, |backend| async move {
+    let mirror = Mirror::small(backend).await;
+    let (db, portal, now) = (&mirror.db.db, mirror.portal.portal_id, Utc::now());
+    let days = |n: i64| now - Duration::days(n);
+    let write = |object_type: ObjectType, objects: Vec<CrmObject>| async move {
+        server::mirror::upsert_objects(db, portal, object_type, &objects, now).await.unwrap();
+    };
+    let link = |from: ObjectType, from_id: i64, to: ObjectType, to_id: i64| async move {
+        let kind = AssociationKind::default_between(from, to).unwrap();
+        let edges = [kind.association(from_id, to_id), kind.inverse().association(to_id, from_id)];
+        server::mirror::upsert_associations(db, portal, &edges, now).await.unwrap();
+    };
+    // A company with nothing: no contacts, deals, tickets or activity.
+    write(ObjectType::Company, vec![record(9_000_001, days(400), &[("name", "Quiet Ltd")])]).await;
+    // A customer whose every ticket is closed, ten days after it opened; one won deal, long ago.
+    write(
+        ObjectType::Company,
+        vec![record(9_000_002, days(400), &[("name", "Served Ltd"), ("lifecyclestage", "customer")])],
+    )
+    .await;
+    let closed_at = |opened: i64| days(opened - 10).to_rfc3339();
+    write(
+        ObjectType::Ticket,
+        vec![
+            record(
+                9_100_001,
+                days(50),
+                &[("subject", "a"), ("closed_date", &closed_at(50)), ("hs_ticket_priority", "HIGH")],
+            ),
+            record(9_100_002, days(30), &[("subject", "b"), ("closed_date", &closed_at(30))]),
+        ],
+    )
+    .await;
+    write(
+        ObjectType::Deal,
+        vec![record(
+            9_200_001,
+            days(300),
+            &[
+                ("dealname", "Old win"),
+                ("amount", "10000"),
+                ("dealstage", "closedwon"),
+                ("pipeline", "default"),
+                ("hs_is_closed", "true"),
+                ("hs_is_closed_won", "true"),
+            ],
+        )],
+    )
+    .await;
+    for ticket in [9_100_001, 9_100_002] {
+        link(ObjectType::Company, 9_000_002, ObjectType::Ticket, ticket).await;
+    }
+    link(ObjectType::Company, 9_000_002, ObjectType::Deal, 9_200_001).await;
+
+    let weights = Weights::default();
+    let cause = json!({ "kind": "test" });
+    let changes =
+        health::store::rescore(db, portal, Subject::Company, &[9_000_001, 9_000_002, 9_999_999], &cause, weights, now)
+            .await
+            .unwrap();
+    assert_eq!(changes.len(), 2, "an unknown id is not scored");
+    let quiet = changes.iter().find(|c| c.id == 9_000_001).unwrap();
+    assert_eq!((quiet.score.crm, quiet.score.payment, quiet.score.engagement, quiet.score.support), (4, 20, 0, 100));
+    assert_eq!(quiet.score.signals, ["inactive", "noPipeline"]);
+    assert_eq!(quiet.previous, None);
+    let served = changes.iter().find(|c| c.id == 9_000_002).unwrap();
+    // Every ticket closed: no open-ticket cost, ten days to close costs 22 × 8/12.
+    assert_eq!(served.score.support, 85);
+    assert_eq!(
+        served.score.payment,
+        60 * 2 / 3 + 20,
+        "10,000 won earns two thirds of the revenue points; no recent deals is a neutral trend"
+    );
+    assert!(!served.score.signals.contains(&"urgentTickets"), "the HIGH ticket is closed");
+
+    // Nothing changed: no new history. A deal opening changes the figures: one history row, with the cause.
+    let again = health::store::rescore(db, portal, Subject::Company, &[9_000_001, 9_000_002], &cause, weights, now)
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "{again:?}");
+    write(
+        ObjectType::Deal,
+        vec![record(
+            9_200_002,
+            days(1),
+            &[
+                ("dealname", "New"),
+                ("amount", "5000"),
+                ("dealstage", "appointmentscheduled"),
+                ("pipeline", "default"),
+                ("hs_is_closed", "false"),
+            ],
+        )],
+    )
+    .await;
+    link(ObjectType::Company, 9_000_001, ObjectType::Deal, 9_200_002).await;
+    let deal_cause = json!({ "kind": "webhook", "objectType": "deal", "objectId": 9_200_002 });
+    let changed =
+        health::store::rescore(db, portal, Subject::Company, &[9_000_001], &deal_cause, weights, now).await.unwrap();
+    assert_eq!(changed.len(), 1);
+    assert_eq!(changed[0].previous, Some(quiet.score.overall));
+    assert!(changed[0].score.overall > quiet.score.overall);
+    let history = health_score_history::Entity::find()
+        .filter(health_score_history::Column::SubjectId.eq(9_000_001))
+        .order_by_asc(health_score_history::Column::Id)
+        .all(db)
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[1].cause, deal_cause);
+    assert_eq!(history[1].id, changed[0].history_id);
+    let current = health_score::Entity::find()
+        .filter(health_score::Column::SubjectId.eq(9_000_001))
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(current.overall, changed[0].score.overall);
+    assert_eq!(
+        current.explanation,
+        score::explanation(&changed[0].score, weights, baseline(db, portal).await.unwrap())
+    );
+});
+
+on_both!(a_full_pass_scores_every_client_once, |backend| async move {
+    let mirror = Mirror::small(backend).await;
+    let (db, portal) = (&mirror.db.db, mirror.portal.portal_id);
+    let cause = json!({ "kind": "fullPass" });
+    let changes = health::full_pass(db, portal, Weights::default(), &cause).await.unwrap();
+    let companies = health::clients(db, portal, Subject::Company).await.unwrap();
+    let lone = health::clients(db, portal, Subject::Contact).await.unwrap();
+    let live_companies = entities::company::Entity::find()
+        .filter(entities::company::Column::ArchivedAt.is_null())
+        .filter(entities::company::Column::MergedInto.is_null())
+        .count(db)
+        .await
+        .unwrap();
+    assert_eq!(companies.len() as u64, live_companies);
+    assert_eq!(changes.len(), companies.len() + lone.len());
+    assert_eq!(health_score::Entity::find().count(db).await.unwrap() as usize, changes.len());
+    // A contact scored alone has no live company.
+    let edges = association::Entity::find()
+        .filter(association::Column::FromType.eq("contact"))
+        .filter(association::Column::ToType.eq("company"))
+        .all(db)
+        .await
+        .unwrap();
+    let linked: BTreeSet<i64> = edges.iter().filter(|e| companies.contains(&e.to_id)).map(|e| e.from_id).collect();
+    assert!(lone.iter().all(|c| !linked.contains(c)));
+    let spread: BTreeSet<i32> = changes.iter().map(|c| c.score.overall / 10).collect();
+    assert!(spread.len() >= 3, "generated clients differ in health: {spread:?}");
+    let again = health::full_pass(db, portal, Weights::default(), &cause).await.unwrap();
+    assert!(again.is_empty(), "a second pass over an unchanged mirror changes nothing");
+});
