@@ -9,11 +9,15 @@ pub(crate) fn global_id(type_name: &str, hubspot_id: impl std::fmt::Display) -> 
     ID(URL_SAFE_NO_PAD.encode(format!("{type_name}:{hubspot_id}")))
 }
 
-/// Splits a global ID into its type name and HubSpot id; `None` when it is not one of ours.
+/// Splits a global ID into its type name and HubSpot id; `None` when it is not one of ours. Many HubSpot ids are
+/// valid base64 too; what they decode to never starts with a type name (ASCII letters).
 pub(crate) fn decode_global(id: &str) -> Option<(String, String)> {
     let bytes = URL_SAFE_NO_PAD.decode(id).ok()?;
     let text = String::from_utf8(bytes).ok()?;
     let (type_name, raw) = text.split_once(':')?;
+    if type_name.is_empty() || !type_name.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return None;
+    }
     Some((type_name.to_owned(), raw.to_owned()))
 }
 
@@ -40,6 +44,14 @@ pub(crate) fn numeric_key(id: &ID, type_name: &str, argument: &str) -> Res<i64> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numeric_hubspot_ids_are_never_read_as_global_ids() {
+        // Digits are base64 too: "40127" decodes to bytes holding a ':' but no type name.
+        for id in (1..200_000i64).step_by(7).chain([40_127, 9_000_001, 123_456_789_012]) {
+            assert_eq!(numeric_key(&ID::from(id.to_string()), "Contact", "id").unwrap(), id);
+        }
+    }
 
     #[test]
     fn global_ids_round_trip_and_raw_ids_pass_through() {

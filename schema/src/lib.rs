@@ -5,6 +5,7 @@ mod analytics;
 mod connection;
 mod error;
 mod filter;
+mod health;
 mod ids;
 mod loaders;
 mod mutation;
@@ -28,6 +29,7 @@ pub use scope::Scope;
 pub struct Query(
     query::CoreQuery,
     analytics::AnalyticsQuery,
+    health::HealthQuery,
     sync_status::SyncStatusQuery,
     webhook_admin::WebhookAdminQuery,
 );

@@ -4,7 +4,8 @@ use std::{collections::HashMap, hash::Hash, marker::PhantomData, str::FromStr, s
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entities::{
-    association, campaign, company, contact, deal, object_properties, owner, pipeline, pipeline_stage, ticket,
+    association, campaign, company, contact, deal, health_score, object_properties, owner, pipeline, pipeline_stage,
+    ticket,
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult, ModelTrait, QueryFilter,
@@ -118,6 +119,35 @@ impl Loader<RecordKey> for Properties {
     }
 }
 
+/// The current health score of clients (a company, or a contact without one).
+pub(crate) struct HealthScores {
+    db: DatabaseConnection,
+    portal_id: i64,
+}
+
+impl Loader<RecordKey> for HealthScores {
+    type Value = Arc<health_score::Model>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[RecordKey]) -> Result<HashMap<RecordKey, Self::Value>, LoadError> {
+        let mut by_kind: HashMap<&'static str, Vec<i64>> = HashMap::new();
+        for key in keys {
+            by_kind.entry(key.kind).or_default().push(key.id);
+        }
+        let mut out = HashMap::new();
+        for (kind, ids) in by_kind {
+            let rows = health_score::Entity::find()
+                .filter(health_score::Column::PortalId.eq(self.portal_id))
+                .filter(health_score::Column::SubjectType.eq(kind))
+                .filter(health_score::Column::SubjectId.is_in(ids))
+                .all(&self.db)
+                .await?;
+            out.extend(rows.into_iter().map(|row| (RecordKey { kind, id: row.subject_id }, Arc::new(row))));
+        }
+        Ok(out)
+    }
+}
+
 /// One side of an association: the objects of `to_type` that `from_type`/`from_id` points at.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct AssocKey {
@@ -225,6 +255,7 @@ pub(crate) struct Loaders {
     pub stages: Cached<StagesByPipeline>,
     pub associations: Cached<Associations>,
     pub properties: Cached<Properties>,
+    pub health_scores: Cached<HealthScores>,
 }
 
 fn cached<T>(loader: T) -> Cached<T> {
@@ -243,7 +274,8 @@ impl Loaders {
             pipelines: cached(ById::new(&db, portal_id)),
             stages: cached(StagesByPipeline { db: db.clone(), portal_id }),
             associations: cached(Associations { db: db.clone(), portal_id }),
-            properties: cached(Properties { db, portal_id }),
+            properties: cached(Properties { db: db.clone(), portal_id }),
+            health_scores: cached(HealthScores { db, portal_id }),
         }
     }
 }

@@ -21,7 +21,8 @@ pub(crate) trait SortField: InputType + Copy {
     concrete(name = "DealOrderBy", params(crate::objects::deal::DealOrderField)),
     concrete(name = "TicketOrderBy", params(crate::objects::ticket::TicketOrderField)),
     concrete(name = "OwnerOrderBy", params(crate::objects::owner::OwnerOrderField)),
-    concrete(name = "CampaignOrderBy", params(crate::objects::campaign::CampaignOrderField))
+    concrete(name = "CampaignOrderBy", params(crate::objects::campaign::CampaignOrderField)),
+    concrete(name = "HealthScoreOrderBy", params(crate::health::HealthScoreOrderField))
 )]
 pub struct OrderBy<F: InputType> {
     pub field: F,

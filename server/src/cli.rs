@@ -113,13 +113,14 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let mut db = db::connect_and_migrate(&config.database_url).await.context("connecting to DATABASE_URL")?;
     db::count_statements(&mut db, Arc::clone(&metrics.sql_statements));
     let redis = config.redis().map_err(anyhow::Error::msg)?;
+    let health = crate::health::Health { db: db.clone(), weights: config.health_weights };
     let private_app = config.hubspot.client(redis.clone());
     match private_app.clone() {
         Some(hubspot) => {
             metrics.read_cache = hubspot.cache_stats().clone();
             let token = config.hubspot.hubspot_access_token.clone().unwrap_or_default();
             let every = std::time::Duration::from_secs(config.hubspot.sync_reconcile_secs);
-            crate::sync::keep_in_step(db.clone(), hubspot, token, every).await;
+            crate::sync::keep_in_step(db.clone(), hubspot, token, every, Some(health.clone())).await;
         }
         None if demo && mirror::seed::seed_demo_if_empty(&db).await.context("seeding the demo portal")? => {
             tracing::info!(portal = mirror::seed::DEMO_PORTAL_ID, "mirror was empty: wrote the generated demo portal");
@@ -139,14 +140,15 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
                 lease: std::time::Duration::from_secs(config.webhook_lease_secs),
                 ..Default::default()
             },
+            health: Some(health.clone()),
         };
         tokio::spawn(applier.run());
     }
     let every = std::time::Duration::from_secs(config.health_rescore_secs);
-    tokio::spawn(crate::health::keep_scored(db.clone(), config.health_weights, every));
+    tokio::spawn(crate::health::keep_scored(health.clone(), every));
     let upstream = hubspot.map(|hubspot| {
         let keys = crate::idempotency::Keys { db: db.clone(), redis: redis.clone() };
-        Arc::new(crate::upstream::HubSpotUpstream { db: db.clone(), hubspot, keys })
+        Arc::new(crate::upstream::HubSpotUpstream { db: db.clone(), hubspot, keys, health: Some(health.clone()) })
             as Arc<dyn schema::upstream::Upstream>
     });
     let state = http::AppState::new(db, metrics)

@@ -35,7 +35,8 @@ impl Gateway {
         };
         let (sim, db, hubspot) = synced_mirror(backend, portal, settings).await;
         let keys = Keys { db: db.db.clone(), redis };
-        let upstream = HubSpotUpstream { db: db.db.clone(), hubspot, keys };
+        let health = Some(server::health::Health { db: db.db.clone(), weights: Default::default() });
+        let upstream = HubSpotUpstream { db: db.db.clone(), hubspot, keys, health };
         Self { portal, sim, db, schema: schema::build(), upstream }
     }
 

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use entities::{association, contact, deal, health_score, health_score_history, ticket};
 use generator::{AssociationKind, CrmObject, ObjectType};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
-use serde_json::json;
+use serde_json::{Value, json};
 use server::health::{
     self, Subject, Weights,
     inputs::{baseline, gather},
@@ -317,4 +317,135 @@ on_both!(a_full_pass_scores_every_client_once, |backend| async move {
     assert!(spread.len() >= 3, "generated clients differ in health: {spread:?}");
     let again = health::full_pass(db, portal, Weights::default(), &cause).await.unwrap();
     assert!(again.is_empty(), "a second pass over an unchanged mirror changes nothing");
+});
+
+on_both!(scores_are_queryable_filtered_sorted_and_explained, |backend| async move {
+    let mirror = Mirror::small(backend).await;
+    let (db, portal) = (&mirror.db.db, mirror.portal.portal_id);
+    let scored = health::full_pass(db, portal, Weights::default(), &json!({ "kind": "fullPass" })).await.unwrap();
+
+    let data = mirror
+        .data(
+            "{ companies(first: 5) { nodes { id healthScore { subjectType overall crm payment engagement support churnRisk
+                factors { dimension input contribution } signals basis } } } }",
+            json!({}),
+        )
+        .await;
+    for company in data["companies"]["nodes"].as_array().unwrap() {
+        let score = &company["healthScore"];
+        assert_eq!(score["subjectType"], "COMPANY", "{company}");
+        for (dimension, field, start) in [
+            ("crm", "crm", 0.0),
+            ("payment", "payment", 0.0),
+            ("engagement", "engagement", 0.0),
+            ("support", "support", 100.0),
+        ] {
+            let sum: f64 = score["factors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|f| f["dimension"] == dimension)
+                .map(|f| f["contribution"].as_f64().unwrap())
+                .sum();
+            assert_eq!((start + sum).round() as i64, score[field].as_i64().unwrap(), "{dimension}: {score}");
+        }
+        assert_eq!(score["basis"]["weights"]["crm"], 0.3);
+    }
+
+    // By default the least healthy first; totalCount counts every scored client.
+    let page = mirror
+        .data("{ healthScores(first: 10) { totalCount nodes { overall } pageInfo { endCursor } } }", json!({}))
+        .await;
+    assert_eq!(page["healthScores"]["totalCount"], scored.len());
+    let overall: Vec<i64> =
+        page["healthScores"]["nodes"].as_array().unwrap().iter().map(|n| n["overall"].as_i64().unwrap()).collect();
+    assert!(overall.windows(2).all(|w| w[0] <= w[1]), "{overall:?}");
+    assert_eq!(overall[0], scored.iter().map(|c| c.score.overall as i64).min().unwrap());
+
+    let risky = "query($after: String) { healthScores(first: 7, after: $after, where: { subjectType: COMPANY, churnRisk: { gte: 40 } },
+        orderBy: [{ field: CHURN_RISK, direction: DESC }]) { nodes { churnRisk company { id } contact { id } }
+        pageInfo { hasNextPage endCursor } } }";
+    let (mut seen, mut after, mut last) = (BTreeSet::new(), Value::Null, i64::MAX);
+    loop {
+        let page = mirror.data(risky, json!({ "after": after })).await["healthScores"].clone();
+        for node in page["nodes"].as_array().unwrap() {
+            let risk = node["churnRisk"].as_i64().unwrap();
+            assert!(risk >= 40 && risk <= last, "sorted by churn risk, descending: {risk} after {last}");
+            last = risk;
+            assert!(node["contact"].is_null());
+            assert!(seen.insert(node["company"]["id"].as_str().unwrap().to_owned()), "no company twice");
+        }
+        if page["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+    }
+    let expected = scored.iter().filter(|c| c.subject == Subject::Company && c.score.churn_risk >= 40).count();
+    assert_eq!(seen.len(), expected);
+    assert!(expected > 7, "the filter spans pages");
+
+    let company = &data["companies"]["nodes"][0]["id"];
+    let history = mirror
+        .data(
+            "query($id: ID!) { healthScoreHistory(id: $id) { cursor overall previousOverall cause } }",
+            json!({ "id": company }),
+        )
+        .await;
+    let points = history["healthScoreHistory"].as_array().unwrap();
+    assert_eq!(points.len(), 1);
+    assert_eq!(points[0]["cause"], json!({ "kind": "fullPass" }));
+    assert_eq!(points[0]["overall"], data["companies"]["nodes"][0]["healthScore"]["overall"]);
+    assert!(points[0]["previousOverall"].is_null());
+    let deal = mirror.data("{ deals(first: 1) { nodes { id } } }", json!({})).await["deals"]["nodes"][0]["id"].clone();
+    let error = mirror.error("query($id: ID!) { healthScoreHistory(id: $id) { cursor } }", json!({ "id": deal })).await;
+    assert_eq!(error["extensions"]["argument"], "id", "{error}");
+});
+
+// A mutation rescores the clients it touches before it answers: the next query sees the score moved.
+on_both!(a_mutation_rescores_before_it_answers, |backend| async move {
+    let gateway = tests::gateway::Gateway::start(backend, 100_001).await;
+    health::full_pass(&gateway.db.db, gateway.portal, Weights::default(), &json!({ "kind": "fullPass" }))
+        .await
+        .unwrap();
+    let companies = gateway
+        .data(
+            "{ companies(first: 40) { nodes { id healthScore { payment overall factors { input value } }
+                deals(first: 10) { nodes { id isClosed } } } } }",
+            json!({}),
+        )
+        .await;
+    // Winning 250,000 raises the revenue points of a company that has won less than 100,000.
+    let won = |c: &Value| {
+        let factors = c["healthScore"]["factors"].as_array().unwrap().clone();
+        factors.iter().find(|f| f["input"] == "closedWonRevenue").unwrap()["value"].as_f64().unwrap()
+    };
+    let company = companies["companies"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| won(c) < 100_000.0 && c["deals"]["nodes"].as_array().unwrap().iter().any(|d| d["isClosed"] == false))
+        .expect("a company with an open deal and less than 100,000 won")
+        .clone();
+    let deal =
+        company["deals"]["nodes"].as_array().unwrap().iter().find(|d| d["isClosed"] == false).unwrap()["id"].clone();
+    gateway
+        .data(
+            "mutation($id: ID!) { updateDeal(id: $id, input: { stage: \"closedwon\", amount: 250000 }) { id } }",
+            json!({ "id": deal }),
+        )
+        .await;
+    let after = gateway
+        .data(
+            "query($id: ID!) { company(id: $id) { healthScore { payment overall } } healthScoreHistory(id: $id) { cause previousOverall } }",
+            json!({ "id": company["id"] }),
+        )
+        .await;
+    assert!(
+        after["company"]["healthScore"]["payment"].as_i64() > company["healthScore"]["payment"].as_i64(),
+        "{company} → {after}"
+    );
+    let last = after["healthScoreHistory"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["cause"]["kind"], "mutation");
+    assert_eq!(last["cause"]["operation"], "update");
+    assert_eq!(last["previousOverall"], company["healthScore"]["overall"]);
 });

@@ -83,11 +83,16 @@ on_both!(deals_companies_and_tickets_are_written_through_hubspot, |backend| asyn
     assert_eq!(deal["companies"]["nodes"][0]["name"], "Initech");
     let moved = world
         .data(
-            "mutation($id: ID!) { moveDealStage(id: $id, stage: \"closedwon\") { stage { id isClosed } } }",
+            "mutation($id: ID!) { moveDealStage(id: $id, stage: \"closedwon\") { stage { id isClosed } isClosed isClosedWon } }",
             json!({ "id": deal["id"] }),
         )
         .await;
     assert_eq!(moved["moveDealStage"]["stage"], json!({ "id": "closedwon", "isClosed": true }));
+    // HubSpot calculates the deal's flags from its stage; the mirror takes them from HubSpot's answer.
+    assert_eq!(
+        (&moved["moveDealStage"]["isClosed"], &moved["moveDealStage"]["isClosedWon"]),
+        (&json!(true), &json!(true))
+    );
     let held = world.at_hubspot("deals", deal["hubspotId"].as_str().unwrap(), "dealstage,amount").await.unwrap();
     assert_eq!(held["properties"]["dealstage"], "closedwon");
     assert_eq!(held["properties"]["amount"], "12500.5");
@@ -426,6 +431,7 @@ on_both!(the_webhooks_echoing_a_write_change_nothing_and_cost_no_call, |backend|
         hubspot: None,
         stats: WebhookStats::default(),
         settings: ApplierSettings::default(),
+        health: None,
     };
     let pass = applier.drain().await.unwrap();
     assert_eq!((pass.applied, pass.retried, pass.dead), (3, 0, 0), "applied without reading HubSpot");

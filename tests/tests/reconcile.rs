@@ -81,7 +81,7 @@ on_both!(catches_what_webhooks_missed, |backend: Backend| async move {
     )
     .await;
 
-    let report = reconcile(&db.db, &hubspot, PORTAL).await.expect("sweep");
+    let report = reconcile(&db.db, &hubspot, PORTAL, None).await.expect("sweep");
     assert_eq!(report.merged, 1);
     assert_eq!(report.archived, 1);
 
@@ -107,7 +107,7 @@ on_both!(catches_what_webhooks_missed, |backend: Backend| async move {
     assert_eq!(edge, 0, "the removed association is gone in both directions");
 
     // Nothing changed since: the next sweep writes nothing new.
-    let quiet = reconcile(&db.db, &hubspot, PORTAL).await.unwrap();
+    let quiet = reconcile(&db.db, &hubspot, PORTAL, None).await.unwrap();
     assert_eq!((quiet.archived, quiet.merged), (0, 0));
 });
 
@@ -123,7 +123,7 @@ on_both!(re_anchors_before_the_search_cap, |backend: Backend| async move {
     let sim = Running::start(config).await.unwrap();
     let db = TestDb::migrated(backend).await;
     let settings = ClientSettings { rate_limit: 100_000, searches_per_second: 1_000, ..ClientSettings::default() };
-    reconcile(&db.db, &client(&sim, settings), PORTAL).await.expect("sweep pages past 10,000");
+    reconcile(&db.db, &client(&sim, settings), PORTAL, None).await.expect("sweep pages past 10,000");
     let live = generate(&spec).contacts.iter().filter(|c| !c.archived).count() as u64;
     assert!(live > 10_000);
     let mirrored = contact::Entity::find().filter(contact::Column::PortalId.eq(PORTAL)).count(&db.db).await.unwrap();

@@ -45,6 +45,7 @@ impl World {
             hubspot: Some(hubspot),
             stats: WebhookStats::default(),
             settings: ApplierSettings { min_backoff: Duration::ZERO, ..ApplierSettings::default() },
+            health: Some(server::health::Health { db: db.db.clone(), weights: Default::default() }),
         };
         Self { sim, db, applier, next_event: 1 }
     }
@@ -359,6 +360,7 @@ on_both!(hubspots_example_deliveries_apply_as_documented, |backend: Backend| asy
         hubspot: Some(HubSpot::new(settings, Arc::new(PrivateApp(sim.token().to_owned())))),
         stats: WebhookStats::default(),
         settings: ApplierSettings::default(),
+        health: None,
     };
     let fixture: Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/webhook-events.json")).unwrap(),
@@ -413,3 +415,68 @@ async fn replicas_share_the_log_and_apply_each_event_once() {
     let contact = world.contact(last["objectId"].as_i64().unwrap()).await.unwrap();
     assert_eq!(contact.jobtitle.as_deref(), last["propertyValue"].as_str());
 }
+
+// A webhook that changes what a score reads rescores the clients it touches in the applier's pass, with the events
+// as the cause; a change to a property no score reads leaves every score (and its history) alone.
+on_both!(applied_events_rescore_the_clients_they_touch, |backend: Backend| async move {
+    let mut world = World::new(backend).await;
+    let db = world.db.db.clone();
+    let cause = json!({ "kind": "fullPass" });
+    server::health::full_pass(&db, PORTAL, Default::default(), &cause).await.unwrap();
+    let history = || {
+        let db = db.clone();
+        async move { entities::health_score_history::Entity::find().all(&db).await.unwrap() }
+    };
+    let before = history().await.len();
+    // An open deal of a company: winning it moves the company's score.
+    let (deal, company) = {
+        let deals =
+            entities::deal::Entity::find().filter(entities::deal::Column::IsClosed.eq(false)).all(&db).await.unwrap();
+        let mut found = None;
+        for deal in deals {
+            if let Some(company) = world.links("deal", deal.hubspot_id, "company").await.first() {
+                found = Some((deal.hubspot_id, *company));
+                break;
+            }
+        }
+        found.expect("an open deal linked to a company")
+    };
+    let t = now_ms();
+    let contact = generate(&small_spec(PORTAL)).contacts.iter().find(|c| !c.archived).unwrap().id;
+    let events = [world.event(
+        "contact.propertyChange",
+        contact,
+        t,
+        json!({ "propertyName": "jobtitle", "propertyValue": "CEO" }),
+    )];
+    world.deliver(&events).await;
+    world.applier.drain().await.unwrap();
+    assert_eq!(history().await.len(), before, "a job title is no input of any score");
+
+    let mut events = Vec::new();
+    for (name, value) in [("dealstage", "closedwon"), ("hs_is_closed", "true"), ("hs_is_closed_won", "true")] {
+        events.push(world.event(
+            "deal.propertyChange",
+            deal,
+            t + 1,
+            json!({ "propertyName": name, "propertyValue": value }),
+        ));
+    }
+    world.deliver(&events).await;
+    world.applier.drain().await.unwrap();
+    let after = history().await;
+    let point = after
+        .iter()
+        .rev()
+        .find(|h| h.subject_type == "company" && h.subject_id == company)
+        .expect("the company was rescored");
+    assert_eq!(point.cause["kind"], "webhook", "{:?}", point.cause);
+    assert_eq!(point.cause["events"], 3);
+    assert!(point.previous_overall.is_some());
+    let current = entities::health_score::Entity::find_by_id((PORTAL, "company".to_owned(), company))
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(current.overall, point.overall);
+});

@@ -71,6 +71,7 @@ on_both!(duplicated_shuffled_deliveries_converge, |backend: Backend| async move 
         hubspot: Some(hubspot),
         stats: metrics.webhooks.clone(),
         settings: ApplierSettings { idle: Duration::from_millis(20), ..ApplierSettings::default() },
+        health: None,
     };
     let applying = tokio::spawn(applier.run());
 

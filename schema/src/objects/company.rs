@@ -59,6 +59,11 @@ crm_object!(
         self.0.notes_last_updated_at
     }
 
+    /// The company's current health score, with its explanation; null until first scored.
+    async fn health_score(&self, ctx: &Context<'_>) -> GqlResult<Option<crate::health::HealthScore>> {
+        crate::health::score_of(ctx, "company", self.0.hubspot_id).await
+    }
+
     async fn total_revenue(&self) -> Option<f64> {
         self.0.total_revenue
     }

@@ -87,6 +87,12 @@ crm_object!(
         self.0.num_notes
     }
 
+    /// The contact's own health score, kept for a contact linked to no company (a company's contacts count toward
+    /// the company's score); null otherwise, or until first scored.
+    async fn health_score(&self, ctx: &Context<'_>) -> GqlResult<Option<crate::health::HealthScore>> {
+        crate::health::score_of(ctx, "contact", self.0.hubspot_id).await
+    }
+
     async fn email_last_open_at(&self) -> Option<DateTime<Utc>> {
         self.0.email_last_open_at
     }

@@ -4,12 +4,30 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
+use generator::ObjectType;
 use sea_orm::{
     ConnectionTrait, DbBackend, DbErr, QueryResult,
     sea_query::{Alias, Expr, ExprTrait, JoinType, Query, SelectStatement},
 };
 
 use super::score::{Baseline, Inputs, RECENT_DAYS};
+
+/// The HubSpot properties the scores read, per type: a change to any other leaves every score as it was.
+pub fn reads_property(object_type: ObjectType, name: &str) -> bool {
+    let read: &[&str] = match object_type {
+        ObjectType::Contact => &[
+            "lifecyclestage",
+            "notes_last_contacted",
+            "num_notes",
+            "hs_email_last_open_date",
+            "hs_email_last_click_date",
+        ],
+        ObjectType::Company => &["lifecyclestage", "notes_last_updated"],
+        ObjectType::Deal => &["amount", "dealstage", "pipeline", "hs_is_closed", "hs_is_closed_won", "createdate"],
+        ObjectType::Ticket => &["closed_date", "hs_ticket_priority", "hs_pipeline_stage", "createdate"],
+    };
+    read.contains(&name)
+}
 
 /// Whom a score is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -5,11 +5,15 @@ pub mod inputs;
 pub mod score;
 pub mod store;
 
-use std::time::Duration;
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    time::Duration,
+};
 
 use chrono::Utc;
+use generator::ObjectType;
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
     sea_query::{Alias, Expr, ExprTrait, Query},
 };
 use serde_json::{Value, json};
@@ -18,8 +22,18 @@ pub use inputs::Subject;
 pub use score::Weights;
 pub use store::Change;
 
-/// The live clients of a portal: every company, and every contact linked to no live company.
+/// The live clients of a portal: every company, and every contact linked to no live company; only those of `among`
+/// when given.
 pub async fn clients(db: &impl ConnectionTrait, portal: i64, subject: Subject) -> Result<Vec<i64>, DbErr> {
+    clients_among(db, portal, subject, None).await
+}
+
+async fn clients_among(
+    db: &impl ConnectionTrait,
+    portal: i64,
+    subject: Subject,
+    among: Option<&[i64]>,
+) -> Result<Vec<i64>, DbErr> {
     let mut select = Query::select()
         .column(Alias::new("hubspot_id"))
         .from(Alias::new(match subject {
@@ -31,6 +45,9 @@ pub async fn clients(db: &impl ConnectionTrait, portal: i64, subject: Subject) -
         .and_where(Expr::col(Alias::new("merged_into")).is_null())
         .order_by(Alias::new("hubspot_id"), sea_orm::sea_query::Order::Asc)
         .to_owned();
+    if let Some(ids) = among {
+        select.and_where(Expr::col(Alias::new("hubspot_id")).is_in(ids.iter().copied()));
+    }
     if subject == Subject::Contact {
         // Same portal as the contact: no value to bind.
         select.and_where(Expr::cust(
@@ -40,6 +57,98 @@ pub async fn clients(db: &impl ConnectionTrait, portal: i64, subject: Subject) -
         ));
     }
     db.query_all(&select).await?.iter().map(|row| row.try_get::<i64>("", "hubspot_id")).collect()
+}
+
+/// The ids of `to` records linked from `from` records `ids`.
+async fn linked(
+    db: &impl ConnectionTrait,
+    portal: i64,
+    from: ObjectType,
+    ids: &[i64],
+    to: ObjectType,
+) -> Result<Vec<i64>, DbErr> {
+    let select = Query::select()
+        .distinct()
+        .column(Alias::new("to_id"))
+        .from(Alias::new("associations"))
+        .and_where(Expr::col(Alias::new("portal_id")).eq(portal))
+        .and_where(Expr::col(Alias::new("from_type")).eq(from.singular()))
+        .and_where(Expr::col(Alias::new("from_id")).is_in(ids.iter().copied()))
+        .and_where(Expr::col(Alias::new("to_type")).eq(to.singular()))
+        .to_owned();
+    db.query_all(&select).await?.iter().map(|row| row.try_get::<i64>("", "to_id")).collect()
+}
+
+/// The clients whose inputs a change to `records` touches: the companies they are (or are linked to), and the
+/// contacts among them, or linked to them, that have no company.
+pub async fn affected(
+    db: &impl ConnectionTrait,
+    portal: i64,
+    records: &[(ObjectType, i64)],
+) -> Result<BTreeMap<Subject, Vec<i64>>, DbErr> {
+    let mut by_type: BTreeMap<ObjectType, Vec<i64>> = BTreeMap::new();
+    for (object_type, id) in records {
+        by_type.entry(*object_type).or_default().push(*id);
+    }
+    let (mut companies, mut contacts) = (BTreeSet::new(), BTreeSet::new());
+    for (object_type, ids) in &by_type {
+        match object_type {
+            ObjectType::Company => companies.extend(ids),
+            ObjectType::Contact => {
+                contacts.extend(ids);
+                companies.extend(linked(db, portal, ObjectType::Contact, ids, ObjectType::Company).await?);
+            }
+            ObjectType::Deal | ObjectType::Ticket => {
+                companies.extend(linked(db, portal, *object_type, ids, ObjectType::Company).await?);
+                contacts.extend(linked(db, portal, *object_type, ids, ObjectType::Contact).await?);
+            }
+        }
+    }
+    let contacts: Vec<i64> = contacts.into_iter().collect();
+    let lone = clients_among(db, portal, Subject::Contact, Some(&contacts)).await?;
+    Ok(BTreeMap::from([(Subject::Company, companies.into_iter().collect()), (Subject::Contact, lone)]))
+}
+
+/// What scoring needs wherever the mirror changes: the database and the weights. The webhook applier, the
+/// mutations and the reconcile sweep each rescore the clients their changes touch, in the same flow.
+#[derive(Clone)]
+pub struct Health {
+    pub db: DatabaseConnection,
+    pub weights: Weights,
+}
+
+impl Health {
+    /// Rescores the clients a change to `records` touches; the changed scores. A failure is logged, not raised:
+    /// the change itself stands, and the next full pass scores it.
+    pub async fn records_changed(&self, portal: i64, records: &[(ObjectType, i64)], cause: &Value) -> Vec<Change> {
+        match self.rescore_affected(portal, records, cause).await {
+            Ok(changes) => changes,
+            Err(err) => {
+                tracing::warn!(portal, error = %err, "rescoring after a change failed; the next full pass will");
+                Vec::new()
+            }
+        }
+    }
+
+    async fn rescore_affected(
+        &self,
+        portal: i64,
+        records: &[(ObjectType, i64)],
+        cause: &Value,
+    ) -> Result<Vec<Change>, DbErr> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = Utc::now();
+        let mut changes = Vec::new();
+        for (subject, ids) in affected(&self.db, portal, records).await? {
+            changes.extend(store::rescore(&self.db, portal, subject, &ids, cause, self.weights, now).await?);
+        }
+        // A contact that gained a company is scored with it now, no longer alone.
+        let contacts: Vec<i64> = records.iter().filter(|(t, _)| *t == ObjectType::Contact).map(|(_, id)| *id).collect();
+        store::forget_unless_lone(&self.db, portal, &contacts).await?;
+        Ok(changes)
+    }
 }
 
 /// Scores every client of `portal` again.
@@ -58,8 +167,13 @@ pub async fn full_pass(
     Ok(changes)
 }
 
+/// How soon to look again while no portal has a client to score (the backfill is still filling the mirror).
+const EMPTY_RETRY: Duration = Duration::from_secs(30);
+
 /// Full passes over every portal, one at start and then every `every`.
-pub async fn keep_scored(db: DatabaseConnection, weights: Weights, every: Duration) {
+pub async fn keep_scored(health: Health, every: Duration) {
+    let Health { db, weights } = health;
+    let mut scored_any = false;
     loop {
         match entities::portal::Entity::find().all(&db).await {
             Ok(portals) => {
@@ -79,6 +193,7 @@ pub async fn keep_scored(db: DatabaseConnection, weights: Weights, every: Durati
             }
             Err(err) => tracing::warn!(error = %err, "listing portals to score failed"),
         }
-        tokio::time::sleep(every).await;
+        scored_any = scored_any || entities::health_score::Entity::find().count(&db).await.is_ok_and(|n| n > 0);
+        tokio::time::sleep(if scored_any { every } else { every.min(EMPTY_RETRY) }).await;
     }
 }

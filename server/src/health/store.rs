@@ -1,7 +1,7 @@
 //! Scores kept in the mirror: the current one per client, and a history row each time its figures change, with
 //! what caused the change (the history's id is the cursor subscribers resume from).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use entities::{health_score, health_score_history};
@@ -148,4 +148,23 @@ pub async fn rescore(
         }));
     }
     Ok(changes)
+}
+
+/// Drops the scores of `contacts` that are no longer scored alone (they have a company now, or are gone).
+pub async fn forget_unless_lone(db: &DatabaseConnection, portal: i64, contacts: &[i64]) -> Result<(), DbErr> {
+    if contacts.is_empty() {
+        return Ok(());
+    }
+    let lone: BTreeSet<i64> =
+        super::clients_among(db, portal, Subject::Contact, Some(contacts)).await?.into_iter().collect();
+    let scored_with_a_company: Vec<i64> = contacts.iter().filter(|id| !lone.contains(id)).copied().collect();
+    if !scored_with_a_company.is_empty() {
+        health_score::Entity::delete_many()
+            .filter(health_score::Column::PortalId.eq(portal))
+            .filter(health_score::Column::SubjectType.eq(Subject::Contact.as_str()))
+            .filter(health_score::Column::SubjectId.is_in(scored_with_a_company))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
 }

@@ -204,7 +204,13 @@ async fn associations(
 /// Keeps the token's portal in step in the background: the backfill first when the mirror is empty or an earlier one
 /// stopped short (the gateway answers meanwhile; `syncStatus` shows how far it got), then a reconcile sweep every
 /// `every`.
-pub async fn keep_in_step(db: DatabaseConnection, hubspot: HubSpot, token: String, every: std::time::Duration) {
+pub async fn keep_in_step(
+    db: DatabaseConnection,
+    hubspot: HubSpot,
+    token: String,
+    every: std::time::Duration,
+    health: Option<crate::health::Health>,
+) {
     let Some(portal) = portal_of_token(&hubspot, &token).await else { return };
     let backfill = start_for_portal(db.clone(), hubspot.clone(), portal).await;
     tokio::spawn(async move {
@@ -217,7 +223,7 @@ pub async fn keep_in_step(db: DatabaseConnection, hubspot: HubSpot, token: Strin
         ticks.tick().await;
         loop {
             ticks.tick().await;
-            match reconcile(&db, &hubspot, portal).await {
+            match reconcile(&db, &hubspot, portal, health.as_ref()).await {
                 Ok(report) => tracing::info!(portal, ?report, "reconcile sweep done"),
                 Err(err) => {
                     tracing::warn!(portal, error = %err, "reconcile sweep failed; the next one starts where it stopped")

@@ -13,6 +13,7 @@ use serde_json::json;
 
 use super::{SyncError, associations, linked, state, wire};
 use crate::{
+    health::Health,
     hubspot::{Call, HubSpot},
     mirror,
 };
@@ -29,11 +30,22 @@ pub struct ReconcileReport {
     pub merged: u64,
 }
 
-/// One sweep over every type of `portal`.
-pub async fn reconcile(db: &DatabaseConnection, hubspot: &HubSpot, portal: i64) -> Result<ReconcileReport, SyncError> {
+/// One sweep over every type of `portal`; `health` rescores the clients the changes it finds touch.
+pub async fn reconcile(
+    db: &DatabaseConnection,
+    hubspot: &HubSpot,
+    portal: i64,
+    health: Option<&Health>,
+) -> Result<ReconcileReport, SyncError> {
     let mut report = ReconcileReport::default();
     for object_type in ObjectType::ALL {
-        sweep_changes(db, hubspot, portal, object_type, &mut report).await?;
+        let found = sweep_changes(db, hubspot, portal, object_type, &mut report).await?;
+        if let Some(health) = health {
+            let records: Vec<(ObjectType, i64)> = found.into_iter().map(|id| (object_type, id)).collect();
+            health
+                .records_changed(portal, &records, &json!({ "kind": "sweep", "objectType": object_type.singular() }))
+                .await;
+        }
         sweep_archived(db, hubspot, portal, object_type, &mut report).await?;
     }
     Ok(report)
@@ -69,13 +81,14 @@ async fn aggregate<T: sea_orm::TryGetable>(
     Ok(row.and_then(|r| r.try_get::<Option<T>>("", "value").ok().flatten()))
 }
 
+/// Sweeps the records of a type changed since the last sweep into the mirror; their ids.
 async fn sweep_changes(
     db: &DatabaseConnection,
     hubspot: &HubSpot,
     portal: i64,
     object_type: ObjectType,
     report: &mut ReconcileReport,
-) -> Result<(), SyncError> {
+) -> Result<Vec<i64>, SyncError> {
     let property = object_type.last_modified_property();
     // `hs_merged_object_ids` names the records a survivor absorbed.
     let mut properties: Vec<&str> = generator::generated_properties(object_type).to_vec();
@@ -83,6 +96,7 @@ async fn sweep_changes(
     let mut anchor = start(db, portal, object_type).await?;
     let mut offset = 0;
     let mut newest = anchor;
+    let mut found = Vec::new();
     loop {
         if offset + SEARCH_PAGE > SEARCH_CAP {
             // Start a new search from the newest date seen: paging on would hit HubSpot's cap.
@@ -109,9 +123,10 @@ async fn sweep_changes(
         let page = wire::objects(&answer)?;
         newest = page.results.iter().map(|o| o.updated_at).fold(newest, Ord::max);
         write_changes(db, hubspot, portal, object_type, &page.results, newest, report).await?;
+        found.extend(page.results.iter().map(|o| o.id));
         match page.next.and_then(|n| n.parse::<usize>().ok()) {
             Some(next) => offset = next,
-            None => return Ok(()),
+            None => return Ok(found),
         }
     }
 }

@@ -83,6 +83,9 @@ impl HubSpotUpstream {
             // A read of the id before it existed may have been remembered as missing.
             self.hubspot.forget(portal, &record_call(object_type, object.id)).await;
         }
+        let mut touched: Vec<(ObjectType, i64)> = objects.iter().map(|o| (object_type, o.id)).collect();
+        touched.extend(links.iter().map(|edge| (edge.to_type, edge.to_id)));
+        self.rescore(portal, "createMany", &touched).await;
         Ok(outcomes.into_iter().map(|o| o.map(|object| object.id)).collect())
     }
 
@@ -115,6 +118,8 @@ impl HubSpotUpstream {
         for object in &updated {
             self.hubspot.forget(portal, &record_call(object_type, object.id)).await;
         }
+        let touched: Vec<(ObjectType, i64)> = updated.iter().map(|o| (object_type, o.id)).collect();
+        self.rescore(portal, "updateMany", &touched).await;
         Ok(outcomes.into_iter().map(|o| o.map(|_| ())).collect())
     }
 
@@ -133,9 +138,11 @@ impl HubSpotUpstream {
             events::tombstone(&txn, portal, object_type, *id, at).await?;
         }
         txn.commit().await?;
-        for id in ids {
-            self.hubspot.forget(portal, &record_call(object_type, id)).await;
+        for id in &ids {
+            self.hubspot.forget(portal, &record_call(object_type, *id)).await;
         }
+        let touched: Vec<(ObjectType, i64)> = ids.iter().map(|id| (object_type, *id)).collect();
+        self.rescore(portal, "archiveMany", &touched).await;
         Ok(())
     }
 }

@@ -15,6 +15,7 @@ use sea_orm::{
 use serde_json::json;
 
 use crate::{
+    health::Health,
     hubspot::{Call, HubSpot, HubSpotError},
     idempotency::{Claim, Keys},
     mirror::{self, events},
@@ -26,6 +27,8 @@ pub struct HubSpotUpstream {
     pub db: DatabaseConnection,
     pub hubspot: HubSpot,
     pub keys: Keys,
+    /// Rescores the clients a write touches before the mutation answers; `None` leaves it to the full pass.
+    pub health: Option<Health>,
 }
 
 /// How often, and how many times, a create waits on another request creating with the same idempotency key.
@@ -80,6 +83,15 @@ fn changes(object: &CrmObject) -> Vec<events::Change> {
 }
 
 impl HubSpotUpstream {
+    /// Rescores the clients a write touched, so a query after the mutation sees their scores moved.
+    async fn rescore(&self, portal: i64, operation: &str, records: &[(ObjectType, i64)]) {
+        let Some(health) = &self.health else { return };
+        let named: Vec<_> =
+            records.iter().map(|(t, id)| json!({ "objectType": t.singular(), "objectId": id })).collect();
+        let cause = json!({ "kind": "mutation", "operation": operation, "records": named });
+        health.records_changed(portal, records, &cause).await;
+    }
+
     async fn fetch(self, portal: i64, object_type: ObjectType, id: i64) -> Result<Option<Source>, WriteError> {
         let Some(answer) = self.hubspot.read_record(portal, record_call(object_type, id)).await.map_err(refused)?
         else {
@@ -169,6 +181,9 @@ impl HubSpotUpstream {
         txn.commit().await?;
         // A read of the id before it existed may have been remembered as missing.
         self.hubspot.forget(portal, &record_call(object_type, object.id)).await;
+        let mut touched = vec![(object_type, object.id)];
+        touched.extend(links.iter().map(|link| (link.kind.to, link.to_id)));
+        self.rescore(portal, "create", &touched).await;
         Ok(object.id)
     }
 
@@ -190,6 +205,7 @@ impl HubSpotUpstream {
         }
         txn.commit().await?;
         self.hubspot.forget(portal, &record_call(object_type, id)).await;
+        self.rescore(portal, "update", &[(object_type, id)]).await;
         Ok(())
     }
 
@@ -198,6 +214,7 @@ impl HubSpotUpstream {
         self.hubspot.send(portal, call).await.map_err(refused)?;
         events::tombstone(&self.db, portal, object_type, id, Utc::now().timestamp_millis()).await?;
         self.hubspot.forget(portal, &record_call(object_type, id)).await;
+        self.rescore(portal, "archive", &[(object_type, id)]).await;
         Ok(())
     }
 
@@ -211,7 +228,9 @@ impl HubSpotUpstream {
         );
         let body = json!([{ "associationCategory": edge.category, "associationTypeId": edge.type_id }]);
         self.hubspot.send(portal, Call::put(path, body)).await.map_err(refused)?;
+        let ends = [(edge.from_type, edge.from_id), (edge.to_type, edge.to_id)];
         mirror::upsert_associations(&self.db, portal, &[edge, inverse], Utc::now()).await?;
+        self.rescore(portal, "associate", &ends).await;
         Ok(())
     }
 
@@ -224,6 +243,7 @@ impl HubSpotUpstream {
         let path = format!("/crm/v4/objects/{}/{from_id}/associations/{}/{to_id}", from.plural(), to.plural());
         self.hubspot.send(portal, Call::delete(path)).await.map_err(refused)?;
         mirror::remove_links(&self.db, portal, (from, from_id), (to, to_id)).await?;
+        self.rescore(portal, "dissociate", &[(from, from_id), (to, to_id)]).await;
         Ok(())
     }
 
@@ -247,6 +267,7 @@ impl HubSpotUpstream {
         for id in [primary, merged] {
             self.hubspot.forget(portal, &record_call(object_type, id)).await;
         }
+        self.rescore(portal, "merge", &[(object_type, primary), (object_type, merged)]).await;
         Ok(survivor.id)
     }
 }

@@ -17,7 +17,7 @@ use sea_orm::{
     ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter, TransactionTrait,
     sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order, Query},
 };
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::{WebhookStats, log::state};
 use crate::{
@@ -62,6 +62,8 @@ pub struct Applier {
     pub hubspot: Option<HubSpot>,
     pub stats: WebhookStats,
     pub settings: ApplierSettings,
+    /// Rescores the clients applied events touch; `None` leaves scoring to the full pass.
+    pub health: Option<crate::health::Health>,
 }
 
 /// What one pass did.
@@ -78,6 +80,9 @@ impl Pass {
     }
 }
 
+/// Records events changed that scores read, and the ids of those events.
+type Touched = (Vec<(ObjectType, i64)>, Vec<i64>);
+
 /// A record's id and its property changes, each with the id of the event that carried it.
 type RecordChanges = (i64, Vec<(i64, events::Change)>);
 
@@ -92,6 +97,40 @@ fn kind(event: &Event) -> &str {
 
 fn id_field(payload: &Value, key: &str) -> Option<i64> {
     payload.get(key).and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
+}
+
+/// The records an event changed that health scores read: none for a property change the scores do not read; both
+/// ends of an association change; the survivor of a merge besides the merged record.
+fn scored_records(event: &Event) -> Vec<(ObjectType, i64)> {
+    let Some(object_type) = object_type(event) else { return Vec::new() };
+    let payload = &event.payload;
+    let mut records = vec![(object_type, event.object_id)];
+    match kind(event) {
+        "propertyChange" => {
+            let name = payload.get("propertyName").and_then(Value::as_str).unwrap_or_default();
+            if !crate::health::inputs::reads_property(object_type, name) {
+                records.clear();
+            }
+        }
+        "associationChange" => {
+            // `CONTACT_TO_COMPANY`: the other end is a company.
+            let to_type = payload
+                .get("associationType")
+                .and_then(Value::as_str)
+                .and_then(|t| t.rsplit_once("_TO_"))
+                .and_then(|(_, to)| ObjectType::ALL.into_iter().find(|t| t.singular().eq_ignore_ascii_case(to)));
+            if let (Some(to_type), Some(to_id)) = (to_type, id_field(payload, "toObjectId")) {
+                records.push((to_type, to_id));
+            }
+        }
+        "merge" => {
+            if let Some(survivor) = id_field(payload, "newObjectId").or_else(|| id_field(payload, "primaryObjectId")) {
+                records.push((object_type, survivor));
+            }
+        }
+        _ => {}
+    }
+    records
 }
 
 impl Applier {
@@ -160,7 +199,26 @@ impl Applier {
                 outcomes.insert(event_id, result.clone());
             }
         }
-        self.record(&claimed, outcomes).await
+        // Per portal: the records applied events changed, and the events.
+        let mut touched: BTreeMap<i64, Touched> = BTreeMap::new();
+        for event in claimed.iter().filter(|e| outcomes.get(&e.id).is_some_and(Result::is_ok)) {
+            let records = scored_records(event);
+            if !records.is_empty() {
+                let (all, events) = touched.entry(event.portal_id).or_default();
+                all.extend(records);
+                events.push(event.event_id);
+            }
+        }
+        let pass = self.record(&claimed, outcomes).await?;
+        if let Some(health) = &self.health {
+            for (portal, (records, events)) in touched {
+                // The cause names the events (a few of them: a pass may apply hundreds).
+                let cause =
+                    json!({ "kind": "webhook", "events": events.len(), "eventIds": &events[..events.len().min(10)] });
+                health.records_changed(portal, &records, &cause).await;
+            }
+        }
+        Ok(pass)
     }
 
     /// Takes up to a batch of due events by pushing their next attempt past the lease.

@@ -193,10 +193,11 @@ impl PortalState {
     pub fn create(
         &mut self,
         object_type: ObjectType,
-        properties: BTreeMap<String, Option<String>>,
+        mut properties: BTreeMap<String, Option<String>>,
         now: DateTime<Utc>,
     ) -> Result<&Record, SimError> {
         check_properties(object_type, &properties)?;
+        self.calculate(object_type, None, &mut properties);
         if object_type == ObjectType::Contact
             && let Some(email) = properties.get("email").and_then(|v| v.as_deref())
             && let Some(existing) = self.find_by(object_type, "email", email)
@@ -218,16 +219,42 @@ impl PortalState {
         Ok(rows.entry(id).or_insert(Record { object, archived_at: None }))
     }
 
+    /// HubSpot's calculated properties that follow from the ones set: a deal's closed and won flags and its
+    /// probability come from its stage (in its pipeline, or the one it is moving to).
+    fn calculate(&self, object_type: ObjectType, id: Option<i64>, properties: &mut BTreeMap<String, Option<String>>) {
+        if object_type != ObjectType::Deal {
+            return;
+        }
+        let Some(Some(stage)) = properties.get("dealstage").cloned() else { return };
+        let current = |name: &str| {
+            id.and_then(|id| self.records.get(&object_type)?.get(&id)?.object.properties.get(name).cloned().flatten())
+        };
+        let pipeline = properties.get("pipeline").cloned().flatten().or_else(|| current("pipeline"));
+        let Some(stage) = self
+            .pipelines
+            .iter()
+            .filter(|p| p.object_type == ObjectType::Deal && pipeline.as_ref().is_none_or(|id| *id == p.id))
+            .flat_map(|p| &p.stages)
+            .find(|s| s.id == stage)
+        else {
+            return;
+        };
+        properties.insert("hs_is_closed".into(), Some(stage.is_closed().to_string()));
+        properties.insert("hs_is_closed_won".into(), Some(stage.is_won().to_string()));
+        properties.insert("hs_deal_stage_probability".into(), stage.probability().map(str::to_owned));
+    }
+
     /// Sets properties of a live record; `updatedAt` moves only when a value changed.
     pub fn update(
         &mut self,
         object_type: ObjectType,
         id: i64,
-        properties: BTreeMap<String, Option<String>>,
+        mut properties: BTreeMap<String, Option<String>>,
         now: DateTime<Utc>,
     ) -> Result<&Record, SimError> {
         check_properties(object_type, &properties)?;
         let id = self.resolve(object_type, id);
+        self.calculate(object_type, Some(id), &mut properties);
         let record = self.live_mut(object_type, id)?;
         let changed: Vec<(String, Option<String>)> = properties
             .iter()

@@ -92,15 +92,39 @@ fn body(query: &str, variables: Value) -> String {
     json!({ "query": query, "variables": variables }).to_string()
 }
 
-/// Waits for the gateway at `base` to answer `/healthz`.
+/// Waits for the gateway at `base` to answer `/healthz`, then for its first health-scoring pass to finish (the
+/// count of scores holds still), so that pass does not weigh on what is measured.
 async fn wait_healthy(base: &str) -> anyhow::Result<()> {
+    let mut healthy = false;
     for _ in 0..100 {
         if reqwest::get(format!("{base}/healthz")).await.is_ok_and(|r| r.status().is_success()) {
-            return Ok(());
+            healthy = true;
+            break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    bail!("the gateway did not become healthy")
+    if !healthy {
+        bail!("the gateway did not become healthy");
+    }
+    let count = body("{ healthScores(first: 0) { totalCount } }", json!({}));
+    let mut last = -1;
+    for _ in 0..300 {
+        let answer: Value = reqwest::Client::new()
+            .post(format!("{base}/graphql"))
+            .header("content-type", "application/json")
+            .body(count.clone())
+            .send()
+            .await?
+            .json()
+            .await?;
+        let now = answer["data"]["healthScores"]["totalCount"].as_i64().unwrap_or(0);
+        if now > 0 && now == last {
+            return Ok(());
+        }
+        last = now;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    Ok(())
 }
 
 struct Gateway {
