@@ -18,6 +18,9 @@ pub enum ApiError {
     /// The gateway has no HubSpot connection to write through.
     #[error("no HubSpot connection is configured (HUBSPOT_ACCESS_TOKEN, or an installed app): writes are unavailable")]
     NoUpstream,
+    /// Nothing publishes live changes to this gateway.
+    #[error("subscriptions are not available on this connection")]
+    NoFeed,
     #[error("internal error")]
     Internal(#[source] Arc<DbErr>),
 }
@@ -42,6 +45,7 @@ impl ApiError {
             Self::Upstream(err) if err.unavailable => "UPSTREAM_UNAVAILABLE",
             Self::Upstream(_) => "UPSTREAM_REJECTED",
             Self::NoUpstream => "UPSTREAM_UNAVAILABLE",
+            Self::NoFeed => "UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
         }
     }
@@ -87,7 +91,7 @@ impl ErrorExtensions for ApiError {
                     e.set("correlationId", id.as_str());
                 }
             }),
-            Self::NoUpstream => self.extend_with(|_, e| e.set("code", code)),
+            Self::NoUpstream | Self::NoFeed => self.extend_with(|_, e| e.set("code", code)),
             Self::Internal(source) => {
                 tracing::error!(error = %source, "database error while answering a query");
                 self.extend_with(|_, e| e.set("code", code))

@@ -4,6 +4,7 @@
 mod analytics;
 mod connection;
 mod error;
+pub mod feed;
 mod filter;
 mod health;
 mod ids;
@@ -15,11 +16,12 @@ mod prefetch;
 mod query;
 mod records;
 mod scope;
+mod subscription;
 mod sync_status;
 pub mod upstream;
 mod webhook_admin;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{MergedObject, Schema};
 
 pub use error::{ApiError, MAX_PAGE_SIZE};
 pub use scope::Scope;
@@ -42,11 +44,12 @@ pub struct Mutation(
     webhook_admin::WebhookAdminMutation,
 );
 
-pub type GatewaySchema = Schema<Query, Mutation, EmptySubscription>;
+pub type GatewaySchema = Schema<Query, Mutation, subscription::Subscription>;
 
-/// The schema; each request must carry a [`Scope`] (its portal and loaders) as request data.
+/// The schema; each request (and each subscription connection) must carry a [`Scope`] (its portal and loaders) as
+/// data.
 pub fn build() -> GatewaySchema {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), subscription::Subscription)
         .limit_depth(12)
         .limit_complexity(20_000)
         .finish()

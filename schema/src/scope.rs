@@ -10,6 +10,7 @@ use async_graphql::Context;
 use sea_orm::DatabaseConnection;
 
 use crate::{
+    feed::Feed,
     loaders::Loaders,
     upstream::{Source, Upstream},
 };
@@ -20,6 +21,8 @@ pub struct Scope {
     pub(crate) loaders: Loaders,
     /// `None` when no HubSpot connection is configured: mutations then fail saying so.
     pub(crate) upstream: Option<Arc<dyn Upstream>>,
+    /// Live changes for subscriptions; `None` where nothing publishes them.
+    pub(crate) feed: Option<Arc<dyn Feed>>,
     /// Records this request read from HubSpot, by kind (`contact`) and id, and where the answer came from; every
     /// other record came from the mirror.
     sources: Mutex<HashMap<(&'static str, i64), Source>>,
@@ -30,7 +33,7 @@ impl Scope {
     /// to another.
     pub fn new(db: DatabaseConnection, portal_id: i64) -> Self {
         let loaders = Loaders::new(db.clone(), portal_id);
-        Self { portal_id, db, loaders, upstream: None, sources: Mutex::default() }
+        Self { portal_id, db, loaders, upstream: None, feed: None, sources: Mutex::default() }
     }
 
     pub(crate) fn answered_from(&self, kind: &'static str, id: i64, source: Source) {
@@ -44,6 +47,10 @@ impl Scope {
 
     pub fn with_upstream(self, upstream: Option<Arc<dyn Upstream>>) -> Self {
         Self { upstream, ..self }
+    }
+
+    pub fn with_feed(self, feed: Option<Arc<dyn Feed>>) -> Self {
+        Self { feed, ..self }
     }
 }
 

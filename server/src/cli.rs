@@ -113,7 +113,13 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let mut db = db::connect_and_migrate(&config.database_url).await.context("connecting to DATABASE_URL")?;
     db::count_statements(&mut db, Arc::clone(&metrics.sql_statements));
     let redis = config.redis().map_err(anyhow::Error::msg)?;
-    let health = crate::health::Health { db: db.clone(), weights: config.health_weights };
+    let notifier = match (&config.redis_url, &redis) {
+        (Some(url), Some(shared)) => crate::health::notify::Notifier::through_redis(url, shared.clone())
+            .map_err(|e| anyhow::anyhow!("REDIS_URL: {e}"))?,
+        _ => crate::health::notify::Notifier::in_process(),
+    };
+    let health =
+        crate::health::Health { db: db.clone(), weights: config.health_weights, notifier: Some(notifier.clone()) };
     let private_app = config.hubspot.client(redis.clone());
     match private_app.clone() {
         Some(hubspot) => {
@@ -156,7 +162,8 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         .context("loading portals")?
         .with_install(install.map(Arc::new))
         .with_webhooks(webhooks)
-        .with_upstream(upstream);
+        .with_upstream(upstream)
+        .with_feed(Some(Arc::new(notifier)));
     let addr = SocketAddr::new(config.bind, config.port);
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr} (BIND, PORT)"))?;
     tracing::info!("GraphQL and GraphiQL at http://{addr}/graphql");

@@ -2,6 +2,7 @@
 //! explanation and history. A periodic full pass keeps time-based inputs (recency, the 90-day windows) current.
 
 pub mod inputs;
+pub mod notify;
 pub mod score;
 pub mod store;
 
@@ -115,6 +116,8 @@ pub async fn affected(
 pub struct Health {
     pub db: DatabaseConnection,
     pub weights: Weights,
+    /// Tells subscribers of each change; `None` tells no one.
+    pub notifier: Option<notify::Notifier>,
 }
 
 impl Health {
@@ -122,11 +125,21 @@ impl Health {
     /// the change itself stands, and the next full pass scores it.
     pub async fn records_changed(&self, portal: i64, records: &[(ObjectType, i64)], cause: &Value) -> Vec<Change> {
         match self.rescore_affected(portal, records, cause).await {
-            Ok(changes) => changes,
+            Ok(changes) => {
+                self.publish(portal, &changes, cause).await;
+                changes
+            }
             Err(err) => {
                 tracing::warn!(portal, error = %err, "rescoring after a change failed; the next full pass will");
                 Vec::new()
             }
+        }
+    }
+
+    async fn publish(&self, portal: i64, changes: &[Change], cause: &Value) {
+        if let Some(notifier) = &self.notifier {
+            let events: Vec<_> = changes.iter().map(|c| c.event(portal, cause)).collect();
+            notifier.publish(&events).await;
         }
     }
 
@@ -172,7 +185,7 @@ const EMPTY_RETRY: Duration = Duration::from_secs(30);
 
 /// Full passes over every portal, one at start and then every `every`.
 pub async fn keep_scored(health: Health, every: Duration) {
-    let Health { db, weights } = health;
+    let Health { db, weights, .. } = health.clone();
     let mut scored_any = false;
     loop {
         match entities::portal::Entity::find().all(&db).await {
@@ -181,6 +194,7 @@ pub async fn keep_scored(health: Health, every: Duration) {
                     let cause = json!({ "kind": "fullPass" });
                     match full_pass(&db, portal.portal_id, weights, &cause).await {
                         Ok(changes) => {
+                            health.publish(portal.portal_id, &changes, &cause).await;
                             tracing::info!(
                                 portal = portal.portal_id,
                                 changed = changes.len(),

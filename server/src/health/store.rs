@@ -28,6 +28,29 @@ pub struct Change {
     pub score: Score,
     /// The history row: the change's cursor.
     pub history_id: i64,
+    pub computed_at: DateTime<Utc>,
+}
+
+impl Change {
+    /// The change as subscribers receive it.
+    pub fn event(&self, portal: i64, cause: &Value) -> schema::feed::ScoreChanged {
+        let s = &self.score;
+        schema::feed::ScoreChanged {
+            portal,
+            subject_type: self.subject.as_str().to_owned(),
+            subject_id: self.id,
+            cursor: self.history_id,
+            overall: s.overall,
+            previous_overall: self.previous,
+            crm: s.crm,
+            payment: s.payment,
+            engagement: s.engagement,
+            support: s.support,
+            churn_risk: s.churn_risk,
+            cause: cause.clone(),
+            computed_at: self.computed_at,
+        }
+    }
 }
 
 fn same_figures(row: &health_score::Model, s: &Score) -> bool {
@@ -145,6 +168,7 @@ pub async fn rescore(
             previous,
             score,
             history_id: written.get(&id).copied().unwrap_or_default(),
+            computed_at: now,
         }));
     }
     Ok(changes)

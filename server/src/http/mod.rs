@@ -1,4 +1,4 @@
-//! The HTTP surface: GraphQL (POST) and GraphiQL (GET) at `/graphql`, the OAuth install, HubSpot's webhooks,
+//! The HTTP surface: GraphQL (POST), subscriptions (WebSocket) and GraphiQL (GET) at `/graphql`, the OAuth install, HubSpot's webhooks,
 //! `/healthz`, `/metrics`.
 
 mod graphql;
@@ -27,12 +27,23 @@ pub struct AppState {
     pub webhooks: Option<Arc<crate::webhooks::Receiver>>,
     /// Where mutations write, when a HubSpot connection is configured.
     pub upstream: Option<Arc<dyn schema::upstream::Upstream>>,
+    /// Live changes for subscriptions.
+    pub feed: Option<Arc<dyn schema::feed::Feed>>,
 }
 
 impl AppState {
     pub async fn new(db: DatabaseConnection, metrics: Metrics) -> Result<Self, sea_orm::DbErr> {
         let portals = Arc::new(Portals::load(&db).await?);
-        Ok(Self { db, schema: schema::build(), portals, metrics, install: None, webhooks: None, upstream: None })
+        Ok(Self {
+            db,
+            schema: schema::build(),
+            portals,
+            metrics,
+            install: None,
+            webhooks: None,
+            upstream: None,
+            feed: None,
+        })
     }
 
     pub fn with_install(self, install: Option<Arc<crate::oauth::Install>>) -> Self {
@@ -43,6 +54,10 @@ impl AppState {
         Self { upstream, ..self }
     }
 
+    pub fn with_feed(self, feed: Option<Arc<dyn schema::feed::Feed>>) -> Self {
+        Self { feed, ..self }
+    }
+
     pub fn with_webhooks(self, webhooks: Option<crate::webhooks::Receiver>) -> Self {
         Self { webhooks: webhooks.map(Arc::new), ..self }
     }
@@ -51,7 +66,7 @@ impl AppState {
 /// The router, without a socket, so tests can drive it directly.
 pub fn app(state: AppState) -> Router {
     Router::new()
-        .route("/graphql", get(graphql::graphiql).post(graphql::execute))
+        .route("/graphql", get(graphql::graphiql_or_socket).post(graphql::execute))
         .route("/oauth/hubspot/install", get(oauth::install))
         .route("/oauth/hubspot/callback", get(oauth::callback))
         .route("/oauth/hubspot/disconnect/{portal}", axum::routing::post(oauth::disconnect))

@@ -205,7 +205,9 @@ impl HubSpotUpstream {
         }
         txn.commit().await?;
         self.hubspot.forget(portal, &record_call(object_type, id)).await;
-        self.rescore(portal, "update", &[(object_type, id)]).await;
+        if properties.keys().any(|name| crate::health::inputs::reads_property(object_type, name)) {
+            self.rescore(portal, "update", &[(object_type, id)]).await;
+        }
         Ok(())
     }
 
