@@ -1,5 +1,5 @@
 //! Client health as the gateway scored it: the current score of each company (and of each contact without one),
-//! with its explanation, and its history.
+//! with its explanation, and its changes (the history, and what subscriptions push).
 
 use std::sync::Arc;
 
@@ -16,6 +16,7 @@ use serde_json::Value;
 use crate::{
     connection::{Conn, PageArgs, keyset_page},
     error::{ApiError, GqlResult, IntoGql, Res},
+    feed::ScoreChanged,
     filter::{DateTimeFilter, IntFilter, TableRef, f, fields},
     ids::numeric_key,
     loaders::RecordKey,
@@ -135,37 +136,79 @@ impl HealthScore {
     }
 }
 
-/// One change of a client's score.
-#[derive(SimpleObject)]
-pub struct HealthScorePoint {
-    /// The change's position in the history; subscribers resume after it.
-    pub cursor: ID,
-    pub overall: i32,
-    pub previous_overall: Option<i32>,
-    pub crm: i32,
-    pub payment: i32,
-    pub engagement: i32,
-    pub support: i32,
-    pub churn_risk: i32,
-    /// What caused the change: a full pass, a webhook event, a mutation.
-    pub cause: Json<Value>,
-    pub computed_at: DateTime<Utc>,
-}
+/// A change of a client's health score, with what caused it.
+pub struct HealthScoreChange(pub(crate) ScoreChanged);
 
-impl From<health_score_history::Model> for HealthScorePoint {
-    fn from(row: health_score_history::Model) -> Self {
-        Self {
-            cursor: ID(row.id.to_string()),
-            overall: row.overall,
-            previous_overall: row.previous_overall,
-            crm: row.crm,
-            payment: row.payment,
-            engagement: row.engagement,
-            support: row.support,
-            churn_risk: row.churn_risk,
-            cause: Json(row.cause),
-            computed_at: row.computed_at,
+#[Object]
+impl HealthScoreChange {
+    /// Resume after this: pass it as `after` when reconnecting.
+    async fn cursor(&self) -> ID {
+        ID(self.0.cursor.to_string())
+    }
+
+    async fn subject_type(&self) -> HealthSubject {
+        if self.0.subject_type == "contact" { HealthSubject::Contact } else { HealthSubject::Company }
+    }
+
+    /// The company, as the mirror holds it now (read afresh for each change: a subscription lives long).
+    async fn company(&self, ctx: &Context<'_>) -> GqlResult<Option<Company>> {
+        if self.0.subject_type != "company" {
+            return Ok(None);
         }
+        let scope = scope(ctx);
+        Company::read(&scope.db, scope.portal_id, self.0.subject_id).await.gql()
+    }
+
+    async fn contact(&self, ctx: &Context<'_>) -> GqlResult<Option<Contact>> {
+        if self.0.subject_type != "contact" {
+            return Ok(None);
+        }
+        let scope = scope(ctx);
+        Contact::read(&scope.db, scope.portal_id, self.0.subject_id).await.gql()
+    }
+
+    async fn overall(&self) -> i32 {
+        self.0.overall
+    }
+
+    /// The overall score before; null for a first score.
+    async fn previous_overall(&self) -> Option<i32> {
+        self.0.previous_overall
+    }
+
+    /// `overall - previousOverall`.
+    async fn delta(&self) -> i32 {
+        self.0.delta()
+    }
+
+    async fn crm(&self) -> i32 {
+        self.0.crm
+    }
+
+    async fn payment(&self) -> i32 {
+        self.0.payment
+    }
+
+    async fn engagement(&self) -> i32 {
+        self.0.engagement
+    }
+
+    async fn support(&self) -> i32 {
+        self.0.support
+    }
+
+    async fn churn_risk(&self) -> i32 {
+        self.0.churn_risk
+    }
+
+    /// What caused it: `{kind: "webhook", eventIds}`, `{kind: "mutation", operation, records}`, `{kind: "sweep"}` or
+    /// `{kind: "fullPass"}`.
+    async fn cause(&self) -> Json<Value> {
+        Json(self.0.cause.clone())
+    }
+
+    async fn computed_at(&self) -> DateTime<Utc> {
+        self.0.computed_at
     }
 }
 
@@ -285,7 +328,7 @@ impl HealthQuery {
         #[graphql(desc = "A company's global ID, or a contact's.")] id: ID,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
-    ) -> GqlResult<Vec<HealthScorePoint>> {
+    ) -> GqlResult<Vec<HealthScoreChange>> {
         let scope = scope(ctx);
         let (kind, key) = subject_of(&id).gql()?;
         use health_score_history::Column as H;
@@ -300,7 +343,7 @@ impl HealthQuery {
             select = select.filter(H::ComputedAt.lt(to));
         }
         let rows = select.order_by_asc(H::Id).limit(MAX_HISTORY).all(&scope.db).await.gql()?;
-        Ok(rows.into_iter().map(HealthScorePoint::from).collect())
+        Ok(rows.into_iter().map(|row| HealthScoreChange(row.into())).collect())
     }
 }
 

@@ -2,101 +2,21 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, Json, Object, Subscription};
-use chrono::{DateTime, Utc};
+use async_graphql::{Context, ID, Subscription};
 use entities::health_score_history;
 use futures::{StreamExt, future::ready, stream, stream::BoxStream};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use serde_json::Value;
 
 use crate::{
-    error::{ApiError, GqlResult, IntoGql, Res},
+    error::{ApiError, IntoGql, Res},
     feed::ScoreChanged,
-    health::HealthSubject,
+    health::HealthScoreChange,
     ids::numeric_key,
-    objects::{company::Company, contact::Contact},
-    records::Written,
     scope::scope,
 };
 
 /// The most missed changes a reconnecting subscriber is sent before the live ones.
 const MAX_REPLAY: u64 = 10_000;
-
-/// A change of a client's health score, with what caused it.
-pub struct HealthScoreChange(ScoreChanged);
-
-#[Object]
-impl HealthScoreChange {
-    /// Resume after this: pass it as `after` when reconnecting.
-    async fn cursor(&self) -> ID {
-        ID(self.0.cursor.to_string())
-    }
-
-    async fn subject_type(&self) -> HealthSubject {
-        if self.0.subject_type == "contact" { HealthSubject::Contact } else { HealthSubject::Company }
-    }
-
-    /// The company, as the mirror holds it now (read afresh for each change: a subscription lives long).
-    async fn company(&self, ctx: &Context<'_>) -> GqlResult<Option<Company>> {
-        if self.0.subject_type != "company" {
-            return Ok(None);
-        }
-        let scope = scope(ctx);
-        Company::read(&scope.db, scope.portal_id, self.0.subject_id).await.gql()
-    }
-
-    async fn contact(&self, ctx: &Context<'_>) -> GqlResult<Option<Contact>> {
-        if self.0.subject_type != "contact" {
-            return Ok(None);
-        }
-        let scope = scope(ctx);
-        Contact::read(&scope.db, scope.portal_id, self.0.subject_id).await.gql()
-    }
-
-    async fn overall(&self) -> i32 {
-        self.0.overall
-    }
-
-    /// The overall score before; null for a first score.
-    async fn previous_overall(&self) -> Option<i32> {
-        self.0.previous_overall
-    }
-
-    /// `overall - previousOverall`.
-    async fn delta(&self) -> i32 {
-        self.0.delta()
-    }
-
-    async fn crm(&self) -> i32 {
-        self.0.crm
-    }
-
-    async fn payment(&self) -> i32 {
-        self.0.payment
-    }
-
-    async fn engagement(&self) -> i32 {
-        self.0.engagement
-    }
-
-    async fn support(&self) -> i32 {
-        self.0.support
-    }
-
-    async fn churn_risk(&self) -> i32 {
-        self.0.churn_risk
-    }
-
-    /// What caused it: `{kind: "webhook", eventIds}`, `{kind: "mutation", operation, records}`, `{kind: "sweep"}` or
-    /// `{kind: "fullPass"}`.
-    async fn cause(&self) -> Json<Value> {
-        Json(self.0.cause.clone())
-    }
-
-    async fn computed_at(&self) -> DateTime<Utc> {
-        self.0.computed_at
-    }
-}
 
 fn cursor_of(after: &ID) -> Res<i64> {
     after.parse().map_err(|_| ApiError::invalid("after", "not a cursor of healthScoreChanged"))
