@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_graphql::{
     Object, OutputType,
-    connection::{Connection, Edge, EmptyFields},
+    connection::{Connection, CursorType, Edge, EmptyFields},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
@@ -81,11 +81,35 @@ async fn count(db: &DatabaseConnection, stmt: &SelectStatement) -> Res<i64> {
     Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0))
 }
 
-pub(crate) type Conn<N> = Connection<String, N, TotalCount, EmptyFields>;
+pub(crate) type Conn<N> = Connection<Cursor, N, TotalCount, EmptyFields>;
+
+/// A row's position in its list: the list's sort signature and the row's sort values. Encoded only when a client
+/// asks for it (most queries never read the cursors of nested lists).
+pub(crate) struct Cursor {
+    signature: Arc<str>,
+    values: Vec<JsonValue>,
+}
+
+impl CursorType for Cursor {
+    type Error = &'static str;
+
+    fn decode_cursor(s: &str) -> Result<Self, Self::Error> {
+        let bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| "not base64")?;
+        let mut json: JsonValue = serde_json::from_slice(&bytes).map_err(|_| "not JSON")?;
+        match (json["v"].take(), json["s"].as_str()) {
+            (JsonValue::Array(values), Some(signature)) => Ok(Self { signature: signature.into(), values }),
+            _ => Err("not a cursor"),
+        }
+    }
+
+    fn encode_cursor(&self) -> String {
+        URL_SAFE_NO_PAD.encode(serde_json::json!({ "s": &*self.signature, "v": self.values }).to_string())
+    }
+}
 
 /// One page of rows with their cursors.
 pub(crate) struct Page<M> {
-    rows: Vec<(String, M)>,
+    rows: Vec<(Cursor, M)>,
     has_previous: bool,
     has_next: bool,
     total: TotalCount,
@@ -119,21 +143,12 @@ fn signature(keys: &[(&str, bool)]) -> String {
     keys.iter().map(|(c, desc)| format!("{c}:{}", if *desc { "desc" } else { "asc" })).collect::<Vec<_>>().join(",")
 }
 
-fn encode_cursor(signature: &str, values: Vec<JsonValue>) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::json!({ "s": signature, "v": values }).to_string())
-}
-
 fn decode_cursor(cursor: &str, signature: &str, argument: &str) -> Res<Vec<JsonValue>> {
-    let invalid = || ApiError::invalid(argument, "not a cursor of this list");
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
-    let json: JsonValue = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
-    if json["s"] != signature {
+    let cursor = Cursor::decode_cursor(cursor).map_err(|_| ApiError::invalid(argument, "not a cursor of this list"))?;
+    if &*cursor.signature != signature {
         return Err(ApiError::invalid(argument, "the cursor belongs to another `orderBy`"));
     }
-    match json.get("v") {
-        Some(JsonValue::Array(values)) => Ok(values.clone()),
-        _ => Err(invalid()),
-    }
+    Ok(cursor.values)
 }
 
 fn to_json(value: Value) -> JsonValue {
@@ -215,7 +230,7 @@ pub(crate) async fn keyset_page<E: EntityTrait>(
     args: &PageArgs,
 ) -> Res<Page<Arc<E::Model>>> {
     let (limit, backward, cursor) = args.window()?;
-    let signature = signature(sort);
+    let signature: Arc<str> = signature(sort).into();
     let keys: Vec<Key<E::Column>> = sort
         .iter()
         .map(|(name, desc)| {
@@ -265,7 +280,7 @@ pub(crate) async fn keyset_page<E: EntityTrait>(
         .into_iter()
         .map(|row| {
             let values = keys.iter().map(|key| to_json(row.get(key.column))).collect();
-            (encode_cursor(&signature, values), Arc::new(row))
+            (Cursor { signature: signature.clone(), values }, Arc::new(row))
         })
         .collect();
     let stmt = E::find().filter(filter).select_only().column_as(Expr::cust("COUNT(*)"), "n").into_query();
@@ -280,7 +295,7 @@ pub(crate) async fn keyset_page<E: EntityTrait>(
 /// A page of already loaded rows (an object's associations), ordered by HubSpot id.
 pub(crate) fn id_page<M>(mut rows: Vec<(i64, M)>, args: &PageArgs) -> Res<Page<M>> {
     let (limit, backward, cursor) = args.window()?;
-    let signature = signature(&[("hubspot_id", false)]);
+    let signature: Arc<str> = signature(&[("hubspot_id", false)]).into();
     let total = rows.len();
     rows.sort_by_key(|(id, _)| *id);
     let bound = match cursor {
@@ -308,7 +323,10 @@ pub(crate) fn id_page<M>(mut rows: Vec<(i64, M)>, args: &PageArgs) -> Res<Page<M
         (kept, more)
     };
     Ok(Page {
-        rows: rows.into_iter().map(|(id, row)| (encode_cursor(&signature, vec![id.into()]), row)).collect(),
+        rows: rows
+            .into_iter()
+            .map(|(id, row)| (Cursor { signature: signature.clone(), values: vec![id.into()] }, row))
+            .collect(),
         has_previous: if backward { more } else { bound.is_some() },
         has_next: if backward { bound.is_some() } else { more },
         total: TotalCount(Counted::Known(total)),
@@ -329,10 +347,10 @@ mod tests {
         let page = id_page(rows.clone(), &first(3)).unwrap();
         assert_eq!(page.rows.iter().map(|r| r.1).collect::<Vec<_>>(), [1, 2, 3]);
         assert!(page.has_next && !page.has_previous);
-        let after = PageArgs { after: Some(page.rows[2].0.clone()), ..first(3) };
+        let after = PageArgs { after: Some(page.rows[2].0.encode_cursor()), ..first(3) };
         let next = id_page(rows.clone(), &after).unwrap();
         assert_eq!(next.rows.iter().map(|r| r.1).collect::<Vec<_>>(), [4, 5, 6]);
-        let back = PageArgs { last: Some(2), before: Some(next.rows[0].0.clone()), ..Default::default() };
+        let back = PageArgs { last: Some(2), before: Some(next.rows[0].0.encode_cursor()), ..Default::default() };
         let prev = id_page(rows, &back).unwrap();
         assert_eq!(prev.rows.iter().map(|r| r.1).collect::<Vec<_>>(), [2, 3]);
         assert!(prev.has_previous && prev.has_next);
@@ -348,7 +366,8 @@ mod tests {
 
     #[test]
     fn a_cursor_of_another_order_is_refused() {
-        let cursor = encode_cursor("email:asc,hubspot_id:asc", vec!["a".into(), 1.into()]);
+        let cursor =
+            Cursor { signature: "email:asc,hubspot_id:asc".into(), values: vec!["a".into(), 1.into()] }.encode_cursor();
         let err = decode_cursor(&cursor, "hubspot_id:asc", "after").unwrap_err();
         assert!(err.to_string().contains("`after`"), "{err}");
         assert!(decode_cursor("%%%", "hubspot_id:asc", "after").is_err());

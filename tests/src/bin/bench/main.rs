@@ -369,6 +369,18 @@ fn render(
         }
         let _ = writeln!(out);
     }
+    race(&mut out, runs);
+    backfill::render(&mut out, args, backfills);
+    webhook_ingest::render(&mut out, args, webhooks);
+    writes::render(&mut out, args, writes);
+    out
+}
+
+/// The reference figures of the race and this run's share of Postgres alone, when the nested query ran.
+fn race(out: &mut String, runs: &[BackendRun]) {
+    if runs.is_empty() {
+        return;
+    }
     let _ = writeln!(
         out,
         "## The race\n\nReference figures for PostGraphile v5 serving the same kind of data on this kind of machine \
@@ -377,10 +389,36 @@ fn render(
          goal on Postgres: p50 under 5 ms with one client, at least 350 req/s with 16, SQL statements per request \
          constant.\n\nThe nested query:\n\n```graphql\n{NESTED}\n```"
     );
-    race_ratios(&mut out, runs);
-    backfill::render(&mut out, args, backfills);
-    webhook_ingest::render(&mut out, args, webhooks);
-    writes::render(&mut out, args, writes);
+    race_ratios(out, runs);
+}
+
+/// The `## ` sections of a Markdown text, each with its heading line, after the text before the first one.
+fn sections(text: &str) -> (&str, Vec<&str>) {
+    let starts: Vec<usize> = text.match_indices("\n## ").map(|(at, _)| at + 1).collect();
+    let Some(&first) = starts.first() else { return (text, Vec::new()) };
+    let ends = starts.iter().skip(1).copied().chain([text.len()]);
+    (&text[..first], starts.iter().zip(ends).map(|(&start, end)| &text[start..end]).collect())
+}
+
+/// BENCHMARKS.md after a run: the run's sections replace those of the same heading, sections of scenarios that did
+/// not run (`--only`) keep their last figures, and the notes by hand stay last.
+fn merge(previous: &str, fresh: &str) -> String {
+    let heading = |section: &str| section.lines().next().unwrap_or_default().to_owned();
+    let (_, old) = sections(previous);
+    let (intro, new) = sections(fresh);
+    let (notes, old): (Vec<&str>, Vec<&str>) = old.into_iter().partition(|s| s.starts_with(NOTES_HEADING));
+    let mut out = intro.trim_end().to_owned();
+    let mut push = |section: &str| {
+        let _ = write!(out, "\n\n{}", section.trim_end());
+    };
+    for section in &old {
+        push(new.iter().find(|n| heading(n) == heading(section)).unwrap_or(section));
+    }
+    for section in new.iter().filter(|n| old.iter().all(|o| heading(o) != heading(n))) {
+        push(section);
+    }
+    notes.iter().for_each(|n| push(n));
+    out.push('\n');
     out
 }
 
@@ -428,15 +466,8 @@ async fn main() -> anyhow::Result<()> {
             writes.push(writes::run(&args, backend).await?);
         }
     }
-    // Notes written by hand at the end of the file outlive the run.
-    let notes = std::fs::read_to_string(&args.out)
-        .ok()
-        .and_then(|text| text.find(NOTES_HEADING).map(|at| text[at..].to_owned()))
-        .unwrap_or_default();
-    std::fs::write(
-        &args.out,
-        format!("{}\n\n{notes}", render(&args, &runs, &backfills, &webhooks, &writes).trim_end()),
-    )?;
+    let previous = std::fs::read_to_string(&args.out).unwrap_or_default();
+    std::fs::write(&args.out, merge(&previous, &render(&args, &runs, &backfills, &webhooks, &writes)))?;
     eprintln!("wrote {}", args.out.display());
     Ok(())
 }
@@ -801,5 +832,26 @@ mod sql_alone {
             .fetch_all(pool);
         let (owners, stages) = futures::try_join!(owners, stages)?;
         Ok(companies.len() + contacts.len() + deals.len() + owners.len() + stages.len())
+    }
+}
+
+#[cfg(test)]
+mod merging {
+    use super::{NOTES_HEADING, merge};
+
+    #[test]
+    fn a_partial_run_keeps_the_sections_it_did_not_run_and_the_notes() {
+        let previous = format!(
+            "# Benchmarks\n\nold intro\n\n## sqlite\n\nold sqlite\n\n## postgres\n\nold postgres\n\n{NOTES_HEADING}\n\nmine\n"
+        );
+        let fresh = "# Benchmarks\n\nnew intro\n\n## postgres\n\nnew postgres\n\n## Webhook ingestion\n\nnew hooks\n";
+        assert_eq!(
+            merge(&previous, fresh),
+            format!(
+                "# Benchmarks\n\nnew intro\n\n## sqlite\n\nold sqlite\n\n## postgres\n\nnew postgres\n\n\
+                 ## Webhook ingestion\n\nnew hooks\n\n{NOTES_HEADING}\n\nmine\n"
+            )
+        );
+        assert_eq!(merge("", fresh), fresh);
     }
 }
