@@ -1,7 +1,7 @@
 # The gateway's everyday commands. `make run` and `make test` work on a fresh clone.
 CARGO ?= cargo
 
-.PHONY: run test lint fmt migrate schema bench services python-client
+.PHONY: run test lint fmt migrate schema bench services python-client node-client
 
 ## Run the gateway on the embedded default (SQLite under ./data, in-process cache); without HubSpot credentials it
 ## starts the HubSpot simulator and backfills the mirror from it.
@@ -9,7 +9,7 @@ run:
 	scripts/run
 
 ## Every test, on SQLite and on Postgres (Postgres and Redis are started if they are not running), after lint.
-test: lint services python-client
+test: lint services python-client node-client
 	$(CARGO) build -p server --bin server  # the webhook crash test runs the binary itself
 	$(CARGO) test --workspace --all-targets
 
@@ -26,6 +26,10 @@ services:
 ## HubSpot's official Python client in target/python-client, for the simulator's fidelity test.
 python-client:
 	scripts/python-client
+
+## The npm graphql-ws client in tests/node/node_modules, for the end-to-end subscription test.
+node-client:
+	scripts/node-client
 
 ## Apply migrations to DATABASE_URL.
 migrate:

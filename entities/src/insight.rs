@@ -1,7 +1,8 @@
 use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
 
 /// A finding about a client, raised by a rule and resolved when its condition clears.
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize)]
 #[sea_orm(table_name = "insights")]
 pub struct Model {
     #[sea_orm(primary_key)]
@@ -9,6 +10,7 @@ pub struct Model {
     pub portal_id: i64,
     pub subject_type: String,
     pub subject_id: i64,
+    /// `inactiveClient`, `highValueLowEngagement`, `decliningEngagement`, `churnRisk` or `upsellOpportunity`.
     pub kind: String,
     /// `low`, `medium`, `high` or `critical`.
     pub impact: String,

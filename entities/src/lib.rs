@@ -11,6 +11,7 @@ pub mod health_score;
 pub mod health_score_history;
 pub mod idempotency_key;
 pub mod insight;
+pub mod insight_event;
 pub mod oauth_state;
 pub mod oauth_token;
 pub mod object_properties;

@@ -7,6 +7,7 @@ mod m20261122_000002_gateway;
 mod m20261122_000003_sqlite_search;
 mod m20261122_000004_oauth_states;
 mod m20261201_000005_idempotency_keys;
+mod m20261202_000006_insight_events;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_sqlite_search::Migration),
             Box::new(m20261122_000004_oauth_states::Migration),
             Box::new(m20261201_000005_idempotency_keys::Migration),
+            Box::new(m20261202_000006_insight_events::Migration),
         ]
     }
 }

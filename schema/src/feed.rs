@@ -1,5 +1,6 @@
-//! Live changes for subscribers. The server publishes each change of a health score once, on whichever replica made
-//! it; the feed delivers it to the subscribers of every replica (through Redis when replicas share one).
+//! Live changes for subscribers. The server publishes each change of a health score and each insight raised or
+//! resolved once, on whichever replica made it; the feed delivers it to the subscribers of every replica (through
+//! Redis when replicas share one).
 
 use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
@@ -54,8 +55,30 @@ impl From<entities::health_score_history::Model> for ScoreChanged {
     }
 }
 
+/// An insight was raised, or resolved because its condition cleared.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InsightChanged {
+    pub portal: i64,
+    /// The change's row in `insight_events`: a subscriber that reconnects after it misses nothing.
+    pub cursor: i64,
+    /// `raised` or `resolved`.
+    pub change: String,
+    /// The insight as the change left it.
+    pub insight: entities::insight::Model,
+    pub cause: Value,
+}
+
+/// Anything subscribers hear of.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Change {
+    Score(ScoreChanged),
+    Insight(InsightChanged),
+}
+
 /// Where subscriptions read live changes from.
 pub trait Feed: Send + Sync {
-    /// Every score change published from now on, on any replica.
-    fn score_changes(&self) -> BoxStream<'static, ScoreChanged>;
+    /// Every change published from now on, on any replica.
+    fn changes(&self) -> BoxStream<'static, Change>;
 }

@@ -42,7 +42,7 @@ pub enum HealthSubject {
 }
 
 impl HealthSubject {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Company => "company",
             Self::Contact => "contact",

@@ -8,6 +8,7 @@ pub mod feed;
 mod filter;
 mod health;
 mod ids;
+pub mod insights;
 mod loaders;
 mod mutation;
 mod objects;
@@ -32,6 +33,7 @@ pub struct Query(
     query::CoreQuery,
     analytics::AnalyticsQuery,
     health::HealthQuery,
+    insights::InsightQuery,
     sync_status::SyncStatusQuery,
     webhook_admin::WebhookAdminQuery,
 );

@@ -4,8 +4,8 @@ use std::{collections::HashMap, hash::Hash, marker::PhantomData, str::FromStr, s
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entities::{
-    association, campaign, company, contact, deal, health_score, object_properties, owner, pipeline, pipeline_stage,
-    ticket,
+    association, campaign, company, contact, deal, health_score, insight, object_properties, owner, pipeline,
+    pipeline_stage, ticket,
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult, ModelTrait, QueryFilter,
@@ -148,6 +148,39 @@ impl Loader<RecordKey> for HealthScores {
     }
 }
 
+/// The insights about clients (a company, or a contact without one), newest first.
+pub(crate) struct InsightsOf {
+    db: DatabaseConnection,
+    portal_id: i64,
+}
+
+impl Loader<RecordKey> for InsightsOf {
+    type Value = Arc<Vec<insight::Model>>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[RecordKey]) -> Result<HashMap<RecordKey, Self::Value>, LoadError> {
+        let mut by_kind: HashMap<&'static str, Vec<i64>> = HashMap::new();
+        for key in keys {
+            by_kind.entry(key.kind).or_default().push(key.id);
+        }
+        let mut out: HashMap<RecordKey, Vec<insight::Model>> = HashMap::new();
+        for (kind, ids) in by_kind {
+            let rows = insight::Entity::find()
+                .filter(insight::Column::PortalId.eq(self.portal_id))
+                .filter(insight::Column::SubjectType.eq(kind))
+                .filter(insight::Column::SubjectId.is_in(ids))
+                .order_by_desc(insight::Column::RaisedAt)
+                .order_by_desc(insight::Column::Id)
+                .all(&self.db)
+                .await?;
+            for row in rows {
+                out.entry(RecordKey { kind, id: row.subject_id }).or_default().push(row);
+            }
+        }
+        Ok(out.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
+    }
+}
+
 /// One side of an association: the objects of `to_type` that `from_type`/`from_id` points at.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct AssocKey {
@@ -256,6 +289,7 @@ pub(crate) struct Loaders {
     pub associations: Cached<Associations>,
     pub properties: Cached<Properties>,
     pub health_scores: Cached<HealthScores>,
+    pub insights: Cached<InsightsOf>,
 }
 
 fn cached<T>(loader: T) -> Cached<T> {
@@ -275,7 +309,8 @@ impl Loaders {
             stages: cached(StagesByPipeline { db: db.clone(), portal_id }),
             associations: cached(Associations { db: db.clone(), portal_id }),
             properties: cached(Properties { db: db.clone(), portal_id }),
-            health_scores: cached(HealthScores { db, portal_id }),
+            health_scores: cached(HealthScores { db: db.clone(), portal_id }),
+            insights: cached(InsightsOf { db, portal_id }),
         }
     }
 }

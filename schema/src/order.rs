@@ -22,7 +22,8 @@ pub(crate) trait SortField: InputType + Copy {
     concrete(name = "TicketOrderBy", params(crate::objects::ticket::TicketOrderField)),
     concrete(name = "OwnerOrderBy", params(crate::objects::owner::OwnerOrderField)),
     concrete(name = "CampaignOrderBy", params(crate::objects::campaign::CampaignOrderField)),
-    concrete(name = "HealthScoreOrderBy", params(crate::health::HealthScoreOrderField))
+    concrete(name = "HealthScoreOrderBy", params(crate::health::HealthScoreOrderField)),
+    concrete(name = "InsightOrderBy", params(crate::insights::InsightOrderField))
 )]
 pub struct OrderBy<F: InputType> {
     pub field: F,

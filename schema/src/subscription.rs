@@ -3,23 +3,114 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, Subscription};
-use entities::health_score_history;
+use entities::{health_score_history, insight, insight_event};
 use futures::{StreamExt, future::ready, stream, stream::BoxStream};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::{
     error::{ApiError, IntoGql, Res},
-    feed::ScoreChanged,
+    feed::{Change, InsightChanged, ScoreChanged},
     health::HealthScoreChange,
     ids::numeric_key,
-    scope::scope,
+    insights::{InsightChange, InsightImpact},
+    scope::{Scope, scope},
 };
 
 /// The most missed changes a reconnecting subscriber is sent before the live ones.
 const MAX_REPLAY: u64 = 10_000;
 
-fn cursor_of(after: &ID) -> Res<i64> {
-    after.parse().map_err(|_| ApiError::invalid("after", "not a cursor of healthScoreChanged"))
+fn cursor_of(after: &ID, subscription: &str) -> Res<i64> {
+    after.parse().map_err(|_| ApiError::invalid("after", format!("not a cursor of {subscription}")))
+}
+
+/// What was missed, then what is live, each once and in order: `live` must be listening before `missed` is read,
+/// and a live change at or before the last missed cursor is one already sent.
+fn resume<T: Send + 'static>(
+    missed: Vec<T>,
+    after: Option<i64>,
+    live: BoxStream<'static, T>,
+    cursor: fn(&T) -> i64,
+    wanted: impl Fn(&T) -> bool + Send + Sync + 'static,
+) -> BoxStream<'static, T> {
+    let seen = missed.last().map(cursor).or(after).unwrap_or(0);
+    let wanted = Arc::new(wanted);
+    let replay_wanted = wanted.clone();
+    let missed = stream::iter(missed).filter(move |c| ready(replay_wanted(c)));
+    missed.chain(live.filter(move |c| ready(cursor(c) > seen && wanted(c)))).boxed()
+}
+
+/// Changes of one kind from the feed.
+fn live<T: Send + 'static>(scope: &Scope, pick: fn(Change) -> Option<T>) -> Res<BoxStream<'static, T>> {
+    let feed = scope.feed.clone().ok_or(ApiError::NoFeed)?;
+    Ok(feed.changes().filter_map(move |c| ready(pick(c))).boxed())
+}
+
+/// The raises or resolutions (`change`) missed since `after`, as the changes left each insight.
+async fn missed_insights(scope: &Scope, change: &str, after: i64) -> Res<Vec<InsightChanged>> {
+    use insight_event::Column as E;
+    let events = insight_event::Entity::find()
+        .filter(E::PortalId.eq(scope.portal_id))
+        .filter(E::Id.gt(after))
+        .filter(E::Change.eq(change))
+        .order_by_asc(E::Id)
+        .limit(MAX_REPLAY)
+        .all(&scope.db)
+        .await?;
+    let ids: Vec<i64> = events.iter().map(|e| e.insight_id).collect();
+    let rows: std::collections::HashMap<i64, insight::Model> = insight::Entity::find()
+        .filter(insight::Column::PortalId.eq(scope.portal_id))
+        .filter(insight::Column::Id.is_in(ids))
+        .all(&scope.db)
+        .await?
+        .into_iter()
+        .map(|row| (row.id, row))
+        .collect();
+    Ok(events
+        .into_iter()
+        .filter_map(|event| {
+            let mut insight = rows.get(&event.insight_id)?.clone();
+            if event.change == "raised" {
+                // As it was raised; it may have been resolved since.
+                (insight.status, insight.resolved_at) = ("open".to_owned(), None);
+            }
+            Some(InsightChanged {
+                portal: event.portal_id,
+                cursor: event.id,
+                change: event.change,
+                insight,
+                cause: event.cause,
+            })
+        })
+        .collect())
+}
+
+async fn insight_changes(
+    ctx: &Context<'_>,
+    change: &'static str,
+    min_impact: Option<InsightImpact>,
+    company_id: Option<ID>,
+    after: Option<ID>,
+) -> Res<BoxStream<'static, InsightChange>> {
+    let scope = scope(ctx);
+    let company = company_id.map(|id| numeric_key(&id, "Company", "companyId")).transpose()?;
+    let name = if change == "raised" { "insightRaised" } else { "insightResolved" };
+    let after = after.as_ref().map(|a| cursor_of(a, name)).transpose()?;
+    let portal = scope.portal_id;
+    let live = live(scope, |c| match c {
+        Change::Insight(i) => Some(i),
+        Change::Score(_) => None,
+    })?;
+    let missed = match after {
+        Some(after) => missed_insights(scope, change, after).await?,
+        None => Vec::new(),
+    };
+    let wanted = move |c: &InsightChanged| {
+        c.portal == portal
+            && c.change == change
+            && company.is_none_or(|id| c.insight.subject_type == "company" && c.insight.subject_id == id)
+            && min_impact.is_none_or(|min| InsightImpact::parse(&c.insight.impact).is_some_and(|i| i >= min))
+    };
+    Ok(resume(missed, after, live, |c| c.cursor, wanted).map(InsightChange).boxed())
 }
 
 #[derive(Default)]
@@ -38,21 +129,18 @@ impl Subscription {
         after: Option<ID>,
     ) -> async_graphql::Result<BoxStream<'static, HealthScoreChange>> {
         let scope = scope(ctx);
-        let feed = scope.feed.clone().ok_or(ApiError::NoFeed).gql()?;
         let company = company_id.map(|id| numeric_key(&id, "Company", "companyId")).transpose().gql()?;
         let min = min_delta.unwrap_or(0);
         if min < 0 {
             return Err(ApiError::invalid("minDelta", "must be 0 or more")).gql();
         }
-        let after = after.as_ref().map(cursor_of).transpose().gql()?;
+        let after = after.as_ref().map(|a| cursor_of(a, "healthScoreChanged")).transpose().gql()?;
         let portal = scope.portal_id;
-        let wanted = Arc::new(move |c: &ScoreChanged| {
-            c.portal == portal
-                && company.is_none_or(|id| c.subject_type == "company" && c.subject_id == id)
-                && c.delta().abs() >= min
-        });
-        // Listen before reading what was missed, so nothing falls between the two.
-        let live = feed.score_changes();
+        let live = live(scope, |c| match c {
+            Change::Score(s) => Some(s),
+            Change::Insight(_) => None,
+        })
+        .gql()?;
         let missed: Vec<ScoreChanged> = match after {
             None => Vec::new(),
             Some(after) => {
@@ -68,10 +156,34 @@ impl Subscription {
                 select.all(&scope.db).await.gql()?.into_iter().map(ScoreChanged::from).collect()
             }
         };
-        let seen = missed.last().map(|m| m.cursor).or(after).unwrap_or(0);
-        let replay_wanted = wanted.clone();
-        let missed = stream::iter(missed).filter(move |c| ready(replay_wanted(c)));
-        let live = live.filter(move |c| ready(c.cursor > seen && wanted(c)));
-        Ok(missed.chain(live).map(HealthScoreChange).boxed())
+        let wanted = move |c: &ScoreChanged| {
+            c.portal == portal
+                && company.is_none_or(|id| c.subject_type == "company" && c.subject_id == id)
+                && c.delta().abs() >= min
+        };
+        Ok(resume(missed, after, live, |c| c.cursor, wanted).map(HealthScoreChange).boxed())
+    }
+
+    /// Each insight raised in the portal, or about one company (`companyId`), of at least `minImpact`. With
+    /// `after`, the cursor of the last raise seen, the raises missed since come first.
+    async fn insight_raised(
+        &self,
+        ctx: &Context<'_>,
+        min_impact: Option<InsightImpact>,
+        company_id: Option<ID>,
+        after: Option<ID>,
+    ) -> async_graphql::Result<BoxStream<'static, InsightChange>> {
+        insight_changes(ctx, "raised", min_impact, company_id, after).await.gql()
+    }
+
+    /// Each insight resolved (its condition cleared), filtered and resumed as `insightRaised`.
+    async fn insight_resolved(
+        &self,
+        ctx: &Context<'_>,
+        min_impact: Option<InsightImpact>,
+        company_id: Option<ID>,
+        after: Option<ID>,
+    ) -> async_graphql::Result<BoxStream<'static, InsightChange>> {
+        insight_changes(ctx, "resolved", min_impact, company_id, after).await.gql()
     }
 }

@@ -118,8 +118,11 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("REDIS_URL: {e}"))?,
         _ => crate::health::notify::Notifier::in_process(),
     };
-    let health =
-        crate::health::Health { db: db.clone(), weights: config.health_weights, notifier: Some(notifier.clone()) };
+    let health = crate::health::Health {
+        db: db.clone(),
+        scoring: crate::health::Scoring { weights: config.health_weights, thresholds: config.insight_thresholds },
+        notifier: Some(notifier.clone()),
+    };
     let private_app = config.hubspot.client(redis.clone());
     match private_app.clone() {
         Some(hubspot) => {

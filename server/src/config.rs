@@ -40,6 +40,10 @@ pub struct Config {
     #[arg(long, env = "HEALTH_WEIGHTS", default_value = "crm=0.3,payment=0.25,engagement=0.25,support=0.2")]
     pub health_weights: crate::health::Weights,
 
+    /// Thresholds of the insight rules, e.g. `inactive_days=30,high_value_revenue=10000`; see the README for all.
+    #[arg(long, env = "INSIGHT_THRESHOLDS", default_value = "")]
+    pub insight_thresholds: crate::health::Thresholds,
+
     /// Seconds between full passes that score every client again (recency and the 90-day windows move with time).
     #[arg(long, env = "HEALTH_RESCORE_SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
     pub health_rescore_secs: u64,

@@ -35,7 +35,7 @@ impl Gateway {
         };
         let (sim, db, hubspot) = synced_mirror(backend, portal, settings).await;
         let keys = Keys { db: db.db.clone(), redis };
-        let health = Some(server::health::Health { db: db.db.clone(), weights: Default::default(), notifier: None });
+        let health = Some(server::health::Health { db: db.db.clone(), scoring: Default::default(), notifier: None });
         let upstream = HubSpotUpstream { db: db.db.clone(), hubspot, keys, health };
         Self { portal, sim, db, schema: schema::build(), upstream }
     }

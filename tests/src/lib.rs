@@ -208,6 +208,7 @@ pub mod gateway;
 pub mod load;
 pub mod redis_server;
 pub mod sim;
+pub mod subscriber;
 
 /// A simulated portal (`small_spec(portal)`), backfilled into a fresh mirror by a client with `settings` (its base
 /// URL and token set to the simulator's); the client is returned for more calls.

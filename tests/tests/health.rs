@@ -10,7 +10,7 @@ use generator::{AssociationKind, CrmObject, ObjectType};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use server::health::{
-    self, Subject, Weights,
+    self, Scoring, Subject,
     inputs::{baseline, gather},
     score::{self, Inputs, RECENT_DAYS},
 };
@@ -218,18 +218,18 @@ on_both!(edge_cases_score_as_designed_and_history_records_changes_only, |backend
     }
     link(ObjectType::Company, 9_000_002, ObjectType::Deal, 9_200_001).await;
 
-    let weights = Weights::default();
+    let scoring = Scoring::default();
     let cause = json!({ "kind": "test" });
     let changes =
-        health::store::rescore(db, portal, Subject::Company, &[9_000_001, 9_000_002, 9_999_999], &cause, weights, now)
+        health::store::rescore(db, portal, Subject::Company, &[9_000_001, 9_000_002, 9_999_999], &cause, scoring, now)
             .await
             .unwrap();
-    assert_eq!(changes.len(), 2, "an unknown id is not scored");
-    let quiet = changes.iter().find(|c| c.id == 9_000_001).unwrap();
+    assert_eq!(changes.scores.len(), 2, "an unknown id is not scored");
+    let quiet = changes.scores.iter().find(|c| c.id == 9_000_001).unwrap();
     assert_eq!((quiet.score.crm, quiet.score.payment, quiet.score.engagement, quiet.score.support), (4, 20, 0, 100));
     assert_eq!(quiet.score.signals, ["inactive", "noPipeline"]);
     assert_eq!(quiet.previous, None);
-    let served = changes.iter().find(|c| c.id == 9_000_002).unwrap();
+    let served = changes.scores.iter().find(|c| c.id == 9_000_002).unwrap();
     // Every ticket closed: no open-ticket cost, ten days to close costs 22 × 8/12.
     assert_eq!(served.score.support, 85);
     assert_eq!(
@@ -240,7 +240,7 @@ on_both!(edge_cases_score_as_designed_and_history_records_changes_only, |backend
     assert!(!served.score.signals.contains(&"urgentTickets"), "the HIGH ticket is closed");
 
     // Nothing changed: no new history. A deal opening changes the figures: one history row, with the cause.
-    let again = health::store::rescore(db, portal, Subject::Company, &[9_000_001, 9_000_002], &cause, weights, now)
+    let again = health::store::rescore(db, portal, Subject::Company, &[9_000_001, 9_000_002], &cause, scoring, now)
         .await
         .unwrap();
     assert!(again.is_empty(), "{again:?}");
@@ -262,10 +262,10 @@ on_both!(edge_cases_score_as_designed_and_history_records_changes_only, |backend
     link(ObjectType::Company, 9_000_001, ObjectType::Deal, 9_200_002).await;
     let deal_cause = json!({ "kind": "webhook", "objectType": "deal", "objectId": 9_200_002 });
     let changed =
-        health::store::rescore(db, portal, Subject::Company, &[9_000_001], &deal_cause, weights, now).await.unwrap();
-    assert_eq!(changed.len(), 1);
-    assert_eq!(changed[0].previous, Some(quiet.score.overall));
-    assert!(changed[0].score.overall > quiet.score.overall);
+        health::store::rescore(db, portal, Subject::Company, &[9_000_001], &deal_cause, scoring, now).await.unwrap();
+    assert_eq!(changed.scores.len(), 1);
+    assert_eq!(changed.scores[0].previous, Some(quiet.score.overall));
+    assert!(changed.scores[0].score.overall > quiet.score.overall);
     let history = health_score_history::Entity::find()
         .filter(health_score_history::Column::SubjectId.eq(9_000_001))
         .order_by_asc(health_score_history::Column::Id)
@@ -274,17 +274,17 @@ on_both!(edge_cases_score_as_designed_and_history_records_changes_only, |backend
         .unwrap();
     assert_eq!(history.len(), 2);
     assert_eq!(history[1].cause, deal_cause);
-    assert_eq!(history[1].id, changed[0].history_id);
+    assert_eq!(history[1].id, changed.scores[0].history_id);
     let current = health_score::Entity::find()
         .filter(health_score::Column::SubjectId.eq(9_000_001))
         .one(db)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(current.overall, changed[0].score.overall);
+    assert_eq!(current.overall, changed.scores[0].score.overall);
     assert_eq!(
         current.explanation,
-        score::explanation(&changed[0].score, weights, baseline(db, portal).await.unwrap())
+        score::explanation(&changed.scores[0].score, scoring.weights, baseline(db, portal).await.unwrap())
     );
 });
 
@@ -292,7 +292,7 @@ on_both!(a_full_pass_scores_every_client_once, |backend| async move {
     let mirror = Mirror::small(backend).await;
     let (db, portal) = (&mirror.db.db, mirror.portal.portal_id);
     let cause = json!({ "kind": "fullPass" });
-    let changes = health::full_pass(db, portal, Weights::default(), &cause).await.unwrap();
+    let changes = health::full_pass(db, portal, Scoring::default(), &cause).await.unwrap();
     let companies = health::clients(db, portal, Subject::Company).await.unwrap();
     let lone = health::clients(db, portal, Subject::Contact).await.unwrap();
     let live_companies = entities::company::Entity::find()
@@ -302,8 +302,8 @@ on_both!(a_full_pass_scores_every_client_once, |backend| async move {
         .await
         .unwrap();
     assert_eq!(companies.len() as u64, live_companies);
-    assert_eq!(changes.len(), companies.len() + lone.len());
-    assert_eq!(health_score::Entity::find().count(db).await.unwrap() as usize, changes.len());
+    assert_eq!(changes.scores.len(), companies.len() + lone.len());
+    assert_eq!(health_score::Entity::find().count(db).await.unwrap() as usize, changes.scores.len());
     // A contact scored alone has no live company.
     let edges = association::Entity::find()
         .filter(association::Column::FromType.eq("contact"))
@@ -313,16 +313,16 @@ on_both!(a_full_pass_scores_every_client_once, |backend| async move {
         .unwrap();
     let linked: BTreeSet<i64> = edges.iter().filter(|e| companies.contains(&e.to_id)).map(|e| e.from_id).collect();
     assert!(lone.iter().all(|c| !linked.contains(c)));
-    let spread: BTreeSet<i32> = changes.iter().map(|c| c.score.overall / 10).collect();
+    let spread: BTreeSet<i32> = changes.scores.iter().map(|c| c.score.overall / 10).collect();
     assert!(spread.len() >= 3, "generated clients differ in health: {spread:?}");
-    let again = health::full_pass(db, portal, Weights::default(), &cause).await.unwrap();
+    let again = health::full_pass(db, portal, Scoring::default(), &cause).await.unwrap();
     assert!(again.is_empty(), "a second pass over an unchanged mirror changes nothing");
 });
 
 on_both!(scores_are_queryable_filtered_sorted_and_explained, |backend| async move {
     let mirror = Mirror::small(backend).await;
     let (db, portal) = (&mirror.db.db, mirror.portal.portal_id);
-    let scored = health::full_pass(db, portal, Weights::default(), &json!({ "kind": "fullPass" })).await.unwrap();
+    let scored = health::full_pass(db, portal, Scoring::default(), &json!({ "kind": "fullPass" })).await.unwrap();
 
     let data = mirror
         .data(
@@ -356,11 +356,11 @@ on_both!(scores_are_queryable_filtered_sorted_and_explained, |backend| async mov
     let page = mirror
         .data("{ healthScores(first: 10) { totalCount nodes { overall } pageInfo { endCursor } } }", json!({}))
         .await;
-    assert_eq!(page["healthScores"]["totalCount"], scored.len());
+    assert_eq!(page["healthScores"]["totalCount"], scored.scores.len());
     let overall: Vec<i64> =
         page["healthScores"]["nodes"].as_array().unwrap().iter().map(|n| n["overall"].as_i64().unwrap()).collect();
     assert!(overall.windows(2).all(|w| w[0] <= w[1]), "{overall:?}");
-    assert_eq!(overall[0], scored.iter().map(|c| c.score.overall as i64).min().unwrap());
+    assert_eq!(overall[0], scored.scores.iter().map(|c| c.score.overall as i64).min().unwrap());
 
     let risky = "query($after: String) { healthScores(first: 7, after: $after, where: { subjectType: COMPANY, churnRisk: { gte: 40 } },
         orderBy: [{ field: CHURN_RISK, direction: DESC }]) { nodes { churnRisk company { id } contact { id } }
@@ -380,7 +380,7 @@ on_both!(scores_are_queryable_filtered_sorted_and_explained, |backend| async mov
         }
         after = page["pageInfo"]["endCursor"].clone();
     }
-    let expected = scored.iter().filter(|c| c.subject == Subject::Company && c.score.churn_risk >= 40).count();
+    let expected = scored.scores.iter().filter(|c| c.subject == Subject::Company && c.score.churn_risk >= 40).count();
     assert_eq!(seen.len(), expected);
     assert!(expected > 7, "the filter spans pages");
 
@@ -404,7 +404,7 @@ on_both!(scores_are_queryable_filtered_sorted_and_explained, |backend| async mov
 // A mutation rescores the clients it touches before it answers: the next query sees the score moved.
 on_both!(a_mutation_rescores_before_it_answers, |backend| async move {
     let gateway = tests::gateway::Gateway::start(backend, 100_001).await;
-    health::full_pass(&gateway.db.db, gateway.portal, Weights::default(), &json!({ "kind": "fullPass" }))
+    health::full_pass(&gateway.db.db, gateway.portal, Scoring::default(), &json!({ "kind": "fullPass" }))
         .await
         .unwrap();
     let companies = gateway

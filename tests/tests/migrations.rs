@@ -24,6 +24,7 @@ const TABLES: &[&str] = &[
     "health_scores",
     "health_score_history",
     "insights",
+    "insight_events",
 ];
 
 async fn tables(db: &TestDb, backend: Backend) -> Vec<String> {

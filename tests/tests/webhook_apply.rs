@@ -45,7 +45,7 @@ impl World {
             hubspot: Some(hubspot),
             stats: WebhookStats::default(),
             settings: ApplierSettings { min_backoff: Duration::ZERO, ..ApplierSettings::default() },
-            health: Some(server::health::Health { db: db.db.clone(), weights: Default::default(), notifier: None }),
+            health: Some(server::health::Health { db: db.db.clone(), scoring: Default::default(), notifier: None }),
         };
         Self { sim, db, applier, next_event: 1 }
     }

@@ -64,6 +64,15 @@ crm_object!(
         crate::health::score_of(ctx, "company", self.0.hubspot_id).await
     }
 
+    /// What the insight rules found about the company, newest first; only those of `status` when given.
+    async fn insights(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<crate::insights::InsightStatus>,
+    ) -> GqlResult<Vec<crate::insights::Insight>> {
+        crate::insights::insights_of(ctx, "company", self.0.hubspot_id, status).await
+    }
+
     async fn total_revenue(&self) -> Option<f64> {
         self.0.total_revenue
     }

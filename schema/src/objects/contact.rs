@@ -93,6 +93,16 @@ crm_object!(
         crate::health::score_of(ctx, "contact", self.0.hubspot_id).await
     }
 
+    /// What the insight rules found about the contact, kept like its health score for a contact linked to no
+    /// company; newest first, only those of `status` when given.
+    async fn insights(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<crate::insights::InsightStatus>,
+    ) -> GqlResult<Vec<crate::insights::Insight>> {
+        crate::insights::insights_of(ctx, "contact", self.0.hubspot_id, status).await
+    }
+
     async fn email_last_open_at(&self) -> Option<DateTime<Utc>> {
         self.0.email_last_open_at
     }

@@ -1,7 +1,10 @@
 //! Client health: a score per company (and per contact without one) from what the mirror holds, with its
-//! explanation and history. A periodic full pass keeps time-based inputs (recency, the 90-day windows) current.
+//! explanation and history, and the insights the rules raise from the same inputs. A periodic full pass keeps
+//! time-based inputs (recency, the 90-day windows) current.
 
 pub mod inputs;
+pub mod insights;
+pub mod lifecycle;
 pub mod notify;
 pub mod score;
 pub mod store;
@@ -20,8 +23,16 @@ use sea_orm::{
 use serde_json::{Value, json};
 
 pub use inputs::Subject;
+pub use insights::Thresholds;
 pub use score::Weights;
-pub use store::Change;
+pub use store::{Change, Changes};
+
+/// How clients are scored and judged: the weights of the score's dimensions and the insight rules' thresholds.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Scoring {
+    pub weights: Weights,
+    pub thresholds: Thresholds,
+}
 
 /// The live clients of a portal: every company, and every contact linked to no live company; only those of `among`
 /// when given.
@@ -110,20 +121,20 @@ pub async fn affected(
     Ok(BTreeMap::from([(Subject::Company, companies.into_iter().collect()), (Subject::Contact, lone)]))
 }
 
-/// What scoring needs wherever the mirror changes: the database and the weights. The webhook applier, the
+/// What scoring needs wherever the mirror changes: the database and how to score. The webhook applier, the
 /// mutations and the reconcile sweep each rescore the clients their changes touch, in the same flow.
 #[derive(Clone)]
 pub struct Health {
     pub db: DatabaseConnection,
-    pub weights: Weights,
+    pub scoring: Scoring,
     /// Tells subscribers of each change; `None` tells no one.
     pub notifier: Option<notify::Notifier>,
 }
 
 impl Health {
-    /// Rescores the clients a change to `records` touches; the changed scores. A failure is logged, not raised:
-    /// the change itself stands, and the next full pass scores it.
-    pub async fn records_changed(&self, portal: i64, records: &[(ObjectType, i64)], cause: &Value) -> Vec<Change> {
+    /// Rescores the clients a change to `records` touches; the changed scores and insights. A failure is logged,
+    /// not raised: the change itself stands, and the next full pass scores it.
+    pub async fn records_changed(&self, portal: i64, records: &[(ObjectType, i64)], cause: &Value) -> Changes {
         match self.rescore_affected(portal, records, cause).await {
             Ok(changes) => {
                 self.publish(portal, &changes, cause).await;
@@ -131,15 +142,16 @@ impl Health {
             }
             Err(err) => {
                 tracing::warn!(portal, error = %err, "rescoring after a change failed; the next full pass will");
-                Vec::new()
+                Changes::default()
             }
         }
     }
 
-    async fn publish(&self, portal: i64, changes: &[Change], cause: &Value) {
+    async fn publish(&self, portal: i64, changes: &Changes, cause: &Value) {
         if let Some(notifier) = &self.notifier {
-            let events: Vec<_> = changes.iter().map(|c| c.event(portal, cause)).collect();
-            notifier.publish(&events).await;
+            let scores = changes.scores.iter().map(|c| schema::feed::Change::Score(c.event(portal, cause)));
+            let insights = changes.insights.iter().cloned().map(schema::feed::Change::Insight);
+            notifier.publish(&scores.chain(insights).collect::<Vec<_>>()).await;
         }
     }
 
@@ -148,14 +160,14 @@ impl Health {
         portal: i64,
         records: &[(ObjectType, i64)],
         cause: &Value,
-    ) -> Result<Vec<Change>, DbErr> {
+    ) -> Result<Changes, DbErr> {
         if records.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Changes::default());
         }
         let now = Utc::now();
-        let mut changes = Vec::new();
+        let mut changes = Changes::default();
         for (subject, ids) in affected(&self.db, portal, records).await? {
-            changes.extend(store::rescore(&self.db, portal, subject, &ids, cause, self.weights, now).await?);
+            changes.extend(store::rescore(&self.db, portal, subject, &ids, cause, self.scoring, now).await?);
         }
         // A contact that gained a company is scored with it now, no longer alone.
         let contacts: Vec<i64> = records.iter().filter(|(t, _)| *t == ObjectType::Contact).map(|(_, id)| *id).collect();
@@ -168,14 +180,14 @@ impl Health {
 pub async fn full_pass(
     db: &DatabaseConnection,
     portal: i64,
-    weights: Weights,
+    scoring: Scoring,
     cause: &Value,
-) -> Result<Vec<Change>, DbErr> {
+) -> Result<Changes, DbErr> {
     let now = Utc::now();
-    let mut changes = Vec::new();
+    let mut changes = Changes::default();
     for subject in [Subject::Company, Subject::Contact] {
         let ids = clients(db, portal, subject).await?;
-        changes.extend(store::rescore(db, portal, subject, &ids, cause, weights, now).await?);
+        changes.extend(store::rescore(db, portal, subject, &ids, cause, scoring, now).await?);
     }
     Ok(changes)
 }
@@ -185,19 +197,20 @@ const EMPTY_RETRY: Duration = Duration::from_secs(30);
 
 /// Full passes over every portal, one at start and then every `every`.
 pub async fn keep_scored(health: Health, every: Duration) {
-    let Health { db, weights, .. } = health.clone();
+    let Health { db, scoring, .. } = health.clone();
     let mut scored_any = false;
     loop {
         match entities::portal::Entity::find().all(&db).await {
             Ok(portals) => {
                 for portal in portals {
                     let cause = json!({ "kind": "fullPass" });
-                    match full_pass(&db, portal.portal_id, weights, &cause).await {
+                    match full_pass(&db, portal.portal_id, scoring, &cause).await {
                         Ok(changes) => {
                             health.publish(portal.portal_id, &changes, &cause).await;
                             tracing::info!(
                                 portal = portal.portal_id,
-                                changed = changes.len(),
+                                scores = changes.scores.len(),
+                                insights = changes.insights.len(),
                                 "health scores refreshed"
                             )
                         }

@@ -1,10 +1,10 @@
-//! Fan-out of score changes to subscribers: in process, or through Redis pub/sub when replicas share a Redis, so a
-//! subscriber on any replica hears the changes every replica makes.
+//! Fan-out of score changes and of insights raised or resolved to subscribers: in process, or through Redis pub/sub
+//! when replicas share a Redis, so a subscriber on any replica hears the changes every replica makes.
 
 use std::time::Duration;
 
 use futures::{StreamExt, stream::BoxStream};
-use schema::feed::{Feed, ScoreChanged};
+use schema::feed::{Change, Feed};
 use tokio::sync::broadcast;
 
 use crate::shared_redis::SharedRedis;
@@ -14,7 +14,7 @@ const CAPACITY: usize = 4096;
 
 #[derive(Clone)]
 pub struct Notifier {
-    local: broadcast::Sender<ScoreChanged>,
+    local: broadcast::Sender<Change>,
     redis: Option<(SharedRedis, String)>,
 }
 
@@ -28,22 +28,22 @@ impl Notifier {
     /// subscribers. Must run inside Tokio.
     pub fn through_redis(url: &str, shared: SharedRedis) -> redis::RedisResult<Self> {
         let client = redis::Client::open(url)?;
-        let channel = shared.key("health-score-changed");
+        let channel = shared.key("health-changes");
         let notifier = Self { local: broadcast::channel(CAPACITY).0, redis: Some((shared, channel.clone())) };
         tokio::spawn(relay(client, channel, notifier.local.clone()));
         Ok(notifier)
     }
 
-    pub async fn publish(&self, changes: &[ScoreChanged]) {
+    pub async fn publish(&self, changes: &[Change]) {
         for change in changes {
             if let Some((shared, channel)) = &self.redis {
-                let text = serde_json::to_string(change).expect("a score change serialises");
+                let text = serde_json::to_string(change).expect("a change serialises");
                 let sent: redis::RedisResult<i64> =
                     redis::cmd("PUBLISH").arg(channel).arg(text).query_async(&mut shared.conn()).await;
                 match sent {
                     Ok(_) => continue,
                     // Redis is down: this replica's subscribers still hear it.
-                    Err(err) => tracing::warn!(error = %err, "publishing a score change to Redis failed"),
+                    Err(err) => tracing::warn!(error = %err, "publishing a change to Redis failed"),
                 }
             }
             // No one listening is not a failure.
@@ -53,7 +53,7 @@ impl Notifier {
 }
 
 /// Relays the channel to local subscribers for ever, reconnecting after Redis goes away.
-async fn relay(client: redis::Client, channel: String, local: broadcast::Sender<ScoreChanged>) {
+async fn relay(client: redis::Client, channel: String, local: broadcast::Sender<Change>) {
     loop {
         match client.get_async_pubsub().await {
             Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
@@ -61,25 +61,25 @@ async fn relay(client: redis::Client, channel: String, local: broadcast::Sender<
                     let mut messages = pubsub.on_message();
                     while let Some(message) = messages.next().await {
                         let Ok(text) = message.get_payload::<String>() else { continue };
-                        match serde_json::from_str::<ScoreChanged>(&text) {
+                        match serde_json::from_str::<Change>(&text) {
                             Ok(change) => {
                                 let _ = local.send(change);
                             }
-                            Err(err) => tracing::warn!(error = %err, "an unreadable score change on Redis"),
+                            Err(err) => tracing::warn!(error = %err, "an unreadable change on Redis"),
                         }
                     }
-                    tracing::warn!("the Redis subscription for score changes ended; reconnecting");
+                    tracing::warn!("the Redis subscription for changes ended; reconnecting");
                 }
-                Err(err) => tracing::warn!(error = %err, "subscribing to score changes on Redis failed"),
+                Err(err) => tracing::warn!(error = %err, "subscribing to changes on Redis failed"),
             },
-            Err(err) => tracing::warn!(error = %err, "connecting to Redis for score changes failed"),
+            Err(err) => tracing::warn!(error = %err, "connecting to Redis for changes failed"),
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
 impl Feed for Notifier {
-    fn score_changes(&self) -> BoxStream<'static, ScoreChanged> {
+    fn changes(&self) -> BoxStream<'static, Change> {
         let receiver = self.local.subscribe();
         futures::stream::unfold(receiver, |mut receiver| async move {
             loop {

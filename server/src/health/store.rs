@@ -1,5 +1,6 @@
 //! Scores kept in the mirror: the current one per client, and a history row each time its figures change, with
-//! what caused the change (the history's id is the cursor subscribers resume from).
+//! what caused the change (the history's id is the cursor subscribers resume from). The insight rules run on the
+//! same inputs, in the same transaction.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -12,12 +13,32 @@ use sea_orm::{
 use serde_json::Value;
 
 use super::{
+    Scoring,
     inputs::{self, Subject},
-    score::{self, Score, Weights},
+    insights, lifecycle,
+    score::{self, Score},
 };
 
 /// Clients scored per round of statements.
 const CHUNK: usize = 500;
+
+/// What a rescoring changed: scores whose figures moved, and insights raised or resolved.
+#[derive(Clone, Debug, Default)]
+pub struct Changes {
+    pub scores: Vec<Change>,
+    pub insights: Vec<schema::feed::InsightChanged>,
+}
+
+impl Changes {
+    pub fn extend(&mut self, other: Changes) {
+        self.scores.extend(other.scores);
+        self.insights.extend(other.insights);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.scores.is_empty() && self.insights.is_empty()
+    }
+}
 
 /// A score whose figures changed.
 #[derive(Clone, Debug)]
@@ -60,18 +81,19 @@ fn same_figures(row: &health_score::Model, s: &Score) -> bool {
 
 /// Scores the clients `ids` again from the mirror as it is now. A client whose figures changed gets a new current
 /// score and a history row saying `cause`; one whose figures stayed gets its explanation refreshed (days pass);
-/// one no longer live loses its score.
+/// one no longer live loses its score. Their insights follow what the rules find now.
 pub async fn rescore(
     db: &DatabaseConnection,
     portal: i64,
     subject: Subject,
     ids: &[i64],
     cause: &Value,
-    weights: Weights,
+    scoring: Scoring,
     now: DateTime<Utc>,
-) -> Result<Vec<Change>, DbErr> {
+) -> Result<Changes, DbErr> {
+    let Scoring { weights, thresholds } = scoring;
     let baseline = inputs::baseline(db, portal).await?;
-    let mut changes = Vec::new();
+    let mut changes = Changes::default();
     for chunk in ids.chunks(CHUNK) {
         let gathered = inputs::gather(db, portal, subject, chunk, now).await?;
         let txn = db.begin().await?;
@@ -94,8 +116,10 @@ pub async fn rescore(
                 .await?;
         }
         let (mut rows, mut history, mut changed) = (Vec::new(), Vec::new(), Vec::new());
+        let mut findings = BTreeMap::new();
         for (id, inputs) in &gathered {
             let s = score::score(inputs, baseline, weights, now);
+            findings.insert(*id, insights::evaluate(inputs, &s, &thresholds, now));
             let explanation = score::explanation(&s, weights, baseline);
             let held = current.get(id);
             if held.is_some_and(|row| same_figures(row, &s) && row.explanation == explanation) {
@@ -161,8 +185,9 @@ pub async fn rescore(
                 .map(|row| (row.subject_id, row.id))
                 .collect()
         };
+        changes.insights.extend(lifecycle::settle(&txn, portal, subject, chunk, &findings, cause, now).await?);
         txn.commit().await?;
-        changes.extend(changed.into_iter().map(|(id, previous, score)| Change {
+        changes.scores.extend(changed.into_iter().map(|(id, previous, score)| Change {
             subject,
             id,
             previous,

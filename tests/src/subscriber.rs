@@ -1,0 +1,76 @@
+//! A GraphQL-over-WebSocket subscriber for tests and the benchmark, speaking `graphql-transport-ws` or the legacy
+//! `graphql-ws` to the gateway's `/graphql`.
+
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream,
+    tungstenite::{Message, client::IntoClientRequest, http::HeaderValue},
+};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A subscriber speaking `protocol` (`graphql-transport-ws` or the legacy `graphql-ws`).
+pub struct Subscriber {
+    socket: Socket,
+    legacy: bool,
+}
+
+impl Subscriber {
+    pub async fn connect(url: &str, protocol: &str, init: Value) -> Result<Self, String> {
+        let mut request = url.into_client_request().unwrap();
+        request.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_str(protocol).unwrap());
+        let (mut socket, _) = tokio_tungstenite::connect_async(request).await.map_err(|e| e.to_string())?;
+        socket.send(Message::text(json!({ "type": "connection_init", "payload": init }).to_string())).await.unwrap();
+        let mut subscriber = Self { socket, legacy: protocol == "graphql-ws" };
+        match subscriber.message().await {
+            Some(ack) if ack["type"] == "connection_ack" => Ok(subscriber),
+            other => Err(format!("no connection_ack: {other:?}")),
+        }
+    }
+
+    pub async fn subscribe(&mut self, query: &str, variables: Value) {
+        let kind = if self.legacy { "start" } else { "subscribe" };
+        let message = json!({ "id": "1", "type": kind, "payload": { "query": query, "variables": variables } });
+        self.socket.send(Message::text(message.to_string())).await.unwrap();
+    }
+
+    /// The next protocol message (pings and keep-alives skipped); `None` when the socket closed.
+    pub async fn message(&mut self) -> Option<Value> {
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(10), self.socket.next()).await.ok()??.ok()?;
+            match frame {
+                Message::Text(text) => {
+                    let message: Value = serde_json::from_str(&text).unwrap();
+                    if !matches!(message["type"].as_str(), Some("ka" | "ping" | "pong")) {
+                        return Some(message);
+                    }
+                }
+                Message::Close(_) => return None,
+                _ => {}
+            }
+        }
+    }
+
+    /// The next change the subscription delivers (the value of its one field).
+    pub async fn change(&mut self) -> Value {
+        let message = self.message().await.expect("a change");
+        let kind = if self.legacy { "data" } else { "next" };
+        assert_eq!(message["type"], kind, "{message}");
+        let data = message["payload"]["data"].as_object().expect("data").clone();
+        data.into_iter().next().expect("one field").1
+    }
+
+    /// The next insight change about an insight of `kind` (a rescoring may raise or resolve others beside it).
+    pub async fn insight_change(&mut self, kind: &str) -> Value {
+        loop {
+            let change = self.change().await;
+            if change["insight"]["type"] == kind {
+                return change;
+            }
+        }
+    }
+}
