@@ -7,8 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use entities::{health_score, health_score_history};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, TransactionTrait,
-    sea_query::OnConflict,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, sea_query::OnConflict,
 };
 use serde_json::Value;
 
@@ -96,7 +95,7 @@ pub async fn rescore(
     let mut changes = Changes::default();
     for chunk in ids.chunks(CHUNK) {
         let gathered = inputs::gather(db, portal, subject, chunk, now).await?;
-        let txn = db.begin().await?;
+        let txn = crate::db::begin_write(db).await?;
         let current: BTreeMap<i64, health_score::Model> = health_score::Entity::find()
             .filter(health_score::Column::PortalId.eq(portal))
             .filter(health_score::Column::SubjectType.eq(subject.as_str()))

@@ -9,7 +9,6 @@ use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, IdenStatic, Iterable, QuerySelect,
-    TransactionTrait,
     sea_query::{Alias, Expr, ExprTrait, OnConflict},
 };
 
@@ -240,7 +239,7 @@ pub async fn portal_ids(db: &impl ConnectionTrait) -> Result<Vec<i64>, DbErr> {
 pub async fn write_portal(db: &DatabaseConnection, portal: &Portal) -> Result<(), DbErr> {
     let now = Utc::now();
     let id = portal.portal_id;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     ensure_portal(&txn, id, &portal.name).await?;
     upsert_owners(&txn, id, &portal.owners, now).await?;
     upsert_pipelines(&txn, id, &portal.pipelines, now).await?;

@@ -8,7 +8,7 @@ pub(crate) mod wire;
 
 use chrono::Utc;
 use generator::{Association, AssociationKind, ObjectType};
-use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
+use sea_orm::{DatabaseConnection, DbErr};
 use serde_json::{Value, json};
 
 pub use self::{
@@ -119,7 +119,7 @@ async fn backfill_type(
             report.calls += 1;
         }
         let now = Utc::now();
-        let txn = db.begin().await?;
+        let txn = crate::db::begin_write(db).await?;
         mirror::upsert_objects(&txn, portal, object_type, &page.results, now).await?;
         mirror::upsert_associations(&txn, portal, &links, now).await?;
         synced += page.results.len() as u64;

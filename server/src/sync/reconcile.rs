@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use generator::{CrmObject, ObjectType};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DbErr,
     sea_query::{Alias, Expr, ExprTrait, Func, Query},
 };
 use serde_json::json;
@@ -141,7 +141,7 @@ async fn write_changes(
     report: &mut ReconcileReport,
 ) -> Result<(), SyncError> {
     let links = links_of(hubspot, portal, object_type, objects).await?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     report.merged += write_with_links(&txn, portal, object_type, objects, &links).await?;
     state::save_reconcile(&txn, portal, object_type, cursor).await?;
     txn.commit().await?;
@@ -220,7 +220,7 @@ pub async fn refresh(
     let mut seen = std::collections::BTreeSet::new();
     objects.retain(|o| seen.insert(o.id));
     let links = links_of(hubspot, portal, object_type, &objects).await?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     write_with_links(&txn, portal, object_type, &objects, &links).await?;
     txn.commit().await?;
     Ok(objects.len())

@@ -5,7 +5,6 @@
 use chrono::Utc;
 use generator::{CrmObject, ObjectType};
 use schema::upstream::{ItemAnswer, NewRecord, Properties, UpstreamError, WriteError};
-use sea_orm::TransactionTrait;
 use serde_json::{Value, json};
 
 use super::{HubSpotUpstream, associations, changes, edges, record_call, refused};
@@ -75,7 +74,7 @@ impl HubSpotUpstream {
             .flatten()
             .collect::<Vec<_>>();
         let now = Utc::now();
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         mirror::upsert_objects(&txn, portal, object_type, &objects, now).await?;
         mirror::upsert_associations(&txn, portal, &links, now).await?;
         txn.commit().await?;
@@ -107,7 +106,7 @@ impl HubSpotUpstream {
         let outcomes = per_input(&answer, &ids, ids.len()).map_err(refused)?;
         let updated: Vec<&CrmObject> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
         let records: Vec<(i64, Vec<events::Change>)> = updated.iter().map(|o| (o.id, changes(o))).collect();
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let missing = events::set_properties(&txn, portal, object_type, &records).await?;
         if !missing.is_empty() {
             let objects: Vec<CrmObject> =
@@ -133,7 +132,7 @@ impl HubSpotUpstream {
         let inputs = ids.iter().map(|id| json!({ "id": id.to_string() })).collect();
         self.hubspot.send(portal, batch_call(object_type, "archive", inputs)).await.map_err(refused)?;
         let at = Utc::now().timestamp_millis();
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         for id in &ids {
             events::tombstone(&txn, portal, object_type, *id, at).await?;
         }

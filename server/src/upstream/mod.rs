@@ -9,7 +9,7 @@ use chrono::Utc;
 use generator::{Association, CrmObject, ObjectType};
 use schema::upstream::{Answer, ItemAnswer, Link, NewRecord, Properties, Source, Upstream, UpstreamError, WriteError};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, TransactionTrait,
+    ConnectionTrait, DatabaseConnection,
     sea_query::{Alias, Expr, ExprTrait, Query},
 };
 use serde_json::json;
@@ -175,7 +175,7 @@ impl HubSpotUpstream {
         let object = wire::object(&answer).map_err(refused)?;
         let edges = edges(object.id, &links);
         let now = Utc::now();
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         mirror::upsert_objects(&txn, portal, object_type, std::slice::from_ref(&object), now).await?;
         mirror::upsert_associations(&txn, portal, &edges, now).await?;
         txn.commit().await?;
@@ -198,7 +198,7 @@ impl HubSpotUpstream {
             Call::patch(format!("/crm/v3/objects/{}/{id}", object_type.plural()), json!({ "properties": properties }));
         let answer = self.hubspot.send(portal, call).await.map_err(refused)?;
         let object = wire::object(&answer).map_err(refused)?;
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let missing = events::set_properties(&txn, portal, object_type, &[(id, changes(&object))]).await?;
         if !missing.is_empty() {
             mirror::upsert_objects(&txn, portal, object_type, std::slice::from_ref(&object), Utc::now()).await?;
@@ -257,7 +257,7 @@ impl HubSpotUpstream {
         let answer = self.hubspot.send(portal, Call::post(path, body)).await.map_err(refused)?;
         let survivor = wire::object(&answer).map_err(refused)?;
         let now = Utc::now();
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         mirror::upsert_objects(&txn, portal, object_type, std::slice::from_ref(&survivor), now).await?;
         let absorbed: Vec<i64> = [primary, merged].into_iter().filter(|id| *id != survivor.id).collect();
         mirror::mark_merged(&txn, portal, object_type, &absorbed, survivor.id, now).await?;

@@ -3,9 +3,7 @@
 
 use chrono::Utc;
 use entities::webhook_event::{self, Column as C};
-use sea_orm::{
-    ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait, NotSet, TransactionTrait, sea_query::OnConflict,
-};
+use sea_orm::{ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait, NotSet, sea_query::OnConflict};
 
 use super::event::Event;
 
@@ -51,7 +49,7 @@ pub async fn append(db: &DatabaseConnection, batch_id: &str, events: Vec<Event>)
         next_attempt_at: Set(now),
         applied_at: Set(None),
     });
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let stored = webhook_event::Entity::insert_many(rows)
         .on_conflict(OnConflict::column(C::DedupeKey).do_nothing().to_owned())
         .exec_without_returning(&txn)
