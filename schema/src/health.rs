@@ -150,6 +150,11 @@ impl HealthScoreChange {
         if self.0.subject_type == "contact" { HealthSubject::Contact } else { HealthSubject::Company }
     }
 
+    /// The HubSpot id of the company (or contact) scored, without reading the record.
+    async fn subject_id(&self) -> ID {
+        ID(self.0.subject_id.to_string())
+    }
+
     /// The company, as the mirror holds it now (read afresh for each change: a subscription lives long).
     async fn company(&self, ctx: &Context<'_>) -> GqlResult<Option<Company>> {
         if self.0.subject_type != "company" {

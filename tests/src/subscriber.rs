@@ -57,11 +57,16 @@ impl Subscriber {
 
     /// The next change the subscription delivers (the value of its one field).
     pub async fn change(&mut self) -> Value {
-        let message = self.message().await.expect("a change");
+        self.next_change().await.expect("a change")
+    }
+
+    /// The next change, or `None` once the socket closed or stayed silent for 10 s.
+    pub async fn next_change(&mut self) -> Option<Value> {
+        let message = self.message().await?;
         let kind = if self.legacy { "data" } else { "next" };
         assert_eq!(message["type"], kind, "{message}");
         let data = message["payload"]["data"].as_object().expect("data").clone();
-        data.into_iter().next().expect("one field").1
+        data.into_iter().next().map(|(_, change)| change)
     }
 
     /// The next insight change about an insight of `kind` (a rescoring may raise or resolve others beside it).

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use entities::webhook_event::{self, Column as C, Model as Event};
 use generator::ObjectType;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter, TransactionTrait,
+    ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter,
     sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order, Query},
 };
 use serde_json::{Value, json};
@@ -148,12 +148,15 @@ impl Applier {
         }
     }
 
-    /// Runs for ever: a pass, or a pause when nothing is due.
+    /// Runs for ever: a pass, or a pause when nothing is due, cut short by a delivery this process stores (another
+    /// replica's deliveries wait for the poll).
     pub async fn run(self) {
         loop {
             match self.pass().await {
                 Ok(pass) if pass.handled() > 0 => {}
-                Ok(_) => tokio::time::sleep(self.settings.idle).await,
+                Ok(_) => {
+                    let _ = tokio::time::timeout(self.settings.idle, self.stats.arrivals.notified()).await;
+                }
                 Err(err) => {
                     tracing::error!(error = %err, "webhook applier: the event log is unreachable");
                     tokio::time::sleep(self.settings.min_backoff).await;
@@ -243,7 +246,7 @@ impl Applier {
             .and_where(Expr::col(C::Id).in_subquery(due))
             .returning_all()
             .to_owned();
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let claimed = Event::find_by_statement(backend.build(&claim)).all(&txn).await?;
         txn.commit().await?;
         Ok(claimed)
@@ -261,7 +264,7 @@ impl Applier {
         // changes are adjacent.
         let mut changes: BTreeMap<(i64, ObjectType), Vec<RecordChanges>> = BTreeMap::new();
         let mut created: BTreeMap<(i64, ObjectType), Vec<(i64, i64)>> = BTreeMap::new();
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         for event in events {
             let (portal, id, payload) = (event.portal_id, event.object_id, &event.payload);
             let Some(object_type) = object_type(event) else {
@@ -361,7 +364,7 @@ impl Applier {
         let now = Utc::now();
         let mut pass = Pass::default();
         let applied: Vec<i64> = outcomes.iter().filter(|(_, o)| o.is_ok()).map(|(id, _)| *id).collect();
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         if !applied.is_empty() {
             webhook_event::Entity::update_many()
                 .col_expr(C::State, Expr::val(state::APPLIED))

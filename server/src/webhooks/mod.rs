@@ -86,6 +86,8 @@ pub struct WebhookStats {
     pub dead: Arc<AtomicU64>,
     /// Receipt to applied, summed over applied events, in milliseconds (with `applied`, the mean lag).
     pub lag_ms_sum: Arc<AtomicU64>,
+    /// Told of each stored delivery, so this process's applier starts at once instead of at its next poll.
+    pub arrivals: Arc<tokio::sync::Notify>,
 }
 
 impl WebhookStats {
@@ -97,6 +99,7 @@ impl WebhookStats {
         self.received.fetch_add(events, Ordering::Relaxed);
         self.duplicates.fetch_add(appended.duplicates, Ordering::Relaxed);
         self.unknown.fetch_add(appended.unknown, Ordering::Relaxed);
+        self.arrivals.notify_one();
     }
 
     fn count_applied(&self, lag: chrono::TimeDelta) {

@@ -17,6 +17,7 @@ use tests::{
     sim::{Running, SimConfig},
 };
 
+mod subscriptions;
 mod writes;
 
 #[derive(Parser, Debug)]
@@ -66,6 +67,8 @@ const BACKFILL: &str = "backfill";
 const WEBHOOKS: &str = "webhooks";
 /// The writes and fallback reads scenario's name, for `--only`.
 const WRITES: &str = "writes";
+/// The subscriptions and rescoring scenario's name, for `--only`.
+const SUBSCRIPTIONS: &str = "subscriptions";
 
 /// The baseline row: the nested query's SQL, run without the gateway.
 const SQL_ALONE: &str = "nested: its SQL alone, hand-written client, no gateway";
@@ -250,18 +253,19 @@ fn wanted(args: &Args, name: &str) -> bool {
     args.only.as_deref().is_none_or(|only| name.contains(only))
 }
 
-fn seed(args: &Args, backend: &str, url: &str) -> anyhow::Result<()> {
-    eprintln!("[{backend}] seeding {}/{}/{} …", args.contacts, args.companies, args.deals);
+/// Seeds the database at `url` with a generated portal of `contacts`, `companies` and `deals` (generator seed 42).
+fn seed(args: &Args, url: &str, [contacts, companies, deals]: [usize; 3]) -> anyhow::Result<()> {
+    eprintln!("seeding {contacts}/{companies}/{deals} …");
     let status = Command::new(&args.server)
-        .args(["seed", "--portal", &PORTAL.to_string()])
-        .args(["--contacts", &args.contacts.to_string(), "--companies", &args.companies.to_string()])
-        .args(["--deals", &args.deals.to_string()])
+        .args(["seed", "--portal", &PORTAL.to_string(), "--seed", "42"])
+        .args(["--contacts", &contacts.to_string(), "--companies", &companies.to_string()])
+        .args(["--deals", &deals.to_string()])
         .env("DATABASE_URL", url)
         .env("RUST_LOG", "warn")
         .status()
         .context("seeding")?;
     if !status.success() {
-        bail!("seeding {backend} failed");
+        bail!("seeding {url} failed");
     }
     Ok(())
 }
@@ -270,7 +274,7 @@ async fn run_backend(args: &Args, backend: &'static str) -> anyhow::Result<Backe
     let url = prepare_database(backend, "gw_bench", args.reuse).await?;
     let started = Instant::now();
     if !args.reuse {
-        seed(args, backend, &url)?;
+        seed(args, &url, [args.contacts, args.companies, args.deals])?;
     }
     let seed_secs = started.elapsed().as_secs_f64();
 
@@ -331,6 +335,7 @@ fn render(
     backfills: &[backfill::Run],
     webhooks: &[webhook_ingest::Run],
     writes: &[writes::Run],
+    subscriptions: &[subscriptions::Run],
 ) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# Benchmarks\n");
@@ -373,6 +378,7 @@ fn render(
     backfill::render(&mut out, args, backfills);
     webhook_ingest::render(&mut out, args, webhooks);
     writes::render(&mut out, args, writes);
+    subscriptions::render(&mut out, subscriptions);
     out
 }
 
@@ -452,8 +458,13 @@ async fn main() -> anyhow::Result<()> {
         other => bail!("--backend must be sqlite, postgres or both, got {other:?}"),
     };
     let (mut runs, mut backfills, mut webhooks, mut writes) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut subscriptions = Vec::new();
     for backend in backends {
-        if args.only.as_deref().is_none_or(|only| [BACKFILL, WEBHOOKS, WRITES].iter().all(|s| !s.contains(only))) {
+        if args
+            .only
+            .as_deref()
+            .is_none_or(|only| [BACKFILL, WEBHOOKS, WRITES, SUBSCRIPTIONS].iter().all(|s| !s.contains(only)))
+        {
             runs.push(run_backend(&args, backend).await?);
         }
         if wanted(&args, BACKFILL) {
@@ -465,9 +476,12 @@ async fn main() -> anyhow::Result<()> {
         if wanted(&args, WRITES) {
             writes.push(writes::run(&args, backend).await?);
         }
+        if wanted(&args, SUBSCRIPTIONS) {
+            subscriptions.push(subscriptions::run(&args, backend).await?);
+        }
     }
     let previous = std::fs::read_to_string(&args.out).unwrap_or_default();
-    std::fs::write(&args.out, merge(&previous, &render(&args, &runs, &backfills, &webhooks, &writes)))?;
+    std::fs::write(&args.out, merge(&previous, &render(&args, &runs, &backfills, &webhooks, &writes, &subscriptions)))?;
     eprintln!("wrote {}", args.out.display());
     Ok(())
 }
@@ -644,6 +658,37 @@ mod webhook_ingest {
         mean_lag_secs: f64,
     }
 
+    /// A gateway on `url` that takes webhooks signed with [`SECRET`], started and healthy; its base URL.
+    pub async fn start_gateway(args: &Args, url: &str, port: u16) -> anyhow::Result<(tokio::process::Child, String)> {
+        let base = format!("http://127.0.0.1:{port}");
+        let child = tokio::process::Command::new(&args.server)
+            .arg("serve")
+            .env("DATABASE_URL", url)
+            .env("PORT", port.to_string())
+            .env("PUBLIC_URL", &base)
+            .env("HUBSPOT_CLIENT_SECRET", SECRET)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting the gateway")?;
+        super::wait_healthy(&base).await?;
+        Ok((child, base))
+    }
+
+    /// A delivery of `events` to `target`, signed (v3) as HubSpot signs it.
+    pub fn delivery(http: &reqwest::Client, target: &str, events: &[serde_json::Value]) -> reqwest::RequestBuilder {
+        let body = serde_json::to_vec(events).expect("events serialise");
+        let timestamp = chrono::Utc::now().timestamp_millis().to_string();
+        let request = signature::Request { method: "POST", uri: target, body: &body };
+        let signed = STANDARD.encode(signature::v3(SECRET, &request, &timestamp));
+        http.post(target)
+            .header("content-type", "application/json")
+            .header("X-HubSpot-Signature-v3", signed)
+            .header("X-HubSpot-Request-Timestamp", timestamp)
+            .body(body)
+    }
+
     async fn metric(base: &str, name: &str) -> anyhow::Result<f64> {
         let text = reqwest::get(format!("{base}/metrics")).await?.text().await?;
         text.lines()
@@ -654,29 +699,8 @@ mod webhook_ingest {
 
     pub async fn run(args: &Args, backend: &'static str) -> anyhow::Result<Run> {
         let url = prepare_database(backend, "gw_webhooks", false).await?;
-        let status = std::process::Command::new(&args.server)
-            .args(["seed", "--portal", &PORTAL.to_string(), "--contacts", &CONTACTS.to_string()])
-            .args(["--companies", "1000", "--deals", "1000", "--seed", "42"])
-            .env("DATABASE_URL", &url)
-            .env("RUST_LOG", "warn")
-            .status()?;
-        if !status.success() {
-            bail!("seeding for the webhook benchmark failed");
-        }
-        let port = args.port + 1;
-        let base = format!("http://127.0.0.1:{port}");
-        let mut child = tokio::process::Command::new(&args.server)
-            .arg("serve")
-            .env("DATABASE_URL", &url)
-            .env("PORT", port.to_string())
-            .env("PUBLIC_URL", &base)
-            .env("HUBSPOT_CLIENT_SECRET", SECRET)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting the gateway")?;
-        super::wait_healthy(&base).await?;
+        super::seed(args, &url, [CONTACTS, 1000, 1000])?;
+        let (mut child, base) = start_gateway(args, &url, args.port + 1).await?;
         let ids: Vec<i64> =
             generator::generate(&generator::PortalSpec::sized(PORTAL, 42, CONTACTS, 1000, 1000, chrono::Utc::now()))
                 .contacts
@@ -702,16 +726,7 @@ mod webhook_ingest {
                                 "changeSource": "CRM" })
                     })
                     .collect();
-                let body = serde_json::to_vec(&events).expect("events serialise");
-                let timestamp = chrono::Utc::now().timestamp_millis().to_string();
-                let request = signature::Request { method: "POST", uri: &target, body: &body };
-                let signed = STANDARD.encode(signature::v3(SECRET, &request, &timestamp));
-                let send = http
-                    .post(&target)
-                    .header("content-type", "application/json")
-                    .header("X-HubSpot-Signature-v3", signed)
-                    .header("X-HubSpot-Request-Timestamp", timestamp)
-                    .body(body);
+                let send = delivery(&http, &target, &events);
                 async move { send.send().await.is_ok_and(|r| r.status().is_success()) }
             }
         };
