@@ -48,6 +48,27 @@ impl HealthSubject {
             Self::Contact => "contact",
         }
     }
+
+    /// The subject a stored `subject_type` names.
+    pub(crate) fn of(subject_type: &str) -> Self {
+        if subject_type == "contact" { Self::Contact } else { Self::Company }
+    }
+}
+
+/// The company a score or insight is about, through the request's loader (null when it is about a contact).
+pub(crate) async fn subject_company(ctx: &Context<'_>, subject_type: &str, id: i64) -> GqlResult<Option<Company>> {
+    if subject_type != "company" {
+        return Ok(None);
+    }
+    Ok(Company::mirrored(scope(ctx), id).await.gql()?.map(Company::wrap))
+}
+
+/// The contact a score or insight is about (null when it is about a company).
+pub(crate) async fn subject_contact(ctx: &Context<'_>, subject_type: &str, id: i64) -> GqlResult<Option<Contact>> {
+    if subject_type != "contact" {
+        return Ok(None);
+    }
+    Ok(Contact::mirrored(scope(ctx), id).await.gql()?.map(Contact::wrap))
 }
 
 /// One input's part in a score: its value and the points it earned (support starts at 100 and inputs cost points).
@@ -70,23 +91,17 @@ pub struct HealthScore(pub(crate) Arc<health_score::Model>);
 #[Object]
 impl HealthScore {
     async fn subject_type(&self) -> HealthSubject {
-        if self.0.subject_type == "contact" { HealthSubject::Contact } else { HealthSubject::Company }
+        HealthSubject::of(&self.0.subject_type)
     }
 
     /// The company scored (null for a contact's score).
     async fn company(&self, ctx: &Context<'_>) -> GqlResult<Option<Company>> {
-        if self.0.subject_type != "company" {
-            return Ok(None);
-        }
-        Ok(Company::mirrored(scope(ctx), self.0.subject_id).await.gql()?.map(Company::wrap))
+        subject_company(ctx, &self.0.subject_type, self.0.subject_id).await
     }
 
     /// The contact scored (null for a company's score).
     async fn contact(&self, ctx: &Context<'_>) -> GqlResult<Option<Contact>> {
-        if self.0.subject_type != "contact" {
-            return Ok(None);
-        }
-        Ok(Contact::mirrored(scope(ctx), self.0.subject_id).await.gql()?.map(Contact::wrap))
+        subject_contact(ctx, &self.0.subject_type, self.0.subject_id).await
     }
 
     async fn overall(&self) -> i32 {
@@ -147,7 +162,7 @@ impl HealthScoreChange {
     }
 
     async fn subject_type(&self) -> HealthSubject {
-        if self.0.subject_type == "contact" { HealthSubject::Contact } else { HealthSubject::Company }
+        HealthSubject::of(&self.0.subject_type)
     }
 
     /// The HubSpot id of the company (or contact) scored, without reading the record.

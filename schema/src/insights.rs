@@ -15,12 +15,11 @@ use crate::{
     error::{ApiError, GqlResult, IntoGql, Res},
     feed::InsightChanged,
     filter::TableRef,
-    health::HealthSubject,
+    health::{HealthSubject, subject_company, subject_contact},
     ids::global_id,
     loaders::RecordKey,
     objects::{company::Company, contact::Contact},
     order::{OrderBy, OrderDirection, SortField},
-    records::Written,
     scope::scope,
 };
 
@@ -151,23 +150,17 @@ impl Insight {
     }
 
     async fn subject_type(&self) -> HealthSubject {
-        if self.0.subject_type == "contact" { HealthSubject::Contact } else { HealthSubject::Company }
+        HealthSubject::of(&self.0.subject_type)
     }
 
     /// The company it is about (null for a contact's insight).
     async fn company(&self, ctx: &Context<'_>) -> GqlResult<Option<Company>> {
-        if self.0.subject_type != "company" {
-            return Ok(None);
-        }
-        Ok(Company::mirrored(scope(ctx), self.0.subject_id).await.gql()?.map(Company::wrap))
+        subject_company(ctx, &self.0.subject_type, self.0.subject_id).await
     }
 
     /// The contact it is about (null for a company's insight).
     async fn contact(&self, ctx: &Context<'_>) -> GqlResult<Option<Contact>> {
-        if self.0.subject_type != "contact" {
-            return Ok(None);
-        }
-        Ok(Contact::mirrored(scope(ctx), self.0.subject_id).await.gql()?.map(Contact::wrap))
+        subject_contact(ctx, &self.0.subject_type, self.0.subject_id).await
     }
 
     /// What to do about it, most useful first.

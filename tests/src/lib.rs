@@ -37,6 +37,17 @@ pub enum Backend {
     Postgres,
 }
 
+/// A CRM record of `properties`, created and last changed at `at`.
+pub fn record(id: i64, at: chrono::DateTime<Utc>, properties: &[(&str, &str)]) -> generator::CrmObject {
+    generator::CrmObject {
+        id,
+        properties: properties.iter().map(|(k, v)| ((*k).to_owned(), Some((*v).to_owned()))).collect(),
+        created_at: at,
+        updated_at: at,
+        archived: false,
+    }
+}
+
 /// A fixed clock for generated portals, so expected values do not move with the day the tests run.
 pub fn fixed_now() -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 6, 15, 12, 0, 0).single().expect("valid date")

@@ -14,7 +14,7 @@ use server::health::{
     inputs::{baseline, gather},
     score::{self, Inputs, RECENT_DAYS},
 };
-use tests::{Mirror, fixed_now, on_both};
+use tests::{Mirror, fixed_now, on_both, record};
 
 /// The ids linked from `from` records of `from_type` to records of `to_type`.
 fn links(edges: &[association::Model], from_type: &str, to_type: &str) -> BTreeMap<i64, BTreeSet<i64>> {
@@ -152,17 +152,6 @@ on_both!(gathered_inputs_equal_the_figures_counted_row_by_row, |backend| async m
     let b = baseline(db, portal).await.unwrap();
     assert!(b.open_rate > 0.0 && b.open_rate < 1.0 && b.click_rate < b.open_rate, "{b:?}");
 });
-
-/// A record of `object_type` with `properties`, created and last changed at `at`.
-fn record(id: i64, at: DateTime<Utc>, properties: &[(&str, &str)]) -> CrmObject {
-    CrmObject {
-        id,
-        properties: properties.iter().map(|(k, v)| ((*k).to_owned(), Some((*v).to_owned()))).collect(),
-        created_at: at,
-        updated_at: at,
-        archived: false,
-    }
-}
 
 on_both!(edge_cases_score_as_designed_and_history_records_changes_only, |backend| async move {
     let mirror = Mirror::small(backend).await;
@@ -448,4 +437,34 @@ on_both!(a_mutation_rescores_before_it_answers, |backend| async move {
     assert_eq!(last["cause"]["kind"], "mutation");
     assert_eq!(last["cause"]["operation"], "update");
     assert_eq!(last["previousOverall"], company["healthScore"]["overall"]);
+});
+
+// A write that sets no property a score reads rescores nothing: it costs the statements of the write alone.
+on_both!(a_write_of_unscored_properties_rescores_nothing, |backend| async move {
+    let gateway = tests::gateway::Gateway::start(backend, 100_001).await;
+    health::full_pass(&gateway.db.db, gateway.portal, Scoring::default(), &json!({ "kind": "fullPass" }))
+        .await
+        .unwrap();
+    let deals = gateway.data("{ deals(first: 2) { nodes { id } } }", json!({})).await;
+    let ids: Vec<Value> = deals["deals"]["nodes"].as_array().unwrap().iter().map(|d| d["id"].clone()).collect();
+    let statements = |query: &'static str, variables: Value| {
+        let gateway = &gateway;
+        async move {
+            let before = gateway.db.statement_count();
+            gateway.data(query, variables).await;
+            gateway.db.statement_count() - before
+        }
+    };
+    let single = "mutation($id: ID!, $input: DealInput!) { updateDeal(id: $id, input: $input) { id } }";
+    let batch = "mutation($inputs: [DealUpdate!]!) { updateDeals(inputs: $inputs) { __typename } }";
+    let renamed = statements(single, json!({ "id": ids[0], "input": { "name": "Renamed" } })).await;
+    let repriced = statements(single, json!({ "id": ids[0], "input": { "amount": 1234 } })).await;
+    assert!(
+        renamed + 5 <= repriced,
+        "a rename ({renamed} statements) skips the rescoring a new amount ({repriced}) runs"
+    );
+    let both = |input: Value| json!({ "inputs": [{ "id": ids[0], "input": input }, { "id": ids[1], "input": input }] });
+    let renamed = statements(batch, both(json!({ "name": "Renamed again" }))).await;
+    let repriced = statements(batch, both(json!({ "amount": 4321 }))).await;
+    assert!(renamed + 5 <= repriced, "batch: a rename ({renamed}) skips the rescoring a new amount ({repriced}) runs");
 });

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use entities::{insight, insight_event};
 use generator::{AssociationKind, CrmObject, ObjectType};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -15,17 +15,7 @@ use server::health::{
     insights::evaluate,
     score,
 };
-use tests::{Mirror, on_both};
-
-fn record(id: i64, at: DateTime<Utc>, properties: &[(&str, &str)]) -> CrmObject {
-    CrmObject {
-        id,
-        properties: properties.iter().map(|(k, v)| ((*k).to_owned(), Some((*v).to_owned()))).collect(),
-        created_at: at,
-        updated_at: at,
-        archived: false,
-    }
-}
+use tests::{Mirror, on_both, record};
 
 on_both!(a_full_pass_leaves_open_what_the_rules_find_for_each_client, |backend| async move {
     let mirror = Mirror::small(backend).await;

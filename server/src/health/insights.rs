@@ -50,13 +50,11 @@ impl std::str::FromStr for Thresholds {
     /// `inactive_days=45,high_value_revenue=25000`; a threshold left out keeps its default.
     fn from_str(text: &str) -> Result<Self, String> {
         let mut t = Self::default();
-        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (name, value) = part.split_once('=').ok_or_else(|| format!("`{part}` is not name=value"))?;
-            let value: f64 = value.trim().parse().map_err(|_| format!("`{value}` is not a number"))?;
+        for (name, value) in super::score::assignments(text)? {
             if value < 0.0 {
                 return Err(format!("{name} must not be negative"));
             }
-            match name.trim() {
+            match name {
                 "inactive_days" => t.inactive_days = value as i64,
                 "high_value_revenue" => t.high_value_revenue = value,
                 "low_engagement_interactions" => t.low_engagement_interactions = value as i64,

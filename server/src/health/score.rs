@@ -82,19 +82,28 @@ impl Default for Weights {
     }
 }
 
+/// The `name=number` pairs of a comma-separated setting such as `HEALTH_WEIGHTS`.
+pub fn assignments(text: &str) -> Result<Vec<(&str, f64)>, String> {
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, value) = part.split_once('=').ok_or_else(|| format!("`{part}` is not name=number"))?;
+        let number: f64 = value.trim().parse().map_err(|_| format!("`{}` is not a number", value.trim()))?;
+        out.push((name.trim(), number));
+    }
+    Ok(out)
+}
+
 impl std::str::FromStr for Weights {
     type Err = String;
 
     /// `crm=0.3,payment=0.25,engagement=0.25,support=0.2`; a dimension left out keeps its default.
     fn from_str(text: &str) -> Result<Self, String> {
         let mut weights = Self::default();
-        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (name, value) = part.split_once('=').ok_or_else(|| format!("`{part}` is not dimension=weight"))?;
-            let value: f64 = value.trim().parse().map_err(|_| format!("`{value}` is not a number"))?;
+        for (name, value) in assignments(text)? {
             if !(0.0..=100.0).contains(&value) {
                 return Err(format!("the weight of {name} must be between 0 and 100"));
             }
-            match name.trim() {
+            match name {
                 "crm" => weights.crm = value,
                 "payment" => weights.payment = value,
                 "engagement" => weights.engagement = value,

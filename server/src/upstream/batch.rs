@@ -7,7 +7,7 @@ use generator::{CrmObject, ObjectType};
 use schema::upstream::{ItemAnswer, NewRecord, Properties, UpstreamError, WriteError};
 use serde_json::{Value, json};
 
-use super::{HubSpotUpstream, associations, changes, edges, record_call, refused};
+use super::{HubSpotUpstream, associations, changes, edges, record_call, refused, sets_scored};
 use crate::{
     hubspot::{Call, HubSpotError},
     mirror::{self, events},
@@ -117,7 +117,10 @@ impl HubSpotUpstream {
         for object in &updated {
             self.hubspot.forget(portal, &record_call(object_type, object.id)).await;
         }
-        let touched: Vec<(ObjectType, i64)> = updated.iter().map(|o| (object_type, o.id)).collect();
+        let scored: Vec<i64> =
+            changed.iter().filter(|(_, properties)| sets_scored(object_type, properties)).map(|(id, _)| *id).collect();
+        let touched: Vec<(ObjectType, i64)> =
+            updated.iter().filter(|o| scored.contains(&o.id)).map(|o| (object_type, o.id)).collect();
         self.rescore(portal, "updateMany", &touched).await;
         Ok(outcomes.into_iter().map(|o| o.map(|_| ())).collect())
     }

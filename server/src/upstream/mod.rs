@@ -82,6 +82,11 @@ fn changes(object: &CrmObject) -> Vec<events::Change> {
         .collect()
 }
 
+/// Whether an update of `properties` can move a health score: a property no score reads moves none.
+fn sets_scored(object_type: ObjectType, properties: &Properties) -> bool {
+    properties.keys().any(|name| crate::health::inputs::reads_property(object_type, name))
+}
+
 impl HubSpotUpstream {
     /// Rescores the clients a write touched, so a query after the mutation sees their scores moved.
     async fn rescore(&self, portal: i64, operation: &str, records: &[(ObjectType, i64)]) {
@@ -205,7 +210,7 @@ impl HubSpotUpstream {
         }
         txn.commit().await?;
         self.hubspot.forget(portal, &record_call(object_type, id)).await;
-        if properties.keys().any(|name| crate::health::inputs::reads_property(object_type, name)) {
+        if sets_scored(object_type, &properties) {
             self.rescore(portal, "update", &[(object_type, id)]).await;
         }
         Ok(())
