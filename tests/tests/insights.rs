@@ -160,3 +160,34 @@ on_both!(an_insight_is_raised_once_kept_and_resolved_when_its_condition_clears, 
     let error = mirror.error("{ insights(where: {minConfidence: 101}) { totalCount } }", json!({})).await;
     assert!(error["message"].as_str().unwrap().contains("where.minConfidence"), "{error}");
 });
+
+on_both!(a_contact_that_gains_a_company_has_its_insights_resolved, |backend| async move {
+    let mirror = Mirror::small(backend).await;
+    let (db, portal, now) = (&mirror.db.db, mirror.portal.portal_id, Utc::now());
+    health::full_pass(db, portal, Scoring::default(), &json!({ "kind": "fullPass" })).await.unwrap();
+    let lone = insight::Entity::find()
+        .filter(insight::Column::SubjectType.eq("contact"))
+        .filter(insight::Column::Status.eq("open"))
+        .one(db)
+        .await
+        .unwrap()
+        .expect("an open insight about a contact without a company");
+    let company = health::clients(db, portal, Subject::Company).await.unwrap()[0];
+    let kind = AssociationKind::default_between(ObjectType::Contact, ObjectType::Company).unwrap();
+    let edges = [kind.association(lone.subject_id, company), kind.inverse().association(company, lone.subject_id)];
+    server::mirror::upsert_associations(db, portal, &edges, now).await.unwrap();
+
+    let health = health::Health { db: db.clone(), scoring: Scoring::default(), notifier: None };
+    let cause = json!({ "kind": "test" });
+    let changes = health.records_changed(portal, &[(ObjectType::Contact, lone.subject_id)], &cause).await;
+    let resolved = changes.insights.iter().find(|c| c.insight.id == lone.id).expect("the contact's insight resolved");
+    assert_eq!(resolved.change, "resolved");
+    let open = insight::Entity::find()
+        .filter(insight::Column::SubjectType.eq("contact"))
+        .filter(insight::Column::SubjectId.eq(lone.subject_id))
+        .filter(insight::Column::Status.eq("open"))
+        .all(db)
+        .await
+        .unwrap();
+    assert!(open.is_empty(), "{open:?}");
+});

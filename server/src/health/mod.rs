@@ -171,7 +171,7 @@ impl Health {
         }
         // A contact that gained a company is scored with it now, no longer alone.
         let contacts: Vec<i64> = records.iter().filter(|(t, _)| *t == ObjectType::Contact).map(|(_, id)| *id).collect();
-        store::forget_unless_lone(&self.db, portal, &contacts).await?;
+        changes.insights.extend(store::forget_unless_lone(&self.db, portal, &contacts, cause, now).await?);
         Ok(changes)
     }
 }

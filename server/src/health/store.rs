@@ -198,10 +198,17 @@ pub async fn rescore(
     Ok(changes)
 }
 
-/// Drops the scores of `contacts` that are no longer scored alone (they have a company now, or are gone).
-pub async fn forget_unless_lone(db: &DatabaseConnection, portal: i64, contacts: &[i64]) -> Result<(), DbErr> {
+/// Drops the scores of `contacts` that are no longer scored alone (they have a company now, or are gone), and
+/// resolves their open insights (the company's speak for them now).
+pub async fn forget_unless_lone(
+    db: &DatabaseConnection,
+    portal: i64,
+    contacts: &[i64],
+    cause: &Value,
+    now: DateTime<Utc>,
+) -> Result<Vec<schema::feed::InsightChanged>, DbErr> {
     if contacts.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let lone: BTreeSet<i64> =
         super::clients_among(db, portal, Subject::Contact, Some(contacts)).await?.into_iter().collect();
@@ -210,9 +217,11 @@ pub async fn forget_unless_lone(db: &DatabaseConnection, portal: i64, contacts: 
         health_score::Entity::delete_many()
             .filter(health_score::Column::PortalId.eq(portal))
             .filter(health_score::Column::SubjectType.eq(Subject::Contact.as_str()))
-            .filter(health_score::Column::SubjectId.is_in(scored_with_a_company))
+            .filter(health_score::Column::SubjectId.is_in(scored_with_a_company.iter().copied()))
             .exec(db)
             .await?;
+        let none = BTreeMap::new();
+        return lifecycle::settle(db, portal, Subject::Contact, &scored_with_a_company, &none, cause, now).await;
     }
-    Ok(())
+    Ok(Vec::new())
 }
