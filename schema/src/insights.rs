@@ -146,7 +146,7 @@ impl Insight {
     }
 
     async fn status(&self) -> InsightStatus {
-        if self.0.status == "resolved" { InsightStatus::Resolved } else { InsightStatus::Open }
+        if self.0.status == InsightStatus::Resolved.as_str() { InsightStatus::Resolved } else { InsightStatus::Open }
     }
 
     async fn subject_type(&self) -> HealthSubject {
@@ -193,8 +193,24 @@ pub enum InsightChangeKind {
     Resolved,
 }
 
+impl InsightChangeKind {
+    /// The name `insight_events` stores.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Raised => "raised",
+            Self::Resolved => "resolved",
+        }
+    }
+}
+
 /// An insight raised or resolved, with what caused it.
 pub struct InsightChange(pub(crate) InsightChanged);
+
+impl InsightChange {
+    fn is_resolution(&self) -> bool {
+        self.0.change == InsightChangeKind::Resolved.as_str()
+    }
+}
 
 #[Object]
 impl InsightChange {
@@ -204,7 +220,7 @@ impl InsightChange {
     }
 
     async fn change(&self) -> InsightChangeKind {
-        if self.0.change == "resolved" { InsightChangeKind::Resolved } else { InsightChangeKind::Raised }
+        if self.is_resolution() { InsightChangeKind::Resolved } else { InsightChangeKind::Raised }
     }
 
     /// The insight as the change left it.
@@ -214,7 +230,7 @@ impl InsightChange {
 
     /// Its status before: null for a raise, `OPEN` for a resolution.
     async fn previous_status(&self) -> Option<InsightStatus> {
-        (self.0.change == "resolved").then_some(InsightStatus::Open)
+        self.is_resolution().then_some(InsightStatus::Open)
     }
 
     /// What caused it, as `HealthScoreChange.cause` says.

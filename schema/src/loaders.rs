@@ -79,6 +79,15 @@ impl Loader<String> for StagesByPipeline {
     }
 }
 
+/// The ids of `keys`, per object type: one statement per type.
+fn by_kind(keys: &[RecordKey]) -> HashMap<&'static str, Vec<i64>> {
+    let mut out: HashMap<&'static str, Vec<i64>> = HashMap::new();
+    for key in keys {
+        out.entry(key.kind).or_default().push(key.id);
+    }
+    out
+}
+
 /// A CRM record: its object type (`contact`) and HubSpot id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct RecordKey {
@@ -97,12 +106,8 @@ impl Loader<RecordKey> for Properties {
     type Error = LoadError;
 
     async fn load(&self, keys: &[RecordKey]) -> Result<HashMap<RecordKey, Arc<str>>, LoadError> {
-        let mut by_type: HashMap<&'static str, Vec<i64>> = HashMap::new();
-        for key in keys {
-            by_type.entry(key.kind).or_default().push(key.id);
-        }
         let mut out = HashMap::new();
-        for (kind, ids) in by_type {
+        for (kind, ids) in by_kind(keys) {
             let rows: Vec<(i64, String)> = object_properties::Entity::find()
                 .select_only()
                 .column(object_properties::Column::HubspotId)
@@ -130,12 +135,8 @@ impl Loader<RecordKey> for HealthScores {
     type Error = LoadError;
 
     async fn load(&self, keys: &[RecordKey]) -> Result<HashMap<RecordKey, Self::Value>, LoadError> {
-        let mut by_kind: HashMap<&'static str, Vec<i64>> = HashMap::new();
-        for key in keys {
-            by_kind.entry(key.kind).or_default().push(key.id);
-        }
         let mut out = HashMap::new();
-        for (kind, ids) in by_kind {
+        for (kind, ids) in by_kind(keys) {
             let rows = health_score::Entity::find()
                 .filter(health_score::Column::PortalId.eq(self.portal_id))
                 .filter(health_score::Column::SubjectType.eq(kind))
@@ -159,12 +160,8 @@ impl Loader<RecordKey> for InsightsOf {
     type Error = LoadError;
 
     async fn load(&self, keys: &[RecordKey]) -> Result<HashMap<RecordKey, Self::Value>, LoadError> {
-        let mut by_kind: HashMap<&'static str, Vec<i64>> = HashMap::new();
-        for key in keys {
-            by_kind.entry(key.kind).or_default().push(key.id);
-        }
         let mut out: HashMap<RecordKey, Vec<insight::Model>> = HashMap::new();
-        for (kind, ids) in by_kind {
+        for (kind, ids) in by_kind(keys) {
             let rows = insight::Entity::find()
                 .filter(insight::Column::PortalId.eq(self.portal_id))
                 .filter(insight::Column::SubjectType.eq(kind))

@@ -12,7 +12,7 @@ use crate::{
     feed::{Change, InsightChanged, ScoreChanged},
     health::HealthScoreChange,
     ids::numeric_key,
-    insights::{InsightChange, InsightImpact},
+    insights::{InsightChange, InsightChangeKind, InsightImpact, InsightStatus},
     scope::{Scope, scope},
 };
 
@@ -46,12 +46,12 @@ fn live<T: Send + 'static>(scope: &Scope, pick: fn(Change) -> Option<T>) -> Res<
 }
 
 /// The raises or resolutions (`change`) missed since `after`, as the changes left each insight.
-async fn missed_insights(scope: &Scope, change: &str, after: i64) -> Res<Vec<InsightChanged>> {
+async fn missed_insights(scope: &Scope, change: InsightChangeKind, after: i64) -> Res<Vec<InsightChanged>> {
     use insight_event::Column as E;
     let events = insight_event::Entity::find()
         .filter(E::PortalId.eq(scope.portal_id))
         .filter(E::Id.gt(after))
-        .filter(E::Change.eq(change))
+        .filter(E::Change.eq(change.as_str()))
         .order_by_asc(E::Id)
         .limit(MAX_REPLAY)
         .all(&scope.db)
@@ -69,9 +69,9 @@ async fn missed_insights(scope: &Scope, change: &str, after: i64) -> Res<Vec<Ins
         .into_iter()
         .filter_map(|event| {
             let mut insight = rows.get(&event.insight_id)?.clone();
-            if event.change == "raised" {
+            if event.change == InsightChangeKind::Raised.as_str() {
                 // As it was raised; it may have been resolved since.
-                (insight.status, insight.resolved_at) = ("open".to_owned(), None);
+                (insight.status, insight.resolved_at) = (InsightStatus::Open.as_str().to_owned(), None);
             }
             Some(InsightChanged {
                 portal: event.portal_id,
@@ -86,14 +86,17 @@ async fn missed_insights(scope: &Scope, change: &str, after: i64) -> Res<Vec<Ins
 
 async fn insight_changes(
     ctx: &Context<'_>,
-    change: &'static str,
+    change: InsightChangeKind,
     min_impact: Option<InsightImpact>,
     company_id: Option<ID>,
     after: Option<ID>,
 ) -> Res<BoxStream<'static, InsightChange>> {
     let scope = scope(ctx);
     let company = company_id.map(|id| numeric_key(&id, "Company", "companyId")).transpose()?;
-    let name = if change == "raised" { "insightRaised" } else { "insightResolved" };
+    let name = match change {
+        InsightChangeKind::Raised => "insightRaised",
+        InsightChangeKind::Resolved => "insightResolved",
+    };
     let after = after.as_ref().map(|a| cursor_of(a, name)).transpose()?;
     let portal = scope.portal_id;
     let live = live(scope, |c| match c {
@@ -106,7 +109,7 @@ async fn insight_changes(
     };
     let wanted = move |c: &InsightChanged| {
         c.portal == portal
-            && c.change == change
+            && c.change == change.as_str()
             && company.is_none_or(|id| c.insight.subject_type == "company" && c.insight.subject_id == id)
             && min_impact.is_none_or(|min| InsightImpact::parse(&c.insight.impact).is_some_and(|i| i >= min))
     };
@@ -173,7 +176,7 @@ impl Subscription {
         company_id: Option<ID>,
         after: Option<ID>,
     ) -> async_graphql::Result<BoxStream<'static, InsightChange>> {
-        insight_changes(ctx, "raised", min_impact, company_id, after).await.gql()
+        insight_changes(ctx, InsightChangeKind::Raised, min_impact, company_id, after).await.gql()
     }
 
     /// Each insight resolved (its condition cleared), filtered and resumed as `insightRaised`.
@@ -184,6 +187,6 @@ impl Subscription {
         company_id: Option<ID>,
         after: Option<ID>,
     ) -> async_graphql::Result<BoxStream<'static, InsightChange>> {
-        insight_changes(ctx, "resolved", min_impact, company_id, after).await.gql()
+        insight_changes(ctx, InsightChangeKind::Resolved, min_impact, company_id, after).await.gql()
     }
 }

@@ -6,7 +6,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use entities::{insight, insight_event};
-use schema::feed::InsightChanged;
+use schema::{
+    feed::InsightChanged,
+    insights::{InsightChangeKind, InsightStatus},
+};
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
@@ -39,7 +42,7 @@ pub async fn settle(
         .filter(insight::Column::PortalId.eq(portal))
         .filter(insight::Column::SubjectType.eq(subject.as_str()))
         .filter(insight::Column::SubjectId.is_in(ids.iter().copied()))
-        .filter(insight::Column::Status.eq("open"))
+        .filter(insight::Column::Status.eq(InsightStatus::Open.as_str()))
         .all(db)
         .await?
         .into_iter()
@@ -67,7 +70,7 @@ pub async fn settle(
                     kind: Set(finding.kind.as_str().to_owned()),
                     impact: Set(finding.impact.as_str().to_owned()),
                     confidence: Set(finding.confidence),
-                    status: Set("open".to_owned()),
+                    status: Set(InsightStatus::Open.as_str().to_owned()),
                     actions: Set(actions),
                     evidence: Set(finding.evidence.clone()),
                     raised_at: Set(now),
@@ -90,14 +93,15 @@ pub async fn settle(
     resolved.sort_by_key(|row| row.id);
     if !resolved.is_empty() {
         insight::Entity::update_many()
-            .col_expr(insight::Column::Status, Expr::value("resolved"))
+            .col_expr(insight::Column::Status, Expr::value(InsightStatus::Resolved.as_str()))
             .col_expr(insight::Column::ResolvedAt, Expr::value(now))
             .col_expr(insight::Column::UpdatedAt, Expr::value(now))
             .filter(insight::Column::Id.is_in(resolved.iter().map(|row| row.id)))
             .exec(db)
             .await?;
         for row in &mut resolved {
-            (row.status, row.resolved_at, row.updated_at) = ("resolved".to_owned(), Some(now), now);
+            (row.status, row.resolved_at, row.updated_at) =
+                (InsightStatus::Resolved.as_str().to_owned(), Some(now), now);
         }
     }
     let raised = if raised.is_empty() {
@@ -105,8 +109,9 @@ pub async fn settle(
     } else {
         insight::Entity::insert_many(raised).exec_with_returning(db).await?
     };
+    let (raise, resolve) = (InsightChangeKind::Raised.as_str(), InsightChangeKind::Resolved.as_str());
     let changed: Vec<(&'static str, insight::Model)> =
-        raised.into_iter().map(|r| ("raised", r)).chain(resolved.into_iter().map(|r| ("resolved", r))).collect();
+        raised.into_iter().map(|r| (raise, r)).chain(resolved.into_iter().map(|r| (resolve, r))).collect();
     if changed.is_empty() {
         return Ok(Vec::new());
     }
