@@ -13,6 +13,8 @@ use sea_orm::{
     sea_query::{Alias, Expr, ExprTrait, JoinType, Query, Value, ValueType},
 };
 
+use crate::columns::{ReadBy, Wanted, select_read};
+
 pub(crate) type LoadError = Arc<DbErr>;
 
 /// Loads mirrored rows of one table by HubSpot id, within the request's portal.
@@ -231,13 +233,14 @@ impl Loader<AssocKey> for Associations {
 }
 
 /// The rows of `E` that each of `from_ids` (of `from_type`) is associated with, in one statement:
-/// `SELECT e.*, edge.from_id FROM (SELECT DISTINCT from_id, to_id FROM associations WHERE …) edge JOIN e …`.
+/// `SELECT e.…, edge.from_id FROM (SELECT DISTINCT from_id, to_id FROM associations WHERE …) edge JOIN e …`.
 pub(crate) async fn load_associated<E>(
     db: &DatabaseConnection,
     portal_id: i64,
     from_type: &str,
     from_ids: &[i64],
     to_type: &str,
+    read: (ReadBy, &Wanted),
 ) -> Result<Vec<(i64, E::Model)>, DbErr>
 where
     E: EntityTrait,
@@ -257,7 +260,8 @@ where
         .and_where(Expr::col("to_type").eq(to_type))
         .to_owned();
     let table = Alias::new(E::default().table_name());
-    let mut select = E::find().filter(column::<E>("portal_id").eq(portal_id)).into_query();
+    let find = E::find().filter(column::<E>("portal_id").eq(portal_id));
+    let mut select = select_read(find, read.0, read.1).into_query();
     select
         .join_subquery(
             JoinType::InnerJoin,
