@@ -13,7 +13,10 @@ use sea_orm::{
     sea_query::{Alias, Expr, ExprTrait, JoinType, Query, Value, ValueType},
 };
 
-use crate::columns::{ReadBy, Wanted, select_read};
+use crate::{
+    columns::{Wanted, select_read},
+    prefetch::Row,
+};
 
 pub(crate) type LoadError = Arc<DbErr>;
 
@@ -240,11 +243,11 @@ pub(crate) async fn load_associated<E>(
     from_type: &str,
     from_ids: &[i64],
     to_type: &str,
-    read: (ReadBy, &Wanted),
+    wanted: &Wanted,
 ) -> Result<Vec<(i64, E::Model)>, DbErr>
 where
     E: EntityTrait,
-    E::Model: FromQueryResult,
+    E::Model: FromQueryResult + Row,
 {
     if from_ids.is_empty() {
         return Ok(Vec::new());
@@ -261,7 +264,7 @@ where
         .to_owned();
     let table = Alias::new(E::default().table_name());
     let find = E::find().filter(column::<E>("portal_id").eq(portal_id));
-    let mut select = select_read(find, read.0, read.1).into_query();
+    let mut select = select_read(find, E::Model::READ_BY, wanted).into_query();
     select
         .join_subquery(
             JoinType::InnerJoin,

@@ -131,14 +131,12 @@ fn level<'a, R: Row>(
                     }));
                 }
                 "contacts" => tasks
-                    .push(hop::<R, contact::Model>((scope, wanted), &rows, field, "contact", |s| &s.loaders.contacts)),
+                    .push(hop::<R, contact::Model>(scope, wanted, &rows, field, "contact", |s| &s.loaders.contacts)),
                 "companies" => tasks
-                    .push(hop::<R, company::Model>((scope, wanted), &rows, field, "company", |s| &s.loaders.companies)),
-                "deals" => {
-                    tasks.push(hop::<R, deal::Model>((scope, wanted), &rows, field, "deal", |s| &s.loaders.deals))
-                }
+                    .push(hop::<R, company::Model>(scope, wanted, &rows, field, "company", |s| &s.loaders.companies)),
+                "deals" => tasks.push(hop::<R, deal::Model>(scope, wanted, &rows, field, "deal", |s| &s.loaders.deals)),
                 "tickets" => {
-                    tasks.push(hop::<R, ticket::Model>((scope, wanted), &rows, field, "ticket", |s| &s.loaders.tickets))
+                    tasks.push(hop::<R, ticket::Model>(scope, wanted, &rows, field, "ticket", |s| &s.loaders.tickets))
                 }
                 _ => {}
             }
@@ -150,7 +148,8 @@ fn level<'a, R: Row>(
 /// One association hop: the associated rows of every row with their edges (one statement), then what those rows'
 /// selection needs.
 fn hop<'a, R: Row, T>(
-    (scope, wanted): (&'a Scope, &'a Wanted),
+    scope: &'a Scope,
+    wanted: &'a Wanted,
     rows: &[Arc<R>],
     field: SelectionField<'a>,
     to_type: &'static str,
@@ -163,8 +162,8 @@ where
     let from_ids = distinct(rows.iter().map(|r| r.id()).collect());
     let loader = loader(scope);
     Box::pin(async move {
-        let read = (T::READ_BY, wanted);
-        let found = load_associated::<T::Entity>(&scope.db, scope.portal_id, R::KIND, &from_ids, to_type, read).await?;
+        let found =
+            load_associated::<T::Entity>(&scope.db, scope.portal_id, R::KIND, &from_ids, to_type, wanted).await?;
         let key = |from_id| AssocKey { from_type: R::KIND, from_id, to_type };
         let mut edges: HashMap<AssocKey, Vec<i64>> = from_ids.iter().map(|id| (key(*id), Vec::new())).collect();
         let mut targets: HashMap<i64, Arc<T>> = HashMap::new();
