@@ -2,7 +2,6 @@
 //! DataLoaders and analytics. It reads the mirror through sea-orm and knows nothing of HTTP.
 
 mod analytics;
-mod columns;
 mod connection;
 mod error;
 pub mod feed;

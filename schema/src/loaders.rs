@@ -13,11 +13,6 @@ use sea_orm::{
     sea_query::{Alias, Expr, ExprTrait, JoinType, Query, Value, ValueType},
 };
 
-use crate::{
-    columns::{Wanted, select_read},
-    prefetch::Row,
-};
-
 pub(crate) type LoadError = Arc<DbErr>;
 
 /// Loads mirrored rows of one table by HubSpot id, within the request's portal.
@@ -236,18 +231,17 @@ impl Loader<AssocKey> for Associations {
 }
 
 /// The rows of `E` that each of `from_ids` (of `from_type`) is associated with, in one statement:
-/// `SELECT e.…, edge.from_id FROM (SELECT DISTINCT from_id, to_id FROM associations WHERE …) edge JOIN e …`.
+/// `SELECT e.*, edge.from_id FROM (SELECT DISTINCT from_id, to_id FROM associations WHERE …) edge JOIN e …`.
 pub(crate) async fn load_associated<E>(
     db: &DatabaseConnection,
     portal_id: i64,
     from_type: &str,
     from_ids: &[i64],
     to_type: &str,
-    wanted: &Wanted,
 ) -> Result<Vec<(i64, E::Model)>, DbErr>
 where
     E: EntityTrait,
-    E::Model: FromQueryResult + Row,
+    E::Model: FromQueryResult,
 {
     if from_ids.is_empty() {
         return Ok(Vec::new());
@@ -263,8 +257,7 @@ where
         .and_where(Expr::col("to_type").eq(to_type))
         .to_owned();
     let table = Alias::new(E::default().table_name());
-    let find = E::find().filter(column::<E>("portal_id").eq(portal_id));
-    let mut select = select_read(find, E::Model::READ_BY, wanted).into_query();
+    let mut select = E::find().filter(column::<E>("portal_id").eq(portal_id)).into_query();
     select
         .join_subquery(
             JoinType::InnerJoin,
