@@ -154,7 +154,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         tokio::spawn(applier.run());
     }
     let every = std::time::Duration::from_secs(config.health_rescore_secs);
-    tokio::spawn(crate::health::keep_scored(health.clone(), every));
+    tokio::spawn(crate::health::keep_scored(health.clone(), every, metrics.health_full_passes.clone()));
     let upstream = hubspot.map(|hubspot| {
         let keys = crate::idempotency::Keys { db: db.clone(), redis: redis.clone() };
         Arc::new(crate::upstream::HubSpotUpstream { db: db.clone(), hubspot, keys, health: Some(health.clone()) })

@@ -10,6 +10,8 @@ use std::sync::{
 pub struct Metrics {
     pub graphql_requests: Arc<AtomicU64>,
     pub sql_statements: Arc<AtomicU64>,
+    /// Full health-scoring passes finished since start; the first one rescoring every client weighs on the machine.
+    pub health_full_passes: Arc<AtomicU64>,
     /// The upstream client's read cache.
     pub read_cache: CacheStats,
     pub webhooks: WebhookStats,
@@ -21,12 +23,14 @@ impl Metrics {
         format!(
             "# TYPE gateway_graphql_requests_total counter\ngateway_graphql_requests_total {}\n\
              # TYPE gateway_sql_statements_total counter\ngateway_sql_statements_total {}\n\
+             # TYPE gateway_health_full_passes_total counter\ngateway_health_full_passes_total {}\n\
              # TYPE gateway_read_cache_hits_total counter\ngateway_read_cache_hits_total {hits}\n\
              # TYPE gateway_read_cache_misses_total counter\ngateway_read_cache_misses_total {misses}\n\
              # TYPE gateway_read_cache_upstream_calls_total counter\ngateway_read_cache_upstream_calls_total {upstream}\n\
              # TYPE gateway_read_cache_redis_errors_total counter\ngateway_read_cache_redis_errors_total {redis_errors}\n",
             self.graphql_requests.load(Ordering::Relaxed),
             self.sql_statements.load(Ordering::Relaxed),
+            self.health_full_passes.load(Ordering::Relaxed),
         ) + &self.webhooks.render()
     }
 }

@@ -2,7 +2,13 @@
 //! in Rust over a generated portal; edge cases (no deals, no activity, every ticket closed) score as designed; a
 //! full pass scores every client once and writes history only when figures change.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
 
 use chrono::{DateTime, Duration, Utc};
 use entities::{association, contact, deal, health_score, health_score_history, ticket};
@@ -306,6 +312,28 @@ on_both!(a_full_pass_scores_every_client_once, |backend| async move {
     assert!(spread.len() >= 3, "generated clients differ in health: {spread:?}");
     let again = health::full_pass(db, portal, Scoring::default(), &cause).await.unwrap();
     assert!(again.is_empty(), "a second pass over an unchanged mirror changes nothing");
+});
+
+on_both!(keep_scored_counts_a_pass_when_every_client_is_scored, |backend| async move {
+    let mirror = Mirror::small(backend).await;
+    let (db, portal) = (&mirror.db.db, mirror.portal.portal_id);
+    let health = health::Health { db: db.clone(), scoring: Scoring::default(), notifier: None };
+    let passes = Arc::new(AtomicU64::new(0));
+    let every = std::time::Duration::from_secs(3600);
+    let task = tokio::spawn(health::keep_scored(health, every, passes.clone()));
+    tokio::time::timeout(std::time::Duration::from_secs(120), async {
+        while passes.load(Ordering::Relaxed) == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the first pass ends");
+    task.abort();
+    let clients = health::clients(db, portal, Subject::Company).await.unwrap().len()
+        + health::clients(db, portal, Subject::Contact).await.unwrap().len();
+    assert!(clients > 0);
+    assert_eq!(health_score::Entity::find().count(db).await.unwrap() as usize, clients);
+    assert_eq!(passes.load(Ordering::Relaxed), 1, "the next pass waits an hour");
 });
 
 on_both!(scores_are_queryable_filtered_sorted_and_explained, |backend| async move {

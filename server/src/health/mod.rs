@@ -11,6 +11,10 @@ pub mod store;
 
 use std::{
     collections::{BTreeMap, BTreeSet},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Duration,
 };
 
@@ -195,8 +199,8 @@ pub async fn full_pass(
 /// How soon to look again while no portal has a client to score (the backfill is still filling the mirror).
 const EMPTY_RETRY: Duration = Duration::from_secs(30);
 
-/// Full passes over every portal, one at start and then every `every`.
-pub async fn keep_scored(health: Health, every: Duration) {
+/// Full passes over every portal, one at start and then every `every`, each counted in `passes` when it ends.
+pub async fn keep_scored(health: Health, every: Duration, passes: Arc<AtomicU64>) {
     let Health { db, scoring, .. } = health.clone();
     let mut scored_any = false;
     loop {
@@ -220,6 +224,7 @@ pub async fn keep_scored(health: Health, every: Duration) {
             }
             Err(err) => tracing::warn!(error = %err, "listing portals to score failed"),
         }
+        passes.fetch_add(1, Ordering::Relaxed);
         scored_any = scored_any || entities::health_score::Entity::find().count(&db).await.is_ok_and(|n| n > 0);
         tokio::time::sleep(if scored_any { every } else { every.min(EMPTY_RETRY) }).await;
     }

@@ -95,8 +95,8 @@ fn body(query: &str, variables: Value) -> String {
     json!({ "query": query, "variables": variables }).to_string()
 }
 
-/// Waits for the gateway at `base` to answer `/healthz`, then for its first health-scoring pass to finish (the
-/// count of scores holds still), so that pass does not weigh on what is measured.
+/// Waits for the gateway at `base` to answer `/healthz`, then for its first health-scoring pass to end (it rescores
+/// every client, seeded or reused, for some seconds of CPU), so that pass does not weigh on what is measured.
 async fn wait_healthy(base: &str) -> anyhow::Result<()> {
     let mut healthy = false;
     for _ in 0..100 {
@@ -109,25 +109,19 @@ async fn wait_healthy(base: &str) -> anyhow::Result<()> {
     if !healthy {
         bail!("the gateway did not become healthy");
     }
-    let count = body("{ healthScores(first: 0) { totalCount } }", json!({}));
-    let mut last = -1;
-    for _ in 0..300 {
-        let answer: Value = reqwest::Client::new()
-            .post(format!("{base}/graphql"))
-            .header("content-type", "application/json")
-            .body(count.clone())
-            .send()
-            .await?
-            .json()
-            .await?;
-        let now = answer["data"]["healthScores"]["totalCount"].as_i64().unwrap_or(0);
-        if now > 0 && now == last {
+    for _ in 0..600 {
+        let metrics = reqwest::get(format!("{base}/metrics")).await?.text().await?;
+        let passes = metrics
+            .lines()
+            .find_map(|line| line.strip_prefix("gateway_health_full_passes_total "))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .context("/metrics has no gateway_health_full_passes_total")?;
+        if passes > 0 {
             return Ok(());
         }
-        last = now;
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    Ok(())
+    bail!("the gateway's first health-scoring pass did not end within 5 minutes")
 }
 
 struct Gateway {
