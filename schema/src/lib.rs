@@ -2,6 +2,7 @@
 //! DataLoaders and analytics. It reads the mirror through sea-orm and knows nothing of HTTP.
 
 mod analytics;
+mod columns;
 mod connection;
 mod error;
 pub mod feed;

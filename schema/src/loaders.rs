@@ -8,9 +8,14 @@ use entities::{
     pipeline_stage, ticket,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult, ModelTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, ModelTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait,
     sea_query::{Alias, Expr, ExprTrait, JoinType, Query, Value, ValueType},
+};
+
+use crate::{
+    columns::{Wanted, decode, read_columns},
+    prefetch::Row,
 };
 
 pub(crate) type LoadError = Arc<DbErr>;
@@ -230,18 +235,19 @@ impl Loader<AssocKey> for Associations {
     }
 }
 
-/// The rows of `E` that each of `from_ids` (of `from_type`) is associated with, in one statement:
-/// `SELECT e.*, edge.from_id FROM (SELECT DISTINCT from_id, to_id FROM associations WHERE …) edge JOIN e …`.
+/// The rows of `E` that each of `from_ids` (of `from_type`) is associated with, in one statement and with only the
+/// columns the request reads (see `columns`): `SELECT e.…, edge.from_id FROM (SELECT DISTINCT from_id, to_id FROM associations WHERE …) edge JOIN e …`.
 pub(crate) async fn load_associated<E>(
     db: &DatabaseConnection,
     portal_id: i64,
     from_type: &str,
     from_ids: &[i64],
     to_type: &str,
+    wanted: &Wanted,
 ) -> Result<Vec<(i64, E::Model)>, DbErr>
 where
     E: EntityTrait,
-    E::Model: FromQueryResult,
+    E::Model: Row + Default,
 {
     if from_ids.is_empty() {
         return Ok(Vec::new());
@@ -257,7 +263,12 @@ where
         .and_where(Expr::col("to_type").eq(to_type))
         .to_owned();
     let table = Alias::new(E::default().table_name());
-    let mut select = E::find().filter(column::<E>("portal_id").eq(portal_id)).into_query();
+    let columns = read_columns::<E>(E::Model::READ_BY, wanted);
+    let mut select = E::find().select_only().filter(column::<E>("portal_id").eq(portal_id));
+    for &c in &columns {
+        select = select.column(c);
+    }
+    let mut select = select.into_query();
     select
         .join_subquery(
             JoinType::InnerJoin,
@@ -267,9 +278,7 @@ where
         )
         .expr_as(Expr::col((Alias::new("edge"), Alias::new("from_id"))), Alias::new("edge_from_id"));
     let rows = db.query_all(&select).await?;
-    rows.iter()
-        .map(|row| Ok((row.try_get::<i64>("", "edge_from_id")?, E::Model::from_query_result(row, "")?)))
-        .collect()
+    rows.iter().map(|row| Ok((row.try_get_by_index::<i64>(columns.len())?, decode(row, &columns)?))).collect()
 }
 
 pub(crate) type Cached<T> = DataLoader<T, HashMapCache>;

@@ -6,19 +6,22 @@
 
 use std::{collections::HashMap, hash::Hash, sync::Arc};
 
-use async_graphql::{SelectionField, dataloader::Loader};
+use async_graphql::{Context, SelectionField, dataloader::Loader};
 use entities::{company, contact, deal, ticket};
 use futures::future::{BoxFuture, try_join_all};
 
 use crate::{
+    columns::{ReadBy, Wanted},
     error::Res,
     loaders::{AssocKey, ById, Cached, LoadError, RecordKey, load_associated},
-    scope::Scope,
+    scope::{Scope, scope},
 };
 
 /// A mirrored CRM row, as far as prefetching cares.
 pub(crate) trait Row: Clone + Send + Sync + 'static {
     const KIND: &'static str;
+    /// The columns only some fields read.
+    const READ_BY: ReadBy;
     fn id(&self) -> i64;
     fn owner_id(&self) -> Option<i64>;
     fn pipeline_id(&self) -> Option<&str> {
@@ -27,9 +30,10 @@ pub(crate) trait Row: Clone + Send + Sync + 'static {
 }
 
 macro_rules! row {
-    ($model:ty, $kind:literal $(, $pipeline:ident)?) => {
+    ($model:ty, $kind:literal, $read_by:expr $(, $pipeline:ident)?) => {
         impl Row for $model {
             const KIND: &'static str = $kind;
+            const READ_BY: ReadBy = $read_by;
             fn id(&self) -> i64 {
                 self.hubspot_id
             }
@@ -43,10 +47,10 @@ macro_rules! row {
     };
 }
 
-row!(contact::Model, "contact");
-row!(company::Model, "company");
-row!(deal::Model, "deal", pipeline);
-row!(ticket::Model, "ticket", pipeline);
+row!(contact::Model, "contact", crate::objects::contact::READ_BY);
+row!(company::Model, "company", crate::objects::company::READ_BY);
+row!(deal::Model, "deal", crate::objects::deal::READ_BY, pipeline);
+row!(ticket::Model, "ticket", crate::objects::ticket::READ_BY, pipeline);
 
 /// Loads `keys` in one call of the loader and feeds the results into the request's cache.
 async fn prime<K, T>(loader: &Cached<T>, keys: Vec<K>) -> Res<HashMap<K, T::Value>>
@@ -86,8 +90,14 @@ pub(crate) fn node_fields<'a>(connection: &SelectionField<'a>) -> Vec<SelectionF
 }
 
 /// Prefetches what `fields` (selected on each of `rows`) will load.
-pub(crate) fn prefetch<'a, R: Row>(
+pub(crate) async fn prefetch<R: Row>(ctx: &Context<'_>, rows: Vec<Arc<R>>, fields: Vec<SelectionField<'_>>) -> Res<()> {
+    let wanted = Wanted::of(ctx);
+    level(scope(ctx), &wanted, rows, fields).await
+}
+
+fn level<'a, R: Row>(
     scope: &'a Scope,
+    wanted: &'a Wanted,
     rows: Vec<Arc<R>>,
     fields: Vec<SelectionField<'a>>,
 ) -> BoxFuture<'a, Res<()>> {
@@ -120,14 +130,14 @@ pub(crate) fn prefetch<'a, R: Row>(
                         futures::try_join!(pipelines, prime(&scope.loaders.stages, ids)).map(drop)
                     }));
                 }
-                "contacts" => {
-                    tasks.push(hop::<R, contact::Model>(scope, &rows, field, "contact", |s| &s.loaders.contacts))
+                "contacts" => tasks
+                    .push(hop::<R, contact::Model>(scope, wanted, &rows, field, "contact", |s| &s.loaders.contacts)),
+                "companies" => tasks
+                    .push(hop::<R, company::Model>(scope, wanted, &rows, field, "company", |s| &s.loaders.companies)),
+                "deals" => tasks.push(hop::<R, deal::Model>(scope, wanted, &rows, field, "deal", |s| &s.loaders.deals)),
+                "tickets" => {
+                    tasks.push(hop::<R, ticket::Model>(scope, wanted, &rows, field, "ticket", |s| &s.loaders.tickets))
                 }
-                "companies" => {
-                    tasks.push(hop::<R, company::Model>(scope, &rows, field, "company", |s| &s.loaders.companies))
-                }
-                "deals" => tasks.push(hop::<R, deal::Model>(scope, &rows, field, "deal", |s| &s.loaders.deals)),
-                "tickets" => tasks.push(hop::<R, ticket::Model>(scope, &rows, field, "ticket", |s| &s.loaders.tickets)),
                 _ => {}
             }
         }
@@ -139,19 +149,21 @@ pub(crate) fn prefetch<'a, R: Row>(
 /// selection needs.
 fn hop<'a, R: Row, T>(
     scope: &'a Scope,
+    wanted: &'a Wanted,
     rows: &[Arc<R>],
     field: SelectionField<'a>,
     to_type: &'static str,
     loader: impl FnOnce(&'a Scope) -> &'a Cached<ById<T::Entity, i64>>,
 ) -> BoxFuture<'a, Res<()>>
 where
-    T: Row + sea_orm::ModelTrait + sea_orm::FromQueryResult,
+    T: Row + sea_orm::ModelTrait + Default,
     T::Entity: sea_orm::EntityTrait<Model = T>,
 {
     let from_ids = distinct(rows.iter().map(|r| r.id()).collect());
     let loader = loader(scope);
     Box::pin(async move {
-        let found = load_associated::<T::Entity>(&scope.db, scope.portal_id, R::KIND, &from_ids, to_type).await?;
+        let found =
+            load_associated::<T::Entity>(&scope.db, scope.portal_id, R::KIND, &from_ids, to_type, wanted).await?;
         let key = |from_id| AssocKey { from_type: R::KIND, from_id, to_type };
         let mut edges: HashMap<AssocKey, Vec<i64>> = from_ids.iter().map(|id| (key(*id), Vec::new())).collect();
         let mut targets: HashMap<i64, Arc<T>> = HashMap::new();
@@ -162,6 +174,6 @@ where
         }
         scope.loaders.associations.feed_many(edges.into_iter().map(|(k, ids)| (k, Arc::new(distinct(ids))))).await;
         loader.feed_many(targets.clone()).await;
-        prefetch(scope, targets.into_values().collect(), node_fields(&field)).await
+        level(scope, wanted, targets.into_values().collect(), node_fields(&field)).await
     })
 }

@@ -177,7 +177,7 @@ impl CoreQuery {
     ) -> GqlResult<Conn<Contact>> {
         let args = PageArgs { first, after, last, before };
         let page = list::<contact::Entity, _, _>(ctx, filter, order_by, search, args).await.gql()?;
-        prefetch(scope(ctx), page.models(), node_fields(&ctx.field())).await.gql()?;
+        prefetch(ctx, page.models(), node_fields(&ctx.field())).await.gql()?;
         Ok(page.into_connection(Contact))
     }
 
@@ -196,7 +196,7 @@ impl CoreQuery {
     ) -> GqlResult<Conn<Company>> {
         let args = PageArgs { first, after, last, before };
         let page = list::<company::Entity, _, _>(ctx, filter, order_by, search, args).await.gql()?;
-        prefetch(scope(ctx), page.models(), node_fields(&ctx.field())).await.gql()?;
+        prefetch(ctx, page.models(), node_fields(&ctx.field())).await.gql()?;
         Ok(page.into_connection(Company))
     }
 
@@ -215,7 +215,7 @@ impl CoreQuery {
     ) -> GqlResult<Conn<Deal>> {
         let args = PageArgs { first, after, last, before };
         let page = list::<deal::Entity, _, _>(ctx, filter, order_by, search, args).await.gql()?;
-        prefetch(scope(ctx), page.models(), node_fields(&ctx.field())).await.gql()?;
+        prefetch(ctx, page.models(), node_fields(&ctx.field())).await.gql()?;
         Ok(page.into_connection(Deal))
     }
 
@@ -234,7 +234,7 @@ impl CoreQuery {
     ) -> GqlResult<Conn<Ticket>> {
         let args = PageArgs { first, after, last, before };
         let page = list::<ticket::Entity, _, _>(ctx, filter, order_by, search, args).await.gql()?;
-        prefetch(scope(ctx), page.models(), node_fields(&ctx.field())).await.gql()?;
+        prefetch(ctx, page.models(), node_fields(&ctx.field())).await.gql()?;
         Ok(page.into_connection(Ticket))
     }
 
@@ -293,7 +293,7 @@ async fn record_by_id<T: Written>(ctx: &Context<'_>, id: &ID, fresh: bool) -> Gq
             None => return Ok(None),
         },
     };
-    prefetch(scope, vec![row.clone()], ctx.field().selection_set().collect()).await.gql()?;
+    prefetch(ctx, vec![row.clone()], ctx.field().selection_set().collect()).await.gql()?;
     Ok(Some(T::wrap(row)))
 }
 

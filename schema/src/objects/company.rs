@@ -19,6 +19,23 @@ use crate::{
     order::SortField,
 };
 
+/// The columns only some of a company's fields read (see `columns`).
+pub(crate) const READ_BY: crate::columns::ReadBy = &[
+    ("name", &["name"]),
+    ("domain", &["domain"]),
+    ("industry", &["industry"]),
+    ("country", &["country"]),
+    ("city", &["city"]),
+    ("numberofemployees", &["numberOfEmployees"]),
+    ("annualrevenue", &["annualRevenue"]),
+    ("lifecyclestage", &["lifecycleStage"]),
+    ("notes_last_updated_at", &["notesLastUpdatedAt"]),
+    ("total_revenue", &["totalRevenue"]),
+    ("num_associated_contacts", &["numAssociatedContacts"]),
+    ("num_associated_deals", &["numAssociatedDeals"]),
+    ("search_text", &[]),
+];
+
 crm_object!(
     /// An organisation in the CRM: a client, prospect or partner.
     Company(company::Model), "Company", {

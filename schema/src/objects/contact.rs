@@ -19,6 +19,26 @@ use crate::{
     order::SortField,
 };
 
+/// The columns only some of a contact's fields read (see `columns`).
+pub(crate) const READ_BY: crate::columns::ReadBy = &[
+    ("email", &["email", "fullName"]),
+    ("firstname", &["firstName", "fullName"]),
+    ("lastname", &["lastName", "fullName"]),
+    ("phone", &["phone"]),
+    ("company_name", &["companyName"]),
+    ("jobtitle", &["jobTitle"]),
+    ("country", &["country"]),
+    ("city", &["city"]),
+    ("lifecyclestage", &["lifecycleStage"]),
+    ("lead_status", &["leadStatus"]),
+    ("hubspotscore", &["hubspotScore"]),
+    ("last_contacted_at", &["lastContactedAt"]),
+    ("num_notes", &["numNotes"]),
+    ("email_last_open_at", &["emailLastOpenAt"]),
+    ("email_last_click_at", &["emailLastClickAt"]),
+    ("search_text", &[]),
+];
+
 crm_object!(
     /// A person in the CRM.
     Contact(contact::Model), "Contact", {

@@ -19,6 +19,17 @@ use crate::{
     order::SortField,
 };
 
+/// The columns only some of a deal's fields read (see `columns`).
+pub(crate) const READ_BY: crate::columns::ReadBy = &[
+    ("dealname", &["name"]),
+    ("amount", &["amount"]),
+    ("closedate", &["closeDate"]),
+    ("is_closed", &["isClosed"]),
+    ("is_closed_won", &["isClosedWon"]),
+    ("probability", &["probability"]),
+    ("search_text", &[]),
+];
+
 crm_object!(
     /// A sales opportunity moving through a pipeline.
     Deal(deal::Model), "Deal", {

@@ -19,6 +19,15 @@ use crate::{
     order::SortField,
 };
 
+/// The columns only some of a ticket's fields read (see `columns`).
+pub(crate) const READ_BY: crate::columns::ReadBy = &[
+    ("subject", &["subject"]),
+    ("content", &["content"]),
+    ("priority", &["priority"]),
+    ("closed_at", &["closedAt"]),
+    ("search_text", &[]),
+];
+
 crm_object!(
     /// A support request: the support signal of a client's health.
     Ticket(ticket::Model), "Ticket", {
