@@ -1,9 +1,10 @@
 //! Which columns of a mirror table a request reads. The rows a query level loads in bulk leave out the columns no
-//! field of the request reads: 500 contacts then cost 5 columns each to send and decode, not 25.
+//! field of the request reads: contacts asked for their name and email cost 11 columns each to send and decode, not
+//! 25.
 //!
 //! What a request reads is every field name its document selects anywhere (its operation and every fragment, on
-//! any type). A row loaded this way lacks only columns no field of the request reads, so it is safe to share through the
-//! request's DataLoader caches with rows loaded whole.
+//! any type). A row loaded this way lacks only columns no field of the request reads, so it is safe to share through
+//! the request's DataLoader caches with rows loaded whole.
 
 use std::collections::HashSet;
 

@@ -236,7 +236,8 @@ impl Loader<AssocKey> for Associations {
 }
 
 /// The rows of `E` that each of `from_ids` (of `from_type`) is associated with, in one statement and with only the
-/// columns the request reads (see `columns`): `SELECT e.…, edge.from_id FROM (SELECT DISTINCT from_id, to_id FROM associations WHERE …) edge JOIN e …`.
+/// columns the request reads (see `columns`):
+/// `SELECT e.…, edge.from_id FROM (SELECT DISTINCT from_id, to_id FROM associations WHERE …) edge JOIN e …`.
 pub(crate) async fn load_associated<E>(
     db: &DatabaseConnection,
     portal_id: i64,
@@ -264,11 +265,11 @@ where
         .to_owned();
     let table = Alias::new(E::default().table_name());
     let columns = read_columns::<E>(E::Model::READ_BY, wanted);
-    let mut select = E::find().select_only().filter(column::<E>("portal_id").eq(portal_id));
-    for &c in &columns {
-        select = select.column(c);
-    }
-    let mut select = select.into_query();
+    let mut select = E::find()
+        .select_only()
+        .columns(columns.iter().copied())
+        .filter(column::<E>("portal_id").eq(portal_id))
+        .into_query();
     select
         .join_subquery(
             JoinType::InnerJoin,

@@ -95,6 +95,15 @@ fn body(query: &str, variables: Value) -> String {
     json!({ "query": query, "variables": variables }).to_string()
 }
 
+/// The value of the counter `name` in the gateway's `/metrics` at `base`.
+async fn metric(base: &str, name: &str) -> anyhow::Result<f64> {
+    let text = reqwest::get(format!("{base}/metrics")).await?.text().await?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
+        .with_context(|| format!("{name} in /metrics"))
+}
+
 /// Waits for the gateway at `base` to answer `/healthz`, then for its first health-scoring pass to end (it rescores
 /// every client, seeded or reused, for some seconds of CPU), so that pass does not weigh on what is measured.
 async fn wait_healthy(base: &str) -> anyhow::Result<()> {
@@ -110,13 +119,7 @@ async fn wait_healthy(base: &str) -> anyhow::Result<()> {
         bail!("the gateway did not become healthy");
     }
     for _ in 0..600 {
-        let metrics = reqwest::get(format!("{base}/metrics")).await?.text().await?;
-        let passes = metrics
-            .lines()
-            .find_map(|line| line.strip_prefix("gateway_health_full_passes_total "))
-            .and_then(|n| n.trim().parse::<u64>().ok())
-            .context("/metrics has no gateway_health_full_passes_total")?;
-        if passes > 0 {
+        if metric(base, "gateway_health_full_passes_total").await? > 0.0 {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -145,11 +148,7 @@ impl Gateway {
     }
 
     async fn statements(&self) -> anyhow::Result<f64> {
-        let text = reqwest::get(format!("{}/metrics", self.base)).await?.text().await?;
-        text.lines()
-            .find_map(|l| l.strip_prefix("gateway_sql_statements_total "))
-            .and_then(|v| v.trim().parse().ok())
-            .context("gateway_sql_statements_total in /metrics")
+        metric(&self.base, "gateway_sql_statements_total").await
     }
 
     async fn query(&self, body: &str) -> anyhow::Result<Value> {
@@ -636,7 +635,7 @@ mod webhook_ingest {
     use server::webhooks::signature;
     use tests::load::{self, LoadReport};
 
-    use super::{Args, PORTAL, prepare_database};
+    use super::{Args, PORTAL, metric, prepare_database};
 
     const SENDERS: usize = 10;
     const BATCH: usize = 100;
@@ -681,14 +680,6 @@ mod webhook_ingest {
             .header("X-HubSpot-Signature-v3", signed)
             .header("X-HubSpot-Request-Timestamp", timestamp)
             .body(body)
-    }
-
-    async fn metric(base: &str, name: &str) -> anyhow::Result<f64> {
-        let text = reqwest::get(format!("{base}/metrics")).await?.text().await?;
-        text.lines()
-            .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
-            .and_then(|v| v.trim().parse().ok())
-            .with_context(|| format!("{name} in /metrics"))
     }
 
     pub async fn run(args: &Args, backend: &'static str) -> anyhow::Result<Run> {
