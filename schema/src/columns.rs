@@ -51,13 +51,47 @@ fn collect(set: &SelectionSet, names: &mut HashSet<String>) {
     }
 }
 
-/// The columns of `E` a request reads: those `read_by` does not list, and those it lists for a `wanted` field.
+/// The columns every mirrored CRM row has (see `crm_object!`) that only some fields read. Nothing but fields reads
+/// them from rows loaded this way: a hop loads live rows only, and mutations read their records straight from the
+/// database.
+const SHARED: ReadBy = &[
+    ("owner_id", &["owner"]),
+    ("created_at", &["createdAt"]),
+    ("updated_at", &["updatedAt", "_meta"]),
+    ("archived_at", &["archivedAt"]),
+    ("merged_into", &["mergedInto"]),
+    ("synced_at", &["syncedAt", "_meta"]),
+];
+
+/// The columns of `E` a request reads: those neither `read_by` nor `SHARED` lists, and those they list for a
+/// `wanted` field.
 pub(crate) fn read_columns<E: EntityTrait>(read_by: ReadBy, wanted: &Wanted) -> Vec<E::Column> {
     E::Column::iter()
         .filter(|column| {
-            read_by.iter().find(|(name, _)| *name == column.as_str()).is_none_or(|(_, fields)| wanted.any(fields))
+            let name = column.as_str();
+            read_by.iter().chain(SHARED).find(|(n, _)| *n == name).is_none_or(|(_, fields)| wanted.any(fields))
         })
         .collect()
+}
+
+/// Decodes a row of the given columns, in their order.
+pub(crate) type Decode<E> = fn(&QueryResult, &[<E as EntityTrait>::Column]) -> Result<<E as EntityTrait>::Model, DbErr>;
+
+/// How a list reads its rows: whole (sea-orm's decoding, by name), or only some columns, decoded by position.
+pub(crate) enum Read<E: EntityTrait> {
+    Whole,
+    Columns { columns: Vec<E::Column>, decode: Decode<E> },
+}
+
+impl<E: EntityTrait> Read<E>
+where
+    E::Model: crate::prefetch::Row + Default,
+{
+    /// The columns of a CRM row the request reads (see `read_columns`).
+    pub(crate) fn wanted(ctx: &Context<'_>) -> Self {
+        let columns = read_columns::<E>(<E::Model as crate::prefetch::Row>::READ_BY, &Wanted::of(ctx));
+        Self::Columns { columns, decode: decode::<E::Model> }
+    }
 }
 
 /// A model from `columns`, selected in this order from the start of `row`; its other fields keep their defaults.

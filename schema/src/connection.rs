@@ -10,13 +10,14 @@ use async_graphql::{
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, ColumnType, ConnectionTrait, DatabaseConnection, EntityTrait, ModelTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait,
+    ColumnTrait, ColumnType, ConnectionTrait, DatabaseConnection, EntityTrait, IdenStatic, ModelTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait,
     sea_query::{Condition, Expr, ExprTrait, NullOrdering, Order, SelectStatement, SimpleExpr, Value},
 };
 use serde_json::Value as JsonValue;
 
 use crate::{
+    columns::Read,
     error::{ApiError, GqlResult, IntoGql, MAX_PAGE_SIZE, Res},
     loaders::column,
 };
@@ -222,12 +223,14 @@ fn beyond_cursor<C: ColumnTrait>(keys: &[Key<C>], values: &[Option<Value>]) -> C
     cond
 }
 
-/// A page of `E` matching `filter`, sorted by `sort` (column, descending), the last key unique.
+/// A page of `E` matching `filter`, sorted by `sort` (column, descending), the last key unique; its rows read as
+/// `read` says.
 pub(crate) async fn keyset_page<E: EntityTrait>(
     db: &DatabaseConnection,
     filter: Condition,
     sort: &[(&'static str, bool)],
     args: &PageArgs,
+    read: Read<E>,
 ) -> Res<Page<Arc<E::Model>>> {
     let (limit, backward, cursor) = args.window()?;
     let signature: Arc<str> = signature(sort).into();
@@ -270,7 +273,20 @@ pub(crate) async fn keyset_page<E: EntityTrait>(
             select.order_by(key.column, order)
         };
     }
-    let mut rows = select.limit(limit + 1).all(db).await?;
+    let select = select.limit(limit + 1);
+    let mut rows = match read {
+        Read::Whole => select.all(db).await?,
+        Read::Columns { mut columns, decode } => {
+            // The cursors read the sort values.
+            for key in &keys {
+                if columns.iter().all(|c| c.as_str() != key.column.as_str()) {
+                    columns.push(key.column);
+                }
+            }
+            let stmt = select.select_only().columns(columns.iter().copied()).into_query();
+            db.query_all(&stmt).await?.iter().map(|row| decode(row, &columns)).collect::<Result<Vec<_>, _>>()?
+        }
+    };
     let more = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
     if backward {

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::{
+    columns::Read,
     connection::{Conn, PageArgs, keyset_page},
     error::{ApiError, GqlResult, IntoGql, Res},
     feed::ScoreChanged,
@@ -296,10 +297,16 @@ impl SortField for HealthScoreOrderField {
     }
 }
 
-/// The current score of a client, through the request's loader.
-pub(crate) async fn score_of(ctx: &Context<'_>, kind: &'static str, id: i64) -> GqlResult<Option<HealthScore>> {
-    let loaded = scope(ctx).loaders.health_scores.load_one(RecordKey { kind, id }).await?;
-    Ok(loaded.map(HealthScore))
+/// The current score of a client, through the request's loader. Boxed (see `objects::Boxed`).
+pub(crate) fn score_of<'a>(
+    ctx: &'a Context<'_>,
+    kind: &'static str,
+    id: i64,
+) -> crate::objects::Boxed<'a, GqlResult<Option<HealthScore>>> {
+    Box::pin(async move {
+        let loaded = scope(ctx).loaders.health_scores.load_one(RecordKey { kind, id }).await?;
+        Ok(loaded.map(HealthScore))
+    })
 }
 
 #[derive(Default)]
@@ -336,7 +343,7 @@ impl HealthQuery {
         // Each client has one place: subject type and id break ties.
         sort.extend([("subject_type", false), ("subject_id", false)]);
         let args = PageArgs { first, after, last, before };
-        let page = keyset_page::<health_score::Entity>(&scope.db, cond, &sort, &args).await.gql()?;
+        let page = keyset_page::<health_score::Entity>(&scope.db, cond, &sort, &args, Read::Whole).await.gql()?;
         Ok(page.into_connection(HealthScore))
     }
 

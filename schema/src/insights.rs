@@ -11,6 +11,7 @@ use sea_orm::sea_query::{Condition, ExprTrait};
 use serde_json::Value;
 
 use crate::{
+    columns::Read,
     connection::{Conn, PageArgs, keyset_page},
     error::{ApiError, GqlResult, IntoGql, Res},
     feed::InsightChanged,
@@ -304,18 +305,21 @@ impl SortField for InsightOrderField {
 }
 
 /// The insights of a client, newest first, through the request's loader; only those of `status` when given.
-pub(crate) async fn insights_of(
-    ctx: &Context<'_>,
+/// Boxed (see `objects::Boxed`).
+pub(crate) fn insights_of<'a>(
+    ctx: &'a Context<'_>,
     kind: &'static str,
     id: i64,
     status: Option<InsightStatus>,
-) -> GqlResult<Vec<Insight>> {
-    let all = scope(ctx).loaders.insights.load_one(RecordKey { kind, id }).await?.unwrap_or_default();
-    Ok(all
-        .iter()
-        .filter(|row| status.is_none_or(|s| row.status == s.as_str()))
-        .map(|row| Insight(Arc::new(row.clone())))
-        .collect())
+) -> crate::objects::Boxed<'a, GqlResult<Vec<Insight>>> {
+    Box::pin(async move {
+        let all = scope(ctx).loaders.insights.load_one(RecordKey { kind, id }).await?.unwrap_or_default();
+        Ok(all
+            .iter()
+            .filter(|row| status.is_none_or(|s| row.status == s.as_str()))
+            .map(|row| Insight(Arc::new(row.clone())))
+            .collect())
+    })
 }
 
 #[derive(Default)]
@@ -351,7 +355,7 @@ impl InsightQuery {
         }
         sort.push(("id", true));
         let args = PageArgs { first, after, last, before };
-        let page = keyset_page::<insight::Entity>(&scope.db, cond, &sort, &args).await.gql()?;
+        let page = keyset_page::<insight::Entity>(&scope.db, cond, &sort, &args, Read::Whole).await.gql()?;
         Ok(page.into_connection(Insight))
     }
 }

@@ -66,7 +66,7 @@ pub(crate) struct StagesByPipeline {
 }
 
 impl Loader<String> for StagesByPipeline {
-    type Value = Arc<Vec<pipeline_stage::Model>>;
+    type Value = Arc<Vec<Arc<pipeline_stage::Model>>>;
     type Error = LoadError;
 
     async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, LoadError> {
@@ -76,9 +76,9 @@ impl Loader<String> for StagesByPipeline {
             .order_by_asc(pipeline_stage::Column::DisplayOrder)
             .all(&self.db)
             .await?;
-        let mut out: HashMap<String, Vec<pipeline_stage::Model>> = HashMap::new();
+        let mut out: HashMap<String, Vec<Arc<pipeline_stage::Model>>> = HashMap::new();
         for row in rows {
-            out.entry(row.pipeline_id.clone()).or_default().push(row);
+            out.entry(row.pipeline_id.clone()).or_default().push(Arc::new(row));
         }
         Ok(out.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
     }
@@ -265,10 +265,12 @@ where
         .to_owned();
     let table = Alias::new(E::default().table_name());
     let columns = read_columns::<E>(E::Model::READ_BY, wanted);
+    // Live rows only, as `associated` shows: a narrow row does not carry `archived_at`.
     let mut select = E::find()
         .select_only()
         .columns(columns.iter().copied())
         .filter(column::<E>("portal_id").eq(portal_id))
+        .filter(column::<E>("archived_at").is_null())
         .into_query();
     select
         .join_subquery(

@@ -10,6 +10,7 @@ use sea_orm::{
 };
 
 use crate::{
+    columns::Read,
     connection::{Conn, Page, PageArgs, keyset_page},
     error::{ApiError, GqlResult, IntoGql, Res},
     filter::{TableRef, like, like_escape},
@@ -68,13 +69,14 @@ fn search_condition<W: Where>(table: &TableRef, search: &str, backend: DbBackend
     Ok(cond)
 }
 
-/// A page of live rows of `W::TABLE` in the request's portal.
+/// A page of live rows of `W::TABLE` in the request's portal, read as `read` says.
 async fn list<E: EntityTrait, W: Where, F: SortField>(
     ctx: &Context<'_>,
     filter: Option<W>,
     order_by: Option<Vec<OrderBy<F>>>,
     search: Option<String>,
     args: PageArgs,
+    read: Read<E>,
 ) -> Res<Page<Arc<E::Model>>> {
     let scope = scope(ctx);
     let table = TableRef { name: W::TABLE.to_owned(), portal_id: scope.portal_id };
@@ -87,7 +89,7 @@ async fn list<E: EntityTrait, W: Where, F: SortField>(
         cond = cond.add(search_condition::<W>(&table, &search, scope.db.get_database_backend())?);
     }
     let sort = sort_keys(order_by.as_deref().unwrap_or_default(), ("hubspot_id", false));
-    keyset_page::<E>(&scope.db, cond, &sort, &args).await
+    keyset_page::<E>(&scope.db, cond, &sort, &args, read).await
 }
 
 #[Object]
@@ -176,7 +178,7 @@ impl CoreQuery {
         before: Option<String>,
     ) -> GqlResult<Conn<Contact>> {
         let args = PageArgs { first, after, last, before };
-        let page = list::<contact::Entity, _, _>(ctx, filter, order_by, search, args).await.gql()?;
+        let page = list::<contact::Entity, _, _>(ctx, filter, order_by, search, args, Read::wanted(ctx)).await.gql()?;
         prefetch(ctx, page.models(), node_fields(&ctx.field())).await.gql()?;
         Ok(page.into_connection(Contact))
     }
@@ -195,7 +197,7 @@ impl CoreQuery {
         before: Option<String>,
     ) -> GqlResult<Conn<Company>> {
         let args = PageArgs { first, after, last, before };
-        let page = list::<company::Entity, _, _>(ctx, filter, order_by, search, args).await.gql()?;
+        let page = list::<company::Entity, _, _>(ctx, filter, order_by, search, args, Read::wanted(ctx)).await.gql()?;
         prefetch(ctx, page.models(), node_fields(&ctx.field())).await.gql()?;
         Ok(page.into_connection(Company))
     }
@@ -214,7 +216,7 @@ impl CoreQuery {
         before: Option<String>,
     ) -> GqlResult<Conn<Deal>> {
         let args = PageArgs { first, after, last, before };
-        let page = list::<deal::Entity, _, _>(ctx, filter, order_by, search, args).await.gql()?;
+        let page = list::<deal::Entity, _, _>(ctx, filter, order_by, search, args, Read::wanted(ctx)).await.gql()?;
         prefetch(ctx, page.models(), node_fields(&ctx.field())).await.gql()?;
         Ok(page.into_connection(Deal))
     }
@@ -233,7 +235,7 @@ impl CoreQuery {
         before: Option<String>,
     ) -> GqlResult<Conn<Ticket>> {
         let args = PageArgs { first, after, last, before };
-        let page = list::<ticket::Entity, _, _>(ctx, filter, order_by, search, args).await.gql()?;
+        let page = list::<ticket::Entity, _, _>(ctx, filter, order_by, search, args, Read::wanted(ctx)).await.gql()?;
         prefetch(ctx, page.models(), node_fields(&ctx.field())).await.gql()?;
         Ok(page.into_connection(Ticket))
     }
@@ -252,7 +254,7 @@ impl CoreQuery {
         before: Option<String>,
     ) -> GqlResult<Conn<Owner>> {
         let args = PageArgs { first, after, last, before };
-        let page = list::<owner::Entity, _, _>(ctx, filter, order_by, search, args).await;
+        let page = list::<owner::Entity, _, _>(ctx, filter, order_by, search, args, Read::Whole).await;
         page.map(|p| p.into_connection(Owner)).gql()
     }
 
@@ -270,7 +272,7 @@ impl CoreQuery {
         before: Option<String>,
     ) -> GqlResult<Conn<Campaign>> {
         let args = PageArgs { first, after, last, before };
-        let page = list::<campaign::Entity, _, _>(ctx, filter, order_by, search, args).await;
+        let page = list::<campaign::Entity, _, _>(ctx, filter, order_by, search, args, Read::Whole).await;
         page.map(|p| p.into_connection(Campaign)).gql()
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use async_graphql::Context;
 use sea_orm::{EntityTrait, ModelTrait, sea_query::Value};
 
+use super::Boxed;
 use crate::{
     connection::{Page, PageArgs, id_page},
     error::Res,
@@ -12,23 +13,26 @@ use crate::{
     scope::scope,
 };
 
-pub(crate) async fn associated<E>(
-    ctx: &Context<'_>,
+/// Boxed (see `objects::Boxed`).
+pub(crate) fn associated<'a, E>(
+    ctx: &'a Context<'_>,
     from_type: &'static str,
     from_id: i64,
     to_type: &'static str,
-    rows: impl FnOnce(&crate::loaders::Loaders) -> &Cached<ById<E, i64>>,
+    rows: impl FnOnce(&crate::loaders::Loaders) -> &Cached<ById<E, i64>> + Send + 'a,
     args: PageArgs,
-) -> Res<Page<Arc<E::Model>>>
+) -> Boxed<'a, Res<Page<Arc<E::Model>>>>
 where
     E: EntityTrait,
     E::Model: Sync,
 {
-    let loaders = &scope(ctx).loaders;
-    let ids = loaders.associations.load_one(AssocKey { from_type, from_id, to_type }).await?.unwrap_or_default();
-    let found = rows(loaders).load_many(ids.iter().copied()).await?;
-    let archived_at = column::<E>("archived_at");
-    // Archived records keep their edges in the mirror (a restore revives them) but are not shown.
-    let live = found.into_iter().filter(|(_, row)| matches!(row.get(archived_at), Value::ChronoDateTimeUtc(None)));
-    id_page(live.collect(), &args)
+    Box::pin(async move {
+        let loaders = &scope(ctx).loaders;
+        let ids = loaders.associations.load_one(AssocKey { from_type, from_id, to_type }).await?.unwrap_or_default();
+        let found = rows(loaders).load_many(ids.iter().copied()).await?;
+        let archived_at = column::<E>("archived_at");
+        // Archived records keep their edges in the mirror (a restore revives them) but are not shown.
+        let live = found.into_iter().filter(|(_, row)| matches!(row.get(archived_at), Value::ChronoDateTimeUtc(None)));
+        id_page(live.collect(), &args)
+    })
 }

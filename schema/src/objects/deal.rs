@@ -23,6 +23,8 @@ use crate::{
 pub(crate) const READ_BY: crate::columns::ReadBy = &[
     ("dealname", &["name"]),
     ("amount", &["amount"]),
+    ("pipeline", &["pipelineId", "pipeline", "stage"]),
+    ("dealstage", &["stageId", "stage"]),
     ("closedate", &["closeDate"]),
     ("is_closed", &["isClosed"]),
     ("is_closed_won", &["isClosedWon"]),

@@ -52,9 +52,12 @@ mirror_object!(
 });
 
 /// The owner behind an `owner_id` column, batched per query level.
-pub(crate) async fn load_owner(ctx: &Context<'_>, id: Option<i64>) -> GqlResult<Option<Owner>> {
-    let Some(id) = id else { return Ok(None) };
-    scope(ctx).loaders.owners.load_one(id).await.map(|o| o.map(Owner)).gql()
+/// Boxed (see `objects::Boxed`).
+pub(crate) fn load_owner<'a>(ctx: &'a Context<'_>, id: Option<i64>) -> super::Boxed<'a, GqlResult<Option<Owner>>> {
+    Box::pin(async move {
+        let Some(id) = id else { return Ok(None) };
+        scope(ctx).loaders.owners.load_one(id).await.map(|o| o.map(Owner)).gql()
+    })
 }
 
 #[derive(InputObject, Clone, Debug, Default)]

@@ -29,9 +29,9 @@ mirror_object!(
     }
 });
 
-/// One stage of a pipeline.
+/// One stage of a pipeline; shared, not copied, by every deal in it.
 #[derive(Clone, Debug)]
-pub struct PipelineStage(pub(crate) pipeline_stage::Model);
+pub struct PipelineStage(pub(crate) std::sync::Arc<pipeline_stage::Model>);
 
 #[Object]
 impl PipelineStage {
@@ -67,18 +67,27 @@ impl PipelineStage {
     }
 }
 
-pub(crate) async fn load_pipeline(ctx: &Context<'_>, id: Option<&str>) -> GqlResult<Option<Pipeline>> {
-    let Some(id) = id else { return Ok(None) };
-    scope(ctx).loaders.pipelines.load_one(id.to_owned()).await.map(|p| p.map(Pipeline)).gql()
+/// Boxed (see `objects::Boxed`).
+pub(crate) fn load_pipeline<'a>(
+    ctx: &'a Context<'_>,
+    id: Option<&'a str>,
+) -> super::Boxed<'a, GqlResult<Option<Pipeline>>> {
+    Box::pin(async move {
+        let Some(id) = id else { return Ok(None) };
+        scope(ctx).loaders.pipelines.load_one(id.to_owned()).await.map(|p| p.map(Pipeline)).gql()
+    })
 }
 
 /// A stage by pipeline and stage id; the stages of every pipeline a query level needs load in one statement.
-pub(crate) async fn load_stage(
-    ctx: &Context<'_>,
-    pipeline_id: Option<&str>,
-    stage_id: Option<&str>,
-) -> GqlResult<Option<PipelineStage>> {
-    let (Some(pipeline_id), Some(stage_id)) = (pipeline_id, stage_id) else { return Ok(None) };
-    let stages = scope(ctx).loaders.stages.load_one(pipeline_id.to_owned()).await.gql()?;
-    Ok(stages.and_then(|s| s.iter().find(|s| s.hubspot_id == stage_id).cloned().map(PipelineStage)))
+/// Boxed (see `objects::Boxed`).
+pub(crate) fn load_stage<'a>(
+    ctx: &'a Context<'_>,
+    pipeline_id: Option<&'a str>,
+    stage_id: Option<&'a str>,
+) -> super::Boxed<'a, GqlResult<Option<PipelineStage>>> {
+    Box::pin(async move {
+        let (Some(pipeline_id), Some(stage_id)) = (pipeline_id, stage_id) else { return Ok(None) };
+        let stages = scope(ctx).loaders.stages.load_one(pipeline_id.to_owned()).await.gql()?;
+        Ok(stages.and_then(|s| s.iter().find(|s| s.hubspot_id == stage_id).cloned().map(PipelineStage)))
+    })
 }

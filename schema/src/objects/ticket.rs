@@ -23,6 +23,8 @@ use crate::{
 pub(crate) const READ_BY: crate::columns::ReadBy = &[
     ("subject", &["subject"]),
     ("content", &["content"]),
+    ("pipeline", &["pipelineId", "pipeline", "stage"]),
+    ("pipeline_stage", &["stageId", "stage"]),
     ("priority", &["priority"]),
     ("closed_at", &["closedAt"]),
     ("search_text", &[]),
