@@ -169,8 +169,8 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         .with_feed(Some(Arc::new(notifier)));
     let addr = SocketAddr::new(config.bind, config.port);
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr} (BIND, PORT)"))?;
-    tracing::info!("GraphQL and GraphiQL at http://{addr}/graphql");
-    axum::serve(listener, http::app(state)).with_graceful_shutdown(shutdown()).await?;
+    tracing::info!(workers = config.workers, "GraphQL and GraphiQL at http://{addr}/graphql");
+    http::workers::serve(listener, state, config.workers, &config.database_url, shutdown()).await?;
     Ok(())
 }
 

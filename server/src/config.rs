@@ -27,6 +27,10 @@ pub struct Config {
     #[arg(long, env = "BIND", default_value = "127.0.0.1", value_parser = bind)]
     pub bind: IpAddr,
 
+    /// Threads serving HTTP, each with its own database pool; by default one per core.
+    #[arg(long, env = "WORKERS", default_value_t = default_workers(), value_parser = workers)]
+    pub workers: usize,
+
     /// The gateway's public address as HubSpot calls it (`https://crm.example.com`): webhook signatures cover it and
     /// the OAuth redirect starts with it; by default `http://BIND:PORT`.
     #[arg(long, env = "PUBLIC_URL")]
@@ -236,6 +240,18 @@ fn port(value: &str) -> Result<u16, String> {
         .ok_or_else(|| format!("PORT must be a port number from 1 to 65535, got {value:?}"))
 }
 
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn workers(value: &str) -> Result<usize, String> {
+    value
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=256).contains(n))
+        .ok_or_else(|| format!("WORKERS must be a number of threads from 1 to 256, got {value:?}"))
+}
+
 fn bind(value: &str) -> Result<IpAddr, String> {
     value.parse().map_err(|_| format!("BIND must be an IP address such as 127.0.0.1 or 0.0.0.0, got {value:?}"))
 }
@@ -249,6 +265,9 @@ mod tests {
         assert!(port("0").unwrap_err().contains("PORT"));
         assert!(port("http").unwrap_err().contains("PORT"));
         assert!(bind("localhost:1").unwrap_err().contains("BIND"));
+        assert!(workers("0").unwrap_err().contains("WORKERS"));
+        assert!(workers("many").unwrap_err().contains("WORKERS"));
+        assert_eq!(workers("3"), Ok(3));
         assert!(database_url("mysql://x").unwrap_err().contains("DATABASE_URL"));
         assert!(redis_url("localhost").unwrap_err().contains("REDIS_URL"));
         assert!(api_base("api.hubapi.com").unwrap_err().contains("HUBSPOT_API_BASE"));

@@ -9,8 +9,19 @@ use sea_orm::{
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 
-/// Connects and brings the schema up to date.
+/// The connections a gateway opens at most, per pool kind: Postgres refuses clients past its `max_connections`
+/// (100 by default), shared by every replica.
+pub fn pool_size(url: &str) -> u32 {
+    if url.starts_with("sqlite:") { 8 } else { 16 }
+}
+
+/// Connects with a pool of `pool_size` connections at most.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    connect_sized(url, pool_size(url)).await
+}
+
+/// Connects with a pool of `max` connections at most.
+pub async fn connect_sized(url: &str, max: u32) -> Result<DatabaseConnection, DbErr> {
     if let Some(path) = sqlite_path(url) {
         // SQLite creates the file but not its folder (`./data` on a fresh clone).
         if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -25,7 +36,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         // still checked, and a broken one surfaces as an error on its statement.
         .test_before_acquire(false)
         .test_before_acquire_if_idle_for(Duration::from_secs(30))
-        .max_connections(if url.starts_with("sqlite:") { 8 } else { 16 })
+        .max_connections(max)
         .map_sqlx_sqlite_opts(|o| {
             // WAL lets readers run beside the writer; the busy timeout queues writers instead of failing them.
             o.journal_mode(SqliteJournalMode::Wal)
@@ -60,6 +71,11 @@ pub fn count_statements(db: &mut DatabaseConnection, counter: Arc<std::sync::ato
         tracing::trace!(target: "sql", elapsed_us = info.elapsed.as_micros() as u64, sql = %info.statement.sql);
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     });
+}
+
+/// An in-memory SQLite database, which exists once per connection pool.
+pub fn is_in_memory(url: &str) -> bool {
+    url.starts_with("sqlite:") && sqlite_path(url).is_none()
 }
 
 fn sqlite_path(url: &str) -> Option<&str> {

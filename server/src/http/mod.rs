@@ -5,6 +5,7 @@ mod graphql;
 mod oauth;
 mod portal;
 mod webhooks;
+pub mod workers;
 
 use std::sync::Arc;
 
