@@ -1,9 +1,9 @@
 //! `where` on every list: each operator on fields of every kind (text, int, float, datetime, id, bool), `and`/`or`/
 //! `not`, association hops (`some`/`none`), and `search`; each result is the set computed from the generated portal.
 
-mod common;
+use crate::common;
 
-use common::{
+use crate::common::{
     CAMPAIGNS, COMPANIES, CONTACTS, DEALS, List, OWNERS, TICKETS, WILDCARD_FIRST_NAME, assert_bad_argument, associated,
     float, ids_of, ids_where, int, iso, live, node_keys, text, time, walk_forward,
 };

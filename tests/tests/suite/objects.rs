@@ -1,9 +1,9 @@
 //! Single objects by HubSpot id and by global ID, `node`, every scalar field against the generated properties,
 //! `properties(names:)`, and the `owner`, `stage` and `pipeline` links.
 
-mod common;
+use crate::common;
 
-use common::{
+use crate::common::{
     CAMPAIGNS, COMPANIES, CONTACTS, CUSTOM_PROPERTY, DEALS, Kind, OWNERS, TICKETS, assert_bad_argument, assert_value,
     find, global_id, ids_of, live, owner_of, parse_time, text, value, walk_forward,
 };

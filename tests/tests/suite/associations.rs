@@ -1,9 +1,9 @@
 //! Association connections both ways (contact ↔ companies, deals, tickets; company ↔ deals, tickets; deal and ticket
 //! → contacts, companies): the distinct live records the generated associations link, in HubSpot id order, paged.
 
-mod common;
+use crate::common;
 
-use common::{
+use crate::common::{
     COMPANIES, CONTACTS, DEALS, List, TICKETS, assert_bad_argument, associated, live, node_ids, walk_forward,
 };
 use generator::ObjectType;

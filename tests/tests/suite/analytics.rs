@@ -1,10 +1,10 @@
 //! Analytics against figures computed from the generated portal: `crmSummary`, `dealPipeline`, `winRate`,
 //! `growth` (buckets ending with the real current period) and `campaignPerformance`, and their bad arguments.
 
-mod common;
+use crate::common;
 
+use crate::common::{approx, assert_bad_argument, flag, float, iso, live, parse_time, text, time};
 use chrono::{DateTime, Datelike, Duration, Months, TimeZone, Utc};
-use common::{approx, assert_bad_argument, flag, float, iso, live, parse_time, text, time};
 use generator::{CrmObject, PortalSpec};
 use serde_json::{Value, json};
 use tests::{Mirror, on_both};

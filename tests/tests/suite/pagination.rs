@@ -2,9 +2,9 @@
 //! exactly the order computed from the generated portal, nulls last in both directions and ties broken by HubSpot
 //! id; cursors jump into the middle of a list; bad page arguments are refused naming the argument.
 
-mod common;
+use crate::common;
 
-use common::{
+use crate::common::{
     CAMPAIGNS, COMPANIES, CONTACTS, DEALS, Kind, List, OWNERS, SortKey, TICKETS, asc, assert_bad_argument, desc,
     ids_of, node_keys, order_by, sorted_ids, value, walk_backward, walk_forward, with,
 };

@@ -1,0 +1,36 @@
+//! Every end-to-end test of the gateway, one module a capability, in one binary: a binary per file linked the whole
+//! gateway thirty times over, which cost CI minutes and gigabytes of disk. `cargo test -p tests <module>::` runs one.
+
+mod common;
+
+mod analytics;
+mod associations;
+mod backfill;
+mod batch_mutations;
+mod batching;
+mod end_to_end;
+mod fallback_reads;
+mod filters;
+mod health;
+mod http;
+mod http_workers;
+mod insights;
+mod migrations;
+mod mutations;
+mod oauth;
+mod objects;
+mod pagination;
+mod python_client;
+mod read_cache;
+mod read_columns;
+mod reconcile;
+mod schema_sdl;
+mod search_index;
+mod simulator;
+mod subscriptions;
+mod upstream;
+mod webhook_apply;
+mod webhook_convergence;
+mod webhook_crash;
+mod webhooks;
+mod write_transactions;
