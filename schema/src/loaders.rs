@@ -284,7 +284,9 @@ where
     rows.iter().map(|row| Ok((row.try_get_by_index::<i64>(columns.len())?, decode(row, &columns)?))).collect()
 }
 
-pub(crate) type Cached<T> = DataLoader<T, HashMapCache>;
+/// A request's cache: keyed by our own ids, so a fast hash (foldhash, randomly seeded) rather than SipHash, which
+/// took 5% of a nested query's CPU.
+pub(crate) type Cached<T> = DataLoader<T, HashMapCache<foldhash::fast::RandomState>>;
 
 pub(crate) struct Loaders {
     pub contacts: Cached<ById<contact::Entity, i64>>,
@@ -302,7 +304,7 @@ pub(crate) struct Loaders {
 }
 
 fn cached<T>(loader: T) -> Cached<T> {
-    DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
+    DataLoader::with_cache(loader, tokio::spawn, HashMapCache::new())
 }
 
 impl Loaders {

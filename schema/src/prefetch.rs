@@ -6,6 +6,8 @@
 
 use std::{collections::HashMap, hash::Hash, sync::Arc};
 
+use foldhash::HashMapExt;
+
 use async_graphql::{Context, SelectionField, dataloader::Loader};
 use entities::{company, contact, deal, ticket};
 use futures::future::{BoxFuture, try_join_all};
@@ -72,6 +74,11 @@ fn distinct<T: Ord>(mut items: Vec<T>) -> Vec<T> {
     items
 }
 
+/// The pipelines `rows` are in (the stages of a pipeline load by its id).
+fn pipeline_ids<R: Row>(rows: &[Arc<R>]) -> Vec<String> {
+    distinct(rows.iter().filter_map(|r| r.pipeline_id().map(str::to_owned)).collect())
+}
+
 /// The fields selected on the nodes of a connection: under `nodes` and under `edges { node }`.
 pub(crate) fn node_fields<'a>(connection: &SelectionField<'a>) -> Vec<SelectionField<'a>> {
     let mut out = Vec::new();
@@ -108,6 +115,7 @@ fn level<'a, R: Row>(
         let mut tasks: Vec<BoxFuture<'a, Res<()>>> = Vec::new();
         let mut owners_done = false;
         let mut pipelines_done = false;
+        let mut stages_done = false;
         let mut properties_done = false;
         for field in fields {
             match field.name() {
@@ -121,14 +129,20 @@ fn level<'a, R: Row>(
                     let ids = distinct(rows.iter().filter_map(|r| r.owner_id()).collect());
                     tasks.push(Box::pin(async move { prime(&scope.loaders.owners, ids).await.map(drop) }));
                 }
-                "stage" | "pipeline" if !pipelines_done => {
+                "pipeline" if !pipelines_done => {
                     pipelines_done = true;
-                    let ids: Vec<String> =
-                        distinct(rows.iter().filter_map(|r| r.pipeline_id().map(str::to_owned)).collect());
-                    tasks.push(Box::pin(async move {
-                        let pipelines = prime(&scope.loaders.pipelines, ids.clone());
-                        futures::try_join!(pipelines, prime(&scope.loaders.stages, ids)).map(drop)
-                    }));
+                    let ids = pipeline_ids(&rows);
+                    tasks.push(Box::pin(async move { prime(&scope.loaders.pipelines, ids).await.map(drop) }));
+                    if !stages_done && field.selection_set().any(|f| f.name() == "stages") {
+                        stages_done = true;
+                        let ids = pipeline_ids(&rows);
+                        tasks.push(Box::pin(async move { prime(&scope.loaders.stages, ids).await.map(drop) }));
+                    }
+                }
+                "stage" if !stages_done => {
+                    stages_done = true;
+                    let ids = pipeline_ids(&rows);
+                    tasks.push(Box::pin(async move { prime(&scope.loaders.stages, ids).await.map(drop) }));
                 }
                 "contacts" => tasks
                     .push(hop::<R, contact::Model>(scope, wanted, &rows, field, "contact", |s| &s.loaders.contacts)),
@@ -165,8 +179,9 @@ where
         let found =
             load_associated::<T::Entity>(&scope.db, scope.portal_id, R::KIND, &from_ids, to_type, wanted).await?;
         let key = |from_id| AssocKey { from_type: R::KIND, from_id, to_type };
-        let mut edges: HashMap<AssocKey, Vec<i64>> = from_ids.iter().map(|id| (key(*id), Vec::new())).collect();
-        let mut targets: HashMap<i64, Arc<T>> = HashMap::new();
+        let mut edges: foldhash::HashMap<AssocKey, Vec<i64>> =
+            from_ids.iter().map(|id| (key(*id), Vec::new())).collect();
+        let mut targets: foldhash::HashMap<i64, Arc<T>> = foldhash::HashMap::with_capacity(found.len());
         for (from_id, row) in found {
             let id = row.id();
             edges.entry(key(from_id)).or_default().push(id);
