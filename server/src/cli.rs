@@ -151,7 +151,10 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
             },
             health: Some(health.clone()),
         };
-        tokio::spawn(applier.run());
+        let postgres = db.get_database_backend() == sea_orm::DbBackend::Postgres;
+        for _ in 0..config.webhook_appliers.unwrap_or(if postgres { 4 } else { 1 }) {
+            tokio::spawn(applier.clone().run());
+        }
     }
     let every = std::time::Duration::from_secs(config.health_rescore_secs);
     tokio::spawn(crate::health::keep_scored(health.clone(), every, metrics.health_full_passes.clone()));

@@ -40,6 +40,12 @@ pub struct Config {
     #[arg(long, env = "WEBHOOK_LEASE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub webhook_lease_secs: u64,
 
+    /// Webhook appliers in this process, sharing the event log as replicas do; by default 4 on Postgres (a pass
+    /// mostly waits on the database) and 1 on SQLite (one writer at a time: more would only queue, and delay the
+    /// receiver's writes).
+    #[arg(long, env = "WEBHOOK_APPLIERS", value_parser = appliers)]
+    pub webhook_appliers: Option<usize>,
+
     /// Weights of the health score's dimensions in the overall score: `crm=0.3,payment=0.25,engagement=0.25,support=0.2`.
     #[arg(long, env = "HEALTH_WEIGHTS", default_value = "crm=0.3,payment=0.25,engagement=0.25,support=0.2")]
     pub health_weights: crate::health::Weights,
@@ -245,11 +251,19 @@ fn default_workers() -> usize {
 }
 
 fn workers(value: &str) -> Result<usize, String> {
+    count(value, "WORKERS", "threads", 256)
+}
+
+fn appliers(value: &str) -> Result<usize, String> {
+    count(value, "WEBHOOK_APPLIERS", "appliers", 64)
+}
+
+fn count(value: &str, name: &str, what: &str, max: usize) -> Result<usize, String> {
     value
         .parse::<usize>()
         .ok()
-        .filter(|n| (1..=256).contains(n))
-        .ok_or_else(|| format!("WORKERS must be a number of threads from 1 to 256, got {value:?}"))
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| format!("{name} must be a number of {what} from 1 to {max}, got {value:?}"))
 }
 
 fn bind(value: &str) -> Result<IpAddr, String> {
@@ -268,6 +282,8 @@ mod tests {
         assert!(workers("0").unwrap_err().contains("WORKERS"));
         assert!(workers("many").unwrap_err().contains("WORKERS"));
         assert_eq!(workers("3"), Ok(3));
+        assert!(appliers("0").unwrap_err().contains("WEBHOOK_APPLIERS"));
+        assert_eq!(appliers("4"), Ok(4));
         assert!(database_url("mysql://x").unwrap_err().contains("DATABASE_URL"));
         assert!(redis_url("localhost").unwrap_err().contains("REDIS_URL"));
         assert!(api_base("api.hubapi.com").unwrap_err().contains("HUBSPOT_API_BASE"));
