@@ -411,7 +411,10 @@ fn merge(previous: &str, fresh: &str) -> String {
         let _ = write!(out, "\n\n{}", section.trim_end());
     };
     for section in &old {
-        push(new.iter().find(|n| heading(n) == heading(section)).unwrap_or(section));
+        match new.iter().find(|n| heading(n) == heading(section)) {
+            Some(fresh) => push(&keep_other_backends(section, fresh)),
+            None => push(section),
+        }
     }
     for section in new.iter().filter(|n| old.iter().all(|o| heading(o) != heading(n))) {
         push(section);
@@ -419,6 +422,21 @@ fn merge(previous: &str, fresh: &str) -> String {
     notes.iter().for_each(|n| push(n));
     out.push('\n');
     out
+}
+
+/// `fresh`, with the table rows of `previous` (`| sqlite | …`) whose backend this run left out: a section shared by
+/// both backends keeps the other's figures. SQLite's rows go first, as a full run writes them.
+fn keep_other_backends(previous: &str, fresh: &str) -> String {
+    let backend = |line: &str| ["sqlite", "postgres"].into_iter().find(|b| line.starts_with(&format!("| {b} |")));
+    let ran: Vec<&str> = fresh.lines().filter_map(backend).collect();
+    let kept: Vec<&str> = previous.lines().filter(|l| backend(l).is_some_and(|b| !ran.contains(&b))).collect();
+    let rows: Vec<usize> = fresh.lines().enumerate().filter(|(_, l)| backend(l).is_some()).map(|(i, _)| i).collect();
+    let (Some(first), Some(last)) = (rows.first(), rows.last()) else { return fresh.to_owned() };
+    let mut lines: Vec<&str> = fresh.lines().collect();
+    let (sqlite, postgres): (Vec<&str>, Vec<&str>) = kept.into_iter().partition(|l| backend(l) == Some("sqlite"));
+    lines.splice(last + 1..last + 1, postgres);
+    lines.splice(*first..*first, sqlite);
+    lines.join("\n") + if fresh.ends_with('\n') { "\n" } else { "" }
 }
 
 /// This machine is not the reference machine, so the race is read as a share of what Postgres alone does in the
@@ -856,5 +874,19 @@ mod merging {
             )
         );
         assert_eq!(merge("", fresh), fresh);
+    }
+
+    #[test]
+    fn a_run_of_one_backend_keeps_the_other_backends_rows() {
+        let table = |rows: &str| {
+            format!("# Benchmarks\n\nintro\n\n## Webhook ingestion\n\n| backend | x |\n|---|---:|\n{rows}\ntext\n")
+        };
+        let previous = table("| sqlite | 1 |\n| postgres | 2 |\n");
+        assert_eq!(merge(&previous, &table("| postgres | 3 |\n")), table("| sqlite | 1 |\n| postgres | 3 |\n"));
+        assert_eq!(merge(&previous, &table("| sqlite | 4 |\n")), table("| sqlite | 4 |\n| postgres | 2 |\n"));
+        assert_eq!(
+            merge(&previous, &table("| sqlite | 5 |\n| postgres | 6 |\n")),
+            table("| sqlite | 5 |\n| postgres | 6 |\n")
+        );
     }
 }
