@@ -400,13 +400,20 @@ fn sections(text: &str) -> (&str, Vec<&str>) {
 }
 
 /// BENCHMARKS.md after a run: the run's sections replace those of the same heading, sections of scenarios that did
-/// not run (`--only`) keep their last figures, and the notes by hand stay last.
-fn merge(previous: &str, fresh: &str) -> String {
+/// not run (`--only`) keep their last figures, and the notes by hand stay last. A partial run (`partial`: its
+/// command and date) keeps the intro of the run the rest comes from and adds which sections it rewrote.
+fn merge(previous: &str, fresh: &str, partial: Option<&str>) -> String {
     let heading = |section: &str| section.lines().next().unwrap_or_default().to_owned();
-    let (_, old) = sections(previous);
+    let (old_intro, old) = sections(previous);
     let (intro, new) = sections(fresh);
     let (notes, old): (Vec<&str>, Vec<&str>) = old.into_iter().partition(|s| s.starts_with(NOTES_HEADING));
-    let mut out = intro.trim_end().to_owned();
+    let mut out = match partial {
+        Some(run) if !old.is_empty() => {
+            let rewritten: Vec<String> = new.iter().map(|n| heading(n).trim_start_matches("## ").to_owned()).collect();
+            format!("{}\n\n{run} rewrote: {}.", old_intro.trim_end(), rewritten.join(", "))
+        }
+        _ => intro.trim_end().to_owned(),
+    };
     let mut push = |section: &str| {
         let _ = write!(out, "\n\n{}", section.trim_end());
     };
@@ -492,7 +499,11 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let previous = std::fs::read_to_string(&args.out).unwrap_or_default();
-    std::fs::write(&args.out, merge(&previous, &render(&args, &runs, &backfills, &webhooks, &writes, &subscriptions)))?;
+    let fresh = render(&args, &runs, &backfills, &webhooks, &writes, &subscriptions);
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let partial = (args.only.is_some() || args.backend != "both")
+        .then(|| format!("`{command}` on {}", chrono::Utc::now().format("%Y-%m-%d")));
+    std::fs::write(&args.out, merge(&previous, &fresh, partial.as_deref()))?;
     eprintln!("wrote {}", args.out.display());
     Ok(())
 }
@@ -867,13 +878,20 @@ mod merging {
         );
         let fresh = "# Benchmarks\n\nnew intro\n\n## postgres\n\nnew postgres\n\n## Webhook ingestion\n\nnew hooks\n";
         assert_eq!(
-            merge(&previous, fresh),
+            merge(&previous, fresh, None),
             format!(
                 "# Benchmarks\n\nnew intro\n\n## sqlite\n\nold sqlite\n\n## postgres\n\nnew postgres\n\n\
                  ## Webhook ingestion\n\nnew hooks\n\n{NOTES_HEADING}\n\nmine\n"
             )
         );
-        assert_eq!(merge("", fresh), fresh);
+        assert_eq!(merge("", fresh, None), fresh);
+        let partial = merge(&previous, fresh, Some("`bench --only webhooks` on 2026-12-03"));
+        assert!(
+            partial.starts_with(
+                "# Benchmarks\n\nold intro\n\n`bench --only webhooks` on 2026-12-03 rewrote: postgres, Webhook ingestion.\n\n## sqlite"
+            ),
+            "{partial}"
+        );
     }
 
     #[test]
@@ -882,10 +900,10 @@ mod merging {
             format!("# Benchmarks\n\nintro\n\n## Webhook ingestion\n\n| backend | x |\n|---|---:|\n{rows}\ntext\n")
         };
         let previous = table("| sqlite | 1 |\n| postgres | 2 |\n");
-        assert_eq!(merge(&previous, &table("| postgres | 3 |\n")), table("| sqlite | 1 |\n| postgres | 3 |\n"));
-        assert_eq!(merge(&previous, &table("| sqlite | 4 |\n")), table("| sqlite | 4 |\n| postgres | 2 |\n"));
+        assert_eq!(merge(&previous, &table("| postgres | 3 |\n"), None), table("| sqlite | 1 |\n| postgres | 3 |\n"));
+        assert_eq!(merge(&previous, &table("| sqlite | 4 |\n"), None), table("| sqlite | 4 |\n| postgres | 2 |\n"));
         assert_eq!(
-            merge(&previous, &table("| sqlite | 5 |\n| postgres | 6 |\n")),
+            merge(&previous, &table("| sqlite | 5 |\n| postgres | 6 |\n"), None),
             table("| sqlite | 5 |\n| postgres | 6 |\n")
         );
     }
