@@ -15,6 +15,7 @@ use crate::{
     error::{ApiError, GqlResult, IntoGql, Res},
     filter::{TableRef, like, like_escape},
     ids::{decode_global, hubspot_key, numeric_key},
+    loaders::load_now,
     objects::{
         Node,
         campaign::{Campaign, CampaignOrderField, CampaignWhere},
@@ -282,13 +283,13 @@ impl CoreQuery {
 async fn record_by_id<T: Written>(ctx: &Context<'_>, id: &ID, fresh: bool) -> GqlResult<Option<T>> {
     let key = numeric_key(id, T::NAME, "id").gql()?;
     let scope = scope(ctx);
-    let mirrored = if fresh { None } else { T::mirrored(scope, key).await.gql()? };
+    let mirrored = if fresh { None } else { T::mirrored_now(scope, key).await.gql()? };
     let row = match mirrored {
         Some(row) => row,
         None => match from_hubspot::<T>(scope, key).await.gql()? {
             Some(record) => record.row(),
             // Asked fresh, and HubSpot holds no live record: what the mirror has, if anything.
-            None if fresh => match T::mirrored(scope, key).await.gql()? {
+            None if fresh => match T::mirrored_now(scope, key).await.gql()? {
                 Some(row) => row,
                 None => return Ok(None),
             },
@@ -301,15 +302,15 @@ async fn record_by_id<T: Written>(ctx: &Context<'_>, id: &ID, fresh: bool) -> Gq
 
 async fn owner_by_id(ctx: &Context<'_>, id: &ID) -> GqlResult<Option<Owner>> {
     let key = numeric_key(id, "Owner", "id").gql()?;
-    scope(ctx).loaders.owners.load_one(key).await.map(|r| r.map(Owner)).gql()
+    load_now(&scope(ctx).loaders.owners, key).await.map(|r| r.map(Owner)).gql()
 }
 
 async fn campaign_by_id(ctx: &Context<'_>, id: &ID) -> GqlResult<Option<Campaign>> {
     let key = hubspot_key(id, "Campaign", "id").gql()?;
-    scope(ctx).loaders.campaigns.load_one(key).await.map(|r| r.map(Campaign)).gql()
+    load_now(&scope(ctx).loaders.campaigns, key).await.map(|r| r.map(Campaign)).gql()
 }
 
 async fn pipeline_by_id(ctx: &Context<'_>, id: &ID) -> GqlResult<Option<Pipeline>> {
     let key = hubspot_key(id, "Pipeline", "id").gql()?;
-    scope(ctx).loaders.pipelines.load_one(key).await.map(|r| r.map(Pipeline)).gql()
+    load_now(&scope(ctx).loaders.pipelines, key).await.map(|r| r.map(Pipeline)).gql()
 }

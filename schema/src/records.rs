@@ -30,6 +30,8 @@ pub(crate) trait Written: Sized + Send + Sync {
     fn read(db: &impl ConnectionTrait, portal: i64, id: i64) -> impl Future<Output = Result<Option<Self>, DbErr>>;
     /// Through the request's DataLoader, so lookups by id batch.
     fn mirrored(scope: &Scope, id: i64) -> impl Future<Output = Res<Option<Arc<Self::Model>>>> + Send;
+    /// The same, loaded at once, for a root field (see `load_now`).
+    fn mirrored_now(scope: &Scope, id: i64) -> impl Future<Output = Res<Option<Arc<Self::Model>>>> + Send;
     fn wrap(row: Arc<Self::Model>) -> Self;
     fn row(&self) -> Arc<Self::Model>;
     fn current(&self) -> Current;
@@ -57,6 +59,10 @@ macro_rules! written {
 
             async fn mirrored(scope: &Scope, id: i64) -> Res<Option<Arc<$entity::Model>>> {
                 Ok(scope.loaders.$loader.load_one(id).await?)
+            }
+
+            async fn mirrored_now(scope: &Scope, id: i64) -> Res<Option<Arc<$entity::Model>>> {
+                Ok(crate::loaders::load_now(&scope.loaders.$loader, id).await?)
             }
 
             fn wrap(row: Arc<$entity::Model>) -> Self {
