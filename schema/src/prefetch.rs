@@ -55,7 +55,7 @@ row!(deal::Model, "deal", crate::objects::deal::READ_BY, pipeline);
 row!(ticket::Model, "ticket", crate::objects::ticket::READ_BY, pipeline);
 
 /// Loads `keys` in one call of the loader and feeds the results into the request's cache.
-async fn prime<K, T>(loader: &Cached<T>, keys: Vec<K>) -> Res<HashMap<K, T::Value>>
+pub(crate) async fn prime<K, T>(loader: &Cached<T>, keys: Vec<K>) -> Res<HashMap<K, T::Value>>
 where
     K: Send + Sync + Hash + Eq + Clone + 'static,
     T: Loader<K, Error = LoadError>,
