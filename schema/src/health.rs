@@ -305,7 +305,7 @@ pub(crate) fn score_of<'a>(
 ) -> crate::objects::Boxed<'a, GqlResult<Option<HealthScore>>> {
     Box::pin(async move {
         let loaded = scope(ctx).loaders.health_scores.load_one(RecordKey { kind, id }).await?;
-        Ok(loaded.map(HealthScore))
+        Ok(loaded.flatten().map(HealthScore))
     })
 }
 

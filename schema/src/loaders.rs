@@ -136,11 +136,13 @@ pub(crate) struct HealthScores {
 }
 
 impl Loader<RecordKey> for HealthScores {
-    type Value = Arc<health_score::Model>;
+    /// `None` for a client not scored (most contacts: their company holds the score), so the cache answers for it
+    /// too.
+    type Value = Option<Arc<health_score::Model>>;
     type Error = LoadError;
 
     async fn load(&self, keys: &[RecordKey]) -> Result<HashMap<RecordKey, Self::Value>, LoadError> {
-        let mut out = HashMap::new();
+        let mut out: HashMap<RecordKey, Self::Value> = keys.iter().map(|key| (*key, None)).collect();
         for (kind, ids) in by_kind(keys) {
             let rows = health_score::Entity::find()
                 .filter(health_score::Column::PortalId.eq(self.portal_id))
@@ -148,7 +150,7 @@ impl Loader<RecordKey> for HealthScores {
                 .filter(health_score::Column::SubjectId.is_in(ids))
                 .all(&self.db)
                 .await?;
-            out.extend(rows.into_iter().map(|row| (RecordKey { kind, id: row.subject_id }, Arc::new(row))));
+            out.extend(rows.into_iter().map(|row| (RecordKey { kind, id: row.subject_id }, Some(Arc::new(row)))));
         }
         Ok(out)
     }
@@ -164,8 +166,9 @@ impl Loader<RecordKey> for InsightsOf {
     type Value = Arc<Vec<insight::Model>>;
     type Error = LoadError;
 
+    /// Every key has an entry, empty for a client without insights, so the cache answers for it too.
     async fn load(&self, keys: &[RecordKey]) -> Result<HashMap<RecordKey, Self::Value>, LoadError> {
-        let mut out: HashMap<RecordKey, Vec<insight::Model>> = HashMap::new();
+        let mut out: HashMap<RecordKey, Vec<insight::Model>> = keys.iter().map(|key| (*key, Vec::new())).collect();
         for (kind, ids) in by_kind(keys) {
             let rows = insight::Entity::find()
                 .filter(insight::Column::PortalId.eq(self.portal_id))

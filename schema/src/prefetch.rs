@@ -1,5 +1,6 @@
 //! Loads what a selection needs below a list of rows, for all the rows at once, before the fields resolve: one
-//! statement per association, owner, stage or pipeline lookup per query level, however many rows there are.
+//! statement per association, owner, stage, pipeline, properties, health score or insights lookup per query level,
+//! however many rows there are.
 //!
 //! The rows land in the request's DataLoader caches, so the field resolvers find them there. Leaving this to the
 //! DataLoaders' batch window alone splits batches whenever resolving a level takes longer than the window.
@@ -117,12 +118,24 @@ fn level<'a, R: Row>(
         let mut pipelines_done = false;
         let mut stages_done = false;
         let mut properties_done = false;
+        let (mut scores_done, mut insights_done) = (false, false);
+        let record_keys = || rows.iter().map(|r| RecordKey { kind: R::KIND, id: r.id() }).collect::<Vec<_>>();
         for field in fields {
             match field.name() {
                 "properties" if !properties_done => {
                     properties_done = true;
-                    let keys = rows.iter().map(|r| RecordKey { kind: R::KIND, id: r.id() }).collect();
+                    let keys = record_keys();
                     tasks.push(Box::pin(async move { prime(&scope.loaders.properties, keys).await.map(drop) }));
+                }
+                "healthScore" if !scores_done => {
+                    scores_done = true;
+                    let keys = record_keys();
+                    tasks.push(Box::pin(async move { prime(&scope.loaders.health_scores, keys).await.map(drop) }));
+                }
+                "insights" if !insights_done => {
+                    insights_done = true;
+                    let keys = record_keys();
+                    tasks.push(Box::pin(async move { prime(&scope.loaders.insights, keys).await.map(drop) }));
                 }
                 "owner" if !owners_done => {
                     owners_done = true;

@@ -496,3 +496,54 @@ on_both!(a_write_of_unscored_properties_rescores_nothing, |backend| async move {
     let repriced = statements(batch, both(json!({ "amount": 4321 }))).await;
     assert!(renamed + 5 <= repriced, "batch: a rename ({renamed}) skips the rescoring a new amount ({repriced}) runs");
 });
+
+// Most contacts hold no score (their company does) and many clients no insights: a list shows null and an empty
+// list for those, and each stored score and insight for the others, from one lookup per level.
+on_both!(lists_show_each_clients_score_and_insights_or_none, |backend| async move {
+    let mirror = Mirror::small(backend).await;
+    let (db, portal) = (&mirror.db.db, mirror.portal.portal_id);
+    health::full_pass(db, portal, Scoring::default(), &json!({ "kind": "fullPass" })).await.unwrap();
+    let scores: BTreeMap<(String, i64), i64> = health_score::Entity::find()
+        .all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| ((s.subject_type, s.subject_id), s.overall as i64))
+        .collect();
+    let mut insights: BTreeMap<(String, i64), usize> = BTreeMap::new();
+    for row in entities::insight::Entity::find().all(db).await.unwrap() {
+        *insights.entry((row.subject_type, row.subject_id)).or_default() += 1;
+    }
+    let query = "{ companies(first: 100) { nodes { hubspotId healthScore { overall } insights { type }
+        contacts(first: 20) { nodes { hubspotId healthScore { overall } insights { type } } } } } }";
+    let before = mirror.db.statement_count();
+    let data = mirror.data(query, json!({})).await;
+    let statements = mirror.db.statement_count() - before;
+    let (mut scored, mut unscored, mut with_insights, mut without) = (0, 0, 0, 0);
+    let mut check = |kind: &str, node: &Value| {
+        let key = (kind.to_owned(), node["hubspotId"].as_str().unwrap().parse::<i64>().unwrap());
+        match scores.get(&key) {
+            Some(overall) => {
+                assert_eq!(node["healthScore"]["overall"].as_i64(), Some(*overall), "{node}");
+                scored += 1;
+            }
+            None => {
+                assert!(node["healthScore"].is_null(), "{node}");
+                unscored += 1;
+            }
+        }
+        let count = insights.get(&key).copied().unwrap_or(0);
+        assert_eq!(node["insights"].as_array().unwrap().len(), count, "{node}");
+        if count > 0 { with_insights += 1 } else { without += 1 }
+    };
+    for company in data["companies"]["nodes"].as_array().unwrap() {
+        check("company", company);
+        for contact in company["contacts"]["nodes"].as_array().unwrap() {
+            check("contact", contact);
+        }
+    }
+    assert!(scored > 0 && unscored > 0, "{scored} scored, {unscored} not: the portal must hold both");
+    assert!(with_insights > 0 && without > 0, "{with_insights} with insights, {without} without");
+    // companies; their scores and insights; contacts with their edges; their scores and insights
+    assert_eq!(statements, 6);
+});
