@@ -193,6 +193,8 @@ pub async fn full_pass(
         let ids = clients(db, portal, subject).await?;
         changes.extend(store::rescore(db, portal, subject, &ids, cause, scoring, now).await?);
     }
+    // The first pass fills these tables from empty.
+    crate::mirror::analyze(db, &["health_scores", "health_score_history", "insights", "insight_events"]).await?;
     Ok(changes)
 }
 

@@ -7,6 +7,6 @@ pub mod seed;
 mod write;
 
 pub use write::{
-    clear_associations, ensure_portal, held, mark_merged, portal_ids, refresh_statistics, remove_links,
+    analyze, clear_associations, ensure_portal, held, mark_merged, portal_ids, refresh_statistics, remove_links,
     upsert_associations, upsert_campaigns, upsert_objects, upsert_owners, upsert_pipelines, write_portal,
 };
