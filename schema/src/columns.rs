@@ -88,8 +88,8 @@ where
     E::Model: crate::prefetch::Row + Default,
 {
     /// The columns of a CRM row the request reads (see `read_columns`).
-    pub(crate) fn wanted(ctx: &Context<'_>) -> Self {
-        let columns = read_columns::<E>(<E::Model as crate::prefetch::Row>::READ_BY, &Wanted::of(ctx));
+    pub(crate) fn wanted(wanted: &Wanted) -> Self {
+        let columns = read_columns::<E>(<E::Model as crate::prefetch::Row>::READ_BY, wanted);
         Self::Columns { columns, decode: decode::<E::Model> }
     }
 }

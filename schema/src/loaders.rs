@@ -287,21 +287,6 @@ where
     rows.iter().map(|row| Ok((row.try_get_by_index::<i64>(columns.len())?, decode(row, &columns)?))).collect()
 }
 
-/// One value by key, loaded at once and left in the request's cache for the fields below. For a root field, which
-/// asks for a single key: through `load_one` it would first wait out the DataLoader's batching window (1 ms, two
-/// thirds of such a query's time) for keys that never come.
-pub(crate) async fn load_now<K, T>(loader: &Cached<T>, key: K) -> Result<Option<T::Value>, LoadError>
-where
-    K: Send + Sync + Hash + Eq + Clone + 'static,
-    T: Loader<K, Error = LoadError>,
-{
-    let value = loader.loader().load(std::slice::from_ref(&key)).await?.remove(&key);
-    if let Some(value) = &value {
-        loader.feed_one(key, value.clone()).await;
-    }
-    Ok(value)
-}
-
 /// A request's cache: keyed by our own ids, so a fast hash (foldhash, randomly seeded) rather than SipHash, which
 /// took 5% of a nested query's CPU.
 pub(crate) type Cached<T> = DataLoader<T, HashMapCache<foldhash::fast::RandomState>>;

@@ -10,12 +10,11 @@ use sea_orm::{
 };
 
 use crate::{
-    columns::Read,
+    columns::{Read, Wanted},
     connection::{Conn, Page, PageArgs, keyset_page},
     error::{ApiError, GqlResult, IntoGql, Res},
     filter::{TableRef, like, like_escape},
     ids::{decode_global, hubspot_key, numeric_key},
-    loaders::load_now,
     objects::{
         Node,
         campaign::{Campaign, CampaignOrderField, CampaignWhere},
@@ -28,7 +27,7 @@ use crate::{
         ticket::{Ticket, TicketOrderField, TicketWhere},
     },
     order::{OrderBy, SortField, sort_keys},
-    prefetch::{node_fields, prefetch, prime},
+    prefetch::{Row, load_now, node_fields, prefetch, prime},
     records::{Written, from_hubspot},
     scope::scope,
 };
@@ -91,6 +90,24 @@ async fn list<E: EntityTrait, W: Where, F: SortField>(
     }
     let sort = sort_keys(order_by.as_deref().unwrap_or_default(), ("hubspot_id", false));
     keyset_page::<E>(&scope.db, cond, &sort, &args, read).await
+}
+
+/// A page of CRM records reading only the columns the request reads, with what their selection needs below them
+/// prefetched.
+async fn crm_list<E: EntityTrait, W: Where, F: SortField>(
+    ctx: &Context<'_>,
+    filter: Option<W>,
+    order_by: Option<Vec<OrderBy<F>>>,
+    search: Option<String>,
+    args: PageArgs,
+) -> Res<Page<Arc<E::Model>>>
+where
+    E::Model: Row + Default,
+{
+    let wanted = Wanted::of(ctx);
+    let page = list::<E, W, F>(ctx, filter, order_by, search, args, Read::wanted(&wanted)).await?;
+    prefetch(ctx, &wanted, page.models(), node_fields(&ctx.field())).await?;
+    Ok(page)
 }
 
 #[Object]
@@ -182,8 +199,7 @@ impl CoreQuery {
         before: Option<String>,
     ) -> GqlResult<Conn<Contact>> {
         let args = PageArgs { first, after, last, before };
-        let page = list::<contact::Entity, _, _>(ctx, filter, order_by, search, args, Read::wanted(ctx)).await.gql()?;
-        prefetch(ctx, page.models(), node_fields(&ctx.field())).await.gql()?;
+        let page = crm_list::<contact::Entity, _, _>(ctx, filter, order_by, search, args).await.gql()?;
         Ok(page.into_connection(Contact))
     }
 
@@ -201,8 +217,7 @@ impl CoreQuery {
         before: Option<String>,
     ) -> GqlResult<Conn<Company>> {
         let args = PageArgs { first, after, last, before };
-        let page = list::<company::Entity, _, _>(ctx, filter, order_by, search, args, Read::wanted(ctx)).await.gql()?;
-        prefetch(ctx, page.models(), node_fields(&ctx.field())).await.gql()?;
+        let page = crm_list::<company::Entity, _, _>(ctx, filter, order_by, search, args).await.gql()?;
         Ok(page.into_connection(Company))
     }
 
@@ -220,8 +235,7 @@ impl CoreQuery {
         before: Option<String>,
     ) -> GqlResult<Conn<Deal>> {
         let args = PageArgs { first, after, last, before };
-        let page = list::<deal::Entity, _, _>(ctx, filter, order_by, search, args, Read::wanted(ctx)).await.gql()?;
-        prefetch(ctx, page.models(), node_fields(&ctx.field())).await.gql()?;
+        let page = crm_list::<deal::Entity, _, _>(ctx, filter, order_by, search, args).await.gql()?;
         Ok(page.into_connection(Deal))
     }
 
@@ -239,8 +253,7 @@ impl CoreQuery {
         before: Option<String>,
     ) -> GqlResult<Conn<Ticket>> {
         let args = PageArgs { first, after, last, before };
-        let page = list::<ticket::Entity, _, _>(ctx, filter, order_by, search, args, Read::wanted(ctx)).await.gql()?;
-        prefetch(ctx, page.models(), node_fields(&ctx.field())).await.gql()?;
+        let page = crm_list::<ticket::Entity, _, _>(ctx, filter, order_by, search, args).await.gql()?;
         Ok(page.into_connection(Ticket))
     }
 
@@ -299,7 +312,7 @@ async fn record_by_id<T: Written>(ctx: &Context<'_>, id: &ID, fresh: bool) -> Gq
             None => return Ok(None),
         },
     };
-    prefetch(ctx, vec![row.clone()], ctx.field().selection_set().collect()).await.gql()?;
+    prefetch(ctx, &Wanted::of(ctx), vec![row.clone()], ctx.field().selection_set().collect()).await.gql()?;
     Ok(Some(T::wrap(row)))
 }
 

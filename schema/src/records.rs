@@ -62,7 +62,7 @@ macro_rules! written {
             }
 
             async fn mirrored_now(scope: &Scope, id: i64) -> Res<Option<Arc<$entity::Model>>> {
-                Ok(crate::loaders::load_now(&scope.loaders.$loader, id).await?)
+                crate::prefetch::load_now(&scope.loaders.$loader, id).await
             }
 
             fn wrap(row: Arc<$entity::Model>) -> Self {
