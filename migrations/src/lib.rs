@@ -8,6 +8,7 @@ mod m20261122_000003_sqlite_search;
 mod m20261122_000004_oauth_states;
 mod m20261201_000005_idempotency_keys;
 mod m20261202_000006_insight_events;
+mod m20261203_000007_webhook_claim_order;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_oauth_states::Migration),
             Box::new(m20261201_000005_idempotency_keys::Migration),
             Box::new(m20261202_000006_insight_events::Migration),
+            Box::new(m20261203_000007_webhook_claim_order::Migration),
         ]
     }
 }

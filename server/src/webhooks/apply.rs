@@ -14,8 +14,9 @@ use chrono::{DateTime, Utc};
 use entities::webhook_event::{self, Column as C, Model as Event};
 use generator::ObjectType;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter, Statement,
-    sea_query::{Expr, ExprTrait, Order, Query},
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
+    FromQueryResult, QueryFilter, Statement,
+    sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order, Query},
 };
 use serde_json::{Value, json};
 
@@ -79,6 +80,9 @@ impl Pass {
         self.applied + self.retried + self.dead
     }
 }
+
+/// A pass takes at most this many batches of the claimed records' later events besides its batch.
+const SAME_RECORDS: u64 = 4;
 
 /// Records events changed that scores read, and the ids of those events.
 type Touched = (Vec<(ObjectType, i64)>, Vec<i64>);
@@ -224,6 +228,17 @@ impl Applier {
         Ok(pass)
     }
 
+    /// A write transaction whose statements Postgres plans for the log as it is now. The log grows and drains by
+    /// orders of magnitude within minutes, and a generic plan cached while it was small (a sequential scan filtering
+    /// by a list of 500 ids) stayed in use at every size: nothing invalidates it while autovacuum is off.
+    async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
+        let txn = crate::db::begin_write(&self.db).await?;
+        if txn.get_database_backend() == DbBackend::Postgres {
+            txn.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan").await?;
+        }
+        Ok(txn)
+    }
+
     /// Takes up to a batch of due events by pushing their next attempt past the lease.
     async fn claim(&self) -> Result<Vec<Event>, DbErr> {
         let now = Utc::now();
@@ -256,8 +271,35 @@ impl Applier {
                 .to_owned();
             backend.build(&claim)
         };
-        let txn = crate::db::begin_write(&self.db).await?;
-        let claimed = Event::find_by_statement(claim).all(&txn).await?;
+        let txn = self.begin().await?;
+        let mut claimed = Event::find_by_statement(claim).all(&txn).await?;
+        // The records' later events come along: the pass writes each record once for all of them, so the deeper a
+        // backlog, the fewer writes per event it takes to drain.
+        let mut records: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
+        for event in &claimed {
+            records.entry(event.portal_id).or_default().insert(event.object_id);
+        }
+        for (portal, objects) in records {
+            let mut same = Query::select()
+                .column(C::Id)
+                .from(webhook_event::Entity)
+                .and_where(Expr::col(C::State).eq(state::PENDING))
+                .and_where(Expr::col(C::NextAttemptAt).lte(now))
+                .and_where(Expr::col(C::PortalId).eq(portal))
+                .and_where(Expr::col(C::ObjectId).is_in(objects))
+                .limit(self.settings.batch * SAME_RECORDS)
+                .to_owned();
+            if backend == DbBackend::Postgres {
+                same.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+            }
+            let claim = Query::update()
+                .table(webhook_event::Entity)
+                .value(C::NextAttemptAt, until)
+                .and_where(Expr::col(C::Id).in_subquery(same))
+                .returning_all()
+                .to_owned();
+            claimed.extend(Event::find_by_statement(backend.build(&claim)).all(&txn).await?);
+        }
         txn.commit().await?;
         Ok(claimed)
     }
@@ -274,7 +316,7 @@ impl Applier {
         // changes are adjacent.
         let mut changes: BTreeMap<(i64, ObjectType), Vec<RecordChanges>> = BTreeMap::new();
         let mut created: BTreeMap<(i64, ObjectType), Vec<(i64, i64)>> = BTreeMap::new();
-        let txn = crate::db::begin_write(&self.db).await?;
+        let txn = self.begin().await?;
         for event in events {
             let (portal, id, payload) = (event.portal_id, event.object_id, &event.payload);
             let Some(object_type) = object_type(event) else {
@@ -374,7 +416,7 @@ impl Applier {
         let now = Utc::now();
         let mut pass = Pass::default();
         let applied: Vec<i64> = outcomes.iter().filter(|(_, o)| o.is_ok()).map(|(id, _)| *id).collect();
-        let txn = crate::db::begin_write(&self.db).await?;
+        let txn = self.begin().await?;
         if !applied.is_empty() {
             webhook_event::Entity::update_many()
                 .col_expr(C::State, Expr::val(state::APPLIED))
