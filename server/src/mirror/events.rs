@@ -38,7 +38,7 @@ pub async fn set_properties(
     let mut ids: Vec<i64> = records.iter().map(|(id, _)| *id).collect();
     ids.sort_unstable();
     let mut held = BTreeMap::new();
-    let mut states = BTreeMap::new();
+    let mut created = BTreeMap::new();
     for chunk in ids.chunks(super::write::CHUNK) {
         use object_properties::Column as P;
         let mut find = object_properties::Entity::find()
@@ -52,40 +52,27 @@ pub async fn set_properties(
             find = find.lock_exclusive();
         }
         held.extend(find.all(db).await?.into_iter().map(|row| (row.hubspot_id, row)));
-        states.extend(typed_states(db, portal, object_type, chunk).await?);
+        created.extend(created_at(db, portal, object_type, chunk).await?);
     }
     let mut missing = BTreeSet::new();
-    let (mut objects, mut rows, mut restores) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut objects, mut rows) = (Vec::new(), Vec::new());
     for (id, changes) in records {
-        let (Some(row), Some(state)) = (held.get(id), states.get(id)) else {
+        let (Some(row), Some(created_at)) = (held.get(id), created.get(id)) else {
             missing.insert(*id);
             continue;
         };
-        let Some((object, times)) = apply(row, changes, state.created_at) else { continue };
+        let Some((object, times)) = apply(row, changes, *created_at) else { continue };
         let mut properties = super::convert::properties(portal, object_type, &object);
         properties.property_times = Set(times);
-        if state.archived_at.is_some() || state.merged_into.is_some() {
-            restores.push((*id, state));
-        }
         objects.push(object);
         rows.push(properties);
     }
     let now = Utc::now();
-    super::write::upsert_typed(db, portal, object_type, &objects, now).await?;
+    // The typed rows are rewritten from the properties, which say nothing of deletion or merge: those columns keep
+    // what the row holds when it is written, including another applier's tombstone or merge committed meanwhile.
+    super::write::upsert_typed(db, portal, object_type, &objects, now, super::write::Lifecycle::Kept).await?;
     use object_properties::Column as P;
     super::write::upsert(db, rows, &[P::PortalId, P::ObjectType, P::HubspotId], true).await?;
-    // The typed rows were rewritten from the properties alone: put back what they do not carry (rare: a change to
-    // an archived or merged record).
-    for (id, state) in restores {
-        let restore = Query::update()
-            .table(Alias::new(object_type.plural()))
-            .value(Alias::new("archived_at"), state.archived_at)
-            .value(Alias::new("merged_into"), state.merged_into)
-            .and_where(Expr::col(Alias::new("portal_id")).eq(portal))
-            .and_where(Expr::col(Alias::new("hubspot_id")).eq(id))
-            .to_owned();
-        db.execute(&restore).await?;
-    }
     Ok(missing)
 }
 
@@ -114,29 +101,26 @@ fn apply(row: &object_properties::Model, changes: &[Change], created_at: DateTim
     applied.then(|| (object, serde_json::to_string(&times).unwrap_or_default()))
 }
 
-/// What a record's typed row holds that its properties do not.
-#[derive(FromQueryResult)]
-struct TypedState {
-    hubspot_id: i64,
-    created_at: DateTime<Utc>,
-    archived_at: Option<DateTime<Utc>>,
-    merged_into: Option<i64>,
-}
-
-async fn typed_states(
+/// When each record was created, from its typed row (its properties do not carry it).
+async fn created_at(
     db: &impl ConnectionTrait,
     portal: i64,
     object_type: ObjectType,
     ids: &[i64],
-) -> Result<BTreeMap<i64, TypedState>, DbErr> {
+) -> Result<BTreeMap<i64, DateTime<Utc>>, DbErr> {
+    #[derive(FromQueryResult)]
+    struct Created {
+        hubspot_id: i64,
+        created_at: DateTime<Utc>,
+    }
     let select = Query::select()
-        .columns(["hubspot_id", "created_at", "archived_at", "merged_into"].map(Alias::new))
+        .columns(["hubspot_id", "created_at"].map(Alias::new))
         .from(Alias::new(object_type.plural()))
         .and_where(Expr::col(Alias::new("portal_id")).eq(portal))
         .and_where(Expr::col(Alias::new("hubspot_id")).is_in(ids.iter().copied()))
         .to_owned();
-    let rows = TypedState::find_by_statement(db.get_database_backend().build(&select)).all(db).await?;
-    Ok(rows.into_iter().map(|s| (s.hubspot_id, s)).collect())
+    let rows = Created::find_by_statement(db.get_database_backend().build(&select)).all(db).await?;
+    Ok(rows.into_iter().map(|c| (c.hubspot_id, c.created_at)).collect())
 }
 
 /// Archives a record deleted at `occurred_ms`, unless the mirror holds a version newer than that (a restore).

@@ -29,8 +29,24 @@ where
     E: EntityTrait,
     A: ActiveModelTrait<Entity = E> + Send,
 {
+    upsert_keeping(db, rows, keys, newer_only, &[]).await
+}
+
+/// [`upsert`], leaving the `kept` columns of a mirrored row as they are.
+async fn upsert_keeping<E, A>(
+    db: &impl ConnectionTrait,
+    rows: Vec<A>,
+    keys: &[E::Column],
+    newer_only: bool,
+    kept: &[&str],
+) -> Result<(), DbErr>
+where
+    E: EntityTrait,
+    A: ActiveModelTrait<Entity = E> + Send,
+{
     let key_names: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
-    let updates: Vec<E::Column> = E::Column::iter().filter(|c| !key_names.contains(&c.as_str())).collect();
+    let updates: Vec<E::Column> =
+        E::Column::iter().filter(|c| !key_names.contains(&c.as_str()) && !kept.contains(&c.as_str())).collect();
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<A> = rows.by_ref().take(CHUNK).collect();
@@ -56,10 +72,19 @@ pub async fn upsert_objects(
     objects: &[CrmObject],
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    upsert_typed(db, portal_id, object_type, objects, now).await?;
+    upsert_typed(db, portal_id, object_type, objects, now, Lifecycle::Written).await?;
     let properties = objects.iter().map(|o| convert::properties(portal_id, object_type, o)).collect();
     use object_properties::Column as P;
     upsert(db, properties, &[P::PortalId, P::ObjectType, P::HubspotId], true).await
+}
+
+/// Whether a typed row's archive and merge state comes from the objects written or stays as the mirror holds it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Lifecycle {
+    /// HubSpot's record, read whole: archived or live as it says.
+    Written,
+    /// Properties changed in place: a deletion or merge another applier wrote meanwhile stays.
+    Kept,
 }
 
 /// The typed rows alone, computed from the properties.
@@ -69,23 +94,28 @@ pub(super) async fn upsert_typed(
     object_type: ObjectType,
     objects: &[CrmObject],
     now: DateTime<Utc>,
+    lifecycle: Lifecycle,
 ) -> Result<(), DbErr> {
+    let kept: &[&str] = match lifecycle {
+        Lifecycle::Written => &[],
+        Lifecycle::Kept => &["archived_at", "merged_into"],
+    };
     match object_type {
         ObjectType::Contact => {
             let rows = objects.iter().map(|o| convert::contact(portal_id, o, now)).collect();
-            upsert(db, rows, &[contact::Column::PortalId, contact::Column::HubspotId], true).await
+            upsert_keeping(db, rows, &[contact::Column::PortalId, contact::Column::HubspotId], true, kept).await
         }
         ObjectType::Company => {
             let rows = objects.iter().map(|o| convert::company(portal_id, o, now)).collect();
-            upsert(db, rows, &[company::Column::PortalId, company::Column::HubspotId], true).await
+            upsert_keeping(db, rows, &[company::Column::PortalId, company::Column::HubspotId], true, kept).await
         }
         ObjectType::Deal => {
             let rows = objects.iter().map(|o| convert::deal(portal_id, o, now)).collect();
-            upsert(db, rows, &[deal::Column::PortalId, deal::Column::HubspotId], true).await
+            upsert_keeping(db, rows, &[deal::Column::PortalId, deal::Column::HubspotId], true, kept).await
         }
         ObjectType::Ticket => {
             let rows = objects.iter().map(|o| convert::ticket(portal_id, o, now)).collect();
-            upsert(db, rows, &[ticket::Column::PortalId, ticket::Column::HubspotId], true).await
+            upsert_keeping(db, rows, &[ticket::Column::PortalId, ticket::Column::HubspotId], true, kept).await
         }
     }
 }

@@ -6,9 +6,12 @@ use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
 use entities::{association, contact, deal, object_properties, webhook_event};
+use generator::ObjectType;
 use generator::generate;
 use reqwest::{Client, Method};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, Statement, TransactionTrait,
+};
 use serde_json::{Value, json};
 use server::{
     hubspot::{ClientSettings, HubSpot, PrivateApp},
@@ -406,6 +409,45 @@ on_both!(a_pass_applies_every_due_event_of_the_records_it_claims, |backend: Back
     assert_eq!(world.applier.pass().await.unwrap().applied, 1);
     assert_eq!(world.contact(second).await.unwrap().jobtitle.as_deref(), Some("title 2"));
 });
+
+// Two appliers at once: one merges a record while the other applies a change of one of its properties. The change's
+// pass read the record before the merge committed and writes it after: the merge stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_committed_while_a_change_is_applied_stays() {
+    let mut world = World::new(Backend::Postgres).await;
+    let mut ids = generate(&small_spec(PORTAL)).contacts.into_iter().filter(|c| !c.archived).map(|c| c.id);
+    let (merged, survivor) = (ids.next().unwrap(), ids.next().unwrap());
+    let db = world.db.db.clone();
+    let merge = db.begin().await.unwrap();
+    server::mirror::mark_merged(&merge, PORTAL, ObjectType::Contact, &[merged], survivor, Utc::now()).await.unwrap();
+    let change = json!({ "propertyName": "jobtitle", "propertyValue": "During the merge" });
+    let event = world.event("contact.propertyChange", merged, now_ms(), change);
+    world.deliver(&[event]).await;
+    let applier = world.applier.clone();
+    let pass = tokio::spawn(async move { applier.pass().await });
+    // The pass has read the record and waits for the merge's lock on it.
+    let waiting = Statement::from_string(
+        DbBackend::Postgres,
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() \
+         AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO \"contacts\"%'",
+    );
+    let mut blocked = false;
+    for _ in 0..200 {
+        let row = db.query_one_raw(waiting.clone()).await.unwrap().unwrap();
+        if row.try_get::<i64>("", "n").unwrap() > 0 {
+            blocked = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(blocked, "the pass never waited on the merged record");
+    merge.commit().await.unwrap();
+    assert_eq!(pass.await.unwrap().unwrap().applied, 1);
+    let row = world.contact(merged).await.unwrap();
+    assert_eq!(row.merged_into, Some(survivor), "the merge stayed");
+    assert!(row.archived_at.is_some());
+    assert_eq!(row.jobtitle.as_deref(), Some("During the merge"), "and the change applied");
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_share_the_log_and_apply_each_event_once() {
