@@ -152,7 +152,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
             health: Some(health.clone()),
         };
         let postgres = db.get_database_backend() == sea_orm::DbBackend::Postgres;
-        for _ in 0..config.webhook_appliers.unwrap_or(if postgres { 4 } else { 1 }) {
+        for _ in 0..config.webhook_appliers.unwrap_or(if postgres { 2 } else { 1 }) {
             tokio::spawn(applier.clone().run());
         }
     }

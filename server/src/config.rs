@@ -40,8 +40,9 @@ pub struct Config {
     #[arg(long, env = "WEBHOOK_LEASE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub webhook_lease_secs: u64,
 
-    /// Webhook appliers in this process, sharing the event log as replicas do; by default 4 on Postgres (a pass
-    /// mostly waits on the database) and 1 on SQLite (one writer at a time: more would only queue, and delay the
+    /// Webhook appliers in this process, sharing the event log as replicas do; by default 2 on Postgres (a pass
+    /// mostly waits on the database; more take the database from the receiver and thin the backlog a pass
+    /// coalesces) and 1 on SQLite (one writer at a time: more would only queue, and delay the
     /// receiver's writes).
     #[arg(long, env = "WEBHOOK_APPLIERS", value_parser = appliers)]
     pub webhook_appliers: Option<usize>,
