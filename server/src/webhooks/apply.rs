@@ -16,7 +16,7 @@ use generator::ObjectType;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
     FromQueryResult, QueryFilter, Statement,
-    sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order, Query},
+    sea_query::{Expr, ExprTrait, Order, Query},
 };
 use serde_json::{Value, json};
 
@@ -279,26 +279,41 @@ impl Applier {
         for event in &claimed {
             records.entry(event.portal_id).or_default().insert(event.object_id);
         }
+        let limit = self.settings.batch * SAME_RECORDS;
         for (portal, objects) in records {
-            let mut same = Query::select()
-                .column(C::Id)
-                .from(webhook_event::Entity)
-                .and_where(Expr::col(C::State).eq(state::PENDING))
-                .and_where(Expr::col(C::NextAttemptAt).lte(now))
-                .and_where(Expr::col(C::PortalId).eq(portal))
-                .and_where(Expr::col(C::ObjectId).is_in(objects))
-                .limit(self.settings.batch * SAME_RECORDS)
-                .to_owned();
-            if backend == DbBackend::Postgres {
-                same.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-            }
-            let claim = Query::update()
-                .table(webhook_event::Entity)
-                .value(C::NextAttemptAt, until)
-                .and_where(Expr::col(C::Id).in_subquery(same))
-                .returning_all()
-                .to_owned();
-            claimed.extend(Event::find_by_statement(backend.build(&claim)).all(&txn).await?);
+            let claim = if backend == DbBackend::Postgres {
+                // One index probe per record, forced by LATERAL: as `object_id IN (…)`, planned without the log's
+                // column statistics (autovacuum off), it walked every pending event of the portal.
+                let records = (0..objects.len()).map(|i| format!("(${}::bigint)", i + 6)).collect::<Vec<_>>();
+                let sql = format!(
+                    "UPDATE webhook_events SET next_attempt_at = $1 WHERE id = ANY(ARRAY(SELECT e.id FROM (VALUES {}) \
+                     AS r(id), LATERAL (SELECT id FROM webhook_events WHERE portal_id = $2 AND object_id = r.id AND \
+                     state = $3 AND next_attempt_at <= $4 FOR UPDATE SKIP LOCKED) e LIMIT $5)) RETURNING *",
+                    records.join(", ")
+                );
+                let mut values: Vec<sea_orm::Value> =
+                    vec![until.into(), portal.into(), state::PENDING.into(), now.into(), (limit as i64).into()];
+                values.extend(objects.into_iter().map(sea_orm::Value::from));
+                Statement::from_sql_and_values(backend, sql, values)
+            } else {
+                let same = Query::select()
+                    .column(C::Id)
+                    .from(webhook_event::Entity)
+                    .and_where(Expr::col(C::PortalId).eq(portal))
+                    .and_where(Expr::col(C::ObjectId).is_in(objects))
+                    .and_where(Expr::col(C::State).eq(state::PENDING))
+                    .and_where(Expr::col(C::NextAttemptAt).lte(now))
+                    .limit(limit)
+                    .to_owned();
+                let claim = Query::update()
+                    .table(webhook_event::Entity)
+                    .value(C::NextAttemptAt, until)
+                    .and_where(Expr::col(C::Id).in_subquery(same))
+                    .returning_all()
+                    .to_owned();
+                backend.build(&claim)
+            };
+            claimed.extend(Event::find_by_statement(claim).all(&txn).await?);
         }
         txn.commit().await?;
         Ok(claimed)
