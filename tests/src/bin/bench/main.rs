@@ -422,7 +422,13 @@ fn merge(previous: &str, fresh: &str, partial: Option<&str>) -> String {
     let mut out = match partial {
         Some(run) if !old.is_empty() => {
             let rewritten: Vec<String> = new.iter().map(|n| heading(n).trim_start_matches("## ").to_owned()).collect();
-            format!("{}\n\n{run} rewrote: {}.", old_intro.trim_end(), rewritten.join(", "))
+            let line = format!("{run} rewrote: {}.", rewritten.join(", "));
+            // The same command again on the same day says nothing new.
+            if old_intro.lines().any(|l| l == line) {
+                old_intro.trim_end().to_owned()
+            } else {
+                format!("{}\n\n{line}", old_intro.trim_end())
+            }
         }
         _ => intro.trim_end().to_owned(),
     };
@@ -974,6 +980,8 @@ mod merging {
             ),
             "{partial}"
         );
+        let again = merge(&partial, fresh, Some("`bench --only webhooks` on 2026-12-03"));
+        assert_eq!(again.matches("rewrote").count(), 1, "{again}");
     }
 
     #[test]
