@@ -79,7 +79,7 @@ pub async fn upsert_objects(
 }
 
 /// Whether a typed row's archive and merge state comes from the objects written or stays as the mirror holds it.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 pub(super) enum Lifecycle {
     /// HubSpot's record, read whole: archived or live as it says.
     Written,

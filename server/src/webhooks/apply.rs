@@ -16,7 +16,7 @@ use generator::ObjectType;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
     FromQueryResult, QueryFilter, Statement,
-    sea_query::{Expr, ExprTrait, Order, Query},
+    sea_query::{Expr, ExprTrait, Order, Query, SelectStatement},
 };
 use serde_json::{Value, json};
 
@@ -137,6 +137,19 @@ fn scored_records(event: &Event) -> Vec<(ObjectType, i64)> {
     records
 }
 
+/// SQLite's claim: the events `due` selects (its conditions; the id column and table are added here) are leased
+/// until `until`. Writers take turns there, so nothing else can claim them meanwhile.
+fn lease(backend: DbBackend, mut due: SelectStatement, until: DateTime<Utc>) -> Statement {
+    due.column(C::Id).from(webhook_event::Entity);
+    let claim = Query::update()
+        .table(webhook_event::Entity)
+        .value(C::NextAttemptAt, until)
+        .and_where(Expr::col(C::Id).in_subquery(due))
+        .returning_all()
+        .to_owned();
+    backend.build(&claim)
+}
+
 impl Applier {
     /// Applies everything due, pass after pass, until the log has nothing due.
     pub async fn drain(&self) -> Result<Pass, DbErr> {
@@ -239,15 +252,16 @@ impl Applier {
         Ok(txn)
     }
 
-    /// Takes up to a batch of due events by pushing their next attempt past the lease.
+    /// Takes up to a batch of due events by pushing their next attempt past the lease, with the later due events of
+    /// the same records.
     async fn claim(&self) -> Result<Vec<Event>, DbErr> {
         let now = Utc::now();
         let until = now + self.settings.lease;
         let backend = self.db.get_database_backend();
         let claim = if backend == DbBackend::Postgres {
             // `= ANY(ARRAY(…))` runs the locking subquery once, whatever the statistics say. As `IN (…)`, a plan
-            // made while the log was nearly empty (its last ANALYZE) re-ran the subquery for every row of the
-            // grown log: one claim took minutes.
+            // made while the log was nearly empty re-ran the subquery for every row of the grown log: one claim
+            // took minutes.
             Statement::from_sql_and_values(
                 backend,
                 "UPDATE webhook_events SET next_attempt_at = $1 WHERE id = ANY(ARRAY(SELECT id FROM webhook_events \
@@ -255,21 +269,12 @@ impl Applier {
                 [until.into(), state::PENDING.into(), now.into(), (self.settings.batch as i64).into()],
             )
         } else {
-            let due = Query::select()
-                .column(C::Id)
-                .from(webhook_event::Entity)
-                .and_where(Expr::col(C::State).eq(state::PENDING))
+            let mut due = Query::select();
+            due.and_where(Expr::col(C::State).eq(state::PENDING))
                 .and_where(Expr::col(C::NextAttemptAt).lte(now))
                 .order_by(C::Id, Order::Asc)
-                .limit(self.settings.batch)
-                .to_owned();
-            let claim = Query::update()
-                .table(webhook_event::Entity)
-                .value(C::NextAttemptAt, until)
-                .and_where(Expr::col(C::Id).in_subquery(due))
-                .returning_all()
-                .to_owned();
-            backend.build(&claim)
+                .limit(self.settings.batch);
+            lease(backend, due, until)
         };
         let txn = self.begin().await?;
         let mut claimed = Event::find_by_statement(claim).all(&txn).await?;
@@ -279,44 +284,47 @@ impl Applier {
         for event in &claimed {
             records.entry(event.portal_id).or_default().insert(event.object_id);
         }
-        let limit = self.settings.batch * SAME_RECORDS;
         for (portal, objects) in records {
-            let claim = if backend == DbBackend::Postgres {
-                // One index probe per record, forced by LATERAL: as `object_id IN (…)`, planned without the log's
-                // column statistics (autovacuum off), it walked every pending event of the portal.
-                let records = (0..objects.len()).map(|i| format!("(${}::bigint)", i + 6)).collect::<Vec<_>>();
-                let sql = format!(
-                    "UPDATE webhook_events SET next_attempt_at = $1 WHERE id = ANY(ARRAY(SELECT e.id FROM (VALUES {}) \
-                     AS r(id), LATERAL (SELECT id FROM webhook_events WHERE portal_id = $2 AND object_id = r.id AND \
-                     state = $3 AND next_attempt_at <= $4 FOR UPDATE SKIP LOCKED) e LIMIT $5)) RETURNING *",
-                    records.join(", ")
-                );
-                let mut values: Vec<sea_orm::Value> =
-                    vec![until.into(), portal.into(), state::PENDING.into(), now.into(), (limit as i64).into()];
-                values.extend(objects.into_iter().map(sea_orm::Value::from));
-                Statement::from_sql_and_values(backend, sql, values)
-            } else {
-                let same = Query::select()
-                    .column(C::Id)
-                    .from(webhook_event::Entity)
-                    .and_where(Expr::col(C::PortalId).eq(portal))
-                    .and_where(Expr::col(C::ObjectId).is_in(objects))
-                    .and_where(Expr::col(C::State).eq(state::PENDING))
-                    .and_where(Expr::col(C::NextAttemptAt).lte(now))
-                    .limit(limit)
-                    .to_owned();
-                let claim = Query::update()
-                    .table(webhook_event::Entity)
-                    .value(C::NextAttemptAt, until)
-                    .and_where(Expr::col(C::Id).in_subquery(same))
-                    .returning_all()
-                    .to_owned();
-                backend.build(&claim)
-            };
-            claimed.extend(Event::find_by_statement(claim).all(&txn).await?);
+            let later = self.later_events(backend, portal, objects, now, until);
+            claimed.extend(Event::find_by_statement(later).all(&txn).await?);
         }
         txn.commit().await?;
         Ok(claimed)
+    }
+
+    /// The statement leasing the due events of `objects` in `portal`, up to [`SAME_RECORDS`] batches of them.
+    fn later_events(
+        &self,
+        backend: DbBackend,
+        portal: i64,
+        objects: BTreeSet<i64>,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Statement {
+        let limit = self.settings.batch * SAME_RECORDS;
+        if backend == DbBackend::Postgres {
+            // One index probe per record, forced by LATERAL: as `object_id IN (…)`, planned without the log's column
+            // statistics (autovacuum off), it walked every pending event of the portal.
+            let records: Vec<String> = (0..objects.len()).map(|i| format!("(${}::bigint)", i + 6)).collect();
+            let sql = format!(
+                "UPDATE webhook_events SET next_attempt_at = $1 WHERE id = ANY(ARRAY(SELECT e.id FROM (VALUES {}) \
+                 AS r(id), LATERAL (SELECT id FROM webhook_events WHERE portal_id = $2 AND object_id = r.id AND \
+                 state = $3 AND next_attempt_at <= $4 FOR UPDATE SKIP LOCKED) e LIMIT $5)) RETURNING *",
+                records.join(", ")
+            );
+            let mut values: Vec<sea_orm::Value> =
+                vec![until.into(), portal.into(), state::PENDING.into(), now.into(), (limit as i64).into()];
+            values.extend(objects.into_iter().map(sea_orm::Value::from));
+            Statement::from_sql_and_values(backend, sql, values)
+        } else {
+            let mut due = Query::select();
+            due.and_where(Expr::col(C::PortalId).eq(portal))
+                .and_where(Expr::col(C::ObjectId).is_in(objects))
+                .and_where(Expr::col(C::State).eq(state::PENDING))
+                .and_where(Expr::col(C::NextAttemptAt).lte(now))
+                .limit(limit);
+            lease(backend, due, until)
+        }
     }
 
     /// Applies what needs no call to HubSpot, in one transaction, and says which records to read from HubSpot
