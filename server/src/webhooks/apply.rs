@@ -3,7 +3,10 @@
 //! change reads the record from HubSpot (batched per type), so the mirror takes HubSpot's state whatever order
 //! events came in. An event that fails is retried with backoff, then set aside as dead with its reason.
 //!
-//! Appliers claim events by leasing them; on Postgres `FOR UPDATE SKIP LOCKED` lets several replicas share the log.
+//! A pass claims events by locking them in its transaction (on Postgres `FOR UPDATE SKIP LOCKED`, so several
+//! replicas share the log; SQLite has one writer at a time), applies them and marks them applied in that same
+//! transaction: the mirror holds an event's effect exactly when the log says it is applied, and a pass that dies
+//! leaves its events to the next. Events that wait on a read from HubSpot are leased instead, and marked once read.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -15,8 +18,8 @@ use entities::webhook_event::{self, Column as C, Model as Event};
 use generator::ObjectType;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
-    FromQueryResult, QueryFilter, Statement,
-    sea_query::{Expr, ExprTrait, Order, Query, SelectStatement},
+    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Statement,
+    sea_query::{Asterisk, Expr, ExprTrait, LockBehavior, LockType, Query},
 };
 use serde_json::{Value, json};
 
@@ -31,7 +34,8 @@ use crate::{
 pub struct ApplierSettings {
     /// Events claimed at a time.
     pub batch: u64,
-    /// How long a claim holds before another applier may take the events (the claimer died).
+    /// How long events waiting on a read from HubSpot stay with their pass before another applier may take them
+    /// (the pass died).
     pub lease: Duration,
     /// Attempts before an event is dead.
     pub max_attempts: i32,
@@ -87,6 +91,9 @@ const SAME_RECORDS: u64 = 4;
 /// Records events changed that scores read, and the ids of those events.
 type Touched = (Vec<(ObjectType, i64)>, Vec<i64>);
 
+/// Records to read from HubSpot, per portal and type, each with the events waiting on the read.
+type Refetch = BTreeMap<(i64, ObjectType), BTreeSet<(i64, i64)>>;
+
 /// A record's id and its property changes, each with the id of the event that carried it.
 type RecordChanges = (i64, Vec<(i64, events::Change)>);
 
@@ -137,19 +144,6 @@ fn scored_records(event: &Event) -> Vec<(ObjectType, i64)> {
     records
 }
 
-/// SQLite's claim: the events `due` selects (its conditions; the id column and table are added here) are leased
-/// until `until`. Writers take turns there, so nothing else can claim them meanwhile.
-fn lease(backend: DbBackend, mut due: SelectStatement, until: DateTime<Utc>) -> Statement {
-    due.column(C::Id).from(webhook_event::Entity);
-    let claim = Query::update()
-        .table(webhook_event::Entity)
-        .value(C::NextAttemptAt, until)
-        .and_where(Expr::col(C::Id).in_subquery(due))
-        .returning_all()
-        .to_owned();
-    backend.build(&claim)
-}
-
 impl Applier {
     /// Applies everything due, pass after pass, until the log has nothing due.
     pub async fn drain(&self) -> Result<Pass, DbErr> {
@@ -184,8 +178,10 @@ impl Applier {
 
     /// Claims a batch of due events and applies it.
     pub async fn pass(&self) -> Result<Pass, DbErr> {
-        let mut claimed = self.claim().await?;
+        let txn = self.begin().await?;
+        let mut claimed = self.claim(&txn).await?;
         if claimed.is_empty() {
+            txn.commit().await?;
             return Ok(Pass::default());
         }
         // Per property the newest change wins whatever the order, so records can go in key order: replicas then
@@ -195,15 +191,20 @@ impl Applier {
             key(a).cmp(&key(b))
         });
         let mut outcomes: BTreeMap<i64, Result<(), String>> = BTreeMap::new();
-        // A failed transaction applied none of them: each is retried, not left waiting for its lease.
-        let refetch = match self.apply_in_place(&claimed, &mut outcomes).await {
-            Ok(refetch) => refetch,
+        let (refetch, mut pass) = match self.apply_claimed(txn, &claimed, &mut outcomes).await {
+            Ok(applied) => applied,
             Err(err) => {
+                // The transaction applied none of them: each is retried, after a backoff, so that an event that
+                // breaks the transaction every time ends dead instead of blocking the log.
                 tracing::warn!(error = %err, "webhook applier: a pass failed, its events will be retried");
                 outcomes = claimed.iter().map(|e| (e.id, Err(format!("writing the mirror: {err}")))).collect();
-                BTreeMap::new()
+                let txn = self.begin().await?;
+                let pass = self.record(&txn, &claimed, &outcomes).await?;
+                txn.commit().await?;
+                (BTreeMap::new(), pass)
             }
         };
+        let mut read: BTreeMap<i64, Result<(), String>> = BTreeMap::new();
         for ((portal, object_type), ids) in refetch {
             let result = match &self.hubspot {
                 None => Err("no HubSpot client is configured to read the record".to_owned()),
@@ -216,8 +217,17 @@ impl Applier {
                 }
             };
             for (_, event_id) in ids {
-                outcomes.insert(event_id, result.clone());
+                read.insert(event_id, result.clone());
             }
+        }
+        if !read.is_empty() {
+            let txn = self.begin().await?;
+            let after_read = self.record(&txn, &claimed, &read).await?;
+            txn.commit().await?;
+            pass.applied += after_read.applied;
+            pass.retried += after_read.retried;
+            pass.dead += after_read.dead;
+            outcomes.extend(read);
         }
         // Per portal: the records applied events changed, and the events.
         let mut touched: BTreeMap<i64, Touched> = BTreeMap::new();
@@ -229,7 +239,6 @@ impl Applier {
                 events.push(event.event_id);
             }
         }
-        let pass = self.record(&claimed, outcomes).await?;
         if let Some(health) = &self.health {
             for (portal, (records, events)) in touched {
                 // The cause names the events (a few of them: a pass may apply hundreds).
@@ -239,6 +248,28 @@ impl Applier {
             }
         }
         Ok(pass)
+    }
+
+    /// In the claim's transaction: applies what needs no read from HubSpot and marks it, leases the events that
+    /// wait on a read, and commits. Returns the records to read, with the events waiting on each.
+    async fn apply_claimed(
+        &self,
+        txn: DatabaseTransaction,
+        claimed: &[Event],
+        outcomes: &mut BTreeMap<i64, Result<(), String>>,
+    ) -> Result<(Refetch, Pass), DbErr> {
+        let refetch = self.apply_in_place(&txn, claimed, outcomes).await?;
+        let waiting: Vec<i64> = refetch.values().flatten().map(|(_, event_id)| *event_id).collect();
+        if !waiting.is_empty() {
+            webhook_event::Entity::update_many()
+                .col_expr(C::NextAttemptAt, Expr::val(Utc::now() + self.settings.lease))
+                .filter(C::Id.is_in(waiting))
+                .exec(&txn)
+                .await?;
+        }
+        let pass = self.record(&txn, claimed, outcomes).await?;
+        txn.commit().await?;
+        Ok((refetch, pass))
     }
 
     /// A write transaction whose statements Postgres plans for the log as it is now. The log grows and drains by
@@ -252,54 +283,49 @@ impl Applier {
         Ok(txn)
     }
 
-    /// Takes up to a batch of due events by pushing their next attempt past the lease, with the later due events of
-    /// the same records.
-    async fn claim(&self) -> Result<Vec<Event>, DbErr> {
+    /// Locks up to a batch of due events, oldest first, with the later due events of the same records. Postgres skips
+    /// the events another applier holds.
+    async fn claim(&self, txn: &DatabaseTransaction) -> Result<Vec<Event>, DbErr> {
         let now = Utc::now();
-        let until = now + self.settings.lease;
-        let backend = self.db.get_database_backend();
-        let claim = if backend == DbBackend::Postgres {
-            // `= ANY(ARRAY(…))` runs the locking subquery once, whatever the statistics say. As `IN (…)`, a plan
-            // made while the log was nearly empty re-ran the subquery for every row of the grown log: one claim
-            // took minutes.
-            Statement::from_sql_and_values(
-                backend,
-                "UPDATE webhook_events SET next_attempt_at = $1 WHERE id = ANY(ARRAY(SELECT id FROM webhook_events \
-                 WHERE state = $2 AND next_attempt_at <= $3 ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED)) RETURNING *",
-                [until.into(), state::PENDING.into(), now.into(), (self.settings.batch as i64).into()],
-            )
-        } else {
-            let mut due = Query::select();
-            due.and_where(Expr::col(C::State).eq(state::PENDING))
-                .and_where(Expr::col(C::NextAttemptAt).lte(now))
-                .order_by(C::Id, Order::Asc)
-                .limit(self.settings.batch);
-            lease(backend, due, until)
-        };
-        let txn = self.begin().await?;
-        let mut claimed = Event::find_by_statement(claim).all(&txn).await?;
-        // The records' later events come along: the pass writes each record once for all of them, so the deeper a
+        if txn.get_database_backend() == DbBackend::Postgres {
+            // The claim walks `(state, id, …)` in id order and stops after a batch. With statistics from when few
+            // events were pending (autovacuum off), Postgres instead read every pending event by bitmap and sorted
+            // them all, spilling to disk: a backlog made each pass slower. The pass's other statements probe
+            // indexes by key, where bitmaps do not help.
+            txn.execute_unprepared("SET LOCAL enable_bitmapscan = off").await?;
+        }
+        let mut claimed = webhook_event::Entity::find()
+            .filter(C::State.eq(state::PENDING))
+            .filter(C::NextAttemptAt.lte(now))
+            .order_by_asc(C::Id)
+            .limit(self.settings.batch)
+            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            .all(txn)
+            .await?;
+        // Every due event up to the last claimed that no other applier holds is claimed, so the records' other due
+        // events come after it. They come along: the pass writes each record once for all of them, so the deeper a
         // backlog, the fewer writes per event it takes to drain.
+        let Some(last) = claimed.last().map(|e| e.id) else { return Ok(claimed) };
         let mut records: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
         for event in &claimed {
             records.entry(event.portal_id).or_default().insert(event.object_id);
         }
         for (portal, objects) in records {
-            let later = self.later_events(backend, portal, objects, now, until);
-            claimed.extend(Event::find_by_statement(later).all(&txn).await?);
+            let later = self.later_events(txn.get_database_backend(), portal, objects, last, now);
+            claimed.extend(Event::find_by_statement(later).all(txn).await?);
         }
-        txn.commit().await?;
         Ok(claimed)
     }
 
-    /// The statement leasing the due events of `objects` in `portal`, up to [`SAME_RECORDS`] batches of them.
+    /// The statement locking the due events of `objects` in `portal` after event `last`, up to [`SAME_RECORDS`]
+    /// batches of them.
     fn later_events(
         &self,
         backend: DbBackend,
         portal: i64,
         objects: BTreeSet<i64>,
+        last: i64,
         now: DateTime<Utc>,
-        until: DateTime<Utc>,
     ) -> Statement {
         let limit = self.settings.batch * SAME_RECORDS;
         if backend == DbBackend::Postgres {
@@ -307,23 +333,27 @@ impl Applier {
             // statistics (autovacuum off), it walked every pending event of the portal.
             let records: Vec<String> = (0..objects.len()).map(|i| format!("(${}::bigint)", i + 6)).collect();
             let sql = format!(
-                "UPDATE webhook_events SET next_attempt_at = $1 WHERE id = ANY(ARRAY(SELECT e.id FROM (VALUES {}) \
-                 AS r(id), LATERAL (SELECT id FROM webhook_events WHERE portal_id = $2 AND object_id = r.id AND \
-                 state = $3 AND next_attempt_at <= $4 FOR UPDATE SKIP LOCKED) e LIMIT $5)) RETURNING *",
+                "SELECT e.* FROM (VALUES {}) AS r(id), LATERAL (SELECT * FROM webhook_events WHERE portal_id = $1 \
+                 AND object_id = r.id AND state = $2 AND next_attempt_at <= $3 AND id > $4 FOR UPDATE SKIP LOCKED) e \
+                 LIMIT $5",
                 records.join(", ")
             );
             let mut values: Vec<sea_orm::Value> =
-                vec![until.into(), portal.into(), state::PENDING.into(), now.into(), (limit as i64).into()];
+                vec![portal.into(), state::PENDING.into(), now.into(), last.into(), (limit as i64).into()];
             values.extend(objects.into_iter().map(sea_orm::Value::from));
             Statement::from_sql_and_values(backend, sql, values)
         } else {
-            let mut due = Query::select();
-            due.and_where(Expr::col(C::PortalId).eq(portal))
+            let due = Query::select()
+                .column(Asterisk)
+                .from(webhook_event::Entity)
+                .and_where(Expr::col(C::PortalId).eq(portal))
                 .and_where(Expr::col(C::ObjectId).is_in(objects))
                 .and_where(Expr::col(C::State).eq(state::PENDING))
                 .and_where(Expr::col(C::NextAttemptAt).lte(now))
-                .limit(limit);
-            lease(backend, due, until)
+                .and_where(Expr::col(C::Id).gt(last))
+                .limit(limit)
+                .to_owned();
+            backend.build(&due)
         }
     }
 
@@ -331,15 +361,15 @@ impl Applier {
     /// (with the events waiting on each).
     async fn apply_in_place(
         &self,
+        txn: &DatabaseTransaction,
         events: &[Event],
         outcomes: &mut BTreeMap<i64, Result<(), String>>,
-    ) -> Result<BTreeMap<(i64, ObjectType), BTreeSet<(i64, i64)>>, DbErr> {
-        let mut refetch: BTreeMap<(i64, ObjectType), BTreeSet<(i64, i64)>> = BTreeMap::new();
+    ) -> Result<Refetch, DbErr> {
+        let mut refetch = Refetch::new();
         // Property changes per type, per record, each with its event; events come sorted by record, so a record's
         // changes are adjacent.
         let mut changes: BTreeMap<(i64, ObjectType), Vec<RecordChanges>> = BTreeMap::new();
         let mut created: BTreeMap<(i64, ObjectType), Vec<(i64, i64)>> = BTreeMap::new();
-        let txn = self.begin().await?;
         for event in events {
             let (portal, id, payload) = (event.portal_id, event.object_id, &event.payload);
             let Some(object_type) = object_type(event) else {
@@ -369,11 +399,11 @@ impl Applier {
                     records.last_mut().expect("pushed above").1.push((event.id, change));
                 }
                 "deletion" => {
-                    events::tombstone(&txn, portal, object_type, id, event.occurred_at).await?;
+                    events::tombstone(txn, portal, object_type, id, event.occurred_at).await?;
                     outcomes.insert(event.id, Ok(()));
                 }
                 "privacyDeletion" => {
-                    events::erase_contact(&txn, portal, id).await?;
+                    events::erase_contact(txn, portal, id).await?;
                     outcomes.insert(event.id, Ok(()));
                 }
                 "merge" => {
@@ -387,7 +417,7 @@ impl Applier {
                         .filter_map(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
                         .filter(|m| *m != survivor)
                         .collect();
-                    crate::mirror::mark_merged(&txn, portal, object_type, &merged, survivor, Utc::now()).await?;
+                    crate::mirror::mark_merged(txn, portal, object_type, &merged, survivor, Utc::now()).await?;
                     read(survivor);
                 }
                 "associationChange" => {
@@ -406,7 +436,7 @@ impl Applier {
         // needs no read: HubSpot's state then is what the mirror got.
         for ((portal, object_type), records) in created {
             let ids: Vec<i64> = records.iter().map(|(id, _)| *id).collect();
-            let held = mirror::held(&txn, portal, object_type, &ids).await?;
+            let held = mirror::held(txn, portal, object_type, &ids).await?;
             for (id, event_id) in records {
                 if held.contains(&id) {
                     outcomes.insert(event_id, Ok(()));
@@ -419,7 +449,7 @@ impl Applier {
         for ((portal, object_type), records) in changes {
             let list: Vec<(i64, Vec<events::Change>)> =
                 records.iter().map(|(id, changes)| (*id, changes.iter().map(|(_, c)| c.clone()).collect())).collect();
-            let missing = events::set_properties(&txn, portal, object_type, &list).await?;
+            let missing = events::set_properties(txn, portal, object_type, &list).await?;
             for (id, record_changes) in records {
                 for (event_id, _) in record_changes {
                     if missing.contains(&id) {
@@ -430,16 +460,19 @@ impl Applier {
                 }
             }
         }
-        txn.commit().await?;
         Ok(refetch)
     }
 
-    /// Marks each claimed event applied, due again later, or dead.
-    async fn record(&self, events: &[Event], outcomes: BTreeMap<i64, Result<(), String>>) -> Result<Pass, DbErr> {
+    /// Marks each event with an outcome applied, due again later, or dead.
+    async fn record(
+        &self,
+        txn: &DatabaseTransaction,
+        events: &[Event],
+        outcomes: &BTreeMap<i64, Result<(), String>>,
+    ) -> Result<Pass, DbErr> {
         let now = Utc::now();
         let mut pass = Pass::default();
         let applied: Vec<i64> = outcomes.iter().filter(|(_, o)| o.is_ok()).map(|(id, _)| *id).collect();
-        let txn = self.begin().await?;
         if !applied.is_empty() {
             webhook_event::Entity::update_many()
                 .col_expr(C::State, Expr::val(state::APPLIED))
@@ -447,7 +480,7 @@ impl Applier {
                 .col_expr(C::Attempts, Expr::col(C::Attempts).add(1))
                 .col_expr(C::LastError, Expr::val(Option::<String>::None))
                 .filter(C::Id.is_in(applied.iter().copied()))
-                .exec(&txn)
+                .exec(txn)
                 .await?;
             pass.applied = applied.len() as u64;
             for event in events.iter().filter(|e| outcomes.get(&e.id).is_some_and(Result::is_ok)) {
@@ -466,7 +499,10 @@ impl Applier {
                 .col_expr(C::LastError, Expr::val(reason.clone()))
                 .col_expr(C::NextAttemptAt, Expr::val(next))
                 .filter(C::Id.eq(event.id))
-                .exec(&txn)
+                // Unless another applier took the event since (after a failed pass, which held nothing).
+                .filter(C::State.eq(state::PENDING))
+                .filter(C::Attempts.eq(event.attempts))
+                .exec(txn)
                 .await?;
             if dead {
                 pass.dead += 1;
@@ -477,7 +513,6 @@ impl Applier {
                 tracing::warn!(event = event.id, kind = %event.subscription_type, %reason, attempts, "webhook event will be retried");
             }
         }
-        txn.commit().await?;
         Ok(pass)
     }
 }
