@@ -22,5 +22,6 @@ pub mod portal;
 pub mod sync_state;
 pub mod ticket;
 pub mod webhook_event;
+pub mod webhook_queue;
 
 pub use sea_orm;

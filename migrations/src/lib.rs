@@ -9,6 +9,7 @@ mod m20261122_000004_oauth_states;
 mod m20261201_000005_idempotency_keys;
 mod m20261202_000006_insight_events;
 mod m20261203_000007_webhook_claim_order;
+mod m20261205_000008_webhook_queue;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_idempotency_keys::Migration),
             Box::new(m20261202_000006_insight_events::Migration),
             Box::new(m20261203_000007_webhook_claim_order::Migration),
+            Box::new(m20261205_000008_webhook_queue::Migration),
         ]
     }
 }

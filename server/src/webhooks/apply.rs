@@ -3,8 +3,9 @@
 //! change reads the record from HubSpot (batched per type), so the mirror takes HubSpot's state whatever order
 //! events came in. An event that fails is retried with backoff, then set aside as dead with its reason.
 //!
-//! A pass claims events by locking them in its transaction (on Postgres `FOR UPDATE SKIP LOCKED`, so several
-//! replicas share the log; SQLite has one writer at a time), applies them and marks them applied in that same
+//! The events still to apply are on a work list, `webhook_queue`. A pass claims events by locking their entries
+//! in its transaction (on Postgres `FOR UPDATE SKIP LOCKED`, so several replicas share the log; SQLite has one
+//! writer at a time), applies them, marks them applied in the log and takes them off the list in that same
 //! transaction: the mirror holds an event's effect exactly when the log says it is applied, and a pass that dies
 //! leaves its events to the next. Events that wait on a read from HubSpot are leased instead, and marked once read.
 
@@ -14,7 +15,10 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use entities::webhook_event::{self, Column as C, Model as Event};
+use entities::{
+    webhook_event::{self, Column as C, Model as Event},
+    webhook_queue::{self, Column as Q},
+};
 use generator::ObjectType;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
@@ -261,9 +265,9 @@ impl Applier {
         let refetch = self.apply_in_place(&txn, claimed, outcomes).await?;
         let waiting: Vec<i64> = refetch.values().flatten().map(|(_, event_id)| *event_id).collect();
         if !waiting.is_empty() {
-            webhook_event::Entity::update_many()
-                .col_expr(C::NextAttemptAt, Expr::val(Utc::now() + self.settings.lease))
-                .filter(C::Id.is_in(waiting))
+            webhook_queue::Entity::update_many()
+                .col_expr(Q::NextAttemptAt, Expr::val(Utc::now() + self.settings.lease))
+                .filter(Q::Id.is_in(waiting))
                 .exec(&txn)
                 .await?;
         }
@@ -275,10 +279,15 @@ impl Applier {
     /// A write transaction whose statements Postgres plans for the log as it is now. The log grows and drains by
     /// orders of magnitude within minutes, and a generic plan cached while it was small (a sequential scan filtering
     /// by a list of 500 ids) stayed in use at every size: nothing invalidates it while autovacuum is off.
+    ///
+    /// Its commit does not wait for the disk: a crash can lose only the last passes, whose events the log then
+    /// holds as pending again (they were marked in the transaction that applied them), and applying them again
+    /// changes nothing newer.
     async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
         let txn = crate::db::begin_write(&self.db).await?;
         if txn.get_database_backend() == DbBackend::Postgres {
-            txn.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan").await?;
+            txn.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL synchronous_commit = off")
+                .await?;
         }
         Ok(txn)
     }
@@ -287,25 +296,21 @@ impl Applier {
     /// the events another applier holds.
     async fn claim(&self, txn: &DatabaseTransaction) -> Result<Vec<Event>, DbErr> {
         let now = Utc::now();
-        if txn.get_database_backend() == DbBackend::Postgres {
-            // The claim walks `(state, id, …)` in id order and stops after a batch. With statistics from when few
-            // events were pending (autovacuum off), Postgres instead read every pending event by bitmap and sorted
-            // them all, spilling to disk: a backlog made each pass slower. The pass's other statements probe
-            // indexes by key, where bitmaps do not help.
-            txn.execute_unprepared("SET LOCAL enable_bitmapscan = off").await?;
-        }
-        let mut claimed = webhook_event::Entity::find()
-            .filter(C::State.eq(state::PENDING))
-            .filter(C::NextAttemptAt.lte(now))
-            .order_by_asc(C::Id)
+        let ids: Vec<i64> = webhook_queue::Entity::find()
+            .select_only()
+            .column(Q::Id)
+            .filter(Q::NextAttemptAt.lte(now))
+            .order_by_asc(Q::Id)
             .limit(self.settings.batch)
             .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            .into_tuple()
             .all(txn)
             .await?;
         // Every due event up to the last claimed that no other applier holds is claimed, so the records' other due
         // events come after it. They come along: the pass writes each record once for all of them, so the deeper a
         // backlog, the fewer writes per event it takes to drain.
-        let Some(last) = claimed.last().map(|e| e.id) else { return Ok(claimed) };
+        let Some(&last) = ids.last() else { return Ok(Vec::new()) };
+        let mut claimed = webhook_event::Entity::find().filter(C::Id.is_in(ids)).all(txn).await?;
         let mut records: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
         for event in &claimed {
             records.entry(event.portal_id).or_default().insert(event.object_id);
@@ -331,26 +336,30 @@ impl Applier {
         if backend == DbBackend::Postgres {
             // One index probe per record, forced by LATERAL: as `object_id IN (…)`, planned without the log's column
             // statistics (autovacuum off), it walked every pending event of the portal.
-            let records: Vec<String> = (0..objects.len()).map(|i| format!("(${}::bigint)", i + 6)).collect();
+            let records: Vec<String> = (0..objects.len()).map(|i| format!("(${}::bigint)", i + 5)).collect();
             let sql = format!(
-                "SELECT e.* FROM (VALUES {}) AS r(id), LATERAL (SELECT * FROM webhook_events WHERE portal_id = $1 \
-                 AND object_id = r.id AND state = $2 AND next_attempt_at <= $3 AND id > $4 FOR UPDATE SKIP LOCKED) e \
-                 LIMIT $5",
+                "SELECT e.* FROM (VALUES {}) AS r(id), LATERAL (SELECT w.* FROM webhook_events w JOIN webhook_queue q \
+                 ON q.id = w.id WHERE w.portal_id = $1 AND w.object_id = r.id AND w.id > $2 AND q.next_attempt_at <= $3 \
+                 FOR UPDATE OF q SKIP LOCKED) e LIMIT $4",
                 records.join(", ")
             );
-            let mut values: Vec<sea_orm::Value> =
-                vec![portal.into(), state::PENDING.into(), now.into(), last.into(), (limit as i64).into()];
+            let mut values: Vec<sea_orm::Value> = vec![portal.into(), last.into(), now.into(), (limit as i64).into()];
             values.extend(objects.into_iter().map(sea_orm::Value::from));
             Statement::from_sql_and_values(backend, sql, values)
         } else {
+            let queued = Query::select()
+                .expr(Expr::val(1))
+                .from(webhook_queue::Entity)
+                .and_where(Expr::col((webhook_queue::Entity, Q::Id)).equals((webhook_event::Entity, C::Id)))
+                .and_where(Expr::col((webhook_queue::Entity, Q::NextAttemptAt)).lte(now))
+                .to_owned();
             let due = Query::select()
                 .column(Asterisk)
                 .from(webhook_event::Entity)
                 .and_where(Expr::col(C::PortalId).eq(portal))
                 .and_where(Expr::col(C::ObjectId).is_in(objects))
-                .and_where(Expr::col(C::State).eq(state::PENDING))
-                .and_where(Expr::col(C::NextAttemptAt).lte(now))
                 .and_where(Expr::col(C::Id).gt(last))
+                .and_where(Expr::exists(queued))
                 .limit(limit)
                 .to_owned();
             backend.build(&due)
@@ -482,6 +491,7 @@ impl Applier {
                 .filter(C::Id.is_in(applied.iter().copied()))
                 .exec(txn)
                 .await?;
+            webhook_queue::Entity::delete_many().filter(Q::Id.is_in(applied.iter().copied())).exec(txn).await?;
             pass.applied = applied.len() as u64;
             for event in events.iter().filter(|e| outcomes.get(&e.id).is_some_and(Result::is_ok)) {
                 self.stats.count_applied(now - event.received_at);
@@ -493,7 +503,7 @@ impl Applier {
             let dead = attempts >= self.settings.max_attempts;
             let backoff = self.settings.min_backoff.saturating_mul(1 << (attempts - 1).clamp(0, 20) as u32);
             let next: DateTime<Utc> = now + backoff.min(self.settings.max_backoff);
-            webhook_event::Entity::update_many()
+            let marked = webhook_event::Entity::update_many()
                 .col_expr(C::State, Expr::val(if dead { state::DEAD } else { state::PENDING }))
                 .col_expr(C::Attempts, Expr::val(attempts))
                 .col_expr(C::LastError, Expr::val(reason.clone()))
@@ -504,6 +514,17 @@ impl Applier {
                 .filter(C::Attempts.eq(event.attempts))
                 .exec(txn)
                 .await?;
+            if marked.rows_affected > 0 {
+                if dead {
+                    webhook_queue::Entity::delete_many().filter(Q::Id.eq(event.id)).exec(txn).await?;
+                } else {
+                    webhook_queue::Entity::update_many()
+                        .col_expr(Q::NextAttemptAt, Expr::val(next))
+                        .filter(Q::Id.eq(event.id))
+                        .exec(txn)
+                        .await?;
+                }
+            }
             if dead {
                 pass.dead += 1;
                 self.stats.count_dead();

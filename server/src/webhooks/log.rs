@@ -2,7 +2,10 @@
 //! never lost. A duplicate of a stored event (HubSpot retries, redeliveries) is not stored again.
 
 use chrono::Utc;
-use entities::webhook_event::{self, Column as C};
+use entities::{
+    webhook_event::{self, Column as C},
+    webhook_queue,
+};
 use sea_orm::{ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait, NotSet, sea_query::OnConflict};
 
 use super::event::Event;
@@ -24,15 +27,15 @@ pub struct Appended {
     pub unknown: u64,
 }
 
-/// Writes the whole delivery in one transaction: all of it is stored, or none (and HubSpot will retry).
+/// Writes the whole delivery in one transaction: all of it is stored, or none (and HubSpot will retry). The events
+/// the applier knows also go on its work list.
 pub async fn append(db: &DatabaseConnection, batch_id: &str, events: Vec<Event>) -> Result<Appended, DbErr> {
     let total = events.len() as u64;
-    let unknown = events.iter().filter(|e| !e.is_known()).count() as u64;
     if events.is_empty() {
         return Ok(Appended::default());
     }
     let now = Utc::now();
-    let rows = events.into_iter().map(|event| webhook_event::ActiveModel {
+    let row = |event: Event| webhook_event::ActiveModel {
         id: NotSet,
         batch_id: Set(batch_id.to_owned()),
         dedupe_key: Set(event.dedupe_key()),
@@ -48,13 +51,32 @@ pub async fn append(db: &DatabaseConnection, batch_id: &str, events: Vec<Event>)
         received_at: Set(now),
         next_attempt_at: Set(now),
         applied_at: Set(None),
-    });
+    };
+    let (known, unknown): (Vec<Event>, Vec<Event>) = events.into_iter().partition(Event::is_known);
+    let unknown_count = unknown.len() as u64;
+    let new = || OnConflict::column(C::DedupeKey).do_nothing().to_owned();
     let txn = crate::db::begin_write(db).await?;
-    let stored = webhook_event::Entity::insert_many(rows)
-        .on_conflict(OnConflict::column(C::DedupeKey).do_nothing().to_owned())
+    let queued: Vec<i64> = webhook_event::Entity::insert_many(known.into_iter().map(row))
+        .on_conflict(new())
+        .exec_with_returning_keys(&txn)
+        .await
+        .or_else(none_new)?;
+    let ignored = webhook_event::Entity::insert_many(unknown.into_iter().map(row))
+        .on_conflict(new())
         .exec_without_returning(&txn)
         .await
-        .or_else(|err| if matches!(err, DbErr::RecordNotInserted) { Ok(0) } else { Err(err) })?;
+        .or_else(none_new)?;
+    let stored = queued.len() as u64 + ignored;
+    webhook_queue::Entity::insert_many(
+        queued.into_iter().map(|id| webhook_queue::ActiveModel { id: Set(id), next_attempt_at: Set(now) }),
+    )
+    .exec_without_returning(&txn)
+    .await?;
     txn.commit().await?;
-    Ok(Appended { stored, duplicates: total - stored, unknown })
+    Ok(Appended { stored, duplicates: total - stored, unknown: unknown_count })
+}
+
+/// When every event of an insert was stored already (all duplicates), nothing inserted is not an error.
+fn none_new<T: Default>(err: DbErr) -> Result<T, DbErr> {
+    if matches!(err, DbErr::RecordNotInserted) { Ok(T::default()) } else { Err(err) }
 }

@@ -1,7 +1,8 @@
 //! Every migration runs up and down, and up again, on SQLite and Postgres.
 
+use entities::{webhook_event, webhook_queue};
 use migrations::{Migrator, MigratorTrait};
-use sea_orm::{ConnectionTrait, Statement};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement};
 use tests::{Backend, TestDb, on_both};
 
 const TABLES: &[&str] = &[
@@ -17,6 +18,7 @@ const TABLES: &[&str] = &[
     "associations",
     "object_properties",
     "webhook_events",
+    "webhook_queue",
     "sync_state",
     "oauth_tokens",
     "oauth_states",
@@ -63,4 +65,38 @@ on_both!(every_migration_goes_up_down_and_up_again, |backend| async move {
     let again = tables(&db, backend).await;
     assert!(TABLES.iter().all(|t| again.contains(&t.to_string())), "up again restores every table: {again:?}");
     assert!(Migrator::get_pending_migrations(&db.db).await.unwrap().is_empty());
+});
+
+// An upgrade keeps the backlog: events the log holds as pending when the appliers' work list is made go on it, and
+// nothing else does.
+on_both!(pending_events_logged_before_the_work_list_are_queued_by_the_upgrade, |backend| async move {
+    let db = TestDb::empty(backend).await;
+    let before_queue = Migrator::migrations().len() as u32 - 1;
+    Migrator::up(&db.db, Some(before_queue)).await.expect("up to the log without a work list");
+    db.db
+        .execute_unprepared(
+            "INSERT INTO webhook_events (batch_id, portal_id, event_id, subscription_type, object_id, occurred_at, \
+             dedupe_key, payload, state, attempts, received_at, next_attempt_at) VALUES \
+             ('b', 1, 1, 'contact.propertyChange', 7, 1, 'k1', '{}', 'applied', 1, '2026-12-05T00:00:00Z', '2026-12-05T00:00:00Z'), \
+             ('b', 1, 2, 'contact.propertyChange', 7, 2, 'k2', '{}', 'pending', 0, '2026-12-05T00:00:00Z', '2026-12-05T00:00:00Z'), \
+             ('b', 1, 3, 'contact.propertyChange', 8, 3, 'k3', '{}', 'dead', 8, '2026-12-05T00:00:00Z', '2026-12-05T00:00:00Z'), \
+             ('b', 1, 4, 'contact.propertyChange', 9, 4, 'k4', '{}', 'pending', 2, '2026-12-05T00:00:00Z', '2026-12-05T00:00:00Z')",
+        )
+        .await
+        .unwrap();
+    Migrator::up(&db.db, None).await.expect("up");
+    let mut pending: Vec<i64> = webhook_event::Entity::find()
+        .filter(webhook_event::Column::State.eq("pending"))
+        .all(&db.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    pending.sort_unstable();
+    assert_eq!(pending.len(), 2);
+    let mut queued: Vec<i64> =
+        webhook_queue::Entity::find().all(&db.db).await.unwrap().into_iter().map(|q| q.id).collect();
+    queued.sort_unstable();
+    assert_eq!(queued, pending);
 });
