@@ -2,7 +2,10 @@
 //! With no index on the log's state, marking an event applied rewrites its row in place (Postgres: a heap-only
 //! update, for which the log's pages keep half their room) instead of adding an entry to each of the log's indexes,
 //! which cost three times the event's insert. The log keeps `(portal_id, object_id, id)`: the applier finds a
-//! record's later events there, and an erasure all of a contact's events.
+//! record's later events there, and an erasure all of a contact's events. Its name is new: SQLite checks a
+//! `CREATE INDEX` against the schema its connection last read, and the migrator runs SQLite's statements on any of
+//! the pool's connections, so re-creating the name `m20261203_000007` dropped failed once in a test run ("index
+//! ix_webhook_events_object already exists" on a fresh database).
 
 use sea_orm_migration::{prelude::*, schema::*, sea_orm::DbBackend};
 
@@ -35,7 +38,7 @@ impl MigrationTrait for Migration {
         manager.drop_index(Index::drop().name("ix_webhook_events_due").table("webhook_events").to_owned()).await?;
         manager.drop_index(Index::drop().name("ix_webhook_events_record").table("webhook_events").to_owned()).await?;
         manager
-            .create_index(index("ix_webhook_events_object").col("portal_id").col("object_id").col("id").to_owned())
+            .create_index(index("ix_webhook_events_by_record").col("portal_id").col("object_id").col("id").to_owned())
             .await?;
         if manager.get_database_backend() == DbBackend::Postgres {
             db.execute_unprepared("ALTER TABLE webhook_events SET (fillfactor = 50)").await?;
@@ -47,7 +50,9 @@ impl MigrationTrait for Migration {
         if manager.get_database_backend() == DbBackend::Postgres {
             manager.get_connection().execute_unprepared("ALTER TABLE webhook_events RESET (fillfactor)").await?;
         }
-        manager.drop_index(Index::drop().name("ix_webhook_events_object").table("webhook_events").to_owned()).await?;
+        manager
+            .drop_index(Index::drop().name("ix_webhook_events_by_record").table("webhook_events").to_owned())
+            .await?;
         // The indexes as `m20261203_000007_webhook_claim_order` made them; the log's state says what is pending.
         manager
             .create_index(index("ix_webhook_events_due").col("state").col("id").col("next_attempt_at").to_owned())
