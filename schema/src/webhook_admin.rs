@@ -4,12 +4,11 @@ use async_graphql::{Context, Enum, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, TimeZone, Utc};
 use entities::{
     webhook_event::{self, Column as C},
-    webhook_queue::{self, Column as Q},
+    webhook_queue,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
-    sea_query::{Expr, ExprTrait, Query},
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait, sea_query::Expr,
 };
 
 use crate::{
@@ -118,12 +117,11 @@ impl WebhookAdminMutation {
     /// the portal. How many were replayed.
     async fn replay_webhook_events(&self, ctx: &Context<'_>, id: Option<ID>) -> GqlResult<u64> {
         let scope = scope(ctx);
-        let only: Option<i64> = match &id {
-            None => None,
-            Some(id) => {
-                Some(id.parse().map_err(|_| ApiError::invalid("id", format!("{:?} is not an event id", id.0))).gql()?)
-            }
-        };
+        let only: Option<i64> = id
+            .as_ref()
+            .map(|id| id.parse().map_err(|_| ApiError::invalid("id", format!("{:?} is not an event id", id.0))))
+            .transpose()
+            .gql()?;
         let replayed = replay(&scope.db, scope.portal_id, only).await.map_err(ApiError::from).gql()?;
         if replayed == 0
             && let Some(id) = id
@@ -138,38 +136,28 @@ impl WebhookAdminMutation {
 /// reset, in one transaction; how many.
 async fn replay(db: &DatabaseConnection, portal: i64, only: Option<i64>) -> Result<u64, DbErr> {
     let now = Utc::now();
-    let mut dead = Query::select();
-    dead.column(C::Id)
-        .expr(Expr::val(now))
-        .from(webhook_event::Entity)
-        .and_where(Expr::col(C::PortalId).eq(portal))
-        .and_where(Expr::col(C::State).eq("dead"));
-    if let Some(id) = only {
-        dead.and_where(Expr::col(C::Id).eq(id));
-    }
-    let queue = Query::insert()
-        .into_table(webhook_queue::Entity)
-        .columns([Q::Id, Q::NextAttemptAt])
-        .select_from(dead)
-        .map_err(|e| DbErr::Custom(e.to_string()))?
-        .to_owned();
     // SQLite: the write lock at `BEGIN`, so the list and the log change together or wait their turn.
     let immediate = TransactionOptions {
         sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
         ..TransactionOptions::default()
     };
     let txn = db.begin_with_options(immediate).await?;
-    txn.execute(&queue).await?;
-    let mut update = webhook_event::Entity::update_many()
+    let mut dead = webhook_event::Entity::update_many()
         .col_expr(C::State, Expr::val("pending"))
         .col_expr(C::Attempts, Expr::val(0))
         .col_expr(C::NextAttemptAt, Expr::val(now))
         .filter(C::PortalId.eq(portal))
         .filter(C::State.eq("dead"));
     if let Some(id) = only {
-        update = update.filter(C::Id.eq(id));
+        dead = dead.filter(C::Id.eq(id));
     }
-    let replayed = update.exec(&txn).await?.rows_affected;
+    let replayed = dead.exec_with_returning(&txn).await?;
+    let count = replayed.len() as u64;
+    webhook_queue::Entity::insert_many(
+        replayed.into_iter().map(|e| webhook_queue::ActiveModel { id: Set(e.id), next_attempt_at: Set(now) }),
+    )
+    .exec_without_returning(&txn)
+    .await?;
     txn.commit().await?;
-    Ok(replayed)
+    Ok(count)
 }

@@ -89,6 +89,14 @@ impl Pass {
     }
 }
 
+impl std::ops::AddAssign for Pass {
+    fn add_assign(&mut self, other: Pass) {
+        self.applied += other.applied;
+        self.retried += other.retried;
+        self.dead += other.dead;
+    }
+}
+
 /// A pass takes at most this many batches of the claimed records' later events besides its batch.
 const SAME_RECORDS: u64 = 4;
 
@@ -157,9 +165,7 @@ impl Applier {
             if pass.handled() == 0 {
                 return Ok(total);
             }
-            total.applied += pass.applied;
-            total.retried += pass.retried;
-            total.dead += pass.dead;
+            total += pass;
         }
     }
 
@@ -202,10 +208,7 @@ impl Applier {
                 // breaks the transaction every time ends dead instead of blocking the log.
                 tracing::warn!(error = %err, "webhook applier: a pass failed, its events will be retried");
                 outcomes = claimed.iter().map(|e| (e.id, Err(format!("writing the mirror: {err}")))).collect();
-                let txn = self.begin().await?;
-                let pass = self.record(&txn, &claimed, &outcomes).await?;
-                txn.commit().await?;
-                (BTreeMap::new(), pass)
+                (Refetch::new(), self.record_apart(&claimed, &outcomes).await?)
             }
         };
         let mut read: BTreeMap<i64, Result<(), String>> = BTreeMap::new();
@@ -225,12 +228,7 @@ impl Applier {
             }
         }
         if !read.is_empty() {
-            let txn = self.begin().await?;
-            let after_read = self.record(&txn, &claimed, &read).await?;
-            txn.commit().await?;
-            pass.applied += after_read.applied;
-            pass.retried += after_read.retried;
-            pass.dead += after_read.dead;
+            pass += self.record_apart(&claimed, &read).await?;
             outcomes.extend(read);
         }
         // Per portal: the records applied events changed, and the events.
@@ -470,6 +468,18 @@ impl Applier {
             }
         }
         Ok(refetch)
+    }
+
+    /// [`Self::record`] in a transaction of its own, for outcomes known after the pass's transaction ended.
+    async fn record_apart(
+        &self,
+        events: &[Event],
+        outcomes: &BTreeMap<i64, Result<(), String>>,
+    ) -> Result<Pass, DbErr> {
+        let txn = self.begin().await?;
+        let pass = self.record(&txn, events, outcomes).await?;
+        txn.commit().await?;
+        Ok(pass)
     }
 
     /// Marks each event with an outcome applied, due again later, or dead.
