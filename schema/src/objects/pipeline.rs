@@ -33,7 +33,8 @@ mirror_object!(
 #[derive(Clone, Debug)]
 pub struct PipelineStage(pub(crate) std::sync::Arc<pipeline_stage::Model>);
 
-#[Object]
+// Serial, as the mirror objects are (see `mirror_object!`).
+#[Object(serial)]
 impl PipelineStage {
     /// The stage id HubSpot uses in `dealstage` / `hs_pipeline_stage`.
     async fn id(&self) -> ID {
