@@ -3,10 +3,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::{
-    Object, OutputType,
-    connection::{Connection, CursorType, Edge, EmptyFields},
-};
+use async_graphql::{Object, OutputType, connection::CursorType};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -82,7 +79,7 @@ async fn count(db: &DatabaseConnection, stmt: &SelectStatement) -> Res<i64> {
     Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0))
 }
 
-pub(crate) type Conn<N> = Connection<Cursor, N, TotalCount, EmptyFields>;
+pub(crate) type Conn<N> = crate::relay::Connection<N>;
 
 /// A row's position in its list: the list's sort signature and the row's sort values. Encoded only when a client
 /// asks for it (most queries never read the cursors of nested lists).
@@ -125,9 +122,8 @@ impl<M: Clone> Page<M> {
 
 impl<M> Page<M> {
     pub fn into_connection<N: OutputType>(self, node: impl Fn(M) -> N) -> Conn<N> {
-        let mut conn = Connection::with_additional_fields(self.has_previous, self.has_next, self.total);
-        conn.edges.extend(self.rows.into_iter().map(|(cursor, row)| Edge::new(cursor, node(row))));
-        conn
+        let edges = self.rows.into_iter().map(|(cursor, row)| crate::relay::Edge { cursor, node: node(row) }).collect();
+        crate::relay::Connection { has_previous: self.has_previous, has_next: self.has_next, edges, total: self.total }
     }
 }
 

@@ -17,6 +17,7 @@ mod order;
 mod prefetch;
 mod query;
 mod records;
+mod relay;
 mod scope;
 mod subscription;
 mod sync_status;

@@ -14,6 +14,11 @@ async fn app(db: &TestDb) -> axum::Router {
 }
 
 async fn post(app: &axum::Router, query: &str, portal: Option<&str>) -> Value {
+    serde_json::from_str(&post_text(app, query, portal).await).unwrap()
+}
+
+/// The answer as sent, its fields in the order the gateway wrote them.
+async fn post_text(app: &axum::Router, query: &str, portal: Option<&str>) -> String {
     let mut request = Request::post("/graphql").header(header::CONTENT_TYPE, "application/json");
     if let Some(portal) = portal {
         request = request.header("X-HubSpot-Portal-Id", portal);
@@ -21,7 +26,7 @@ async fn post(app: &axum::Router, query: &str, portal: Option<&str>) -> Value {
     let body = Body::from(json!({ "query": query }).to_string());
     let response = app.clone().oneshot(request.body(body).unwrap()).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    serde_json::from_slice(&to_bytes(response.into_body(), usize::MAX).await.unwrap()).unwrap()
+    String::from_utf8(to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec()).unwrap()
 }
 
 async fn get(app: &axum::Router, path: &str) -> (StatusCode, String) {
@@ -47,6 +52,21 @@ async fn graphql_graphiql_health_and_metrics_answer() {
 
     let (_, metrics) = get(&app, "/metrics").await;
     assert!(metrics.contains("gateway_graphql_requests_total 1"), "{metrics}");
+}
+
+#[tokio::test]
+async fn an_answer_lists_fields_in_the_order_the_query_asks_for_them() {
+    let mirror = Mirror::small(Backend::Sqlite).await;
+    let app = app(&mirror.db).await;
+    // `totalCount` runs a count statement after the page is loaded; it still comes first when asked first.
+    let query = "{ contacts(first: 2) { totalCount edges { cursor node { email hubspotId owner { email } } } \
+                 pageInfo { hasNextPage } } }";
+    let text = post_text(&app, query, None).await;
+    let at = |key: &str| text.find(&format!("\"{key}\"")).unwrap_or_else(|| panic!("no {key} in {text}"));
+    let order = ["totalCount", "edges", "cursor", "node", "email", "hubspotId", "owner", "pageInfo"];
+    for pair in order.windows(2) {
+        assert!(at(pair[0]) < at(pair[1]), "{} before {} in {text}", pair[0], pair[1]);
+    }
 }
 
 #[tokio::test]
