@@ -21,6 +21,7 @@ mod relay;
 mod scope;
 mod subscription;
 mod sync_status;
+mod transaction;
 pub mod upstream;
 mod webhook_admin;
 
@@ -28,6 +29,7 @@ use async_graphql::{MergedObject, Schema};
 
 pub use error::{ApiError, MAX_PAGE_SIZE};
 pub use scope::Scope;
+pub use transaction::begin_write;
 
 /// The Query root: objects and lists, then analytics.
 #[derive(MergedObject, Default)]

@@ -56,7 +56,7 @@ impl<N: OutputType> TypeName for Connection<N> {
     }
 }
 
-/// An edge in a connection.
+/// One row of a connection with its cursor.
 pub(crate) struct Edge<N> {
     pub cursor: Cursor,
     pub node: N,

@@ -8,7 +8,7 @@ use entities::{
 };
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait, sea_query::Expr,
+    sea_query::Expr,
 };
 
 use crate::{
@@ -136,12 +136,7 @@ impl WebhookAdminMutation {
 /// reset, in one transaction; how many.
 async fn replay(db: &DatabaseConnection, portal: i64, only: Option<i64>) -> Result<u64, DbErr> {
     let now = Utc::now();
-    // SQLite: the write lock at `BEGIN`, so the list and the log change together or wait their turn.
-    let immediate = TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..TransactionOptions::default()
-    };
-    let txn = db.begin_with_options(immediate).await?;
+    let txn = crate::begin_write(db).await?;
     let mut dead = webhook_event::Entity::update_many()
         .col_expr(C::State, Expr::val("pending"))
         .col_expr(C::Attempts, Expr::val(0))

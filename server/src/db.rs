@@ -4,10 +4,12 @@ use std::{path::Path, sync::Arc, time::Duration};
 
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
+    ConnectOptions, Database, DatabaseConnection, DbErr,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
+
+// Defined beside the schema, whose admin mutations write the webhook log too.
+pub use schema::begin_write;
 
 /// The connections a gateway opens at most, per pool kind: Postgres refuses clients past its `max_connections`
 /// (100 by default), shared by every replica.
@@ -44,17 +46,6 @@ pub async fn connect_sized(url: &str, max: u32) -> Result<DatabaseConnection, Db
                 .busy_timeout(Duration::from_secs(10))
         });
     Database::connect(options).await
-}
-
-/// A transaction that will write. On SQLite it takes the write lock at `BEGIN` (waiting its turn by the busy
-/// timeout): a deferred one that reads first is refused at its first write, without waiting, whenever another
-/// connection wrote since its read. Postgres ignores the mode.
-pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    let immediate = TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..TransactionOptions::default()
-    };
-    db.begin_with_options(immediate).await
 }
 
 /// Connects and runs every pending migration.
