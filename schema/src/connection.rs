@@ -121,6 +121,14 @@ impl<M: Clone> Page<M> {
 }
 
 impl<M> Page<M> {
+    /// The page with `totalCount` counted by `stmt` (selecting the count as `n`) instead of the page's condition.
+    pub(crate) fn counted_by(mut self, db: &DatabaseConnection, stmt: SelectStatement) -> Self {
+        self.total = TotalCount(Counted::Query { db: db.clone(), stmt: Box::new(stmt) });
+        self
+    }
+}
+
+impl<M> Page<M> {
     pub fn into_connection<N: OutputType>(self, node: impl Fn(M) -> N) -> Conn<N> {
         let edges = self.rows.into_iter().map(|(cursor, row)| crate::relay::Edge { cursor, node: node(row) }).collect();
         crate::relay::Connection { has_previous: self.has_previous, has_next: self.has_next, edges, total: self.total }

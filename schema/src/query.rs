@@ -6,7 +6,7 @@ use async_graphql::{Context, ID, Object};
 use entities::{campaign, company, contact, deal, owner, pipeline, ticket};
 use sea_orm::{
     ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
-    sea_query::{Condition, Expr, ExprTrait, Func, SimpleExpr},
+    sea_query::{Alias, Condition, Expr, ExprTrait, Func, Query, SelectStatement, SimpleExpr},
 };
 
 use crate::{
@@ -39,14 +39,44 @@ const MAX_SEARCH_CHARS: usize = 200;
 #[derive(Default)]
 pub struct CoreQuery;
 
-/// Every word must appear (case-insensitively) in one of the type's searchable columns.
-fn search_condition<W: Where>(table: &TableRef, search: &str, backend: DbBackend) -> Res<Condition> {
+/// The words of a `search`, lower-cased; each must appear in the record.
+fn search_words(search: &str) -> Res<Vec<String>> {
     if search.chars().count() > MAX_SEARCH_CHARS {
         return Err(ApiError::invalid("search", format!("at most {MAX_SEARCH_CHARS} characters")));
     }
+    Ok(search.split_whitespace().map(str::to_lowercase).collect())
+}
+
+/// Whether `search` on `W` on this backend reads the Postgres search table (migration `m20261206_000009`): the
+/// trigram-indexed `search_text` of the table's live records.
+fn in_search_table<W: Where>(backend: DbBackend) -> bool {
+    backend == DbBackend::Postgres && W::SEARCH == ["search_text"]
+}
+
+/// The live records of `W::TABLE` in the portal whose search text holds every word, from the Postgres search table;
+/// the caller picks what to select.
+fn search_table_matches<W: Where>(portal_id: i64, words: &[String]) -> SelectStatement {
+    let mut select = Query::select();
+    select.from(Alias::new(format!("{}_search", W::TABLE))).and_where(Expr::col(Alias::new("portal_id")).eq(portal_id));
+    for word in words {
+        select.and_where(like(Expr::col(Alias::new("search_text")), format!("%{}%", like_escape(word))));
+    }
+    select
+}
+
+/// Every word must appear (case-insensitively) in one of the type's searchable columns.
+fn search_condition<W: Where>(table: &TableRef, words: &[String], backend: DbBackend) -> Condition {
     let mut cond = Condition::all();
-    for word in search.split_whitespace() {
-        let word = word.to_lowercase();
+    if in_search_table::<W>(backend) {
+        if !words.is_empty() {
+            let mut matches = search_table_matches::<W>(table.portal_id, words);
+            matches.columns(["portal_id", "hubspot_id"].map(Alias::new));
+            let key = Expr::tuple([table.col("portal_id"), table.col("hubspot_id")]);
+            cond = cond.add(key.in_subquery(matches));
+        }
+        return cond;
+    }
+    for word in words {
         if backend == DbBackend::Sqlite && W::SEARCH == ["search_text"] && word.chars().count() >= 3 {
             // SQLite's FTS5 trigram index (a phrase of three characters or more matches as a substring).
             let phrase = format!("\"{}\"", word.replace('"', "\"\""));
@@ -54,7 +84,7 @@ fn search_condition<W: Where>(table: &TableRef, search: &str, backend: DbBackend
             cond = cond.add(Expr::cust_with_values(sql, [phrase]));
             continue;
         }
-        let pattern = format!("%{}%", like_escape(&word));
+        let pattern = format!("%{}%", like_escape(word));
         let mut any = Condition::any();
         for column in W::SEARCH {
             let col = if *column == "search_text" {
@@ -66,7 +96,7 @@ fn search_condition<W: Where>(table: &TableRef, search: &str, backend: DbBackend
         }
         cond = cond.add(any);
     }
-    Ok(cond)
+    cond
 }
 
 /// A page of live rows of `W::TABLE` in the request's portal, read as `read` says.
@@ -80,16 +110,26 @@ async fn list<E: EntityTrait, W: Where, F: SortField>(
 ) -> Res<Page<Arc<E::Model>>> {
     let scope = scope(ctx);
     let table = TableRef { name: W::TABLE.to_owned(), portal_id: scope.portal_id };
+    let backend = scope.db.get_database_backend();
     let mut cond =
         Condition::all().add(table.col("portal_id").eq(scope.portal_id)).add(table.col("archived_at").is_null());
+    let filtered = filter.is_some();
     if let Some(filter) = filter {
         cond = cond.add(filter.condition(&table, 0)?);
     }
-    if let Some(search) = search {
-        cond = cond.add(search_condition::<W>(&table, &search, scope.db.get_database_backend())?);
-    }
+    let words = search.as_deref().map(search_words).transpose()?.unwrap_or_default();
+    cond = cond.add(search_condition::<W>(&table, &words, backend));
     let sort = sort_keys(order_by.as_deref().unwrap_or_default(), ("hubspot_id", false));
-    keyset_page::<E>(&scope.db, cond, &sort, &args, read).await
+    let page = keyset_page::<E>(&scope.db, cond, &sort, &args, read).await?;
+    if !filtered && !words.is_empty() && in_search_table::<W>(backend) {
+        // Narrowed by the search alone, the matches are counted in the search table, which holds only live
+        // records: counted through the records' table, each match cost a probe of it (3 times as long for a
+        // common name).
+        let mut count = search_table_matches::<W>(scope.portal_id, &words);
+        count.expr_as(Expr::cust("COUNT(*)"), Alias::new("n"));
+        return Ok(page.counted_by(&scope.db, count));
+    }
+    Ok(page)
 }
 
 /// A page of CRM records reading only the columns the request reads, with what their selection needs below them

@@ -30,3 +30,48 @@ on_both!(search_follows_an_updated_record, |backend: Backend| async move {
     let email: Value = mirror.data(&format!("{{ contact(id: \"{id}\") {{ email }} }}"), json!({})).await;
     assert_eq!(email["contact"]["email"], "quillon.vexmoor@example.org");
 });
+
+/// The ids and `totalCount` of a search with no other filter.
+async fn found_and_counted(mirror: &Mirror, search: &str) -> (Vec<String>, u64) {
+    let query = "query($q: String) { contacts(search: $q, first: 100) { totalCount nodes { hubspotId } } }";
+    let data = mirror.data(query, json!({ "q": search })).await;
+    let ids = data["contacts"]["nodes"].as_array().unwrap().iter().map(|n| n["hubspotId"].as_str().unwrap().to_owned());
+    (ids.collect(), data["contacts"]["totalCount"].as_u64().unwrap())
+}
+
+// Archived, restored and erased records leave and rejoin what a search finds and counts (on Postgres the search table
+// holds live records only, and counts a search's matches on its own).
+on_both!(search_finds_and_counts_live_records_only, |backend: Backend| async move {
+    let mirror = Mirror::small(backend).await;
+    let portal = mirror.portal.portal_id;
+    let write = |contact| async {
+        let now = chrono::Utc::now();
+        server::mirror::upsert_objects(&mirror.db.db, portal, ObjectType::Contact, &[contact], now).await.unwrap();
+    };
+    let mut contacts: Vec<_> = mirror.portal.contacts.iter().filter(|c| !c.archived).take(2).cloned().collect();
+    for contact in &mut contacts {
+        contact.properties.insert("lastname".into(), Some("Zembrowicz".into()));
+        contact.updated_at += Duration::minutes(5);
+        write(contact.clone()).await;
+    }
+    let ids: Vec<String> = contacts.iter().map(|c| c.id.to_string()).collect();
+    assert_eq!(found_and_counted(&mirror, "zembrowicz").await, (ids.clone(), 2));
+
+    contacts[0].archived = true;
+    contacts[0].updated_at += Duration::minutes(5);
+    write(contacts[0].clone()).await;
+    assert_eq!(found_and_counted(&mirror, "zembrowicz").await, (vec![ids[1].clone()], 1), "archived");
+
+    contacts[0].archived = false;
+    contacts[0].updated_at += Duration::minutes(5);
+    write(contacts[0].clone()).await;
+    assert_eq!(found_and_counted(&mirror, "zembrowicz").await, (ids.clone(), 2), "restored");
+
+    server::mirror::events::erase_contact(&mirror.db.db, portal, contacts[1].id).await.unwrap();
+    assert_eq!(found_and_counted(&mirror, "zembrowicz").await, (vec![ids[0].clone()], 1), "erased");
+    // The same with a filter, counted through the contacts table.
+    let query =
+        "query($q: String) { contacts(search: $q, where: { lastName: { eq: \"Zembrowicz\" } }) { totalCount } }";
+    let data = mirror.data(query, json!({ "q": "zembrowicz" })).await;
+    assert_eq!(data["contacts"]["totalCount"], 1);
+});
