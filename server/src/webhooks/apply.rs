@@ -3,11 +3,12 @@
 //! change reads the record from HubSpot (batched per type), so the mirror takes HubSpot's state whatever order
 //! events came in. An event that fails is retried with backoff, then set aside as dead with its reason.
 //!
-//! The events still to apply are on a work list, `webhook_queue`. A pass claims events by locking their entries
-//! in its transaction (on Postgres `FOR UPDATE SKIP LOCKED`, so several replicas share the log; SQLite has one
-//! writer at a time), applies them, marks them applied in the log and takes them off the list in that same
-//! transaction: the mirror holds an event's effect exactly when the log says it is applied, and a pass that dies
-//! leaves its events to the next. Events that wait on a read from HubSpot are leased instead, and marked once read.
+//! The events still to apply are on a work list, `webhook_queue`. A pass claims events by taking their entries off
+//! the list in its transaction (on Postgres skipping the entries another pass holds, `FOR UPDATE SKIP LOCKED`, so
+//! several replicas share the log; SQLite has one writer at a time), applies them and marks them applied in the log
+//! in that same transaction: the mirror holds an event's effect exactly when the log says it is applied, and a pass
+//! that dies leaves its events on the list for the next. Events that wait on a read from HubSpot go back on the list
+//! with a lease instead, and are marked once read.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -21,9 +22,10 @@ use entities::{
 };
 use generator::ObjectType;
 use sea_orm::{
+    ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
-    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Statement,
-    sea_query::{Asterisk, Expr, ExprTrait, LockBehavior, LockType, Query},
+    FromQueryResult, QueryFilter, Statement,
+    sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order, Query},
 };
 use serde_json::{Value, json};
 
@@ -156,6 +158,28 @@ fn scored_records(event: &Event) -> Vec<(ObjectType, i64)> {
     records
 }
 
+/// Takes the events whose ids `ids` selects off the work list, and returns them. On Postgres the delete is what
+/// claims them (no lock taken first, then a delete), in one statement with reading them.
+async fn take(txn: &DatabaseTransaction, ids: Statement) -> Result<Vec<Event>, DbErr> {
+    let Statement { sql, values, db_backend } = ids;
+    if db_backend == DbBackend::Postgres {
+        let sql = format!(
+            "WITH taken AS (DELETE FROM webhook_queue WHERE id IN ({sql}) RETURNING id) \
+             SELECT w.* FROM webhook_events w JOIN taken ON taken.id = w.id"
+        );
+        let stmt = Statement { sql, values, db_backend };
+        return Event::find_by_statement(stmt).all(txn).await;
+    }
+    // SQLite has one writer at a time: nothing to skip.
+    let sql = format!("DELETE FROM webhook_queue WHERE id IN ({sql}) RETURNING id");
+    let rows = txn.query_all_raw(Statement { sql, values, db_backend }).await?;
+    let taken = rows.iter().map(|row| row.try_get::<i64>("", "id")).collect::<Result<Vec<_>, _>>()?;
+    if taken.is_empty() {
+        return Ok(Vec::new());
+    }
+    webhook_event::Entity::find().filter(C::Id.is_in(taken)).all(txn).await
+}
+
 impl Applier {
     /// Applies everything due, pass after pass, until the log has nothing due.
     pub async fn drain(&self) -> Result<Pass, DbErr> {
@@ -263,13 +287,12 @@ impl Applier {
         let refetch = self.apply_in_place(&txn, claimed, outcomes).await?;
         let waiting: Vec<i64> = refetch.values().flatten().map(|(_, event_id)| *event_id).collect();
         if !waiting.is_empty() {
-            webhook_queue::Entity::update_many()
-                .col_expr(Q::NextAttemptAt, Expr::val(Utc::now() + self.settings.lease))
-                .filter(Q::Id.is_in(waiting))
-                .exec(&txn)
-                .await?;
+            let lease = Utc::now() + self.settings.lease;
+            let rows =
+                waiting.into_iter().map(|id| webhook_queue::ActiveModel { id: Set(id), next_attempt_at: Set(lease) });
+            webhook_queue::Entity::insert_many(rows).exec_without_returning(&txn).await?;
         }
-        let pass = self.record(&txn, claimed, outcomes).await?;
+        let pass = self.record(&txn, claimed, outcomes, false).await?;
         txn.commit().await?;
         Ok((refetch, pass))
     }
@@ -290,38 +313,37 @@ impl Applier {
         Ok(txn)
     }
 
-    /// Locks up to a batch of due events, oldest first, with the later due events of the same records. Postgres skips
-    /// the events another applier holds.
+    /// Takes up to a batch of due events off the work list, oldest first, with the later due events of the same
+    /// records. Postgres skips the events another applier holds. Taken in the pass's transaction: unless it commits,
+    /// they are on the list again.
     async fn claim(&self, txn: &DatabaseTransaction) -> Result<Vec<Event>, DbErr> {
         let now = Utc::now();
-        let ids: Vec<i64> = webhook_queue::Entity::find()
-            .select_only()
+        let backend = txn.get_database_backend();
+        let due = Query::select()
             .column(Q::Id)
-            .filter(Q::NextAttemptAt.lte(now))
-            .order_by_asc(Q::Id)
+            .from(webhook_queue::Entity)
+            .and_where(Expr::col(Q::NextAttemptAt).lte(now))
+            .order_by(Q::Id, Order::Asc)
             .limit(self.settings.batch)
             .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-            .into_tuple()
-            .all(txn)
-            .await?;
+            .to_owned();
+        let mut claimed = take(txn, backend.build(&due)).await?;
         // Every due event up to the last claimed that no other applier holds is claimed, so the records' other due
         // events come after it. They come along: the pass writes each record once for all of them, so the deeper a
         // backlog, the fewer writes per event it takes to drain.
-        let Some(&last) = ids.last() else { return Ok(Vec::new()) };
-        let mut claimed = webhook_event::Entity::find().filter(C::Id.is_in(ids)).all(txn).await?;
+        let Some(last) = claimed.iter().map(|e| e.id).max() else { return Ok(Vec::new()) };
         let mut records: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
         for event in &claimed {
             records.entry(event.portal_id).or_default().insert(event.object_id);
         }
         for (portal, objects) in records {
-            let later = self.later_events(txn.get_database_backend(), portal, objects, last, now);
-            claimed.extend(Event::find_by_statement(later).all(txn).await?);
+            claimed.extend(take(txn, self.later_events(backend, portal, objects, last, now)).await?);
         }
         Ok(claimed)
     }
 
-    /// The statement locking the due events of `objects` in `portal` after event `last`, up to [`SAME_RECORDS`]
-    /// batches of them.
+    /// The statement selecting (on Postgres, locking) the ids of the due events of `objects` in `portal` after event
+    /// `last`, up to [`SAME_RECORDS`] batches of them.
     fn later_events(
         &self,
         backend: DbBackend,
@@ -336,7 +358,7 @@ impl Applier {
             // statistics (autovacuum off), it walked every pending event of the portal.
             let records: Vec<String> = (0..objects.len()).map(|i| format!("(${}::bigint)", i + 5)).collect();
             let sql = format!(
-                "SELECT e.* FROM (VALUES {}) AS r(id), LATERAL (SELECT w.* FROM webhook_events w JOIN webhook_queue q \
+                "SELECT e.id FROM (VALUES {}) AS r(id), LATERAL (SELECT q.id FROM webhook_events w JOIN webhook_queue q \
                  ON q.id = w.id WHERE w.portal_id = $1 AND w.object_id = r.id AND w.id > $2 AND q.next_attempt_at <= $3 \
                  FOR UPDATE OF q SKIP LOCKED) e LIMIT $4",
                 records.join(", ")
@@ -352,7 +374,7 @@ impl Applier {
                 .and_where(Expr::col((webhook_queue::Entity, Q::NextAttemptAt)).lte(now))
                 .to_owned();
             let due = Query::select()
-                .column(Asterisk)
+                .column(C::Id)
                 .from(webhook_event::Entity)
                 .and_where(Expr::col(C::PortalId).eq(portal))
                 .and_where(Expr::col(C::ObjectId).is_in(objects))
@@ -477,17 +499,19 @@ impl Applier {
         outcomes: &BTreeMap<i64, Result<(), String>>,
     ) -> Result<Pass, DbErr> {
         let txn = self.begin().await?;
-        let pass = self.record(&txn, events, outcomes).await?;
+        let pass = self.record(&txn, events, outcomes, true).await?;
         txn.commit().await?;
         Ok(pass)
     }
 
-    /// Marks each event with an outcome applied, due again later, or dead.
+    /// Marks each event with an outcome applied, due again later, or dead. `listed`: whether the events are on the
+    /// work list (the pass's transaction took them off it; a failed pass's rollback and a lease put them back).
     async fn record(
         &self,
         txn: &DatabaseTransaction,
         events: &[Event],
         outcomes: &BTreeMap<i64, Result<(), String>>,
+        listed: bool,
     ) -> Result<Pass, DbErr> {
         let now = Utc::now();
         let mut pass = Pass::default();
@@ -501,7 +525,9 @@ impl Applier {
                 .filter(C::Id.is_in(applied.iter().copied()))
                 .exec(txn)
                 .await?;
-            webhook_queue::Entity::delete_many().filter(Q::Id.is_in(applied.iter().copied())).exec(txn).await?;
+            if listed {
+                webhook_queue::Entity::delete_many().filter(Q::Id.is_in(applied.iter().copied())).exec(txn).await?;
+            }
             pass.applied = applied.len() as u64;
             for event in events.iter().filter(|e| outcomes.get(&e.id).is_some_and(Result::is_ok)) {
                 self.stats.count_applied(now - event.received_at);
@@ -525,14 +551,11 @@ impl Applier {
                 .exec(txn)
                 .await?;
             if marked.rows_affected > 0 {
-                if dead {
-                    webhook_queue::Entity::delete_many().filter(Q::Id.eq(event.id)).exec(txn).await?;
-                } else {
-                    webhook_queue::Entity::update_many()
-                        .col_expr(Q::NextAttemptAt, Expr::val(next))
-                        .filter(Q::Id.eq(event.id))
-                        .exec(txn)
-                        .await?;
+                // Off the list if dead, else on it again, due at `next`.
+                webhook_queue::Entity::delete_many().filter(Q::Id.eq(event.id)).exec(txn).await?;
+                if !dead {
+                    let row = webhook_queue::ActiveModel { id: Set(event.id), next_attempt_at: Set(next) };
+                    webhook_queue::Entity::insert(row).exec_without_returning(txn).await?;
                 }
             }
             if dead {
