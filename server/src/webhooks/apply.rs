@@ -158,14 +158,16 @@ fn scored_records(event: &Event) -> Vec<(ObjectType, i64)> {
     records
 }
 
-/// Takes the events whose ids `ids` selects off the work list, and returns them. On Postgres the delete is what
-/// claims them (no lock taken first, then a delete), in one statement with reading them.
+/// Takes the events whose ids `ids` selects off the work list, and returns them. On Postgres one statement deletes
+/// and reads them. `= ANY(ARRAY(…))` runs each selection once and probes by key whatever the tables' statistics say
+/// (as `IN (…)`, planned with the list taken for empty, a claim once re-ran its selection for every row of a grown
+/// list, for minutes).
 async fn take(txn: &DatabaseTransaction, ids: Statement) -> Result<Vec<Event>, DbErr> {
     let Statement { sql, values, db_backend } = ids;
     if db_backend == DbBackend::Postgres {
         let sql = format!(
-            "WITH taken AS (DELETE FROM webhook_queue WHERE id IN ({sql}) RETURNING id) \
-             SELECT w.* FROM webhook_events w JOIN taken ON taken.id = w.id"
+            "WITH taken AS (DELETE FROM webhook_queue WHERE id = ANY(ARRAY({sql})) RETURNING id) \
+             SELECT * FROM webhook_events WHERE id = ANY(ARRAY(SELECT id FROM taken))"
         );
         let stmt = Statement { sql, values, db_backend };
         return Event::find_by_statement(stmt).all(txn).await;
