@@ -25,7 +25,7 @@ use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
     FromQueryResult, QueryFilter, Statement,
-    sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order, Query},
+    sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict, Order, Query},
 };
 use serde_json::{Value, json};
 
@@ -553,11 +553,15 @@ impl Applier {
                 .exec(txn)
                 .await?;
             if marked.rows_affected > 0 {
-                // Off the list if dead, else on it again, due at `next`.
-                webhook_queue::Entity::delete_many().filter(Q::Id.eq(event.id)).exec(txn).await?;
-                if !dead {
+                if dead {
+                    webhook_queue::Entity::delete_many().filter(Q::Id.eq(event.id)).exec(txn).await?;
+                } else {
+                    // On the list again (or still, when `listed`), due at `next`.
                     let row = webhook_queue::ActiveModel { id: Set(event.id), next_attempt_at: Set(next) };
-                    webhook_queue::Entity::insert(row).exec_without_returning(txn).await?;
+                    webhook_queue::Entity::insert(row)
+                        .on_conflict(OnConflict::column(Q::Id).update_column(Q::NextAttemptAt).to_owned())
+                        .exec_without_returning(txn)
+                        .await?;
                 }
             }
             if dead {
