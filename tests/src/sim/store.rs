@@ -1,7 +1,7 @@
 //! The simulator's portals in memory, with HubSpot's semantics: string properties, `updatedAt` bumped on change,
 //! archived records hidden unless asked for, merged ids resolving to the survivor, GDPR deletions erased.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use generator::{Association, Campaign, CrmObject, ObjectType, Owner, Pipeline, Portal, generated_properties, iso};
@@ -68,6 +68,9 @@ pub struct PortalState {
     pub portal_id: i64,
     pub name: String,
     records: HashMap<ObjectType, BTreeMap<i64, Record>>,
+    /// Contacts by lower-cased email, archived ones included (a lookup skips them): a create's check that its email
+    /// is new is then a lookup, where a scan of every contact made creating many contacts quadratic.
+    emails: HashMap<String, BTreeSet<i64>>,
     /// Ids merged away, pointing at the record that absorbed them.
     merged: HashMap<(ObjectType, i64), i64>,
     /// Both directions of every association, each with the types HubSpot reports for that direction.
@@ -105,10 +108,11 @@ impl PortalState {
         for a in &portal.associations {
             associations.entry((a.from_type, a.from_id, a.to_type, a.to_id)).or_default().push(assoc_type(a));
         }
-        Self {
+        let mut state = Self {
             portal_id: portal.portal_id,
             name: portal.name,
             records,
+            emails: HashMap::new(),
             merged: HashMap::new(),
             associations,
             owners: portal.owners,
@@ -117,7 +121,34 @@ impl PortalState {
             next_id,
             outbox: Vec::new(),
             sends_webhooks: false,
+        };
+        let contacts: Vec<(i64, Option<String>)> = state.records[&ObjectType::Contact]
+            .values()
+            .map(|r| (r.object.id, r.property("email").map(str::to_owned)))
+            .collect();
+        for (id, email) in contacts {
+            state.index_email(ObjectType::Contact, id, email.as_deref(), true);
         }
+        state
+    }
+
+    /// Adds a contact's email to [`Self::emails`] (`add`) or takes it out.
+    fn index_email(&mut self, object_type: ObjectType, id: i64, email: Option<&str>, add: bool) {
+        let Some(email) = email.filter(|_| object_type == ObjectType::Contact) else { return };
+        let key = email.to_ascii_lowercase();
+        if add {
+            self.emails.entry(key).or_default().insert(id);
+        } else if let Some(ids) = self.emails.get_mut(&key) {
+            ids.remove(&id);
+            if ids.is_empty() {
+                self.emails.remove(&key);
+            }
+        }
+    }
+
+    /// A record's current email, for [`Self::index_email`].
+    fn email_of(&self, object_type: ObjectType, id: i64) -> Option<String> {
+        self.records.get(&object_type)?.get(&id)?.property("email").map(str::to_owned)
     }
 
     /// Records the webhook event of a change.
@@ -183,6 +214,11 @@ impl PortalState {
         if property == "hs_object_id" || property == "id" {
             return value.parse::<i64>().ok().map(|id| self.resolve(object_type, id));
         }
+        if object_type == ObjectType::Contact && property == "email" {
+            let ids = self.emails.get(&value.to_ascii_lowercase())?;
+            let rows = &self.records[&object_type];
+            return ids.iter().copied().find(|id| rows.get(id).is_some_and(|r| !r.object.archived));
+        }
         self.records[&object_type]
             .values()
             .find(|r| !r.object.archived && r.property(property).is_some_and(|v| v.eq_ignore_ascii_case(value)))
@@ -215,6 +251,8 @@ impl PortalState {
         props.insert(object_type.last_modified_property().into(), Some(iso(now)));
         let object = CrmObject { id, properties: props, created_at: now, updated_at: now, archived: false };
         self.emit(object_type, "creation", id, now, json!({ "changeFlag": "CREATED" }));
+        let email = object.properties.get("email").cloned().flatten();
+        self.index_email(object_type, id, email.as_deref(), true);
         let rows = self.records.get_mut(&object_type).expect("every type has a table");
         Ok(rows.entry(id).or_insert(Record { object, archived_at: None }))
     }
@@ -255,6 +293,12 @@ impl PortalState {
         check_properties(object_type, &properties)?;
         let id = self.resolve(object_type, id);
         self.calculate(object_type, Some(id), &mut properties);
+        self.live_mut(object_type, id)?;
+        if let Some(email) = properties.get("email") {
+            let old = self.email_of(object_type, id);
+            self.index_email(object_type, id, old.as_deref(), false);
+            self.index_email(object_type, id, email.as_deref(), true);
+        }
         let record = self.live_mut(object_type, id)?;
         let changed: Vec<(String, Option<String>)> = properties
             .iter()
@@ -313,6 +357,7 @@ impl PortalState {
         self.live_mut(object_type, merged)?;
         self.live_mut(object_type, primary)?;
         let gone = self.records.get_mut(&object_type).and_then(|rows| rows.remove(&merged)).expect("checked above");
+        self.index_email(object_type, merged, gone.property("email"), false);
         self.merged.insert((object_type, merged), primary);
         let moved: Vec<(Edge, Vec<AssocType>)> = self
             .associations
@@ -354,7 +399,8 @@ impl PortalState {
     pub fn erase(&mut self, object_type: ObjectType, id: i64) -> Result<(), SimError> {
         let id = self.resolve(object_type, id);
         let rows = self.records.get_mut(&object_type).expect("every type has a table");
-        rows.remove(&id).ok_or(SimError::not_found(object_type, id))?;
+        let gone = rows.remove(&id).ok_or(SimError::not_found(object_type, id))?;
+        self.index_email(object_type, id, gone.property("email"), false);
         self.associations.retain(|(ft, fid, tt, tid), _| {
             !((*ft == object_type && *fid == id) || (*tt == object_type && *tid == id))
         });

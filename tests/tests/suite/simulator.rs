@@ -469,3 +469,39 @@ async fn oauth_install_refresh_expiry_and_revoke() {
     let after = api.http.post(format!("{base}/oauth/v1/token")).form(&refresh_form).send().await.unwrap();
     assert_eq!(after.json::<Value>().await.unwrap()["status"], "BAD_REFRESH_TOKEN");
 }
+
+#[test]
+fn a_contacts_email_is_found_and_kept_unique_through_its_changes() {
+    use std::collections::BTreeMap;
+
+    use tests::sim::store::PortalState;
+
+    let mut state = PortalState::new(generate(&small_spec(PORTAL)));
+    let now = chrono::Utc::now();
+    let props = |email: &str| BTreeMap::from([("email".to_owned(), Some(email.to_owned()))]);
+    let find = |state: &PortalState, email: &str| state.find_by(ObjectType::Contact, "email", email);
+    let seeded = state.records(ObjectType::Contact).values().find(|r| !r.object.archived).unwrap();
+    let (seeded_id, seeded_email) = (seeded.object.id, seeded.property("email").unwrap().to_owned());
+    assert_eq!(find(&state, &seeded_email.to_uppercase()), Some(seeded_id), "a generated contact, any case");
+
+    let id = state.create(ObjectType::Contact, props("First@Example.com"), now).unwrap().object.id;
+    assert_eq!(find(&state, "first@example.com"), Some(id));
+    let taken = state.create(ObjectType::Contact, props("FIRST@example.com"), now).unwrap_err();
+    assert!(format!("{taken:?}").contains(&format!("Existing ID: {id}")), "{taken:?}");
+
+    state.update(ObjectType::Contact, id, props("second@example.com"), now).unwrap();
+    assert_eq!(find(&state, "first@example.com"), None, "the old email is free again");
+    assert_eq!(find(&state, "second@example.com"), Some(id));
+
+    state.archive(ObjectType::Contact, id, now).unwrap();
+    assert_eq!(find(&state, "second@example.com"), None, "archived contacts are not found");
+    state.restore(ObjectType::Contact, id, now).unwrap();
+    assert_eq!(find(&state, "second@example.com"), Some(id));
+
+    let other = state.create(ObjectType::Contact, props("third@example.com"), now).unwrap().object.id;
+    state.merge(ObjectType::Contact, id, other, now).unwrap();
+    assert_eq!(find(&state, "second@example.com"), Some(id), "the survivor of a merge");
+    state.erase(ObjectType::Contact, id).unwrap();
+    assert_eq!(find(&state, "second@example.com"), None, "an erased contact");
+    assert!(state.create(ObjectType::Contact, props("second@example.com"), now).is_ok());
+}
