@@ -68,9 +68,7 @@ pub struct PortalState {
     pub portal_id: i64,
     pub name: String,
     records: HashMap<ObjectType, BTreeMap<i64, Record>>,
-    /// Contacts by lower-cased email, archived ones included (a lookup skips them): a create's check that its email
-    /// is new is then a lookup, where a scan of every contact made creating many contacts quadratic.
-    emails: HashMap<String, BTreeSet<i64>>,
+    emails: Emails,
     /// Ids merged away, pointing at the record that absorbed them.
     merged: HashMap<(ObjectType, i64), i64>,
     /// Both directions of every association, each with the types HubSpot reports for that direction.
@@ -108,11 +106,17 @@ impl PortalState {
         for a in &portal.associations {
             associations.entry((a.from_type, a.from_id, a.to_type, a.to_id)).or_default().push(assoc_type(a));
         }
-        let mut state = Self {
+        let mut emails = Emails::default();
+        for (object_type, rows) in &records {
+            for record in rows.values() {
+                emails.add(*object_type, record.object.id, record.property("email"));
+            }
+        }
+        Self {
             portal_id: portal.portal_id,
             name: portal.name,
             records,
-            emails: HashMap::new(),
+            emails,
             merged: HashMap::new(),
             associations,
             owners: portal.owners,
@@ -121,34 +125,7 @@ impl PortalState {
             next_id,
             outbox: Vec::new(),
             sends_webhooks: false,
-        };
-        let contacts: Vec<(i64, Option<String>)> = state.records[&ObjectType::Contact]
-            .values()
-            .map(|r| (r.object.id, r.property("email").map(str::to_owned)))
-            .collect();
-        for (id, email) in contacts {
-            state.index_email(ObjectType::Contact, id, email.as_deref(), true);
         }
-        state
-    }
-
-    /// Adds a contact's email to [`Self::emails`] (`add`) or takes it out.
-    fn index_email(&mut self, object_type: ObjectType, id: i64, email: Option<&str>, add: bool) {
-        let Some(email) = email.filter(|_| object_type == ObjectType::Contact) else { return };
-        let key = email.to_ascii_lowercase();
-        if add {
-            self.emails.entry(key).or_default().insert(id);
-        } else if let Some(ids) = self.emails.get_mut(&key) {
-            ids.remove(&id);
-            if ids.is_empty() {
-                self.emails.remove(&key);
-            }
-        }
-    }
-
-    /// A record's current email, for [`Self::index_email`].
-    fn email_of(&self, object_type: ObjectType, id: i64) -> Option<String> {
-        self.records.get(&object_type)?.get(&id)?.property("email").map(str::to_owned)
     }
 
     /// Records the webhook event of a change.
@@ -214,10 +191,9 @@ impl PortalState {
         if property == "hs_object_id" || property == "id" {
             return value.parse::<i64>().ok().map(|id| self.resolve(object_type, id));
         }
-        if object_type == ObjectType::Contact && property == "email" {
-            let ids = self.emails.get(&value.to_ascii_lowercase())?;
+        if property == "email" {
             let rows = &self.records[&object_type];
-            return ids.iter().copied().find(|id| rows.get(id).is_some_and(|r| !r.object.archived));
+            return self.emails.ids(object_type, value).find(|id| rows.get(id).is_some_and(|r| !r.object.archived));
         }
         self.records[&object_type]
             .values()
@@ -251,10 +227,10 @@ impl PortalState {
         props.insert(object_type.last_modified_property().into(), Some(iso(now)));
         let object = CrmObject { id, properties: props, created_at: now, updated_at: now, archived: false };
         self.emit(object_type, "creation", id, now, json!({ "changeFlag": "CREATED" }));
-        let email = object.properties.get("email").cloned().flatten();
-        self.index_email(object_type, id, email.as_deref(), true);
         let rows = self.records.get_mut(&object_type).expect("every type has a table");
-        Ok(rows.entry(id).or_insert(Record { object, archived_at: None }))
+        let record = rows.entry(id).or_insert(Record { object, archived_at: None });
+        self.emails.add(object_type, id, record.property("email"));
+        Ok(record)
     }
 
     /// HubSpot's calculated properties that follow from the ones set: a deal's closed and won flags and its
@@ -293,26 +269,26 @@ impl PortalState {
         check_properties(object_type, &properties)?;
         let id = self.resolve(object_type, id);
         self.calculate(object_type, Some(id), &mut properties);
-        self.live_mut(object_type, id)?;
-        if let Some(email) = properties.get("email") {
-            let old = self.email_of(object_type, id);
-            self.index_email(object_type, id, old.as_deref(), false);
-            self.index_email(object_type, id, email.as_deref(), true);
-        }
         let record = self.live_mut(object_type, id)?;
         let changed: Vec<(String, Option<String>)> = properties
             .iter()
             .filter(|(k, v)| record.object.properties.get(*k) != Some(v))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        let old_email = record.property("email").map(str::to_owned);
         record.object.properties.extend(properties);
+        let new_email = record.property("email").map(str::to_owned);
         if !changed.is_empty() {
             touch(record, object_type, now);
-            let at = record.object.updated_at;
-            for (name, value) in changed {
-                let extra = json!({ "propertyName": name, "propertyValue": value.unwrap_or_default() });
-                self.emit(object_type, "propertyChange", id, at, extra);
-            }
+        }
+        let at = record.object.updated_at;
+        if old_email != new_email {
+            self.emails.remove(object_type, id, old_email.as_deref());
+            self.emails.add(object_type, id, new_email.as_deref());
+        }
+        for (name, value) in changed {
+            let extra = json!({ "propertyName": name, "propertyValue": value.unwrap_or_default() });
+            self.emit(object_type, "propertyChange", id, at, extra);
         }
         self.get(object_type, id, false)
     }
@@ -357,7 +333,7 @@ impl PortalState {
         self.live_mut(object_type, merged)?;
         self.live_mut(object_type, primary)?;
         let gone = self.records.get_mut(&object_type).and_then(|rows| rows.remove(&merged)).expect("checked above");
-        self.index_email(object_type, merged, gone.property("email"), false);
+        self.emails.remove(object_type, merged, gone.property("email"));
         self.merged.insert((object_type, merged), primary);
         let moved: Vec<(Edge, Vec<AssocType>)> = self
             .associations
@@ -400,7 +376,7 @@ impl PortalState {
         let id = self.resolve(object_type, id);
         let rows = self.records.get_mut(&object_type).expect("every type has a table");
         let gone = rows.remove(&id).ok_or(SimError::not_found(object_type, id))?;
-        self.index_email(object_type, id, gone.property("email"), false);
+        self.emails.remove(object_type, id, gone.property("email"));
         self.associations.retain(|(ft, fid, tt, tid), _| {
             !((*ft == object_type && *fid == id) || (*tt == object_type && *tid == id))
         });
@@ -464,6 +440,37 @@ impl PortalState {
     fn live_mut(&mut self, object_type: ObjectType, id: i64) -> Result<&mut Record, SimError> {
         let rows = self.records.get_mut(&object_type).expect("every type has a table");
         rows.get_mut(&id).filter(|r| !r.object.archived).ok_or(SimError::not_found(object_type, id))
+    }
+}
+
+/// Records by type and lower-cased email, archived ones included (a lookup skips them): a create's check that a
+/// contact's email is new is then a lookup, where a scan of every contact made creating many contacts quadratic.
+#[derive(Debug, Default)]
+struct Emails(HashMap<(ObjectType, String), BTreeSet<i64>>);
+
+impl Emails {
+    fn key(object_type: ObjectType, email: &str) -> (ObjectType, String) {
+        (object_type, email.to_ascii_lowercase())
+    }
+
+    fn add(&mut self, object_type: ObjectType, id: i64, email: Option<&str>) {
+        if let Some(email) = email {
+            self.0.entry(Self::key(object_type, email)).or_default().insert(id);
+        }
+    }
+
+    fn remove(&mut self, object_type: ObjectType, id: i64, email: Option<&str>) {
+        let Some(key) = email.map(|email| Self::key(object_type, email)) else { return };
+        if let Some(ids) = self.0.get_mut(&key) {
+            ids.remove(&id);
+            if ids.is_empty() {
+                self.0.remove(&key);
+            }
+        }
+    }
+
+    fn ids(&self, object_type: ObjectType, email: &str) -> impl Iterator<Item = i64> + '_ {
+        self.0.get(&Self::key(object_type, email)).into_iter().flatten().copied()
     }
 }
 
