@@ -10,6 +10,7 @@ mod filter;
 mod health;
 mod ids;
 pub mod insights;
+pub mod limits;
 mod loaders;
 mod mutation;
 mod objects;
@@ -28,6 +29,7 @@ mod webhook_admin;
 use async_graphql::{MergedObject, Schema};
 
 pub use error::{ApiError, MAX_PAGE_SIZE};
+pub use limits::Limits;
 pub use scope::Scope;
 pub use transaction::begin_write;
 
@@ -52,12 +54,18 @@ pub struct Mutation(
 
 pub type GatewaySchema = Schema<Query, Mutation, subscription::Subscription>;
 
-/// The schema; each request (and each subscription connection) must carry a [`Scope`] (its portal and loaders) as
-/// data.
+/// The schema with the default [`Limits`]; each request (and each subscription connection) must carry a [`Scope`]
+/// (its portal and loaders) as data.
 pub fn build() -> GatewaySchema {
+    build_with(Limits::default())
+}
+
+/// The schema bounded by `limits`.
+pub fn build_with(limits: Limits) -> GatewaySchema {
     Schema::build(Query::default(), Mutation::default(), subscription::Subscription)
-        .limit_depth(12)
-        .limit_complexity(20_000)
+        .limit_depth(limits.depth)
+        .limit_complexity(limits.complexity)
+        .extension(limits)
         .finish()
 }
 

@@ -15,6 +15,7 @@ mod health;
 mod http;
 mod http_workers;
 mod insights;
+mod limits;
 mod migrations;
 mod mutations;
 mod oauth;

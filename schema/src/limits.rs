@@ -1,0 +1,328 @@
+//! What one operation may ask for, checked before it costs anything: how deep its text nests (before the parser
+//! recurses into it), how deep and long its input values are (literals and variables, before any input type is
+//! parsed), how many aliases and root fields it has, and how many HubSpot reads it asks for by `fresh: true`. Each
+//! refusal is a `LIMIT_EXCEEDED` error naming the limit (`extensions.limit`) and its value (`extensions.max`).
+//!
+//! Depth and cost of selections are async-graphql's own `limit_depth` and `limit_complexity`.
+
+use std::{collections::HashMap, sync::Arc};
+
+use async_graphql::{
+    Name, Positioned, ServerError, ServerResult, Value, Variables,
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest},
+    parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet},
+};
+
+/// The bounds of one operation; [`Limits::default`] is what the gateway serves with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// `{`, `[` and `(` open at once anywhere in the query text.
+    pub nesting: usize,
+    /// Objects and lists inside one another in an input value (`{and: [{…}]}` is two levels).
+    pub input_depth: usize,
+    /// Elements of one list in an input value (`in: […]`).
+    pub list_size: usize,
+    /// Fields with an alias, fragments counted where they are spread.
+    pub aliases: usize,
+    /// Fields at the root of the operation.
+    pub root_fields: usize,
+    /// Selection sets inside one another.
+    pub depth: usize,
+    /// Fields an answer may hold, as async-graphql counts them.
+    pub complexity: usize,
+    /// Calls to HubSpot one request may cause: `fresh: true` reads, mirror misses and writes.
+    pub hubspot_calls: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            nesting: 64,
+            input_depth: 32,
+            list_size: 1_000,
+            aliases: 100,
+            root_fields: 50,
+            depth: 12,
+            complexity: 20_000,
+            hubspot_calls: 20,
+        }
+    }
+}
+
+/// The refusal of a request over `limit`; `max` is the limit's value.
+pub fn exceeded(limit: &str, max: usize, message: String) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    let mut extensions = async_graphql::ErrorExtensionValues::default();
+    extensions.set("code", "LIMIT_EXCEEDED");
+    extensions.set("limit", limit);
+    extensions.set("max", max as u64);
+    error.extensions = Some(extensions);
+    error
+}
+
+impl ExtensionFactory for Limits {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(*self)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for Limits {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: async_graphql::Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<async_graphql::Request> {
+        text_nesting(&request.query, self.nesting)?;
+        variables(&request.variables, self)?;
+        next.run(ctx, request).await
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<async_graphql::parser::types::ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        Walk::new(&document, self).operations(variables)?;
+        Ok(document)
+    }
+}
+
+/// Refuses a text whose brackets nest deeper than `max`, outside strings and comments; runs before the parser,
+/// whose recursion follows the nesting.
+fn text_nesting(query: &str, max: usize) -> ServerResult<()> {
+    let bytes = query.as_bytes();
+    let (mut depth, mut at) = (0usize, 0usize);
+    while at < bytes.len() {
+        match bytes[at] {
+            b'#' => {
+                while at < bytes.len() && bytes[at] != b'\n' {
+                    at += 1;
+                }
+            }
+            b'"' if bytes[at..].starts_with(b"\"\"\"") => {
+                at += 3;
+                while at < bytes.len() && !bytes[at..].starts_with(b"\"\"\"") {
+                    at += if bytes[at..].starts_with(b"\\\"\"\"") { 4 } else { 1 };
+                }
+                at += 2;
+            }
+            b'"' => {
+                at += 1;
+                while at < bytes.len() && bytes[at] != b'"' && bytes[at] != b'\n' {
+                    at += if bytes[at] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'{' | b'[' | b'(' => {
+                depth += 1;
+                if depth > max {
+                    let message = format!("the query nests deeper than {max} levels ({{, [ and ( counted)");
+                    return Err(exceeded("nesting", max, message));
+                }
+            }
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        at += 1;
+    }
+    Ok(())
+}
+
+/// Refuses variables nested deeper than the input depth or with a list over the list size; iterative, so a
+/// variable's depth cannot overflow the stack (JSON parsers stop at 128 levels, a client of the schema may not).
+fn variables(variables: &Variables, limits: &Limits) -> ServerResult<()> {
+    let mut stack: Vec<(&Value, usize)> = variables.values().map(|v| (v, 1)).collect();
+    while let Some((value, depth)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match value {
+            Value::List(items) => {
+                list_size(items.len(), limits.list_size)?;
+                Box::new(items.iter())
+            }
+            Value::Object(fields) => Box::new(fields.values()),
+            _ => continue,
+        };
+        if depth > limits.input_depth {
+            return Err(input_depth(limits.input_depth));
+        }
+        stack.extend(children.map(|child| (child, depth + 1)));
+    }
+    Ok(())
+}
+
+fn input_depth(max: usize) -> ServerError {
+    exceeded("inputDepth", max, format!("an input value nests objects and lists deeper than {max} levels"))
+}
+
+fn list_size(len: usize, max: usize) -> ServerResult<()> {
+    if len > max {
+        return Err(exceeded("listSize", max, format!("an input list has {len} values; at most {max} are taken")));
+    }
+    Ok(())
+}
+
+/// Counts over a parsed document, fragments counted where they are spread (once each per spread, as they run).
+struct Walk<'a> {
+    document: &'a ExecutableDocument,
+    limits: &'a Limits,
+    /// Aliases inside each fragment, spreads included; `None` while it is being counted (a cycle, which
+    /// validation refuses later, counts nothing).
+    fragment_aliases: HashMap<&'a Name, Option<usize>>,
+}
+
+impl<'a> Walk<'a> {
+    fn new(document: &'a ExecutableDocument, limits: &'a Limits) -> Self {
+        Self { document, limits, fragment_aliases: HashMap::new() }
+    }
+
+    fn operations(&mut self, variables: &Variables) -> ServerResult<()> {
+        let document = self.document;
+        for (_, operation) in document.operations.iter() {
+            let operation = &operation.node;
+            for definition in &operation.variable_definitions {
+                if let Some(default) = &definition.node.default_value {
+                    self.input(&default.node.clone().into_value(), 1)?;
+                }
+            }
+            let aliases = self.aliases(&operation.selection_set.node)?;
+            if aliases > self.limits.aliases {
+                let max = self.limits.aliases;
+                return Err(exceeded("aliases", max, format!("the operation has {aliases} aliases; at most {max}")));
+            }
+            let mut roots = Vec::new();
+            self.root_fields(&operation.selection_set.node, &mut roots, 0);
+            if roots.len() > self.limits.root_fields {
+                let (n, max) = (roots.len(), self.limits.root_fields);
+                return Err(exceeded("rootFields", max, format!("the operation has {n} root fields; at most {max}")));
+            }
+            if operation.ty == OperationType::Query {
+                let fresh = roots.iter().filter(|f| asks_fresh(f, variables)).count();
+                if fresh > self.limits.hubspot_calls {
+                    let max = self.limits.hubspot_calls;
+                    let message = format!(
+                        "the operation reads {fresh} records `fresh` from HubSpot; a request may cause at most {max} HubSpot calls"
+                    );
+                    return Err(exceeded("hubspotCalls", max, message));
+                }
+            }
+        }
+        for fragment in document.fragments.values() {
+            self.selections_input(&fragment.node.selection_set.node)?;
+        }
+        for (_, operation) in document.operations.iter() {
+            self.selections_input(&operation.node.selection_set.node)?;
+        }
+        Ok(())
+    }
+
+    /// Aliased fields in `set`, the fragments it spreads included.
+    fn aliases(&mut self, set: &'a SelectionSet) -> ServerResult<usize> {
+        let mut count = 0usize;
+        for selection in &set.items {
+            count = count.saturating_add(match &selection.node {
+                Selection::Field(field) => usize::from(field.node.alias.is_some())
+                    .saturating_add(self.aliases(&field.node.selection_set.node)?),
+                Selection::InlineFragment(inline) => self.aliases(&inline.node.selection_set.node)?,
+                Selection::FragmentSpread(spread) => self.fragment(&spread.node.fragment_name.node)?,
+            });
+            if count > self.limits.aliases {
+                break;
+            }
+        }
+        Ok(count)
+    }
+
+    fn fragment(&mut self, name: &'a Name) -> ServerResult<usize> {
+        match self.fragment_aliases.get(name) {
+            Some(known) => return Ok(known.unwrap_or(0)),
+            None => self.fragment_aliases.insert(name, None),
+        };
+        let count = match self.document.fragments.get(name) {
+            Some(fragment) => self.aliases(&fragment.node.selection_set.node)?,
+            None => 0,
+        };
+        self.fragment_aliases.insert(name, Some(count));
+        Ok(count)
+    }
+
+    /// The root fields of `set`, through inline fragments and spreads (`hops` bounds spreads of spreads).
+    fn root_fields(&self, set: &'a SelectionSet, out: &mut Vec<&'a async_graphql::parser::types::Field>, hops: usize) {
+        for selection in &set.items {
+            match &selection.node {
+                Selection::Field(field) => out.push(&field.node),
+                Selection::InlineFragment(inline) => self.root_fields(&inline.node.selection_set.node, out, hops),
+                Selection::FragmentSpread(spread) if hops < self.limits.depth => {
+                    if let Some(fragment) = self.document.fragments.get(&spread.node.fragment_name.node) {
+                        self.root_fields(&fragment.node.selection_set.node, out, hops + 1);
+                    }
+                }
+                Selection::FragmentSpread(_) => {}
+            }
+            if out.len() > self.limits.root_fields {
+                return;
+            }
+        }
+    }
+
+    /// Checks every argument value in `set` (its text nests at most [`Limits::nesting`] levels, so recursing is
+    /// safe).
+    fn selections_input(&self, set: &SelectionSet) -> ServerResult<()> {
+        for selection in &set.items {
+            match &selection.node {
+                Selection::Field(field) => {
+                    for (_, value) in &field.node.arguments {
+                        self.input(&value.node, 1)?;
+                    }
+                    self.selections_input(&field.node.selection_set.node)?;
+                }
+                Selection::InlineFragment(inline) => self.selections_input(&inline.node.selection_set.node)?,
+                Selection::FragmentSpread(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn input(&self, value: &async_graphql_value::Value, depth: usize) -> ServerResult<()> {
+        use async_graphql_value::Value as V;
+        let children: Vec<&V> = match value {
+            V::List(items) => {
+                list_size(items.len(), self.limits.list_size)?;
+                items.iter().collect()
+            }
+            V::Object(fields) => fields.values().collect(),
+            _ => return Ok(()),
+        };
+        if depth > self.limits.input_depth {
+            return Err(input_depth(self.limits.input_depth));
+        }
+        children.into_iter().try_for_each(|child| self.input(child, depth + 1))
+    }
+}
+
+/// Whether a root field reads a record `fresh` from HubSpot: `fresh: true`, or a variable that is true.
+fn asks_fresh(field: &async_graphql::parser::types::Field, variables: &Variables) -> bool {
+    use async_graphql_value::Value as V;
+    match field.get_argument("fresh").map(|v: &Positioned<V>| &v.node) {
+        Some(V::Boolean(true)) => true,
+        Some(V::Variable(name)) => matches!(variables.get(name), Some(Value::Boolean(true))),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nesting_skips_strings_and_comments() {
+        assert!(text_nesting("{ a(b: \"{{{{{{\") }", 3).is_ok());
+        assert!(text_nesting("{ a(b: \"\"\"[[[[[ \\\"\"\" (((\"\"\") }", 3).is_ok());
+        assert!(text_nesting("# {{{{{{\n{ a }", 3).is_ok());
+        assert!(text_nesting("{ a { b { c } } }", 3).is_ok());
+        let error = text_nesting("{ a { b { c { d } } } }", 3).unwrap_err();
+        assert_eq!(error.extensions.unwrap().get("limit"), Some(&Value::from("nesting")));
+    }
+}
