@@ -2,6 +2,7 @@
 //!
 //! Every mirrored row is keyed by `(portal_id, hubspot_id)`; no query may cross a portal boundary.
 
+pub mod api_key;
 pub mod association;
 pub mod campaign;
 pub mod company;

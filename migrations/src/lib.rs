@@ -11,6 +11,7 @@ mod m20261202_000006_insight_events;
 mod m20261203_000007_webhook_claim_order;
 mod m20261205_000008_webhook_queue;
 mod m20261206_000009_postgres_search_tables;
+mod m20261206_000010_api_keys;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000007_webhook_claim_order::Migration),
             Box::new(m20261205_000008_webhook_queue::Migration),
             Box::new(m20261206_000009_postgres_search_tables::Migration),
+            Box::new(m20261206_000010_api_keys::Migration),
         ]
     }
 }

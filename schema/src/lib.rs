@@ -19,6 +19,7 @@ mod prefetch;
 mod query;
 mod records;
 mod relay;
+mod role;
 mod scope;
 mod subscription;
 mod sync_status;
@@ -30,6 +31,7 @@ use async_graphql::{MergedObject, Schema};
 
 pub use error::{ApiError, MAX_PAGE_SIZE};
 pub use limits::Limits;
+pub use role::Role;
 pub use scope::Scope;
 pub use transaction::begin_write;
 

@@ -12,11 +12,14 @@ use sea_orm::DatabaseConnection;
 use crate::{
     feed::Feed,
     loaders::Loaders,
+    role::Role,
     upstream::{Source, Upstream},
 };
 
 pub struct Scope {
     pub portal_id: i64,
+    /// What the caller may do; guards on fields check it.
+    pub role: Role,
     pub db: DatabaseConnection,
     pub(crate) loaders: Loaders,
     /// `None` when no HubSpot connection is configured: mutations then fail saying so.
@@ -31,9 +34,9 @@ pub struct Scope {
 impl Scope {
     /// A fresh scope per request: loaders cache rows, so sharing them across requests would leak one caller's rows
     /// to another.
-    pub fn new(db: DatabaseConnection, portal_id: i64) -> Self {
+    pub fn new(db: DatabaseConnection, portal_id: i64, role: Role) -> Self {
         let loaders = Loaders::new(db.clone(), portal_id);
-        Self { portal_id, db, loaders, upstream: None, feed: None, sources: Mutex::default() }
+        Self { portal_id, role, db, loaders, upstream: None, feed: None, sources: Mutex::default() }
     }
 
     pub(crate) fn answered_from(&self, kind: &'static str, id: i64, source: Source) {

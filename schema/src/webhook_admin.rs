@@ -81,7 +81,7 @@ impl From<webhook_event::Model> for WebhookEvent {
 #[derive(Default)]
 pub struct WebhookAdminQuery;
 
-#[Object]
+#[Object(guard = "crate::role::Needs(crate::role::Role::Admin)")]
 impl WebhookAdminQuery {
     /// The portal's webhook events in `state`, newest first.
     async fn webhook_events(
@@ -111,7 +111,7 @@ impl WebhookAdminQuery {
 #[derive(Default)]
 pub struct WebhookAdminMutation;
 
-#[Object]
+#[Object(guard = "crate::role::Needs(crate::role::Role::Admin)")]
 impl WebhookAdminMutation {
     /// Sends dead events back to the applier, with their attempts reset: the one with `id`, or every dead event of
     /// the portal. How many were replayed.

@@ -1,4 +1,4 @@
-//! The `server` command: `serve` (default), `migrate`, `schema`, `sync`, `seed`.
+//! The `server` command: `serve` (default), `migrate`, `schema`, `sync`, `seed`, `keys`.
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -39,6 +39,11 @@ pub enum Command {
         #[arg(long)]
         full: bool,
     },
+    /// Manage API keys: `keys create --portal P --role reader --name "web app"`, `keys list`, `keys revoke ID`.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Write a generated portal into the mirror (benchmarks, demos).
     Seed {
         #[arg(long, default_value_t = mirror::seed::DEMO_PORTAL_ID)]
@@ -52,6 +57,27 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysAction {
+    /// Make a key and print it: the only time it is shown (only its hash is stored).
+    Create {
+        /// The portals it may read: ids, comma-separated or the flag repeated, or `*` for every portal.
+        #[arg(long, required = true, value_delimiter = ',')]
+        portal: Vec<String>,
+        /// reader (queries, subscriptions), writer (also mutations) or admin (also webhook log, replays, OAuth,
+        /// keys, audit log).
+        #[arg(long, value_parser = |v: &str| v.parse::<schema::Role>())]
+        role: schema::Role,
+        /// What the key is for.
+        #[arg(long)]
+        name: String,
+    },
+    /// List keys (ids, names, roles, portals; never secrets).
+    List,
+    /// Revoke a key by its id; serving gateways refuse it within seconds.
+    Revoke { id: String },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -78,8 +104,66 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sync { portal, full } => sync(&cli.config, portal, full).await,
+        Command::Keys { action } => keys(&cli.config, action).await,
         Command::Serve { demo } => serve(cli.config, demo).await,
     }
+}
+
+async fn keys(config: &Config, action: KeysAction) -> anyhow::Result<()> {
+    use crate::auth::{Grant, keys};
+    let db = db::connect_and_migrate(&config.database_url).await.context("connecting to DATABASE_URL")?;
+    match action {
+        KeysAction::Create { portal, role, name } => {
+            let grant: Grant = portal.join(",").parse().map_err(anyhow::Error::msg).context("--portal")?;
+            let (key, info) = keys::create(&db, &name, role, &grant).await.context("storing the key")?;
+            println!("{key}");
+            eprintln!("key {} ({role}, portals {grant}): shown once; send it as Authorization: Bearer <key>", info.id);
+        }
+        KeysAction::List => {
+            for key in keys::list(&db).await.context("listing keys")? {
+                let state = if key.revoked { "revoked" } else { "live" };
+                println!("{}\t{}\t{}\t{}\t{}\t{}", key.id, key.role, key.portals, state, key.created_at, key.name);
+            }
+        }
+        KeysAction::Revoke { id } => {
+            anyhow::ensure!(keys::revoke(&db, &id).await.context("revoking")?, "no live key {id}");
+            eprintln!("key {id} revoked");
+        }
+    }
+    Ok(())
+}
+
+/// How callers are checked, and the local admin key GraphiQL sends on a loopback address. A public address needs
+/// a way in: AUTH=off is refused there, and so is a gateway no key could call.
+async fn authenticator(
+    config: &Config,
+    db: &sea_orm::DatabaseConnection,
+) -> anyhow::Result<(Arc<crate::auth::Authenticator>, Option<String>)> {
+    use crate::auth::{Authenticator, KeyStore, local};
+    let loopback = config.bind.is_loopback();
+    if !config.auth {
+        anyhow::ensure!(
+            loopback,
+            "AUTH=off is only allowed on a loopback BIND (127.0.0.1, ::1); BIND is {}: keep AUTH=on and create an API key with `server keys create`",
+            config.bind
+        );
+        tracing::warn!("AUTH=off: every caller that reaches this loopback port is an admin of every portal");
+        return Ok((Arc::new(Authenticator::Off), None));
+    }
+    let keys = KeyStore::load(db).await.context("loading API keys")?;
+    let local_key = if loopback {
+        let key = local::admin_key(db, &config.local_key_file).await.context("the local admin key")?;
+        keys.reload(db).await.context("loading API keys")?;
+        Some(key)
+    } else {
+        anyhow::ensure!(
+            keys.any_live(),
+            "BIND {} is not a loopback address and no caller could authenticate: create an API key with `server keys create --portal P --role reader|writer|admin --name NAME`",
+            config.bind
+        );
+        None
+    };
+    Ok((Arc::new(Authenticator::On { keys }), local_key))
 }
 
 async fn sync(config: &Config, portal: Option<i64>, full: bool) -> anyhow::Result<()> {
@@ -163,16 +247,23 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         Arc::new(crate::upstream::HubSpotUpstream { db: db.clone(), hubspot, keys, health: Some(health.clone()) })
             as Arc<dyn schema::upstream::Upstream>
     });
+    let (auth, local_key) = authenticator(&config, &db).await?;
+    tokio::spawn(auth.clone().keep_reloading(db.clone()));
     let state = http::AppState::new(db, metrics)
         .await
         .context("loading portals")?
         .with_install(install.map(Arc::new))
         .with_webhooks(webhooks)
         .with_upstream(upstream)
-        .with_feed(Some(Arc::new(notifier)));
+        .with_feed(Some(Arc::new(notifier)))
+        .with_auth(auth, local_key.clone());
     let addr = SocketAddr::new(config.bind, config.port);
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr} (BIND, PORT)"))?;
     tracing::info!(workers = config.workers, "GraphQL and GraphiQL at http://{addr}/graphql");
+    if let Some(key) = local_key {
+        // Shown on the terminal, not in the log: the loopback admin key GraphiQL already sends.
+        println!("Local admin key (also in {}): Authorization: Bearer {key}", config.local_key_file.display());
+    }
     http::workers::serve(listener, state, config.workers, &config.database_url, shutdown()).await?;
     Ok(())
 }

@@ -59,6 +59,16 @@ pub struct Config {
     #[arg(long, env = "HEALTH_RESCORE_SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
     pub health_rescore_secs: u64,
 
+    /// `on`: every caller needs a credential (an API key). `off`: anyone who reaches the port is an admin of every
+    /// portal; only on a loopback address, and logged at every start.
+    #[arg(long, env = "AUTH", default_value = "on", value_parser = auth_mode)]
+    pub auth: bool,
+
+    /// On a loopback address, where the local admin key is kept (made on first start, shown in the log and sent by
+    /// GraphiQL).
+    #[arg(long, env = "LOCAL_KEY_FILE", default_value = "data/local-admin-key")]
+    pub local_key_file: std::path::PathBuf,
+
     #[command(flatten)]
     pub hubspot: HubSpotConfig,
 
@@ -267,6 +277,14 @@ fn count(value: &str, name: &str, what: &str, max: usize) -> Result<usize, Strin
         .ok_or_else(|| format!("{name} must be a number of {what} from 1 to {max}, got {value:?}"))
 }
 
+fn auth_mode(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("AUTH must be on or off, got {value:?}")),
+    }
+}
+
 fn bind(value: &str) -> Result<IpAddr, String> {
     value.parse().map_err(|_| format!("BIND must be an IP address such as 127.0.0.1 or 0.0.0.0, got {value:?}"))
 }
@@ -289,5 +307,7 @@ mod tests {
         assert!(redis_url("localhost").unwrap_err().contains("REDIS_URL"));
         assert!(api_base("api.hubapi.com").unwrap_err().contains("HUBSPOT_API_BASE"));
         assert_eq!(port("4000"), Ok(4000));
+        assert!(auth_mode("maybe").unwrap_err().contains("AUTH"));
+        assert_eq!(auth_mode("OFF"), Ok(false));
     }
 }

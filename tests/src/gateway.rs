@@ -41,8 +41,8 @@ impl Gateway {
     }
 
     pub async fn run(&self, query: &str, variables: Value) -> Value {
-        let scope =
-            schema::Scope::new(self.db.db.clone(), self.portal).with_upstream(Some(Arc::new(self.upstream.clone())));
+        let scope = schema::Scope::new(self.db.db.clone(), self.portal, schema::Role::Admin)
+            .with_upstream(Some(Arc::new(self.upstream.clone())));
         execute(&self.schema, scope, query, variables).await
     }
 

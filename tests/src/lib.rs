@@ -161,7 +161,12 @@ impl Mirror {
     }
 
     pub async fn run_in(&self, portal_id: i64, query: &str, variables: Value) -> Value {
-        execute(&self.schema, schema::Scope::new(self.db.db.clone(), portal_id), query, variables).await
+        self.run_as(schema::Role::Admin, portal_id, query, variables).await
+    }
+
+    /// Runs a query as a caller with `role`.
+    pub async fn run_as(&self, role: schema::Role, portal_id: i64, query: &str, variables: Value) -> Value {
+        execute(&self.schema, schema::Scope::new(self.db.db.clone(), portal_id, role), query, variables).await
     }
 
     /// Runs a query that must succeed; returns its `data`.

@@ -99,7 +99,7 @@ pub(super) fn default_kind(from: ObjectType, to: ObjectType, argument: &str) -> 
 #[derive(Default)]
 pub struct AssociationMutation;
 
-#[Object]
+#[Object(guard = "crate::role::Needs(crate::role::Role::Writer)")]
 impl AssociationMutation {
     /// Links two records (global IDs of contacts, companies, deals or tickets) with HubSpot's default association
     /// type, or the type `label` names (`Primary`, or a label the portal uses); the `from` record.

@@ -211,7 +211,7 @@ async fn archive_many<T: Written>(ctx: &Context<'_>, ids: Vec<ID>) -> Res<Vec<It
 pub struct BatchMutation;
 
 /// Up to 100 records a call. The answer has one item per input, in order: the record written, or why not.
-#[Object]
+#[Object(guard = "crate::role::Needs(crate::role::Role::Writer)")]
 impl BatchMutation {
     /// Creates up to 100 contacts in one HubSpot call; one item per input, in order: the contact, or why not.
     async fn create_contacts(

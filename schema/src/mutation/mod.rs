@@ -121,7 +121,7 @@ async fn read_back<T: Written>(scope: &Scope, id: i64) -> Res<T> {
 pub struct CrmMutation;
 
 /// Each write goes to HubSpot first; the answer is the record as the mirror then holds it.
-#[Object]
+#[Object(guard = "crate::role::Needs(crate::role::Role::Writer)")]
 impl CrmMutation {
     /// Creates a contact, linked to the records `associateWith` names (global IDs). A client that may retry sends
     /// an `idempotencyKey`: a create repeating one made with the key in the last 24 h answers the first record.

@@ -30,6 +30,10 @@ pub struct AppState {
     pub upstream: Option<Arc<dyn schema::upstream::Upstream>>,
     /// Live changes for subscriptions.
     pub feed: Option<Arc<dyn schema::feed::Feed>>,
+    /// How callers are checked; `AppState::new` leaves it off (tests, embedding): `serve` sets it from `AUTH`.
+    pub auth: Arc<crate::auth::Authenticator>,
+    /// The key GraphiQL sends, on a loopback address only (the local admin key).
+    pub graphiql_key: Option<Arc<str>>,
 }
 
 impl AppState {
@@ -44,6 +48,8 @@ impl AppState {
             webhooks: None,
             upstream: None,
             feed: None,
+            auth: Arc::new(crate::auth::Authenticator::Off),
+            graphiql_key: None,
         })
     }
 
@@ -57,6 +63,10 @@ impl AppState {
 
     pub fn with_feed(self, feed: Option<Arc<dyn schema::feed::Feed>>) -> Self {
         Self { feed, ..self }
+    }
+
+    pub fn with_auth(self, auth: Arc<crate::auth::Authenticator>, graphiql_key: Option<String>) -> Self {
+        Self { auth, graphiql_key: graphiql_key.map(Arc::from), ..self }
     }
 
     pub fn with_webhooks(self, webhooks: Option<crate::webhooks::Receiver>) -> Self {

@@ -4,9 +4,11 @@ use std::collections::HashMap;
 
 use axum::{
     extract::{Path, Query, State},
-    http::StatusCode,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Redirect, Response},
 };
+
+use schema::Role;
 
 use super::AppState;
 use crate::oauth::InstallError;
@@ -58,7 +60,20 @@ pub async fn callback(State(state): State<AppState>, Query(query): Query<HashMap
     }
 }
 
-pub async fn disconnect(State(state): State<AppState>, Path(portal): Path<i64>) -> Response {
+/// Revokes a portal's tokens: for an admin whose credential grants the portal.
+pub async fn disconnect(State(state): State<AppState>, headers: HeaderMap, Path(portal): Path<i64>) -> Response {
+    let caller = match state.auth.caller(&state.db, &headers).await {
+        Ok(caller) => caller,
+        Err(err) => {
+            let mut response = (StatusCode::UNAUTHORIZED, err.to_string()).into_response();
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(err.challenge()));
+            return response;
+        }
+    };
+    if caller.role < Role::Admin || !caller.portals.allows(portal) {
+        let message = format!("disconnecting portal {portal} needs the admin role and a credential that grants it");
+        return (StatusCode::FORBIDDEN, message).into_response();
+    }
     let Some(install) = &state.install else { return not_configured() };
     match install.tokens.disconnect(portal).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),

@@ -1,10 +1,13 @@
-//! Which portal a request reads: the one named by `X-HubSpot-Portal-Id`, or the only one the mirror holds.
+//! Which portal a request reads: among those its credential grants, the one named by `X-HubSpot-Portal-Id`, or the
+//! only one there is.
 
 use std::sync::RwLock;
 
 use async_graphql::{Error, ErrorExtensions};
 use axum::http::HeaderMap;
 use sea_orm::{DatabaseConnection, DbErr};
+
+use crate::auth::Grant;
 
 pub const PORTAL_HEADER: &str = "x-hubspot-portal-id";
 
@@ -20,6 +23,10 @@ pub enum PortalError {
     Ambiguous,
     #[error("X-HubSpot-Portal-Id must be a portal id the mirror holds, got {0:?}")]
     Unknown(String),
+    #[error("the credential does not grant portal {0}")]
+    Forbidden(i64),
+    #[error("the credential grants several portals: name one with the X-HubSpot-Portal-Id header")]
+    Choose,
     #[error("internal error")]
     Db(#[from] DbErr),
 }
@@ -31,7 +38,8 @@ impl ErrorExtensions for PortalError {
         }
         let code = match self {
             Self::NoPortal => "NO_PORTAL",
-            Self::Ambiguous | Self::Unknown(_) => "PORTAL_REQUIRED",
+            Self::Ambiguous | Self::Unknown(_) | Self::Choose => "PORTAL_REQUIRED",
+            Self::Forbidden(_) => "FORBIDDEN_PORTAL",
             Self::Db(_) => "INTERNAL",
         };
         self.extend_with(|_, e| e.set("code", code))
@@ -56,14 +64,32 @@ impl Portals {
         Ok(ids)
     }
 
-    pub async fn resolve(&self, db: &DatabaseConnection, headers: &HeaderMap) -> Result<i64, PortalError> {
-        if let Some(value) = headers.get(PORTAL_HEADER) {
-            let text = value.to_str().unwrap_or_default().trim().to_owned();
-            let id: i64 = text.parse().map_err(|_| PortalError::Unknown(text.clone()))?;
+    /// The portal a request reads: a granted portal is checked against the mirror's; one the credential does not
+    /// grant is refused before any database read.
+    pub async fn resolve(
+        &self,
+        db: &DatabaseConnection,
+        headers: &HeaderMap,
+        grant: &Grant,
+    ) -> Result<i64, PortalError> {
+        let named = headers.get(PORTAL_HEADER).map(|value| value.to_str().unwrap_or_default().trim().to_owned());
+        let named = match (named, grant) {
+            (Some(text), _) => {
+                let id: i64 = text.parse().map_err(|_| PortalError::Unknown(text.clone()))?;
+                if !grant.allows(id) {
+                    return Err(PortalError::Forbidden(id));
+                }
+                Some(id)
+            }
+            (None, Grant::Only(only)) if only.len() == 1 => Some(only[0]),
+            (None, Grant::Only(_)) => return Err(PortalError::Choose),
+            (None, Grant::All) => None,
+        };
+        if let Some(id) = named {
             if self.snapshot().contains(&id) || self.reload(db).await?.contains(&id) {
                 return Ok(id);
             }
-            return Err(PortalError::Unknown(text));
+            return Err(PortalError::Unknown(id.to_string()));
         }
         let mut known = self.snapshot();
         if known.is_empty() {

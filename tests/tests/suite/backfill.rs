@@ -107,7 +107,7 @@ on_both!(fills_the_mirror_from_hubspot, |backend: Backend| async move {
     let status = schema::build()
         .execute(
             async_graphql::Request::new("{ syncStatus { objectType objectsSynced done lastError } }")
-                .data(schema::Scope::new(db.db.clone(), PORTAL)),
+                .data(schema::Scope::new(db.db.clone(), PORTAL, schema::Role::Reader)),
         )
         .await
         .into_result()

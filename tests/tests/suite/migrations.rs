@@ -27,6 +27,7 @@ const TABLES: &[&str] = &[
     "health_score_history",
     "insights",
     "insight_events",
+    "api_keys",
 ];
 
 async fn tables(db: &TestDb, backend: Backend) -> Vec<String> {

@@ -199,7 +199,7 @@ on_both!(bad_input_names_the_field_and_never_reaches_hubspot, |backend| async mo
     assert_eq!(world.requests(), before, "no bad input reached HubSpot");
 
     // Without a HubSpot connection a write says so.
-    let scope = schema::Scope::new(world.db.db.clone(), PORTAL);
+    let scope = schema::Scope::new(world.db.db.clone(), PORTAL, schema::Role::Admin);
     let response =
         execute(&world.schema, scope, "mutation($id: ID!) { archiveDeal(id: $id) }", json!({ "id": deal })).await;
     assert_eq!(response["errors"][0]["extensions"]["code"], "UPSTREAM_UNAVAILABLE", "{response}");

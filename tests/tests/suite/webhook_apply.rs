@@ -309,7 +309,11 @@ on_both!(an_event_that_keeps_failing_goes_dead_with_its_reason, |backend: Backen
 
     // An operator lists dead events and replays them once HubSpot is back.
     let graphql = |query: &'static str| {
-        let request = async_graphql::Request::new(query).data(schema::Scope::new(world.db.db.clone(), PORTAL));
+        let request = async_graphql::Request::new(query).data(schema::Scope::new(
+            world.db.db.clone(),
+            PORTAL,
+            schema::Role::Admin,
+        ));
         async move { serde_json::to_value(schema::build().execute(request).await).unwrap() }
     };
     let listed = graphql("{ webhookEvents(state: DEAD) { id subscriptionType attempts lastError payload } }").await;

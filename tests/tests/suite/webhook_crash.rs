@@ -40,6 +40,8 @@ impl Gateway {
             .env("HUBSPOT_RATE_LIMIT", "100000")
             .env("SYNC_RECONCILE_SECS", "86400")
             .env("WEBHOOK_LEASE_SECS", "2")
+            // Webhooks only: no GraphQL caller, so no local key file written into the test's folder.
+            .env("AUTH", "off")
             .env("RUST_LOG", "error")
             .stdout(Stdio::null())
             .spawn()

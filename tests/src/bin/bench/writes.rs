@@ -89,6 +89,7 @@ pub async fn run(args: &Args, backend: &'static str) -> anyhow::Result<Run> {
             .env("HUBSPOT_ACCESS_TOKEN", sim.token())
             .env("HUBSPOT_RATE_LIMIT", "100000000")
             .env("SYNC_RECONCILE_SECS", "86400")
+            .env("AUTH", "off")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null());
     };
