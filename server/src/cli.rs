@@ -150,20 +150,18 @@ async fn authenticator(
         tracing::warn!("AUTH=off: every caller that reaches this loopback port is an admin of every portal");
         return Ok((Arc::new(Authenticator::Off), None));
     }
-    let keys = KeyStore::load(db).await.context("loading API keys")?;
-    let local_key = if loopback {
-        let key = local::admin_key(db, &config.local_key_file).await.context("the local admin key")?;
-        keys.reload(db).await.context("loading API keys")?;
-        Some(key)
-    } else {
-        anyhow::ensure!(
-            keys.any_live(),
-            "BIND {} is not a loopback address and no caller could authenticate: create an API key with `server keys create --portal P --role reader|writer|admin --name NAME`",
-            config.bind
-        );
-        None
+    let local_key = match loopback {
+        true => Some(local::admin_key(db, &config.local_key_file).await.context("the local admin key")?),
+        false => None,
     };
-    Ok((Arc::new(Authenticator::On { keys }), local_key))
+    let keys = KeyStore::load(db).await.context("loading API keys")?;
+    let auth = Authenticator::On { keys, jwt: config.jwt.verifier() };
+    anyhow::ensure!(
+        auth.has_a_way_in(),
+        "BIND {} is not a loopback address and no caller could authenticate: create an API key with `server keys create --portal P --role reader|writer|admin --name NAME`, or set JWT_SECRET or JWT_JWKS_URL",
+        config.bind
+    );
+    Ok((Arc::new(auth), local_key))
 }
 
 async fn sync(config: &Config, portal: Option<i64>, full: bool) -> anyhow::Result<()> {

@@ -70,6 +70,9 @@ pub struct Config {
     pub local_key_file: std::path::PathBuf,
 
     #[command(flatten)]
+    pub jwt: JwtArgs,
+
+    #[command(flatten)]
     pub hubspot: HubSpotConfig,
 
     #[command(flatten)]
@@ -140,6 +143,49 @@ impl Config {
             tokens,
             authorize_url: o.hubspot_authorize_url.clone(),
         }))
+    }
+}
+
+/// JWTs from the frontend's own identity provider: HS256 with a shared secret, or RS256/ES256 against a JWKS.
+#[derive(Args, Clone, Debug)]
+pub struct JwtArgs {
+    /// HS256 shared secret (at least 32 bytes).
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// The identity provider's JWKS (RS256, ES256 keys by `kid`; fetched again for an unknown `kid`).
+    #[arg(long, env = "JWT_JWKS_URL")]
+    pub jwt_jwks_url: Option<String>,
+
+    /// The `iss` a token must carry, when set.
+    #[arg(long, env = "JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+
+    /// The `aud` a token must carry, when set.
+    #[arg(long, env = "JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+
+    /// The claim naming the portals a token may read (numbers or numeric strings).
+    #[arg(long, env = "JWT_PORTALS_CLAIM", default_value = "portals")]
+    pub jwt_portals_claim: String,
+
+    /// The claim naming the token's role (reader, writer or admin).
+    #[arg(long, env = "JWT_ROLE_CLAIM", default_value = "role")]
+    pub jwt_role_claim: String,
+}
+
+impl JwtArgs {
+    /// The verifier, when a secret or a JWKS URL is set.
+    pub fn verifier(&self) -> Option<crate::auth::JwtVerifier> {
+        let config = crate::auth::JwtConfig {
+            secret: self.jwt_secret.clone(),
+            jwks_url: self.jwt_jwks_url.clone(),
+            issuer: self.jwt_issuer.clone(),
+            audience: self.jwt_audience.clone(),
+            portals_claim: self.jwt_portals_claim.clone(),
+            role_claim: self.jwt_role_claim.clone(),
+        };
+        config.is_enabled().then(|| crate::auth::JwtVerifier::new(config, reqwest::Client::new()))
     }
 }
 

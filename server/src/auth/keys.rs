@@ -171,8 +171,8 @@ impl KeyStore {
     /// The caller `key` names, or why not. An id this process does not hold reads the table again, at most once
     /// per [`RELOAD_ON_MISS`], so a key just made elsewhere works at once and a flood of unknown keys costs one read a second.
     pub async fn check(&self, db: &DatabaseConnection, key: &str) -> Result<Caller, AuthError> {
-        let (id, _) =
-            split(key).ok_or(AuthError::Invalid("KEY_MALFORMED", "the API key is not shaped gw_{id}_{secret}"))?;
+        let (id, _) = split(key)
+            .ok_or_else(|| AuthError::invalid("KEY_MALFORMED", "the API key is not shaped gw_{id}_{secret}"))?;
         let mut keys = self.snapshot();
         let stale = self.loaded_at.read().map(|at| at.elapsed() >= self.reload_on_miss).unwrap_or(true);
         if !keys.contains_key(id) && stale {
@@ -181,12 +181,12 @@ impl KeyStore {
             }
             keys = self.snapshot();
         }
-        let stored = keys.get(id).ok_or(AuthError::Invalid("KEY_UNKNOWN", "no such API key"))?;
+        let stored = keys.get(id).ok_or_else(|| AuthError::invalid("KEY_UNKNOWN", "no such API key"))?;
         if !bool::from(stored.hash.ct_eq(&hash(key))) {
-            return Err(AuthError::Invalid("KEY_UNKNOWN", "no such API key"));
+            return Err(AuthError::invalid("KEY_UNKNOWN", "no such API key"));
         }
         if stored.info.revoked {
-            return Err(AuthError::Invalid("KEY_REVOKED", "the API key was revoked"));
+            return Err(AuthError::invalid("KEY_REVOKED", "the API key was revoked"));
         }
         Ok(Caller { id: format!("key:{id}"), role: stored.info.role, portals: stored.info.portals.clone() })
     }

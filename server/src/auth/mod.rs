@@ -1,6 +1,8 @@
-//! Who is calling: an API key (`Authorization: Bearer gw_…`), with a role and the portals it may read. The portal
-//! a request reads comes from the credential; `X-HubSpot-Portal-Id` only chooses among the ones it names.
+//! Who is calling: an API key (`Authorization: Bearer gw_…`) or a JWT from the frontend's identity provider, either
+//! with a role and the portals it may read. The portal a request reads comes from the credential;
+//! `X-HubSpot-Portal-Id` only chooses among the ones it names.
 
+pub mod jwt;
 pub mod keys;
 pub mod local;
 
@@ -10,6 +12,7 @@ use axum::http::{HeaderMap, header};
 use schema::Role;
 use sea_orm::DatabaseConnection;
 
+pub use jwt::{JwtConfig, JwtVerifier};
 pub use keys::KeyStore;
 
 /// The portals a credential may read.
@@ -73,18 +76,30 @@ pub struct Caller {
 /// Why a request has no caller; each is a 401.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
-    #[error("authentication required: send Authorization: Bearer <API key>")]
+    #[error("authentication required: send Authorization: Bearer <API key or JWT>")]
     Missing,
     /// A credential that is wrong, expired or revoked: a reason code and what to tell the client.
-    #[error("{1}")]
-    Invalid(&'static str, &'static str),
+    #[error("{message}")]
+    Invalid { code: &'static str, message: String },
+}
+
+impl AuthError {
+    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+        AuthError::Invalid { code, message: message.into() }
+    }
+}
+
+impl From<jwt::JwtError> for AuthError {
+    fn from(err: jwt::JwtError) -> Self {
+        AuthError::invalid(err.code(), err.to_string())
+    }
 }
 
 impl AuthError {
     pub fn code(&self) -> &'static str {
         match self {
             AuthError::Missing => "UNAUTHENTICATED",
-            AuthError::Invalid(code, _) => code,
+            AuthError::Invalid { code, .. } => code,
         }
     }
 
@@ -92,18 +107,18 @@ impl AuthError {
     pub fn challenge(&self) -> &'static str {
         match self {
             AuthError::Missing => "Bearer realm=\"hubspot-gateway\"",
-            AuthError::Invalid(..) => "Bearer realm=\"hubspot-gateway\", error=\"invalid_token\"",
+            AuthError::Invalid { .. } => "Bearer realm=\"hubspot-gateway\", error=\"invalid_token\"",
         }
     }
 }
 
 /// How callers are checked.
+#[allow(clippy::large_enum_variant)] // One per process, behind an Arc: its size costs nothing.
 pub enum Authenticator {
     /// `AUTH=off`, loopback only: every caller is an admin of every portal.
     Off,
-    On {
-        keys: KeyStore,
-    },
+    /// API keys, and JWTs when `JWT_SECRET` or `JWT_JWKS_URL` is set.
+    On { keys: KeyStore, jwt: Option<JwtVerifier> },
 }
 
 impl Authenticator {
@@ -115,26 +130,37 @@ impl Authenticator {
 
     /// The caller an `Authorization` value (`Bearer …`) names; a WebSocket's `connection_init` payload carries one.
     pub async fn caller_of(&self, db: &DatabaseConnection, authorization: Option<&str>) -> Result<Caller, AuthError> {
-        let keys = match self {
+        let (keys, jwt) = match self {
             Authenticator::Off => {
                 return Ok(Caller { id: "anonymous".to_owned(), role: Role::Admin, portals: Grant::All });
             }
-            Authenticator::On { keys } => keys,
+            Authenticator::On { keys, jwt } => (keys, jwt),
         };
         let value = authorization.map(str::trim).filter(|v| !v.is_empty()).ok_or(AuthError::Missing)?;
         let credential = match value.split_once(' ') {
             Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
-            _ => return Err(AuthError::Invalid("CREDENTIAL_MALFORMED", "send Authorization: Bearer <API key>")),
+            _ => return Err(AuthError::invalid("CREDENTIAL_MALFORMED", "send Authorization: Bearer <API key or JWT>")),
         };
         if keys::looks_like_key(credential) {
             return keys.check(db, credential).await;
         }
-        Err(AuthError::Invalid("CREDENTIAL_MALFORMED", "the credential is not an API key (gw_…)"))
+        match jwt {
+            Some(jwt) => token_caller(jwt, credential).await,
+            None => Err(AuthError::invalid("CREDENTIAL_MALFORMED", "the credential is not an API key (gw_…)")),
+        }
+    }
+
+    /// Whether some caller could authenticate: a live key, or tokens.
+    pub fn has_a_way_in(&self) -> bool {
+        match self {
+            Authenticator::Off => true,
+            Authenticator::On { keys, jwt } => jwt.is_some() || keys.any_live(),
+        }
     }
 
     /// Keeps the key store in step with the table (keys made or revoked by other processes).
     pub async fn keep_reloading(self: std::sync::Arc<Self>, db: DatabaseConnection) {
-        let Authenticator::On { keys } = self.as_ref() else { return };
+        let Authenticator::On { keys, .. } = self.as_ref() else { return };
         let mut every = tokio::time::interval(keys::RELOAD_EVERY);
         loop {
             every.tick().await;
@@ -143,6 +169,25 @@ impl Authenticator {
             }
         }
     }
+}
+
+/// The caller a valid token names: it must carry a role and at least one portal.
+async fn token_caller(jwt: &JwtVerifier, token: &str) -> Result<Caller, AuthError> {
+    let claims = jwt.verify(token).await?;
+    let (portals_claim, role_claim) = jwt.claim_names();
+    let role = claims
+        .role
+        .as_deref()
+        .ok_or_else(|| AuthError::invalid("TOKEN_MALFORMED", format!("the token has no {role_claim} claim")))?
+        .parse::<Role>()
+        .map_err(|e| AuthError::invalid("TOKEN_MALFORMED", format!("the token's {role_claim} claim: {e}")))?;
+    if claims.portals.is_empty() {
+        return Err(AuthError::invalid(
+            "TOKEN_MALFORMED",
+            format!("the token names no portal in its {portals_claim} claim"),
+        ));
+    }
+    Ok(Caller { id: format!("jwt:{}", claims.subject), role, portals: Grant::Only(claims.portals) })
 }
 
 #[cfg(test)]

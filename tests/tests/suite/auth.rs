@@ -22,7 +22,7 @@ use tower::ServiceExt;
 /// A gateway over `db` that checks API keys (reading the table again at every unknown one).
 async fn guarded(db: &TestDb) -> (axum::Router, Arc<Authenticator>) {
     let keys = KeyStore::load(&db.db).await.unwrap().reloading_on_miss_after(std::time::Duration::ZERO);
-    let auth = Arc::new(Authenticator::On { keys });
+    let auth = Arc::new(Authenticator::On { keys, jwt: None });
     let state = AppState::new(db.db.clone(), Metrics::default()).await.unwrap().with_auth(auth.clone(), None);
     (app(state), auth)
 }
@@ -90,7 +90,7 @@ async fn a_request_needs_a_live_key_and_reads_only_the_portals_it_grants() {
 
     assert_eq!(post(&app, COUNT, Some(&revoked), None).await.status, StatusCode::OK);
     assert!(keys::revoke(db, &revoked_info.id).await.unwrap());
-    let Authenticator::On { keys: store } = auth.as_ref() else { unreachable!() };
+    let Authenticator::On { keys: store, .. } = auth.as_ref() else { unreachable!() };
     store.reload(db).await.unwrap();
     let answer = post(&app, COUNT, Some(&revoked), None).await;
     assert_eq!((answer.status, code(&answer.body)), (StatusCode::UNAUTHORIZED, "KEY_REVOKED"));
@@ -252,5 +252,52 @@ async fn every_mutation_refuses_a_reader_and_every_admin_field_a_writer() {
         assert_eq!(refused(&mirror, Role::Reader, call).await, admin_only, "a reader and {name}");
         assert_eq!(refused(&mirror, Role::Writer, call).await, admin_only, "a writer and {name}");
         assert!(!refused(&mirror, Role::Admin, call).await, "an admin may call {name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jwt_from_the_identity_provider_names_its_role_and_portals() {
+    use jsonwebtoken::{EncodingKey, Header, encode};
+    use server::auth::{JwtConfig, JwtVerifier};
+    const SECRET: &str = "a shared secret of at least 32 bytes";
+    let mirror = Mirror::small(Backend::Sqlite).await;
+    let portal = mirror.portal.portal_id;
+    let config = JwtConfig {
+        secret: Some(SECRET.into()),
+        issuer: Some("https://id.example.com".into()),
+        audience: Some("hubspot-gateway".into()),
+        ..JwtConfig::default()
+    };
+    let jwt = JwtVerifier::new(config, reqwest::Client::new());
+    let keys = KeyStore::load(&mirror.db.db).await.unwrap();
+    let auth = Arc::new(Authenticator::On { keys, jwt: Some(jwt) });
+    let app = app(AppState::new(mirror.db.db.clone(), Metrics::default()).await.unwrap().with_auth(auth, None));
+    let now = chrono::Utc::now().timestamp();
+    let token = |changes: Value, secret: &str| {
+        let mut claims = json!({ "sub": "ada@example.com", "iss": "https://id.example.com", "aud": "hubspot-gateway",
+            "exp": now + 600, "portals": [portal], "role": "reader" });
+        claims.as_object_mut().unwrap().extend(changes.as_object().unwrap().clone());
+        encode(&Header::default(), &claims, &EncodingKey::from_secret(secret.as_bytes()).unwrap()).unwrap()
+    };
+
+    let good = token(json!({}), SECRET);
+    let answer = post(&app, COUNT, Some(&good), None).await;
+    assert_eq!(answer.body["data"]["contacts"]["totalCount"], json!(mirror.portal.contacts.len()), "{}", answer.body);
+    let create = r#"mutation { createContact(input: {email: "new@example.com"}) { hubspotId } }"#;
+    assert_eq!(code(&post(&app, create, Some(&good), None).await.body), "FORBIDDEN", "the token's role is reader");
+    let answer = post(&app, COUNT, Some(&good), Some(portal + 1)).await;
+    assert_eq!((answer.status, code(&answer.body)), (StatusCode::FORBIDDEN, "FORBIDDEN_PORTAL"));
+
+    for (changes, secret, expected) in [
+        (json!({ "exp": now - 3600 }), SECRET, "TOKEN_EXPIRED"),
+        (json!({ "aud": "another-app" }), SECRET, "TOKEN_WRONG_AUDIENCE"),
+        (json!({ "iss": "https://elsewhere.example.com" }), SECRET, "TOKEN_WRONG_ISSUER"),
+        (json!({}), "another secret of at least 32 bytes!", "TOKEN_BAD_SIGNATURE"),
+        (json!({ "role": "owner" }), SECRET, "TOKEN_MALFORMED"),
+        (json!({ "portals": [] }), SECRET, "TOKEN_MALFORMED"),
+    ] {
+        let answer = post(&app, COUNT, Some(&token(changes.clone(), secret)), None).await;
+        assert_eq!((answer.status, code(&answer.body)), (StatusCode::UNAUTHORIZED, expected), "{changes}");
+        assert!(answer.challenge.unwrap().contains("invalid_token"));
     }
 }
