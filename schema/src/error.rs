@@ -21,6 +21,9 @@ pub enum ApiError {
     /// Nothing publishes live changes to this gateway.
     #[error("subscriptions are not available on this connection")]
     NoFeed,
+    /// The request asked for more than a limit allows (see `limits`).
+    #[error("{message}")]
+    LimitExceeded { limit: &'static str, max: usize, message: String },
     #[error("internal error")]
     Internal(#[source] Arc<DbErr>),
 }
@@ -46,6 +49,7 @@ impl ApiError {
             Self::Upstream(_) => "UPSTREAM_REJECTED",
             Self::NoUpstream => "UPSTREAM_UNAVAILABLE",
             Self::NoFeed => "UNAVAILABLE",
+            Self::LimitExceeded { .. } => "LIMIT_EXCEEDED",
             Self::Internal(_) => "INTERNAL",
         }
     }
@@ -90,6 +94,11 @@ impl ErrorExtensions for ApiError {
                 if let Some(id) = &err.correlation_id {
                     e.set("correlationId", id.as_str());
                 }
+            }),
+            Self::LimitExceeded { limit, max, .. } => self.extend_with(|_, e| {
+                e.set("code", code);
+                e.set("limit", *limit);
+                e.set("max", *max as u64);
             }),
             Self::NoUpstream | Self::NoFeed => self.extend_with(|_, e| e.set("code", code)),
             Self::Internal(source) => {

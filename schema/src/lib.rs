@@ -64,11 +64,8 @@ pub fn build() -> GatewaySchema {
 
 /// The schema bounded by `limits`.
 pub fn build_with(limits: Limits) -> GatewaySchema {
-    Schema::build(Query::default(), Mutation::default(), subscription::Subscription)
-        .limit_depth(limits.depth)
-        .limit_complexity(limits.complexity)
-        .extension(limits)
-        .finish()
+    // Depth and complexity are checked by the extension, which names them in its refusals.
+    Schema::build(Query::default(), Mutation::default(), subscription::Subscription).extension(limits).finish()
 }
 
 /// The SDL that `server schema` prints and `schema.graphql` holds.

@@ -3,13 +3,17 @@
 //! parsed), how many aliases and root fields it has, and how many HubSpot reads it asks for by `fresh: true`. Each
 //! refusal is a `LIMIT_EXCEEDED` error naming the limit (`extensions.limit`) and its value (`extensions.max`).
 //!
-//! Depth and cost of selections are async-graphql's own `limit_depth` and `limit_complexity`.
+//! The cost of an operation is the rows it may answer with, the lists inside a list counted once per outer row, so
+//! a 100-row list of 100-row lists costs 10,100; the depth of its selections is async-graphql's count. HubSpot calls that only running can
+//! tell (records the mirror lacks, writes) are counted by the request's `Scope`.
 
 use std::{collections::HashMap, sync::Arc};
 
+use crate::error::MAX_PAGE_SIZE;
+
 use async_graphql::{
-    Name, Positioned, ServerError, ServerResult, Value, Variables,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest},
+    Name, Positioned, ServerError, ServerResult, ValidationResult, Value, Variables,
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest, NextValidation},
     parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet},
 };
 
@@ -28,7 +32,7 @@ pub struct Limits {
     pub root_fields: usize,
     /// Selection sets inside one another.
     pub depth: usize,
-    /// Fields an answer may hold, as async-graphql counts them.
+    /// Rows an answer may hold, the rows of lists inside lists counted once per outer row (see `Walk::cost`).
     pub complexity: usize,
     /// Calls to HubSpot one request may cause: `fresh: true` reads, mirror misses and writes.
     pub hubspot_calls: usize,
@@ -77,6 +81,19 @@ impl Extension for Limits {
         text_nesting(&request.query, self.nesting)?;
         variables(&request.variables, self)?;
         next.run(ctx, request).await
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await?;
+        if result.depth > self.depth {
+            let (depth, max) = (result.depth, self.depth);
+            return Err(vec![exceeded("depth", max, format!("selections nest {depth} levels deep; at most {max}"))]);
+        }
+        Ok(result)
     }
 
     async fn parse_query(
@@ -171,11 +188,13 @@ struct Walk<'a> {
     /// Aliases inside each fragment, spreads included; `None` while it is being counted (a cycle, which
     /// validation refuses later, counts nothing).
     fragment_aliases: HashMap<&'a Name, Option<usize>>,
+    /// The same for each fragment's cost.
+    fragment_costs: HashMap<&'a Name, Option<usize>>,
 }
 
 impl<'a> Walk<'a> {
     fn new(document: &'a ExecutableDocument, limits: &'a Limits) -> Self {
-        Self { document, limits, fragment_aliases: HashMap::new() }
+        Self { document, limits, fragment_aliases: HashMap::new(), fragment_costs: HashMap::new() }
     }
 
     fn operations(&mut self, variables: &Variables) -> ServerResult<()> {
@@ -187,17 +206,8 @@ impl<'a> Walk<'a> {
                     self.input(&default.node.clone().into_value(), 1)?;
                 }
             }
-            let aliases = self.aliases(&operation.selection_set.node)?;
-            if aliases > self.limits.aliases {
-                let max = self.limits.aliases;
-                return Err(exceeded("aliases", max, format!("the operation has {aliases} aliases; at most {max}")));
-            }
             let mut roots = Vec::new();
             self.root_fields(&operation.selection_set.node, &mut roots, 0);
-            if roots.len() > self.limits.root_fields {
-                let (n, max) = (roots.len(), self.limits.root_fields);
-                return Err(exceeded("rootFields", max, format!("the operation has {n} root fields; at most {max}")));
-            }
             if operation.ty == OperationType::Query {
                 let fresh = roots.iter().filter(|f| asks_fresh(f, variables)).count();
                 if fresh > self.limits.hubspot_calls {
@@ -207,6 +217,23 @@ impl<'a> Walk<'a> {
                     );
                     return Err(exceeded("hubspotCalls", max, message));
                 }
+            }
+            let aliases = self.aliases(&operation.selection_set.node)?;
+            if aliases > self.limits.aliases {
+                let max = self.limits.aliases;
+                return Err(exceeded("aliases", max, format!("the operation has {aliases} aliases; at most {max}")));
+            }
+            if roots.len() > self.limits.root_fields {
+                let (n, max) = (roots.len(), self.limits.root_fields);
+                return Err(exceeded("rootFields", max, format!("the operation has {n} root fields; at most {max}")));
+            }
+            let cost = self.cost(&operation.selection_set.node, variables);
+            if cost > self.limits.complexity {
+                let max = self.limits.complexity;
+                let message = format!(
+                    "the operation may answer with {cost} rows (a list's rows, and the rows of the lists inside them once per row); at most {max}"
+                );
+                return Err(exceeded("complexity", max, message));
             }
         }
         for fragment in document.fragments.values() {
@@ -248,7 +275,64 @@ impl<'a> Walk<'a> {
         Ok(count)
     }
 
-    /// The root fields of `set`, through inline fragments and spreads (`hops` bounds spreads of spreads).
+    /// The rows `set` may answer with: a list counts each row it may return, and the rows of the lists inside it
+    /// once per row (a 100-row list of 100-row lists: 10,100). A list is a field taking `first` or `last` (its
+    /// value, at most the page size), or one selecting `edges` or `nodes` (a connection: the page size).
+    fn cost(&mut self, set: &'a SelectionSet, variables: &Variables) -> usize {
+        let mut total = 0usize;
+        for selection in &set.items {
+            let cost = match &selection.node {
+                Selection::Field(field) => {
+                    let field = &field.node;
+                    let children = self.cost(&field.selection_set.node, variables);
+                    match page_asked(field, variables) {
+                        Some(rows) => rows.saturating_mul(children.saturating_add(1)),
+                        None if self.selects_rows(&field.selection_set.node, 0) => {
+                            (MAX_PAGE_SIZE as usize).saturating_mul(children.saturating_add(1))
+                        }
+                        None => children,
+                    }
+                }
+                Selection::InlineFragment(inline) => self.cost(&inline.node.selection_set.node, variables),
+                Selection::FragmentSpread(spread) => {
+                    let name = &spread.node.fragment_name.node;
+                    match self.fragment_costs.get(name) {
+                        Some(known) => known.unwrap_or(0),
+                        None => {
+                            self.fragment_costs.insert(name, None);
+                            let cost = match self.document.fragments.get(name) {
+                                Some(fragment) => self.cost(&fragment.node.selection_set.node, variables),
+                                None => 0,
+                            };
+                            self.fragment_costs.insert(name, Some(cost));
+                            cost
+                        }
+                    }
+                }
+            };
+            total = total.saturating_add(cost);
+        }
+        total
+    }
+
+    /// Whether `set` selects `edges` or `nodes`, through fragments (a connection's rows).
+    fn selects_rows(&self, set: &SelectionSet, hops: usize) -> bool {
+        set.items.iter().any(|selection| match &selection.node {
+            Selection::Field(f) => matches!(f.node.name.node.as_str(), "edges" | "nodes"),
+            Selection::InlineFragment(inline) => self.selects_rows(&inline.node.selection_set.node, hops),
+            Selection::FragmentSpread(spread) => {
+                hops < self.limits.depth
+                    && self
+                        .document
+                        .fragments
+                        .get(&spread.node.fragment_name.node)
+                        .is_some_and(|f| self.selects_rows(&f.node.selection_set.node, hops + 1))
+            }
+        })
+    }
+
+    /// The root fields of `set`, through inline fragments and spreads (`hops` bounds spreads of spreads; the text's
+    /// size bounds the rest).
     fn root_fields(&self, set: &'a SelectionSet, out: &mut Vec<&'a async_graphql::parser::types::Field>, hops: usize) {
         for selection in &set.items {
             match &selection.node {
@@ -260,9 +344,6 @@ impl<'a> Walk<'a> {
                     }
                 }
                 Selection::FragmentSpread(_) => {}
-            }
-            if out.len() > self.limits.root_fields {
-                return;
             }
         }
     }
@@ -300,6 +381,23 @@ impl<'a> Walk<'a> {
         }
         children.into_iter().try_for_each(|child| self.input(child, depth + 1))
     }
+}
+
+/// The rows a field taking `first` or `last` may return: its value, at most the page size (the page size when it is
+/// not a number); `None` for a field taking neither.
+fn page_asked(field: &async_graphql::parser::types::Field, variables: &Variables) -> Option<usize> {
+    use async_graphql_value::Value as V;
+    let page = MAX_PAGE_SIZE as usize;
+    let value = field.get_argument("first").or_else(|| field.get_argument("last"))?;
+    let asked = match &value.node {
+        V::Number(n) => n.as_u64(),
+        V::Variable(var) => match variables.get(var) {
+            Some(Value::Number(n)) => n.as_u64(),
+            _ => None,
+        },
+        _ => None,
+    };
+    Some(asked.map_or(page, |n| (n as usize).clamp(1, page)))
 }
 
 /// Whether a root field reads a record `fresh` from HubSpot: `fresh: true`, or a variable that is true.

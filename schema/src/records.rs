@@ -96,7 +96,7 @@ written!(Ticket, ticket, tickets, ObjectType::Ticket, "Ticket", pipeline, pipeli
 /// Record `id` read from HubSpot (through the read cache) into the mirror, then from the mirror; `None` when HubSpot
 /// holds no live record `id` or no HubSpot connection is configured. Lists never come here: only single objects.
 pub(crate) async fn from_hubspot<T: Written>(scope: &Scope, id: i64) -> Res<Option<T>> {
-    let Some(upstream) = &scope.upstream else { return Ok(None) };
+    let Some(upstream) = scope.hubspot()? else { return Ok(None) };
     let Some(source) = upstream.fetch(scope.portal_id, T::TYPE, id).await? else { return Ok(None) };
     scope.answered_from(T::TYPE.singular(), id, source);
     Ok(T::read(&scope.db, scope.portal_id, id).await?)

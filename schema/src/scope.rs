@@ -3,13 +3,17 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
 };
 
 use async_graphql::Context;
 use sea_orm::DatabaseConnection;
 
 use crate::{
+    error::{ApiError, Res},
     feed::Feed,
     loaders::Loaders,
     role::Role,
@@ -29,6 +33,9 @@ pub struct Scope {
     /// Records this request read from HubSpot, by kind (`contact`) and id, and where the answer came from; every
     /// other record came from the mirror.
     sources: Mutex<HashMap<(&'static str, i64), Source>>,
+    /// HubSpot calls this request may still cause (reads of records the mirror lacks, `fresh` reads, writes).
+    hubspot_calls_left: AtomicUsize,
+    hubspot_calls: usize,
 }
 
 impl Scope {
@@ -36,7 +43,35 @@ impl Scope {
     /// to another.
     pub fn new(db: DatabaseConnection, portal_id: i64, role: Role) -> Self {
         let loaders = Loaders::new(db.clone(), portal_id);
-        Self { portal_id, role, db, loaders, upstream: None, feed: None, sources: Mutex::default() }
+        let hubspot_calls = crate::Limits::default().hubspot_calls;
+        Self {
+            portal_id,
+            role,
+            db,
+            loaders,
+            upstream: None,
+            feed: None,
+            sources: Mutex::default(),
+            hubspot_calls_left: AtomicUsize::new(hubspot_calls),
+            hubspot_calls,
+        }
+    }
+
+    /// At most `calls` HubSpot calls for this request.
+    pub fn with_hubspot_calls(self, calls: usize) -> Self {
+        Self { hubspot_calls_left: AtomicUsize::new(calls), hubspot_calls: calls, ..self }
+    }
+
+    /// HubSpot for one call, counted against the request's budget; `None` when no HubSpot connection is configured.
+    pub(crate) fn hubspot(&self) -> Res<Option<&Arc<dyn Upstream>>> {
+        let Some(upstream) = &self.upstream else { return Ok(None) };
+        let taken = self.hubspot_calls_left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        if taken.is_err() {
+            let max = self.hubspot_calls;
+            let message = format!("this request would cause more than {max} HubSpot calls");
+            return Err(ApiError::LimitExceeded { limit: "hubspotCalls", max, message });
+        }
+        Ok(Some(upstream))
     }
 
     pub(crate) fn answered_from(&self, kind: &'static str, id: i64, source: Source) {

@@ -254,7 +254,8 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         .with_webhooks(webhooks)
         .with_upstream(upstream)
         .with_feed(Some(Arc::new(notifier)))
-        .with_auth(auth, local_key.clone());
+        .with_auth(auth, local_key.clone())
+        .with_bounds(config.http.bounds());
     let addr = SocketAddr::new(config.bind, config.port);
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr} (BIND, PORT)"))?;
     tracing::info!(workers = config.workers, "GraphQL and GraphiQL at http://{addr}/graphql");

@@ -73,6 +73,9 @@ pub struct Config {
     pub jwt: JwtArgs,
 
     #[command(flatten)]
+    pub http: HttpArgs,
+
+    #[command(flatten)]
     pub hubspot: HubSpotConfig,
 
     #[command(flatten)]
@@ -143,6 +146,56 @@ impl Config {
             tokens,
             authorize_url: o.hubspot_authorize_url.clone(),
         }))
+    }
+}
+
+/// What bounds each HTTP request and connection.
+#[derive(Args, Clone, Debug)]
+pub struct HttpArgs {
+    /// The largest request body `/graphql` reads, in bytes (413 past it).
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 262_144, value_parser = clap::value_parser!(u64).range(1024..))]
+    pub max_body_bytes: u64,
+
+    /// Seconds a client may take to send a request's headers before its connection is closed.
+    #[arg(long, env = "HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout_secs: u64,
+
+    /// Seconds a request may take before it is answered 503.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_secs: u64,
+
+    /// Requests this process serves at once; more are answered 503 with Retry-After.
+    #[arg(long, env = "MAX_CONCURRENT_REQUESTS", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_concurrent_requests: u64,
+
+    /// Browser origins allowed to call the API from their pages (`https://app.example.com`, comma-separated);
+    /// none by default, so only pages the gateway serves itself may.
+    #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',', value_parser = origin)]
+    pub cors_origins: Vec<axum::http::HeaderValue>,
+}
+
+impl HttpArgs {
+    pub fn bounds(&self) -> crate::http::bounds::HttpBounds {
+        crate::http::bounds::HttpBounds {
+            max_body: self.max_body_bytes as usize,
+            header_timeout: std::time::Duration::from_secs(self.header_timeout_secs),
+            request_timeout: std::time::Duration::from_secs(self.request_timeout_secs),
+            max_in_flight: self.max_concurrent_requests as usize,
+            cors_origins: self.cors_origins.clone(),
+        }
+    }
+}
+
+fn origin(value: &str) -> Result<axum::http::HeaderValue, String> {
+    let value = value.trim().trim_end_matches('/');
+    let valid = value
+        .split_once("://")
+        .is_some_and(|(scheme, host)| matches!(scheme, "http" | "https") && !host.is_empty() && !host.contains('/'));
+    match axum::http::HeaderValue::from_str(value) {
+        Ok(header) if valid => Ok(header),
+        _ => Err(format!(
+            "CORS_ORIGINS takes origins such as https://app.example.com (scheme and host, no path), got {value:?}"
+        )),
     }
 }
 
@@ -355,5 +408,8 @@ mod tests {
         assert_eq!(port("4000"), Ok(4000));
         assert!(auth_mode("maybe").unwrap_err().contains("AUTH"));
         assert_eq!(auth_mode("OFF"), Ok(false));
+        assert!(origin("app.example.com").unwrap_err().contains("CORS_ORIGINS"));
+        assert!(origin("https://app.example.com/path").is_err());
+        assert_eq!(origin("https://app.example.com/").unwrap(), "https://app.example.com");
     }
 }

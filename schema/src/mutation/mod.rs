@@ -27,7 +27,7 @@ use crate::{
 };
 
 fn upstream(scope: &Scope) -> Res<Arc<dyn Upstream>> {
-    scope.upstream.clone().ok_or(ApiError::NoUpstream)
+    scope.hubspot()?.cloned().ok_or(ApiError::NoUpstream)
 }
 
 fn properties(fields: Fields) -> Properties {

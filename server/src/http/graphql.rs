@@ -6,9 +6,10 @@ use async_graphql::{
     Data, ErrorExtensions,
     http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource},
 };
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
 use axum::{
     Json,
+    body::Body,
     extract::{FromRequestParts, Request, State, WebSocketUpgrade},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
@@ -66,6 +67,10 @@ pub(super) async fn graphiql_or_socket(State(state): State<AppState>, request: R
     if !upgrading.is_some_and(|v| v.eq_ignore_ascii_case("websocket")) {
         return graphiql(state.graphiql_key.as_deref()).into_response();
     }
+    if !state.bounds.socket_origin_allowed(&parts.headers) {
+        return (StatusCode::FORBIDDEN, "this Origin may not open a socket here: add it to CORS_ORIGINS")
+            .into_response();
+    }
     let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &()).await {
         Ok(protocol) => protocol,
         Err(status) => return (status, "a GraphQL WebSocket subprotocol is required").into_response(),
@@ -118,13 +123,46 @@ async fn connection_scope(state: AppState, mut headers: HeaderMap, payload: Valu
     Ok(data)
 }
 
-pub(super) async fn execute(State(state): State<AppState>, headers: HeaderMap, request: GraphQLRequest) -> Response {
+/// A refusal of the request itself (its type, size or JSON), with a code and a status.
+fn bad_request(status: StatusCode, code: &'static str, message: String) -> Response {
+    refused(status, async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code)))
+}
+
+/// Whether the body is JSON: only `application/json` bodies are taken. Form and text bodies, which a page on another
+/// site can send without a CORS preflight, never run.
+fn is_json(headers: &HeaderMap) -> bool {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case("application/json")
+}
+
+/// The request in `body`: JSON, at most `max` bytes (413 past it), read once the caller is known.
+async fn read_request(body: Body, max: usize) -> Result<async_graphql::Request, Response> {
+    let bytes = axum::body::to_bytes(body, max).await.map_err(|_| {
+        let error = schema::limits::exceeded("bodySize", max, format!("the request body is over {max} bytes"));
+        (StatusCode::PAYLOAD_TOO_LARGE, Json(async_graphql::Response::from_errors(vec![error]))).into_response()
+    })?;
+    serde_json::from_slice(&bytes).map_err(|err| {
+        let message =
+            format!("the body is not a GraphQL request (JSON with `query`, `variables`, `operationName`): {err}");
+        bad_request(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
+    })
+}
+
+pub(super) async fn execute(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     state.metrics.graphql_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if !is_json(&headers) {
+        let message = "POST /graphql takes a JSON body: send Content-Type: application/json".to_owned();
+        return bad_request(StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE", message);
+    }
     let (caller, portal_id) = match admit(&state, &headers).await {
         Ok(admitted) => admitted,
         Err(refusal) => return refusal,
     };
+    let request = match read_request(body, state.bounds.max_body).await {
+        Ok(request) => request,
+        Err(refusal) => return refusal,
+    };
     let scope = Scope::new(state.db.clone(), portal_id, caller.role).with_upstream(state.upstream.clone());
-    let request = request.into_inner().data(scope);
-    GraphQLResponse::from(state.schema.execute(request).await).into_response()
+    GraphQLResponse::from(state.schema.execute(request.data(scope)).await).into_response()
 }

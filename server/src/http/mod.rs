@@ -1,6 +1,7 @@
 //! The HTTP surface: GraphQL (POST), subscriptions (WebSocket) and GraphiQL (GET) at `/graphql`, the OAuth install, HubSpot's webhooks,
 //! `/healthz`, `/metrics`.
 
+pub mod bounds;
 mod graphql;
 mod oauth;
 mod portal;
@@ -34,6 +35,9 @@ pub struct AppState {
     pub auth: Arc<crate::auth::Authenticator>,
     /// The key GraphiQL sends, on a loopback address only (the local admin key).
     pub graphiql_key: Option<Arc<str>>,
+    /// Body size, timeouts, requests in flight and cross-site origins.
+    pub bounds: Arc<bounds::HttpBounds>,
+    pub in_flight: bounds::InFlight,
 }
 
 impl AppState {
@@ -50,6 +54,8 @@ impl AppState {
             feed: None,
             auth: Arc::new(crate::auth::Authenticator::Off),
             graphiql_key: None,
+            in_flight: bounds::InFlight::new(bounds::HttpBounds::default().max_in_flight),
+            bounds: Arc::default(),
         })
     }
 
@@ -69,6 +75,10 @@ impl AppState {
         Self { auth, graphiql_key: graphiql_key.map(Arc::from), ..self }
     }
 
+    pub fn with_bounds(self, bounds: bounds::HttpBounds) -> Self {
+        Self { in_flight: bounds::InFlight::new(bounds.max_in_flight), bounds: Arc::new(bounds), ..self }
+    }
+
     pub fn with_webhooks(self, webhooks: Option<crate::webhooks::Receiver>) -> Self {
         Self { webhooks: webhooks.map(Arc::new), ..self }
     }
@@ -76,7 +86,8 @@ impl AppState {
 
 /// The router, without a socket, so tests can drive it directly.
 pub fn app(state: AppState) -> Router {
-    Router::new()
+    let bounds = Arc::clone(&state.bounds);
+    let router = Router::new()
         .route("/graphql", get(graphql::graphiql_or_socket).post(graphql::execute))
         .route("/oauth/hubspot/install", get(oauth::install))
         .route("/oauth/hubspot/callback", get(oauth::callback))
@@ -84,8 +95,16 @@ pub fn app(state: AppState) -> Router {
         .route("/webhooks/hubspot", axum::routing::post(webhooks::receive))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
-        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(state.in_flight.clone(), bounds::admit))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            bounds.request_timeout,
+        ));
+    let router = match bounds.cors() {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router.layer(tower_http::trace::TraceLayer::new_for_http()).with_state(state)
 }
 
 /// Up when the database answers.

@@ -12,12 +12,13 @@ use std::{
         atomic::{AtomicUsize, Ordering},
     },
     thread::JoinHandle,
+    time::Duration,
 };
 
 use anyhow::Context;
 use axum::{Router, body::Body, extract::Request};
 use hyper_util::{
-    rt::{TokioExecutor, TokioIo},
+    rt::{TokioExecutor, TokioIo, TokioTimer},
     server::conn::auto::Builder,
     service::TowerToHyperService,
 };
@@ -91,6 +92,7 @@ fn spawn(
         .name(format!("http-worker-{n}"))
         .spawn(move || {
             runtime.block_on(async move {
+                let header_timeout = state.bounds.header_timeout;
                 let app = match own_pool(state, &database_url, workers).await {
                     Ok(state) => super::app(state),
                     Err(err) => {
@@ -103,7 +105,7 @@ fn spawn(
                     let (app, closed, counted) = (app.clone(), closed.clone(), Arc::clone(&counted));
                     open.spawn(async move {
                         if let Ok(stream) = TcpStream::from_std(stream) {
-                            connection(stream, app, closed).await;
+                            connection(stream, app, header_timeout, closed).await;
                         }
                         counted.fetch_sub(1, Ordering::Relaxed);
                     });
@@ -132,10 +134,12 @@ async fn own_pool(state: AppState, database_url: &str, workers: usize) -> Result
 
 /// One connection, HTTP/1 or HTTP/2, WebSocket upgrades included; told to finish its requests and close when the
 /// gateway shuts down.
-async fn connection(stream: TcpStream, app: Router, mut closed: watch::Receiver<bool>) {
+async fn connection(stream: TcpStream, app: Router, header_timeout: Duration, mut closed: watch::Receiver<bool>) {
     let service =
         TowerToHyperService::new(app.map_request(|request: Request<hyper::body::Incoming>| request.map(Body::new)));
-    let builder = Builder::new(TokioExecutor::new());
+    let mut builder = Builder::new(TokioExecutor::new());
+    // A client that trickles its headers (slow loris) is cut off, so it cannot hold a connection for free.
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(header_timeout);
     let serving = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     tokio::pin!(serving);
     tokio::select! {

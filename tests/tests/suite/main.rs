@@ -14,6 +14,7 @@ mod fallback_reads;
 mod filters;
 mod health;
 mod http;
+mod http_bounds;
 mod http_workers;
 mod insights;
 mod limits;
