@@ -59,6 +59,11 @@ pub struct Config {
     #[arg(long, env = "HEALTH_RESCORE_SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
     pub health_rescore_secs: u64,
 
+    /// `any`: webhook deliveries signed v3, v2 or v1; `v3`: v3 only (v1 and v2 sign no time, so a captured
+    /// delivery could be replayed for ever). Use `v3` in production.
+    #[arg(long, env = "WEBHOOK_SIGNATURES", default_value = "any")]
+    pub webhook_signatures: crate::webhooks::signature::Versions,
+
     /// `on`: every caller needs a credential (an API key). `off`: anyone who reaches the port is an admin of every
     /// portal; only on a loopback address, and logged at every start.
     #[arg(long, env = "AUTH", default_value = "on", value_parser = auth_mode)]
@@ -95,7 +100,11 @@ impl Config {
     /// The webhook receiver, when a client secret is set.
     pub fn webhooks(&self) -> Option<crate::webhooks::Receiver> {
         let secrets = self.oauth.hubspot_client_secret.clone();
-        (!secrets.is_empty()).then(|| crate::webhooks::Receiver { secrets, public_url: self.public_url() })
+        (!secrets.is_empty()).then(|| crate::webhooks::Receiver {
+            secrets,
+            public_url: self.public_url(),
+            signatures: self.webhook_signatures,
+        })
     }
 
     /// The Redis replicas share, when configured; it connects on first use.

@@ -24,13 +24,21 @@ pub enum Refusal {
     MissingSignature,
     BadSignature,
     StaleTimestamp,
+    /// Signed v1 or v2 where `WEBHOOK_SIGNATURES=v3` takes v3 only.
+    SignatureVersion,
     TooLarge,
     Malformed,
 }
 
 impl Refusal {
-    pub const ALL: [Refusal; 5] =
-        [Self::MissingSignature, Self::BadSignature, Self::StaleTimestamp, Self::TooLarge, Self::Malformed];
+    pub const ALL: [Refusal; 6] = [
+        Self::MissingSignature,
+        Self::BadSignature,
+        Self::StaleTimestamp,
+        Self::SignatureVersion,
+        Self::TooLarge,
+        Self::Malformed,
+    ];
 
     /// The metric's `reason`.
     pub fn label(self) -> &'static str {
@@ -38,6 +46,7 @@ impl Refusal {
             Self::MissingSignature => "missing_signature",
             Self::BadSignature => "bad_signature",
             Self::StaleTimestamp => "stale_timestamp",
+            Self::SignatureVersion => "signature_version",
             Self::TooLarge => "too_large",
             Self::Malformed => "malformed",
         }
@@ -46,7 +55,7 @@ impl Refusal {
     /// 401 for anything about the signature, 413 for size, 400 for a body that is not events.
     pub fn status(self) -> u16 {
         match self {
-            Self::MissingSignature | Self::BadSignature | Self::StaleTimestamp => 401,
+            Self::MissingSignature | Self::BadSignature | Self::StaleTimestamp | Self::SignatureVersion => 401,
             Self::TooLarge => 413,
             Self::Malformed => 400,
         }
@@ -81,7 +90,7 @@ pub struct WebhookStats {
     pub duplicates: Arc<AtomicU64>,
     /// Events received of types the applier does not know (stored once, left alone).
     pub unknown: Arc<AtomicU64>,
-    refused: Arc<[AtomicU64; 5]>,
+    refused: Arc<[AtomicU64; Refusal::ALL.len()]>,
     pub applied: Arc<AtomicU64>,
     pub dead: Arc<AtomicU64>,
     /// Receipt to applied, summed over applied events, in milliseconds (with `applied`, the mean lag).
@@ -146,12 +155,18 @@ impl WebhookStats {
     }
 }
 
+/// What a v1 or v2 delivery is told under `WEBHOOK_SIGNATURES=v3`.
+const V3_REQUIRED: &str = "this gateway requires v3 signatures (X-HubSpot-Signature-v3 with \
+                           X-HubSpot-Request-Timestamp); v1 and v2 are refused";
+
 /// The receiving end: the app's secrets and the address HubSpot calls.
 #[derive(Clone, Debug)]
 pub struct Receiver {
     pub secrets: Vec<String>,
     /// `PUBLIC_URL`: the signed URI is this plus the request's path and query.
     pub public_url: String,
+    /// `WEBHOOK_SIGNATURES`: whether v1 and v2 signatures are still taken.
+    pub signatures: signature::Versions,
 }
 
 /// The signature headers, looked up without regard to case.
@@ -183,10 +198,11 @@ impl Receiver {
         let uri = format!("{}{path_and_query}", self.public_url);
         let request = signature::Request { method, uri: &uri, body };
         let now = chrono::Utc::now().timestamp_millis();
-        signature::verify(headers, &request, &self.secrets, now).map_err(|reason| {
+        signature::verify(headers, &request, &self.secrets, self.signatures, now).map_err(|reason| {
             let message = match reason {
                 Refusal::MissingSignature => "no X-HubSpot-Signature-v3 or X-HubSpot-Signature header".to_owned(),
                 Refusal::StaleTimestamp => "X-HubSpot-Request-Timestamp is more than 300 s away".to_owned(),
+                Refusal::SignatureVersion => V3_REQUIRED.to_owned(),
                 _ => format!("the signature does not match this request to {uri}"),
             };
             refuse(reason, message)

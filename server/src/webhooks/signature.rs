@@ -1,7 +1,8 @@
 //! HubSpot's webhook signatures, checked on the raw bytes before anything else: v3 (HMAC-SHA256 over method, URI,
 //! body and timestamp) when its headers are present, else v2 or v1 (SHA-256 of the secret and the request) by
 //! `X-HubSpot-Signature-Version`. Every comparison is constant-time; any of several secrets may match, so a secret
-//! can rotate.
+//! can rotate. `WEBHOOK_SIGNATURES=v3` takes v3 only: v1 and v2 sign no time, so a captured delivery verifies for
+//! ever.
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use hmac::{Hmac, KeyInit, Mac};
@@ -12,6 +13,28 @@ pub use super::Refusal;
 
 /// How old a v3 timestamp may be.
 pub const MAX_AGE_MS: i64 = 300_000;
+
+/// Which signature versions a receiver takes (`WEBHOOK_SIGNATURES`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Versions {
+    /// v3, else v2 or v1: apps and proxies that still send only the older headers keep working.
+    #[default]
+    Any,
+    /// v3 only; a delivery signed v1 or v2 alone is refused, however well signed, since it may be a replay.
+    V3,
+}
+
+impl std::str::FromStr for Versions {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "any" => Ok(Self::Any),
+            "v3" => Ok(Self::V3),
+            _ => Err(format!("WEBHOOK_SIGNATURES must be any or v3, got {value:?}")),
+        }
+    }
+}
 
 /// The signature headers of one request (names are case-insensitive; the caller looks them up).
 #[derive(Clone, Copy, Debug, Default)]
@@ -29,8 +52,14 @@ pub struct Request<'a> {
     pub body: &'a [u8],
 }
 
-/// Checks `headers` against `request` under any of `secrets`, at `now_ms`.
-pub fn verify(headers: Signed<'_>, request: &Request<'_>, secrets: &[String], now_ms: i64) -> Result<(), Refusal> {
+/// Checks `headers` against `request` under any of `secrets`, at `now_ms`, taking the signature `versions` allow.
+pub fn verify(
+    headers: Signed<'_>,
+    request: &Request<'_>,
+    secrets: &[String],
+    versions: Versions,
+    now_ms: i64,
+) -> Result<(), Refusal> {
     if let (Some(signature), Some(timestamp)) = (headers.v3, headers.timestamp) {
         let sent: i64 = timestamp.trim().parse().map_err(|_| Refusal::StaleTimestamp)?;
         if (now_ms - sent).abs() > MAX_AGE_MS {
@@ -40,6 +69,10 @@ pub fn verify(headers: Signed<'_>, request: &Request<'_>, secrets: &[String], no
         return any(secrets, |secret| v3(secret, request, timestamp.trim()).ct_eq(&expected).into());
     }
     let signature = headers.signature.ok_or(Refusal::MissingSignature)?;
+    // Refused before any hashing: whether an older signature would have matched is nobody's business.
+    if versions == Versions::V3 {
+        return Err(Refusal::SignatureVersion);
+    }
     let expected = hex::decode(signature.trim()).map_err(|_| Refusal::BadSignature)?;
     let sign: fn(&str, &Request<'_>) -> Vec<u8> = match headers.version.map(str::trim) {
         Some(v) if v.eq_ignore_ascii_case("v2") => v2,
@@ -160,10 +193,33 @@ mod tests {
         let headers =
             Signed { v3: Some(&signature), timestamp: Some(&stamp), version: Some("v1"), signature: Some("00") };
         let secrets = ["old".to_owned(), "new".to_owned()];
-        assert_eq!(verify(headers, &req, &secrets, now + 1_000), Ok(()));
-        assert_eq!(verify(headers, &req, &secrets, now + MAX_AGE_MS + 1), Err(Refusal::StaleTimestamp));
-        assert_eq!(verify(headers, &req, &secrets[..1], now), Err(Refusal::BadSignature));
-        assert_eq!(verify(Signed::default(), &req, &secrets, now), Err(Refusal::MissingSignature));
+        assert_eq!(verify(headers, &req, &secrets, Versions::Any, now + 1_000), Ok(()));
+        assert_eq!(verify(headers, &req, &secrets, Versions::Any, now + MAX_AGE_MS + 1), Err(Refusal::StaleTimestamp));
+        assert_eq!(verify(headers, &req, &secrets[..1], Versions::Any, now), Err(Refusal::BadSignature));
+        assert_eq!(verify(Signed::default(), &req, &secrets, Versions::Any, now), Err(Refusal::MissingSignature));
+    }
+
+    #[test]
+    fn requiring_v3_refuses_older_signatures_by_version_and_still_takes_v3() {
+        let req = request("POST", "[]");
+        let now = 1_700_000_000_000_i64;
+        let secrets = ["s".to_owned()];
+        let (v1, v2) = (hex::encode(v1("s", &req)), hex::encode(v2("s", &req)));
+        for (version, signature) in [(None, &v1), (Some("v1"), &v1), (Some("v2"), &v2)] {
+            let headers = Signed { version, signature: Some(signature), ..Signed::default() };
+            assert_eq!(verify(headers, &req, &secrets, Versions::Any, now), Ok(()), "{version:?}");
+            assert_eq!(verify(headers, &req, &secrets, Versions::V3, now), Err(Refusal::SignatureVersion));
+        }
+        let stamp = now.to_string();
+        let signature = STANDARD.encode(v3("s", &req, &stamp));
+        let headers = Signed { v3: Some(&signature), timestamp: Some(&stamp), ..Signed::default() };
+        assert_eq!(verify(headers, &req, &secrets, Versions::V3, now), Ok(()));
+        // A v3 header without its timestamp is no v3 signature: the v1 beside it is refused by version.
+        let headers = Signed { v3: Some(&signature), version: Some("v1"), signature: Some(&v1), ..Signed::default() };
+        assert_eq!(verify(headers, &req, &secrets, Versions::V3, now), Err(Refusal::SignatureVersion));
+        assert_eq!(verify(Signed::default(), &req, &secrets, Versions::V3, now), Err(Refusal::MissingSignature));
+        assert_eq!("V3".parse(), Ok(Versions::V3));
+        assert!("v2".parse::<Versions>().unwrap_err().contains("WEBHOOK_SIGNATURES"));
     }
 
     #[test]

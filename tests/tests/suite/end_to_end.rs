@@ -16,6 +16,7 @@ use server::{
     webhooks::{
         Receiver,
         apply::{Applier, ApplierSettings},
+        signature::Versions,
     },
 };
 use tests::{
@@ -88,7 +89,11 @@ async fn a_change_in_hubspot_reaches_subscribers_of_every_protocol_through_a_sig
     let state = AppState::new(db.db.clone(), metrics.clone())
         .await
         .unwrap()
-        .with_webhooks(Some(Receiver { secrets: vec![SECRET.into()], public_url: public_url.clone() }))
+        .with_webhooks(Some(Receiver {
+            secrets: vec![SECRET.into()],
+            public_url: public_url.clone(),
+            signatures: Versions::Any,
+        }))
         .with_feed(Some(Arc::new(notifier.clone())));
     let gateway = tokio::spawn(async move { axum::serve(listener, server::http::app(state)).await });
     let applier = Applier {

@@ -14,7 +14,10 @@ use serde_json::{Value, json};
 use server::{
     http::AppState,
     metrics::Metrics,
-    webhooks::{NotAccepted, Receiver, Refusal, WebhookStats, signature},
+    webhooks::{
+        NotAccepted, Receiver, Refusal, WebhookStats,
+        signature::{self, Versions},
+    },
 };
 use tests::{Backend, TestDb, on_both};
 use tower::ServiceExt;
@@ -59,7 +62,11 @@ on_both!(official_client_signatures_are_accepted_and_any_change_refused, |backen
     for case in signed_by_python(false) {
         let text = |key: &str| case[key].as_str().unwrap().to_owned();
         let (secret, body, path, sig) = (text("secret"), text("body"), text("path"), text("signature"));
-        let receiver = Receiver { secrets: vec!["an-old-secret".into(), secret.clone()], public_url: text("base") };
+        let receiver = Receiver {
+            secrets: vec!["an-old-secret".into(), secret.clone()],
+            public_url: text("base"),
+            signatures: Versions::Any,
+        };
         let accept = |body: Vec<u8>, secrets: Vec<String>| {
             let receiver = Receiver { secrets, ..receiver.clone() };
             let (db, stats, case, sig, path) = (db.db.clone(), stats.clone(), case.clone(), sig.clone(), path.clone());
@@ -91,7 +98,7 @@ on_both!(official_client_signatures_are_accepted_and_any_change_refused, |backen
     // v3 with a timestamp over 300 s old: refused even though the signature matches.
     for case in signed_by_python(true).into_iter().filter(|c| c["version"] == "v3") {
         let text = |key: &str| case[key].as_str().unwrap().to_owned();
-        let receiver = Receiver { secrets: vec![text("secret")], public_url: text("base") };
+        let receiver = Receiver { secrets: vec![text("secret")], public_url: text("base"), signatures: Versions::Any };
         let sig = text("signature");
         let outcome = receiver
             .accept(&db.db, &stats, "POST", &text("path"), headers_of(&case, &sig), text("body").as_bytes())
@@ -105,7 +112,11 @@ const SECRET: &str = "webhook-test-secret";
 const PUBLIC_URL: &str = "https://hooks.example.com";
 
 async fn app(db: &TestDb, metrics: Metrics) -> axum::Router {
-    let receiver = Receiver { secrets: vec![SECRET.into()], public_url: PUBLIC_URL.into() };
+    app_taking(db, metrics, Versions::Any).await
+}
+
+async fn app_taking(db: &TestDb, metrics: Metrics, signatures: Versions) -> axum::Router {
+    let receiver = Receiver { secrets: vec![SECRET.into()], public_url: PUBLIC_URL.into(), signatures };
     let state = AppState::new(db.db.clone(), metrics).await.unwrap().with_webhooks(Some(receiver));
     server::http::app(state)
 }
@@ -123,6 +134,28 @@ fn delivery(body: &[u8], path: &str) -> Request<Body> {
         .header("X-HubSpot-Signature", hex::encode(signature::v1(SECRET, &request)))
         .body(Body::from(body.to_vec()))
         .unwrap()
+}
+
+/// A delivery signed by `version` alone, correctly, as an app that sends only that header would.
+fn signed_only(version: &str, body: &[u8], path: &str) -> Request<Body> {
+    let uri = format!("{PUBLIC_URL}{path}");
+    let request = signature::Request { method: "POST", uri: &uri, body };
+    let builder = Request::post(path).header("content-type", "application/json");
+    let builder = match version {
+        "v3" => {
+            let timestamp = chrono::Utc::now().timestamp_millis().to_string();
+            builder
+                .header("X-HubSpot-Signature-v3", STANDARD.encode(signature::v3(SECRET, &request, &timestamp)))
+                .header("X-HubSpot-Request-Timestamp", timestamp)
+        }
+        "v2" => builder
+            .header("X-HubSpot-Signature-Version", "v2")
+            .header("X-HubSpot-Signature", hex::encode(signature::v2(SECRET, &request))),
+        _ => builder
+            .header("X-HubSpot-Signature-Version", "v1")
+            .header("X-HubSpot-Signature", hex::encode(signature::v1(SECRET, &request))),
+    };
+    builder.body(Body::from(body.to_vec())).unwrap()
 }
 
 async fn send(app: &axum::Router, request: Request<Body>) -> (StatusCode, Value) {
@@ -191,6 +224,41 @@ on_both!(deliveries_are_stored_once_and_refusals_store_nothing, |backend: Backen
     ] {
         assert!(text.contains(line), "{line} in\n{text}");
     }
+});
+
+on_both!(requiring_v3_refuses_v1_and_v2_deliveries_and_stores_nothing, |backend: Backend| async move {
+    let db = TestDb::migrated(backend).await;
+    let metrics = Metrics::default();
+    let app = app_taking(&db, metrics.clone(), Versions::V3).await;
+    let path = "/webhooks/hubspot?source=test";
+
+    for version in ["v1", "v2"] {
+        let (status, answer) = send(&app, signed_only(version, &events(3), path)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{version}: {answer}");
+        assert!(answer["message"].as_str().unwrap().contains("requires v3"), "{version}: {answer}");
+    }
+    assert_eq!(stored(&db).await, 0, "a refused delivery stores nothing");
+    let text = metrics.render();
+    let line = "gateway_webhook_deliveries_refused_total{reason=\"signature_version\"} 2";
+    assert!(text.contains(line), "{line} in\n{text}");
+    assert!(text.contains("gateway_webhook_deliveries_refused_total{reason=\"bad_signature\"} 0"), "{text}");
+
+    // v3, alone or with the older header HubSpot sends beside it, is taken.
+    let (status, answer) = send(&app, signed_only("v3", &events(3), path)).await;
+    assert_eq!((status, answer), (StatusCode::OK, json!({ "stored": 3, "duplicates": 0 })));
+    let (status, answer) = send(&app, delivery(&events(4), path)).await;
+    assert_eq!((status, answer), (StatusCode::OK, json!({ "stored": 1, "duplicates": 3 })));
+    assert_eq!(stored(&db).await, 4);
+});
+
+on_both!(taking_any_version_accepts_each_signed_alone, |backend: Backend| async move {
+    let db = TestDb::migrated(backend).await;
+    let app = app(&db, Metrics::default()).await;
+    for (version, n) in [("v1", 1), ("v2", 2), ("v3", 3)] {
+        let (status, answer) = send(&app, signed_only(version, &events(n), "/webhooks/hubspot")).await;
+        assert_eq!((status, answer), (StatusCode::OK, json!({ "stored": 1, "duplicates": n - 1 })), "{version}");
+    }
+    assert_eq!(stored(&db).await, 3);
 });
 
 #[tokio::test]
