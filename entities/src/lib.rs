@@ -14,6 +14,7 @@ pub mod idempotency_key;
 pub mod insight;
 pub mod insight_event;
 pub mod oauth_state;
+pub mod oauth_ticket;
 pub mod oauth_token;
 pub mod object_properties;
 pub mod owner;

@@ -12,6 +12,7 @@ mod m20261203_000007_webhook_claim_order;
 mod m20261205_000008_webhook_queue;
 mod m20261206_000009_postgres_search_tables;
 mod m20261206_000010_api_keys;
+mod m20261206_000011_oauth_install_binding;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000008_webhook_queue::Migration),
             Box::new(m20261206_000009_postgres_search_tables::Migration),
             Box::new(m20261206_000010_api_keys::Migration),
+            Box::new(m20261206_000011_oauth_install_binding::Migration),
         ]
     }
 }

@@ -154,6 +154,7 @@ impl Config {
             hubspot: crate::hubspot::HubSpot::new(settings, tokens.clone()),
             tokens,
             authorize_url: o.hubspot_authorize_url.clone(),
+            public_url: base,
         }))
     }
 }

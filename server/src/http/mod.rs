@@ -3,6 +3,7 @@
 
 pub mod bounds;
 mod graphql;
+mod install;
 mod oauth;
 mod portal;
 mod webhooks;
@@ -89,8 +90,9 @@ pub fn app(state: AppState) -> Router {
     let bounds = Arc::clone(&state.bounds);
     let router = Router::new()
         .route("/graphql", get(graphql::graphiql_or_socket).post(graphql::execute))
-        .route("/oauth/hubspot/install", get(oauth::install))
-        .route("/oauth/hubspot/callback", get(oauth::callback))
+        .route("/oauth/hubspot/install", get(install::explain).post(install::ticket))
+        .route("/oauth/hubspot/install/{ticket}", get(install::open))
+        .route("/oauth/hubspot/callback", get(install::callback))
         .route("/oauth/hubspot/disconnect/{portal}", axum::routing::post(oauth::disconnect))
         .route("/webhooks/hubspot", axum::routing::post(webhooks::receive))
         .route("/healthz", get(healthz))

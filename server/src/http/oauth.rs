@@ -1,20 +1,21 @@
-//! `/oauth/hubspot/install`, `/oauth/hubspot/callback` and `/oauth/hubspot/disconnect/{portal}`.
-
-use std::collections::HashMap;
+//! `/oauth/hubspot/disconnect/{portal}`, and the pages the install answers with (see `install.rs`).
 
 use axum::{
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{Html, IntoResponse, Redirect, Response},
+    response::{Html, IntoResponse, Response},
 };
 
 use schema::Role;
 
 use super::AppState;
-use crate::oauth::InstallError;
 
-fn page(status: StatusCode, title: &str, text: &str) -> Response {
-    let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+/// Text made safe inside HTML, attributes included.
+pub(super) fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+pub(super) fn page(status: StatusCode, title: &str, text: &str) -> Response {
     let body = format!(
         "<!doctype html><title>{0}</title><h1>{0}</h1><p>{1}</p><p><a href=\"/oauth/hubspot/install\">Install again</a></p>",
         escape(title),
@@ -23,41 +24,12 @@ fn page(status: StatusCode, title: &str, text: &str) -> Response {
     (status, Html(body)).into_response()
 }
 
-fn not_configured() -> Response {
+pub(super) fn not_configured() -> Response {
     page(
         StatusCode::NOT_FOUND,
         "OAuth is not configured",
         "Set HUBSPOT_CLIENT_ID, HUBSPOT_CLIENT_SECRET and TOKEN_ENCRYPTION_KEY to install the app.",
     )
-}
-
-pub async fn install(State(state): State<AppState>) -> Response {
-    let Some(install) = &state.install else { return not_configured() };
-    match install.begin(&state.db).await {
-        Ok(url) => Redirect::to(&url).into_response(),
-        Err(err) => {
-            tracing::error!(error = %err, "starting an install");
-            page(StatusCode::INTERNAL_SERVER_ERROR, "Install failed", "The gateway could not start the install.")
-        }
-    }
-}
-
-pub async fn callback(State(state): State<AppState>, Query(query): Query<HashMap<String, String>>) -> Response {
-    let Some(install) = &state.install else { return not_configured() };
-    match install.finish(&state.db, &query).await {
-        Ok(portal) => {
-            page(StatusCode::OK, "Installed", &format!("Portal {portal} is connected; its data is being copied now."))
-        }
-        Err(err) => {
-            tracing::warn!(error = %err, "install callback refused");
-            let status = match err {
-                InstallError::Denied(_) | InstallError::BadState(_) => StatusCode::BAD_REQUEST,
-                InstallError::Exchange(_) => StatusCode::BAD_GATEWAY,
-                InstallError::Db(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            };
-            page(status, "Install failed", &err.to_string())
-        }
-    }
 }
 
 /// Revokes a portal's tokens: for an admin whose credential grants the portal.

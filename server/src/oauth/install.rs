@@ -1,27 +1,32 @@
-//! Installing the public app on a portal: a redirect to HubSpot's authorize page with a single-use, expiring
-//! `state`, then the callback that checks it, exchanges the code, stores the tokens encrypted, registers the portal
-//! and starts its backfill. Any failure stores nothing.
+//! Installing the public app on a portal. An admin asks for a single-use ticket ([`Install::ticket`]); opening it
+//! in a browser ([`Install::open`]) makes an expiring `state` bound to that browser and sends it to HubSpot's
+//! authorize page; the callback ([`Install::finish`]) takes the state (once, from that browser only), exchanges the
+//! code, stores the tokens encrypted, registers the portal and starts its backfill. Any failure stores nothing.
 
 use std::{collections::HashMap, sync::Arc};
 
-use chrono::{Duration, Utc};
-use entities::oauth_state;
-use sea_orm::{ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait};
+use chrono::{DateTime, Utc};
+use sea_orm::{DatabaseConnection, DbErr};
 
-use super::OAuthTokens;
+use super::{OAuthTokens, state, ticket};
 use crate::{
     hubspot::{HubSpot, HubSpotError},
     mirror, sync,
 };
 
-const STATE_TTL: Duration = Duration::minutes(10);
-
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
     #[error("HubSpot did not grant access: {0}")]
     Denied(String),
-    #[error("this install link is {0}; start the install again")]
-    BadState(&'static str),
+    #[error("this install link is unknown, already used or expired; ask for a new one (POST /oauth/hubspot/install)")]
+    BadTicket,
+    #[error("this install is unknown, already used or expired; start the install again")]
+    BadState,
+    #[error(
+        "this install was started in another browser, or this browser lost its cookie; start the install again and \
+         finish it in the same browser"
+    )]
+    OtherBrowser,
     #[error("HubSpot refused the authorization code: {0}")]
     Exchange(HubSpotError),
     #[error("storing the install failed: {0}")]
@@ -35,19 +40,40 @@ pub struct Install {
     /// The client for installed portals, authenticated by their OAuth tokens (the backfill after an install); one
     /// for every install, so installs share its rate budgets and read cache.
     pub hubspot: HubSpot,
+    /// `PUBLIC_URL`, without a trailing slash: install links start with it, and on https the browser's cookie is
+    /// `Secure`.
+    pub public_url: String,
+}
+
+/// A ticket as the admin receives it.
+#[derive(Debug)]
+pub struct InstallLink {
+    /// `{PUBLIC_URL}/oauth/hubspot/install/{ticket}`, to open in the browser that will finish the install.
+    pub url: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Where an opened ticket sends the browser, and the nonce it must keep.
+#[derive(Debug)]
+pub struct Opened {
+    /// HubSpot's authorize page, with the state.
+    pub authorize_url: String,
+    /// For the browser's cookie; the callback must bring it.
+    pub nonce: String,
 }
 
 impl Install {
-    /// Where to send the browser: HubSpot's authorize page, with a fresh state remembered for ten minutes.
-    pub async fn begin(&self, db: &DatabaseConnection) -> Result<String, DbErr> {
-        let state: String = (0..24).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
-        let now = Utc::now();
-        let row = oauth_state::ActiveModel {
-            state: Set(state.clone()),
-            expires_at: Set(now + STATE_TTL),
-            created_at: Set(now),
-        };
-        oauth_state::Entity::insert(row).exec_without_returning(db).await?;
+    /// A single-use install link for the admin `created_by`.
+    pub async fn ticket(&self, db: &DatabaseConnection, created_by: &str) -> Result<InstallLink, DbErr> {
+        let ticket = ticket::issue(db, created_by).await?;
+        let url = format!("{}/oauth/hubspot/install/{}", self.public_url, ticket.secret);
+        Ok(InstallLink { url, expires_at: ticket.expires_at })
+    }
+
+    /// Uses the ticket up and starts the install in the browser that opened it.
+    pub async fn open(&self, db: &DatabaseConnection, ticket: &str) -> Result<Opened, InstallError> {
+        let created_by = ticket::redeem(db, ticket).await?.ok_or(InstallError::BadTicket)?;
+        let pending = state::bind(db, &created_by).await?;
         let app = self.tokens.app();
         let scopes = app.scopes.join(" ");
         let url = reqwest::Url::parse_with_params(
@@ -56,24 +82,31 @@ impl Install {
                 ("client_id", app.client_id.as_str()),
                 ("redirect_uri", app.redirect_uri.as_str()),
                 ("scope", scopes.as_str()),
-                ("state", state.as_str()),
+                ("state", pending.state.as_str()),
             ],
         )
         .map_err(|e| DbErr::Custom(format!("HUBSPOT_AUTHORIZE_URL is not a URL: {e}")))?;
-        Ok(url.into())
+        Ok(Opened { authorize_url: url.into(), nonce: pending.nonce })
     }
 
-    /// The callback's query: checks the state (once), exchanges the code, stores the tokens and starts the backfill.
-    /// The installed portal.
-    pub async fn finish(&self, db: &DatabaseConnection, query: &HashMap<String, String>) -> Result<i64, InstallError> {
-        let state = query.get("state").map(String::as_str).unwrap_or_default();
-        // Used up whatever happens next: a state never works twice.
-        let pending = oauth_state::Entity::find_by_id(state.to_owned()).one(db).await?;
-        oauth_state::Entity::delete_by_id(state.to_owned()).exec(db).await?;
-        match pending {
-            None => return Err(InstallError::BadState("unknown or already used")),
-            Some(p) if p.expires_at < Utc::now() => return Err(InstallError::BadState("expired")),
-            Some(_) => {}
+    /// Whether the browser's cookie may be `Secure` (a cookie so marked is not kept over plain http).
+    pub fn secure_cookie(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
+    /// The callback's query and the browser's nonce (its cookie): takes the state (once, and only from the browser
+    /// it was bound to), exchanges the code, stores the tokens and starts the backfill. The installed portal.
+    pub async fn finish(
+        &self,
+        db: &DatabaseConnection,
+        query: &HashMap<String, String>,
+        nonce: Option<&str>,
+    ) -> Result<i64, InstallError> {
+        let given = query.get("state").map(String::as_str).unwrap_or_default();
+        // Used up whatever happens next, even from the wrong browser: a state never works twice.
+        let pending = state::take(db, given).await?.ok_or(InstallError::BadState)?;
+        if !state::same_browser(&pending, nonce) {
+            return Err(InstallError::OtherBrowser);
         }
         if let Some(error) = query.get("error") {
             let why = query.get("error_description").cloned().unwrap_or_else(|| error.clone());
@@ -91,7 +124,7 @@ impl Install {
                 tracing::error!(portal, error = %err, "backfill after install stopped");
             }
         });
-        tracing::info!(portal, "HubSpot app installed");
+        tracing::info!(portal, by = pending.created_by.as_deref().unwrap_or("?"), "HubSpot app installed");
         Ok(portal)
     }
 }

@@ -22,6 +22,7 @@ const TABLES: &[&str] = &[
     "sync_state",
     "oauth_tokens",
     "oauth_states",
+    "oauth_tickets",
     "idempotency_keys",
     "health_scores",
     "health_score_history",

@@ -173,53 +173,242 @@ async fn tokens_never_reach_logs_or_errors() {
 }
 
 mod install {
+    //! The install: an admin's key gets a single-use link, the browser that opens it is bound to the install by a
+    //! cookie, and only that browser, once, before the state expires, finishes it.
+
     use std::collections::HashMap;
 
-    use axum::{body::Body, http::Request};
+    use axum::{
+        body::Body,
+        http::{Request, header},
+    };
     use chrono::Utc;
-    use entities::{oauth_state, portal};
-    use sea_orm::PaginatorTrait;
-    use server::{http::AppState, metrics::Metrics, oauth::Install};
+    use entities::{oauth_state, oauth_ticket, portal};
+    use schema::Role;
+    use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
+    use serde_json::{Value, json};
+    use server::{
+        auth::{Authenticator, Grant, KeyStore, keys},
+        http::AppState,
+        metrics::Metrics,
+        oauth::Install,
+    };
     use tower::ServiceExt;
 
     use super::*;
 
-    async fn app(sim: &Running, db: &TestDb) -> axum::Router {
+    const PUBLIC_URL: &str = "http://127.0.0.1:1";
+
+    fn install(sim: &Running, db: &TestDb, public_url: &str) -> Arc<Install> {
         let tokens = tokens(sim, db);
-        let install = Install {
+        Arc::new(Install {
             hubspot: HubSpot::new(settings(sim), tokens.clone()),
             tokens,
             authorize_url: format!("{}/oauth/authorize", sim.base_url()),
-        };
-        let state =
-            AppState::new(db.db.clone(), Metrics::default()).await.unwrap().with_install(Some(Arc::new(install)));
+            public_url: public_url.to_owned(),
+        })
+    }
+
+    /// The gateway without callers' checks (`AppState::new`: every caller is an admin).
+    async fn app(sim: &Running, db: &TestDb) -> axum::Router {
+        let state = AppState::new(db.db.clone(), Metrics::default()).await.unwrap();
+        server::http::app(state.with_install(Some(install(sim, db, PUBLIC_URL))))
+    }
+
+    /// The gateway checking API keys, at `public_url`.
+    async fn guarded(sim: &Running, db: &TestDb, public_url: &str) -> axum::Router {
+        let keys = KeyStore::load(&db.db).await.unwrap().reloading_on_miss_after(Duration::ZERO);
+        let state = AppState::new(db.db.clone(), Metrics::default())
+            .await
+            .unwrap()
+            .with_auth(Arc::new(Authenticator::On { keys, jwt: None }), None)
+            .with_install(Some(install(sim, db, public_url)));
         server::http::app(state)
     }
 
-    async fn get(app: &axum::Router, path: &str) -> (u16, String, Option<String>) {
-        let response = app.clone().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
-        let status = response.status().as_u16();
-        let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
-        let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-        (status, String::from_utf8_lossy(&body).into_owned(), location)
+    struct Answer {
+        status: u16,
+        headers: axum::http::HeaderMap,
+        body: String,
     }
 
-    /// The install redirect's `state`, after checking where it points.
-    async fn begin(app: &axum::Router, sim: &Running) -> (String, String) {
-        let (status, _, location) = get(app, "/oauth/hubspot/install").await;
-        assert_eq!(status, 303);
-        let location = location.unwrap();
-        assert!(location.starts_with(&format!("{}/oauth/authorize?", sim.base_url())), "{location}");
-        let url = reqwest::Url::parse(&location).unwrap();
+    impl Answer {
+        fn header(&self, name: &str) -> Option<&str> {
+            self.headers.get(name).map(|v| v.to_str().unwrap())
+        }
+
+        fn json(&self) -> Value {
+            serde_json::from_str(&self.body).unwrap_or_else(|_| panic!("not JSON: {}", self.body))
+        }
+    }
+
+    async fn call(app: &axum::Router, request: Request<Body>) -> Answer {
+        let response = app.clone().oneshot(request).await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        Answer { status, headers, body: String::from_utf8_lossy(&body).into_owned() }
+    }
+
+    /// A browser's navigation to `path`, sending the install cookie when it has one.
+    async fn get(app: &axum::Router, path: &str, nonce: Option<&str>) -> Answer {
+        let mut request = Request::get(path);
+        if let Some(nonce) = nonce {
+            request = request.header(header::COOKIE, format!("theme=dark; hsgw_install={nonce}"));
+        }
+        call(app, request.body(Body::empty()).unwrap()).await
+    }
+
+    /// `POST /oauth/hubspot/install`, with `key` when given.
+    async fn ask(app: &axum::Router, key: Option<&str>) -> Answer {
+        let mut request = Request::post("/oauth/hubspot/install");
+        if let Some(key) = key {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {key}"));
+        }
+        call(app, request.body(Body::empty()).unwrap()).await
+    }
+
+    /// An install link's path (its ticket checked for shape) after checking the answer that gave it.
+    async fn link(app: &axum::Router, key: Option<&str>) -> String {
+        let answer = ask(app, key).await;
+        assert_eq!(answer.status, 201, "{}", answer.body);
+        assert_eq!(answer.header("cache-control"), Some("no-store"));
+        let json = answer.json();
+        let url = json["installUrl"].as_str().unwrap();
+        let expires = chrono::DateTime::parse_from_rfc3339(json["expiresAt"].as_str().unwrap()).unwrap();
+        let left = expires.with_timezone(&Utc) - Utc::now();
+        assert!(left > chrono::Duration::minutes(4) && left <= chrono::Duration::minutes(5), "{left}");
+        let path = url.strip_prefix(PUBLIC_URL).unwrap_or_else(|| panic!("{url}")).to_owned();
+        assert!(path.starts_with("/oauth/hubspot/install/"), "{path}");
+        path
+    }
+
+    /// A browser that opened an install link: the state HubSpot was sent, the authorize URL and the cookie's nonce.
+    struct Browser {
+        state: String,
+        authorize: String,
+        nonce: String,
+    }
+
+    /// Opens `path` (an install link) and checks it went on to HubSpot with a state and set the cookie.
+    async fn open(app: &axum::Router, sim: &Running, path: &str) -> Browser {
+        let answer = get(app, path, None).await;
+        assert_eq!(answer.status, 303, "{}", answer.body);
+        let authorize = answer.header("location").unwrap().to_owned();
+        assert!(authorize.starts_with(&format!("{}/oauth/authorize?", sim.base_url())), "{authorize}");
+        let url = reqwest::Url::parse(&authorize).unwrap();
         let query: HashMap<String, String> = url.query_pairs().into_owned().collect();
         assert_eq!(query["redirect_uri"], REDIRECT);
         assert!(query["scope"].contains("crm.objects.contacts.read"));
-        (query["state"].clone(), location)
+        let cookie = answer.header("set-cookie").unwrap();
+        let (pair, attributes) = cookie.split_once("; ").unwrap();
+        assert_eq!(attributes, "HttpOnly; SameSite=Lax; Path=/oauth/hubspot; Max-Age=600", "not Secure on http");
+        let nonce = pair.strip_prefix("hsgw_install=").unwrap().to_owned();
+        Browser { state: query["state"].clone(), authorize, nonce }
+    }
+
+    /// An install started by the (unchecked) admin, open in a browser.
+    async fn begin(app: &axum::Router, sim: &Running) -> Browser {
+        let path = link(app, None).await;
+        open(app, sim, &path).await
+    }
+
+    /// HubSpot's page approving the install: the callback's path and query the browser is sent back to.
+    async fn approve(browser: &Browser) -> String {
+        let approved =
+            Client::builder().redirect(Policy::none()).build().unwrap().get(&browser.authorize).send().await.unwrap();
+        let back = approved.headers()["location"].to_str().unwrap().to_owned();
+        back.strip_prefix("http://127.0.0.1:1").unwrap().to_owned()
     }
 
     async fn stored(db: &TestDb) -> u64 {
         oauth_token::Entity::find().count(&db.db).await.unwrap()
     }
+
+    fn assert_refused(answer: &Answer, says: &str) {
+        assert_eq!(answer.status, 400, "{}", answer.body);
+        assert!(answer.body.contains(says), "{says:?} in {}", answer.body);
+        let cleared = answer.header("set-cookie").unwrap_or_default();
+        assert!(cleared.starts_with("hsgw_install=;") && cleared.contains("Max-Age=0"), "{cleared}");
+    }
+
+    on_both!(the_install_page_explains_the_two_steps, |backend: Backend| async move {
+        let sim =
+            Running::start(SimConfig { portals: vec![small_spec(PORTAL)], ..SimConfig::default() }).await.unwrap();
+        let db = TestDb::migrated(backend).await;
+        let answer = get(&app(&sim, &db).await, "/oauth/hubspot/install", None).await;
+        assert_eq!((answer.status, answer.header("location")), (200, None), "no redirect");
+        assert!(answer.body.contains("curl -X POST") && answer.body.contains("installUrl"), "{}", answer.body);
+        assert_eq!(oauth_state::Entity::find().count(&db.db).await.unwrap(), 0, "nor a state");
+    });
+
+    on_both!(only_an_admin_gets_an_install_link, |backend: Backend| async move {
+        let sim =
+            Running::start(SimConfig { portals: vec![small_spec(PORTAL)], ..SimConfig::default() }).await.unwrap();
+        let db = TestDb::migrated(backend).await;
+        let grant = Grant::Only(vec![PORTAL]);
+        let (reader, _) = keys::create(&db.db, "r", Role::Reader, &grant).await.unwrap();
+        let (writer, _) = keys::create(&db.db, "w", Role::Writer, &grant).await.unwrap();
+        let (admin, admin_info) = keys::create(&db.db, "a", Role::Admin, &Grant::All).await.unwrap();
+        let app = guarded(&sim, &db, "https://gw.example.com").await;
+
+        let answer = ask(&app, None).await;
+        assert_eq!(answer.status, 401, "{}", answer.body);
+        assert!(answer.header("www-authenticate").unwrap().starts_with("Bearer"));
+        assert_eq!(answer.json()["code"], "UNAUTHENTICATED");
+        for key in [&reader, &writer] {
+            let answer = ask(&app, Some(key)).await;
+            assert_eq!((answer.status, answer.json()["code"].clone()), (403, json!("FORBIDDEN")), "{}", answer.body);
+        }
+        assert_eq!(oauth_ticket::Entity::find().count(&db.db).await.unwrap(), 0, "no refused caller made a ticket");
+
+        let answer = ask(&app, Some(&admin)).await;
+        assert_eq!(answer.status, 201, "{}", answer.body);
+        let url = answer.json()["installUrl"].as_str().unwrap().to_owned();
+        let ticket = url.strip_prefix("https://gw.example.com/oauth/hubspot/install/").unwrap();
+        let row = oauth_ticket::Entity::find().one(&db.db).await.unwrap().unwrap();
+        assert_ne!(row.ticket_hash, ticket, "only a hash of the ticket is stored");
+        assert_eq!(row.created_by, format!("key:{}", admin_info.id));
+
+        // Opened in a browser, with no key: the link itself is the credential, and on https the cookie is Secure.
+        let answer = get(&app, &format!("/oauth/hubspot/install/{ticket}"), None).await;
+        assert_eq!(answer.status, 303, "{}", answer.body);
+        let cookie = answer.header("set-cookie").unwrap();
+        assert!(cookie.ends_with("; Secure"), "{cookie}");
+        let nonce = cookie.split(';').next().unwrap().strip_prefix("hsgw_install=").unwrap();
+        let state = oauth_state::Entity::find().one(&db.db).await.unwrap().unwrap();
+        let bound = state.browser_hash.unwrap();
+        assert!(bound.len() == 64 && bound != nonce, "only a hash of the browser's nonce is stored");
+        assert_eq!(state.created_by.as_deref(), Some(format!("key:{}", admin_info.id).as_str()));
+    });
+
+    on_both!(a_ticket_works_once_even_opened_at_once, |backend: Backend| async move {
+        let sim =
+            Running::start(SimConfig { portals: vec![small_spec(PORTAL)], ..SimConfig::default() }).await.unwrap();
+        let db = TestDb::migrated(backend).await;
+        let app = app(&sim, &db).await;
+        let path = link(&app, None).await;
+        let opened = futures::future::join_all((0..8).map(|_| get(&app, &path, None))).await;
+        let statuses: Vec<u16> = opened.iter().map(|a| a.status).collect();
+        assert_eq!(statuses.iter().filter(|s| **s == 303).count(), 1, "{statuses:?}");
+        assert!(opened.iter().filter(|a| a.status != 303).all(|a| a.status == 400 && a.body.contains("already used")));
+        assert_eq!(oauth_state::Entity::find().count(&db.db).await.unwrap(), 1, "one install started");
+
+        let answer = get(&app, "/oauth/hubspot/install/0123abcd", None).await;
+        assert_eq!(answer.status, 400, "a made-up ticket: {}", answer.body);
+
+        // A ticket past its five minutes.
+        let path = link(&app, None).await;
+        oauth_ticket::Entity::update_many()
+            .col_expr(oauth_ticket::Column::ExpiresAt, sea_orm::sea_query::Expr::value(Utc::now()))
+            .exec(&db.db)
+            .await
+            .unwrap();
+        let answer = get(&app, &path, None).await;
+        assert_eq!(answer.status, 400, "{}", answer.body);
+        assert!(answer.body.contains("expired"));
+        assert_eq!(oauth_state::Entity::find().count(&db.db).await.unwrap(), 1, "no install started");
+    });
 
     on_both!(failures_end_on_an_error_page_and_store_nothing, |backend: Backend| async move {
         let sim =
@@ -227,32 +416,113 @@ mod install {
         let db = TestDb::migrated(backend).await;
         let app = app(&sim, &db).await;
 
-        let (status, body, _) = get(&app, "/oauth/hubspot/callback?code=x&state=forged").await;
-        assert_eq!(status, 400);
-        assert!(body.contains("unknown or already used"), "{body}");
+        let browser = begin(&app, &sim).await;
+        let answer = get(&app, "/oauth/hubspot/callback?code=x&state=forged", Some(&browser.nonce)).await;
+        assert_refused(&answer, "unknown, already used or expired");
 
-        let (state, _) = begin(&app, &sim).await;
-        let (status, body, _) = get(&app, &format!("/oauth/hubspot/callback?error=access_denied&state={state}")).await;
-        assert_eq!(status, 400);
-        assert!(body.contains("did not grant access"), "{body}");
+        let path = format!("/oauth/hubspot/callback?error=access_denied&state={}", browser.state);
+        assert_refused(&get(&app, &path, Some(&browser.nonce)).await, "did not grant access");
 
-        let (state, _) = begin(&app, &sim).await;
-        let (status, body, _) = get(&app, &format!("/oauth/hubspot/callback?code=bogus&state={state}")).await;
-        assert_eq!(status, 502);
-        assert!(body.contains("BAD_AUTH_CODE"), "{body}");
-
-        let expired = oauth_state::ActiveModel {
-            state: Set("old".into()),
-            expires_at: Set(Utc::now() - chrono::Duration::minutes(1)),
-            created_at: Set(Utc::now() - chrono::Duration::minutes(11)),
-        };
-        oauth_state::Entity::insert(expired).exec_without_returning(&db.db).await.unwrap();
-        let (status, body, _) = get(&app, "/oauth/hubspot/callback?code=x&state=old").await;
-        assert_eq!(status, 400);
-        assert!(body.contains("expired"), "{body}");
+        let browser = begin(&app, &sim).await;
+        let path = format!("/oauth/hubspot/callback?code=bogus&state={}", browser.state);
+        let answer = get(&app, &path, Some(&browser.nonce)).await;
+        assert_eq!(answer.status, 502);
+        assert!(answer.body.contains("BAD_AUTH_CODE"), "{}", answer.body);
 
         assert_eq!(stored(&db).await, 0, "no failure stored tokens");
         assert_eq!(portal::Entity::find().count(&db.db).await.unwrap(), 0, "nor registered a portal");
+    });
+
+    on_both!(a_callback_from_another_browser_is_refused_and_stores_nothing, |backend: Backend| async move {
+        let sim =
+            Running::start(SimConfig { portals: vec![small_spec(PORTAL)], ..SimConfig::default() }).await.unwrap();
+        let db = TestDb::migrated(backend).await;
+        let app = app(&sim, &db).await;
+
+        // Someone else's approved callback, opened in a browser with no install cookie.
+        let victim = begin(&app, &sim).await;
+        let callback = approve(&victim).await;
+        assert_refused(&get(&app, &callback, None).await, "another browser");
+        // The state was used up by that attempt: not even its own browser can finish it now.
+        assert_refused(&get(&app, &callback, Some(&victim.nonce)).await, "already used");
+
+        // The attacker's own install, started to get a nonce of their own: it fits no one else's state.
+        let victim = begin(&app, &sim).await;
+        let attacker = begin(&app, &sim).await;
+        let callback = approve(&victim).await;
+        assert_refused(&get(&app, &callback, Some(&attacker.nonce)).await, "another browser");
+        assert_refused(&get(&app, &callback, Some("not-a-nonce")).await, "already used");
+
+        assert_eq!(stored(&db).await, 0, "no tokens stored");
+        assert_eq!(portal::Entity::find().count(&db.db).await.unwrap(), 0, "nor a portal registered");
+    });
+
+    on_both!(a_state_is_refused_used_twice_or_expired, |backend: Backend| async move {
+        let sim =
+            Running::start(SimConfig { portals: vec![small_spec(PORTAL)], ..SimConfig::default() }).await.unwrap();
+        let db = TestDb::migrated(backend).await;
+        let app = app(&sim, &db).await;
+
+        let browser = begin(&app, &sim).await;
+        let callback = approve(&browser).await;
+        oauth_state::Entity::update_many()
+            .col_expr(oauth_state::Column::ExpiresAt, sea_orm::sea_query::Expr::value(Utc::now()))
+            .filter(oauth_state::Column::State.eq(&browser.state))
+            .exec(&db.db)
+            .await
+            .unwrap();
+        assert_refused(&get(&app, &callback, Some(&browser.nonce)).await, "expired");
+        assert_eq!(stored(&db).await, 0);
+
+        // Two tabs bring the same callback back at once: one install, one refusal.
+        let browser = begin(&app, &sim).await;
+        let callback = approve(&browser).await;
+        let (first, second) =
+            tokio::join!(get(&app, &callback, Some(&browser.nonce)), get(&app, &callback, Some(&browser.nonce)));
+        let mut statuses = [first.status, second.status];
+        statuses.sort();
+        assert_eq!(statuses, [200, 400], "{} / {}", first.body, second.body);
+        assert_eq!(stored(&db).await, 1);
+        assert_refused(&get(&app, &callback, Some(&browser.nonce)).await, "already used");
+    });
+
+    on_both!(expired_states_and_tickets_are_purged, |backend: Backend| async move {
+        let sim =
+            Running::start(SimConfig { portals: vec![small_spec(PORTAL)], ..SimConfig::default() }).await.unwrap();
+        let db = TestDb::migrated(backend).await;
+        let app = app(&sim, &db).await;
+        let live = begin(&app, &sim).await;
+        let past = Utc::now() - chrono::Duration::minutes(1);
+        for n in 0..3 {
+            let state = oauth_state::ActiveModel {
+                state: Set(format!("abandoned-{n}")),
+                expires_at: Set(past),
+                created_at: Set(past - chrono::Duration::minutes(10)),
+                browser_hash: Set(Some("00".repeat(32))),
+                created_by: Set(None),
+            };
+            oauth_state::Entity::insert(state).exec_without_returning(&db.db).await.unwrap();
+            let ticket = oauth_ticket::ActiveModel {
+                ticket_hash: Set(format!("unused-{n}")),
+                created_by: Set("anonymous".into()),
+                expires_at: Set(past),
+                created_at: Set(past - chrono::Duration::minutes(5)),
+            };
+            oauth_ticket::Entity::insert(ticket).exec_without_returning(&db.db).await.unwrap();
+        }
+
+        // Asking for a link clears expired tickets; opening it, expired states.
+        let path = link(&app, None).await;
+        assert_eq!(oauth_ticket::Entity::find().count(&db.db).await.unwrap(), 1, "the new ticket only");
+        assert_eq!(oauth_state::Entity::find().count(&db.db).await.unwrap(), 4);
+        let opened = open(&app, &sim, &path).await;
+        let mut states: Vec<String> =
+            oauth_state::Entity::find().all(&db.db).await.unwrap().into_iter().map(|s| s.state).collect();
+        states.sort();
+        let mut live = vec![live.state, opened.state];
+        live.sort();
+        assert_eq!(states, live, "the live states only");
+        assert_eq!(oauth_ticket::Entity::find().count(&db.db).await.unwrap(), 0, "the opened ticket is used up");
     });
 
     on_both!(an_approved_install_stores_tokens_and_registers_the_portal, |backend: Backend| async move {
@@ -260,19 +530,16 @@ mod install {
             Running::start(SimConfig { portals: vec![small_spec(PORTAL)], ..SimConfig::default() }).await.unwrap();
         let db = TestDb::migrated(backend).await;
         let app = app(&sim, &db).await;
-        let (_, authorize) = begin(&app, &sim).await;
-        // HubSpot's page approves and sends the browser back to the callback.
-        let approved = Client::builder().redirect(Policy::none()).build().unwrap().get(authorize).send().await.unwrap();
-        let back = approved.headers()["location"].to_str().unwrap().to_owned();
-        let callback = back.strip_prefix("http://127.0.0.1:1").unwrap().to_owned();
-        let (status, body, _) = get(&app, &callback).await;
-        assert_eq!(status, 200, "{body}");
-        assert!(body.contains(&format!("Portal {PORTAL}")));
+        let browser = begin(&app, &sim).await;
+        let callback = approve(&browser).await;
+        let answer = get(&app, &callback, Some(&browser.nonce)).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert!(answer.body.contains(&format!("Portal {PORTAL}")));
+        assert!(answer.header("set-cookie").unwrap().contains("Max-Age=0"), "the cookie is cleared");
         assert_eq!(stored(&db).await, 1);
         assert!(portal::Entity::find_by_id(PORTAL).one(&db.db).await.unwrap().is_some());
+        assert_eq!(oauth_state::Entity::find().count(&db.db).await.unwrap(), 0, "the state is used up");
 
-        let (status, body, _) = get(&app, &callback).await;
-        assert_eq!(status, 400, "a state works once");
-        assert!(body.contains("already used"));
+        assert_refused(&get(&app, &callback, Some(&browser.nonce)).await, "already used");
     });
 }
