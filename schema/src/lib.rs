@@ -59,13 +59,14 @@ pub type GatewaySchema = Schema<Query, Mutation, subscription::Subscription>;
 /// The schema with the default [`Limits`]; each request (and each subscription connection) must carry a [`Scope`]
 /// (its portal and loaders) as data.
 pub fn build() -> GatewaySchema {
-    build_with(Limits::default())
+    build_with(Limits::default(), true)
 }
 
-/// The schema bounded by `limits`.
-pub fn build_with(limits: Limits) -> GatewaySchema {
+/// The schema bounded by `limits`, answering introspection or not (a production frontend needs none).
+pub fn build_with(limits: Limits, introspection: bool) -> GatewaySchema {
     // Depth and complexity are checked by the extension, which names them in its refusals.
-    Schema::build(Query::default(), Mutation::default(), subscription::Subscription).extension(limits).finish()
+    let builder = Schema::build(Query::default(), Mutation::default(), subscription::Subscription).extension(limits);
+    if introspection { builder.finish() } else { builder.disable_introspection().finish() }
 }
 
 /// The SDL that `server schema` prints and `schema.graphql` holds.

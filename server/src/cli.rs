@@ -255,7 +255,9 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         .with_upstream(upstream)
         .with_feed(Some(Arc::new(notifier)))
         .with_auth(auth, local_key.clone())
-        .with_bounds(config.http.bounds());
+        .with_graphiql(config.graphiql.unwrap_or(config.bind.is_loopback()))
+        .with_bounds(config.http.bounds())
+        .with_rates(crate::http::rate::CallerRates::new(config.http.rate_limit_per_minute, redis.clone()));
     let addr = SocketAddr::new(config.bind, config.port);
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr} (BIND, PORT)"))?;
     tracing::info!(workers = config.workers, "GraphQL and GraphiQL at http://{addr}/graphql");

@@ -69,6 +69,11 @@ pub struct Config {
     #[arg(long, env = "AUTH", default_value = "on", value_parser = auth_mode)]
     pub auth: bool,
 
+    /// `on`: serve GraphiQL at GET /graphql and answer introspection; `off`: neither. By default on for a loopback
+    /// BIND, off for any other.
+    #[arg(long, env = "GRAPHIQL", value_parser = auth_mode)]
+    pub graphiql: Option<bool>,
+
     /// On a loopback address, where the local admin key is kept (made on first start, shown in the log and sent by
     /// GraphiQL).
     #[arg(long, env = "LOCAL_KEY_FILE", default_value = "data/local-admin-key")]
@@ -177,6 +182,11 @@ pub struct HttpArgs {
     /// Requests this process serves at once; more are answered 503 with Retry-After.
     #[arg(long, env = "MAX_CONCURRENT_REQUESTS", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_concurrent_requests: u64,
+
+    /// Requests a credential may send a minute, in a burst or spread out (one every 60 s / n once spent); shared
+    /// by replicas through Redis when REDIS_URL is set. Not counted with AUTH=off.
+    #[arg(long, env = "RATE_LIMIT_PER_MINUTE", default_value_t = crate::http::rate::DEFAULT_PER_MINUTE)]
+    pub rate_limit_per_minute: std::num::NonZeroU32,
 
     /// Browser origins allowed to call the API from their pages (`https://app.example.com`, comma-separated);
     /// none by default, so only pages the gateway serves itself may.
@@ -386,11 +396,12 @@ fn count(value: &str, name: &str, what: &str, max: usize) -> Result<usize, Strin
         .ok_or_else(|| format!("{name} must be a number of {what} from 1 to {max}, got {value:?}"))
 }
 
+/// `on` or `off` (AUTH, GRAPHIQL).
 fn auth_mode(value: &str) -> Result<bool, String> {
     match value.trim().to_ascii_lowercase().as_str() {
         "on" => Ok(true),
         "off" => Ok(false),
-        _ => Err(format!("AUTH must be on or off, got {value:?}")),
+        _ => Err(format!("AUTH and GRAPHIQL are on or off, got {value:?}")),
     }
 }
 

@@ -65,6 +65,10 @@ pub(super) async fn graphiql_or_socket(State(state): State<AppState>, request: R
     let (mut parts, _) = request.into_parts();
     let upgrading = parts.headers.get(header::UPGRADE).and_then(|v| v.to_str().ok());
     if !upgrading.is_some_and(|v| v.eq_ignore_ascii_case("websocket")) {
+        if !state.graphiql {
+            let message = "GraphiQL is off on this address: set GRAPHIQL=on to serve it (and introspection)";
+            return (StatusCode::NOT_FOUND, message).into_response();
+        }
         return graphiql(state.graphiql_key.as_deref()).into_response();
     }
     if !state.bounds.socket_origin_allowed(&parts.headers) {
@@ -123,6 +127,15 @@ async fn connection_scope(state: AppState, mut headers: HeaderMap, payload: Valu
     Ok(data)
 }
 
+/// 429 with the seconds until the caller may send again.
+fn too_many(wait: std::time::Duration) -> Response {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let message = format!("this credential is over its rate of requests (RATE_LIMIT_PER_MINUTE); retry in {seconds} s");
+    let mut response = bad_request(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", message);
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+    response
+}
+
 /// A refusal of the request itself (its type, size or JSON), with a code and a status.
 fn bad_request(status: StatusCode, code: &'static str, message: String) -> Response {
     refused(status, async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code)))
@@ -159,6 +172,11 @@ pub(super) async fn execute(State(state): State<AppState>, headers: HeaderMap, b
         Ok(admitted) => admitted,
         Err(refusal) => return refusal,
     };
+    if !matches!(*state.auth, crate::auth::Authenticator::Off)
+        && let Err(wait) = state.rates.take(&caller.id).await
+    {
+        return too_many(wait);
+    }
     let request = match read_request(body, state.bounds.max_body).await {
         Ok(request) => request,
         Err(refusal) => return refusal,

@@ -6,6 +6,7 @@ mod graphql;
 mod install;
 mod oauth;
 mod portal;
+pub mod rate;
 mod webhooks;
 pub mod workers;
 
@@ -36,9 +37,13 @@ pub struct AppState {
     pub auth: Arc<crate::auth::Authenticator>,
     /// The key GraphiQL sends, on a loopback address only (the local admin key).
     pub graphiql_key: Option<Arc<str>>,
+    /// Whether GraphiQL is served and the schema answers introspection (`GRAPHIQL`).
+    pub graphiql: bool,
     /// Body size, timeouts, requests in flight and cross-site origins.
     pub bounds: Arc<bounds::HttpBounds>,
     pub in_flight: bounds::InFlight,
+    /// Requests per credential (none are counted with `AUTH=off`).
+    pub rates: Arc<rate::CallerRates>,
 }
 
 impl AppState {
@@ -55,8 +60,10 @@ impl AppState {
             feed: None,
             auth: Arc::new(crate::auth::Authenticator::Off),
             graphiql_key: None,
+            graphiql: true,
             in_flight: bounds::InFlight::new(bounds::HttpBounds::default().max_in_flight),
             bounds: Arc::default(),
+            rates: Arc::new(rate::CallerRates::new(rate::DEFAULT_PER_MINUTE, None)),
         })
     }
 
@@ -78,6 +85,16 @@ impl AppState {
 
     pub fn with_bounds(self, bounds: bounds::HttpBounds) -> Self {
         Self { in_flight: bounds::InFlight::new(bounds.max_in_flight), bounds: Arc::new(bounds), ..self }
+    }
+
+    /// GraphiQL and introspection on or off; off rebuilds the schema without introspection.
+    pub fn with_graphiql(self, graphiql: bool) -> Self {
+        let schema = if graphiql { self.schema.clone() } else { schema::build_with(schema::Limits::default(), false) };
+        Self { graphiql, schema, ..self }
+    }
+
+    pub fn with_rates(self, rates: rate::CallerRates) -> Self {
+        Self { rates: Arc::new(rates), ..self }
     }
 
     pub fn with_webhooks(self, webhooks: Option<crate::webhooks::Receiver>) -> Self {

@@ -301,3 +301,56 @@ async fn a_jwt_from_the_identity_provider_names_its_role_and_portals() {
         assert!(answer.challenge.unwrap().contains("invalid_token"));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_past_its_rate_is_told_when_to_retry_on_every_replica() {
+    use server::http::rate::CallerRates;
+    let mirror = Mirror::small(Backend::Sqlite).await;
+    let grant = Grant::Only(vec![mirror.portal.portal_id]);
+    let (busy, _) = keys::create(&mirror.db.db, "busy", Role::Reader, &grant).await.unwrap();
+    let (other, _) = keys::create(&mirror.db.db, "other", Role::Reader, &grant).await.unwrap();
+    let redis = tests::redis_server::isolated(&tests::redis_server::redis_url());
+    // Two replicas sharing one Redis: three requests a minute for each credential, wherever they land.
+    let per_minute = std::num::NonZeroU32::new(3).unwrap();
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let keys = KeyStore::load(&mirror.db.db).await.unwrap();
+        let state = AppState::new(mirror.db.db.clone(), Metrics::default())
+            .await
+            .unwrap()
+            .with_auth(Arc::new(Authenticator::On { keys, jwt: None }), None)
+            .with_rates(CallerRates::new(per_minute, Some(redis.clone())));
+        replicas.push(app(state));
+    }
+    for replica in [&replicas[0], &replicas[1], &replicas[0]] {
+        assert_eq!(post(replica, COUNT, Some(&busy), None).await.status, StatusCode::OK);
+    }
+    let refused = post(&replicas[1], COUNT, Some(&busy), None).await;
+    assert_eq!((refused.status, code(&refused.body)), (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"));
+    assert_eq!(post(&replicas[0], COUNT, Some(&other), None).await.status, StatusCode::OK, "each key has its own");
+
+    // Without Redis each process counts alone, with the same rate.
+    let keys = KeyStore::load(&mirror.db.db).await.unwrap();
+    let alone = app(AppState::new(mirror.db.db.clone(), Metrics::default())
+        .await
+        .unwrap()
+        .with_auth(Arc::new(Authenticator::On { keys, jwt: None }), None)
+        .with_rates(CallerRates::new(per_minute, None)));
+    for _ in 0..3 {
+        assert_eq!(post(&alone, COUNT, Some(&busy), None).await.status, StatusCode::OK);
+    }
+    let response = alone
+        .clone()
+        .oneshot(
+            Request::post("/graphql")
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::AUTHORIZATION, format!("Bearer {busy}"))
+                .body(Body::from(json!({ "query": COUNT }).to_string()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = response.headers()[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+    assert!((1..=20).contains(&retry), "one request every 20 s once the burst is spent: {retry}");
+}

@@ -192,3 +192,26 @@ async fn a_client_trickling_its_headers_is_cut_off_while_others_are_served() {
     stop.send(()).unwrap();
     serving.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_graphiql_off_there_is_no_page_and_no_introspection() {
+    let mirror = Mirror::small(Backend::Sqlite).await;
+    let introspect = json!({ "query": "{ __schema { queryType { name } } }" }).to_string();
+    let page = || Request::get("/graphql").header(header::ACCEPT, "text/html").body(Body::empty()).unwrap();
+
+    let on = app(AppState::new(mirror.db.db.clone(), Metrics::default()).await.unwrap().with_graphiql(true));
+    let response = on.clone().oneshot(page()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let (_, _, body) = send(&on, post(Some("application/json"), introspect.clone())).await;
+    assert_eq!(body["data"]["__schema"]["queryType"]["name"], "Query");
+
+    let off = app(AppState::new(mirror.db.db.clone(), Metrics::default()).await.unwrap().with_graphiql(false));
+    let response = off.clone().oneshot(page()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let (_, _, body) = send(&off, post(Some("application/json"), introspect)).await;
+    assert!(body["data"]["__schema"].is_null() || body["errors"].is_array(), "no introspection: {body}");
+    assert_ne!(body["data"]["__schema"]["queryType"]["name"], "Query", "no introspection: {body}");
+    let query = json!({ "query": "{ contacts { totalCount } }" }).to_string();
+    let (_, _, body) = send(&off, post(Some("application/json"), query)).await;
+    assert_eq!(body["data"]["contacts"]["totalCount"], json!(mirror.portal.contacts.len()), "queries still run");
+}
