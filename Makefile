@@ -27,7 +27,7 @@ services:
 python-client:
 	scripts/python-client
 
-## The npm graphql-ws client in tests/node/node_modules, for the end-to-end subscription test.
+## The npm graphql-ws client and graphql-http audit in tests/node/node_modules (subscription and HTTP-spec tests).
 node-client:
 	scripts/node-client
 

@@ -78,7 +78,7 @@ impl Extension for Limits {
         request: async_graphql::Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<async_graphql::Request> {
-        text_nesting(&request.query, self.nesting)?;
+        check_nesting(&request.query, self.nesting)?;
         variables(&request.variables, self)?;
         next.run(ctx, request).await
     }
@@ -111,7 +111,7 @@ impl Extension for Limits {
 
 /// Refuses a text whose brackets nest deeper than `max`, outside strings and comments; runs before the parser,
 /// whose recursion follows the nesting.
-fn text_nesting(query: &str, max: usize) -> ServerResult<()> {
+pub fn check_nesting(query: &str, max: usize) -> ServerResult<()> {
     let bytes = query.as_bytes();
     let (mut depth, mut at) = (0usize, 0usize);
     while at < bytes.len() {
@@ -416,11 +416,11 @@ mod tests {
 
     #[test]
     fn nesting_skips_strings_and_comments() {
-        assert!(text_nesting("{ a(b: \"{{{{{{\") }", 3).is_ok());
-        assert!(text_nesting("{ a(b: \"\"\"[[[[[ \\\"\"\" (((\"\"\") }", 3).is_ok());
-        assert!(text_nesting("# {{{{{{\n{ a }", 3).is_ok());
-        assert!(text_nesting("{ a { b { c } } }", 3).is_ok());
-        let error = text_nesting("{ a { b { c { d } } } }", 3).unwrap_err();
+        assert!(check_nesting("{ a(b: \"{{{{{{\") }", 3).is_ok());
+        assert!(check_nesting("{ a(b: \"\"\"[[[[[ \\\"\"\" (((\"\"\") }", 3).is_ok());
+        assert!(check_nesting("# {{{{{{\n{ a }", 3).is_ok());
+        assert!(check_nesting("{ a { b { c } } }", 3).is_ok());
+        let error = check_nesting("{ a { b { c { d } } } }", 3).unwrap_err();
         assert_eq!(error.extensions.unwrap().get("limit"), Some(&Value::from("nesting")));
     }
 }

@@ -1,25 +1,20 @@
-//! GraphQL over HTTP, and subscriptions over a WebSocket at the same path (`graphql-transport-ws` and the legacy
-//! `graphql-ws`): each request, and each socket at its `connection_init`, is authenticated and scoped to one portal
-//! its credential grants first.
+//! GraphQL over HTTP: POST with a JSON body, and GET with the request in the query string (queries only, so a CDN
+//! may cache them), both authenticated and scoped to one portal its credential grants first; GraphiQL for a browser
+//! and the WebSocket upgrade share GET's path.
 
-use async_graphql::{
-    Data, ErrorExtensions,
-    http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource},
-};
-use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
+use async_graphql::{ErrorExtensions, http::GraphiQLSource, parser::types::OperationType};
 use axum::{
-    Json,
     body::Body,
-    extract::{FromRequestParts, Request, State, WebSocketUpgrade},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    extract::{Request, State},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
 use schema::Scope;
-use serde_json::Value;
 
 use super::{
     AppState,
-    portal::{PORTAL_HEADER, PortalError},
+    portal::PortalError,
+    respond::{self, Media},
 };
 use crate::auth::{AuthError, Caller};
 
@@ -34,111 +29,62 @@ fn graphiql(key: Option<&str>) -> Html<String> {
     Html(source.title("HubSpot GraphQL gateway").finish())
 }
 
-/// A refusal as a GraphQL response with `status`.
-fn refused(status: StatusCode, error: async_graphql::Error) -> Response {
-    let mut refusal = async_graphql::ServerError::new(error.message, None);
-    refusal.extensions = error.extensions;
-    let response = async_graphql::Response::from_errors(vec![refusal]);
-    (status, Json(response)).into_response()
-}
-
-fn unauthenticated(err: &AuthError) -> Response {
-    let error = async_graphql::Error::new(err.to_string()).extend_with(|_, e| e.set("code", err.code()));
-    let mut response = refused(StatusCode::UNAUTHORIZED, error);
+fn unauthenticated(err: &AuthError, media: Media) -> Response {
+    let mut response =
+        respond::refusal(StatusCode::UNAUTHORIZED, vec![respond::error(err.code(), err.to_string())], media);
     response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(err.challenge()));
     response
 }
 
-/// The caller of a request and the portal it reads, or the answer that refuses it: 401 without a valid
-/// credential, 403 for a portal the credential does not grant.
-async fn admit(state: &AppState, headers: &HeaderMap) -> Result<(Caller, i64), Response> {
-    let caller = state.auth.caller(&state.db, headers).await.map_err(|err| unauthenticated(&err))?;
-    match state.portals.resolve(&state.db, headers, &caller.portals).await {
-        Ok(portal) => Ok((caller, portal)),
-        Err(err @ PortalError::Forbidden(_)) => Err(refused(StatusCode::FORBIDDEN, err.extend())),
-        Err(err) => Err(refused(StatusCode::OK, err.extend())),
-    }
-}
-
-/// GraphiQL for a browser; a GraphQL WebSocket for a client that asks to upgrade.
-pub(super) async fn graphiql_or_socket(State(state): State<AppState>, request: Request) -> Response {
-    let (mut parts, _) = request.into_parts();
-    let upgrading = parts.headers.get(header::UPGRADE).and_then(|v| v.to_str().ok());
-    if !upgrading.is_some_and(|v| v.eq_ignore_ascii_case("websocket")) {
-        if !state.graphiql {
-            let message = "GraphiQL is off on this address: set GRAPHIQL=on to serve it (and introspection)";
-            return (StatusCode::NOT_FOUND, message).into_response();
-        }
-        return graphiql(state.graphiql_key.as_deref()).into_response();
-    }
-    if !state.bounds.socket_origin_allowed(&parts.headers) {
-        return (StatusCode::FORBIDDEN, "this Origin may not open a socket here: add it to CORS_ORIGINS")
-            .into_response();
-    }
-    let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &()).await {
-        Ok(protocol) => protocol,
-        Err(status) => return (status, "a GraphQL WebSocket subprotocol is required").into_response(),
-    };
-    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
-        Ok(upgrade) => upgrade,
-        Err(rejection) => return rejection.into_response(),
-    };
-    let headers = parts.headers;
-    upgrade
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| {
-            let schema = state.schema.clone();
-            GraphQLWebSocket::new(socket, schema, protocol)
-                .on_connection_init(move |payload| connection_scope(state, headers, payload))
-                .serve()
-        })
-        .into_response()
-}
-
-/// The caller check of HTTP requests for a socket, from the `connection_init` payload (browsers cannot set a
-/// socket's headers): its `Authorization` (else the upgrade request's), and the portal it names
-/// (`{"X-HubSpot-Portal-Id": "…"}`), else the upgrade request's header, else the only one granted.
-async fn connection_scope(state: AppState, mut headers: HeaderMap, payload: Value) -> async_graphql::Result<Data> {
-    let field = |names: &[&str]| {
-        payload.as_object().and_then(|fields| {
-            fields.iter().find(|(k, _)| names.iter().any(|n| k.eq_ignore_ascii_case(n))).map(|(_, v)| v.clone())
-        })
-    };
-    for (names, header) in
-        [(&[PORTAL_HEADER, "portalId"][..], PORTAL_HEADER), (&["authorization"][..], "authorization")]
-    {
-        if let Some(value) = field(names) {
-            let text = value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string());
-            let value = HeaderValue::from_str(&text).map_err(|_| {
-                async_graphql::Error::new(format!("the connection_init payload's {header} is not text"))
-            })?;
-            headers.insert(header, value);
-        }
-    }
-    let caller = state
-        .auth
-        .caller(&state.db, &headers)
-        .await
-        .map_err(|err| async_graphql::Error::new(err.to_string()).extend_with(|_, e| e.set("code", err.code())))?;
-    let portal_id = state.portals.resolve(&state.db, &headers, &caller.portals).await.map_err(|err| err.extend())?;
-    let scope = Scope::new(state.db.clone(), portal_id, caller.role).with_feed(state.feed.clone());
-    let mut data = Data::default();
-    data.insert(scope);
-    Ok(data)
-}
-
 /// 429 with the seconds until the caller may send again.
-fn too_many(wait: std::time::Duration) -> Response {
+fn too_many(wait: std::time::Duration, media: Media) -> Response {
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     let message = format!("this credential is over its rate of requests (RATE_LIMIT_PER_MINUTE); retry in {seconds} s");
-    let mut response = bad_request(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", message);
+    let mut response =
+        respond::refusal(StatusCode::TOO_MANY_REQUESTS, vec![respond::error("RATE_LIMITED", message)], media);
     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
     response
 }
 
-/// A refusal of the request itself (its type, size or JSON), with a code and a status.
-fn bad_request(status: StatusCode, code: &'static str, message: String) -> Response {
-    refused(status, async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code)))
+/// The caller of a request and the portal it reads, or the answer that refuses it: 401 without a valid
+/// credential, 403 for a portal the credential does not grant, 429 past the credential's rate.
+async fn admit(state: &AppState, headers: &HeaderMap, media: Media) -> Result<(Caller, i64), Response> {
+    let caller = state.auth.caller(&state.db, headers).await.map_err(|err| unauthenticated(&err, media))?;
+    let portal = match state.portals.resolve(&state.db, headers, &caller.portals).await {
+        Ok(portal) => portal,
+        Err(err @ PortalError::Forbidden(_)) => {
+            let error = err.extend().into_server_error(Default::default());
+            return Err(respond::refusal(StatusCode::FORBIDDEN, vec![without_position(error)], media));
+        }
+        Err(err) => {
+            let error = err.extend().into_server_error(Default::default());
+            return Err(respond::request_errors(vec![without_position(error)], media));
+        }
+    };
+    if !matches!(*state.auth, crate::auth::Authenticator::Off)
+        && let Err(wait) = state.rates.take(&caller.id).await
+    {
+        return Err(too_many(wait, media));
+    }
+    Ok((caller, portal))
+}
+
+/// An error raised outside any document has no position in one.
+fn without_position(mut error: async_graphql::ServerError) -> async_graphql::ServerError {
+    error.locations.clear();
+    error
+}
+
+/// Runs `request` for `caller` in `portal`.
+async fn run(
+    state: &AppState,
+    caller: &Caller,
+    portal: i64,
+    request: async_graphql::Request,
+    media: Media,
+) -> Response {
+    let scope = Scope::new(state.db.clone(), portal, caller.role).with_upstream(state.upstream.clone());
+    respond::answer(state.schema.execute(request.data(scope)).await, media)
 }
 
 /// Whether the body is JSON: only `application/json` bodies are taken. Form and text bodies, which a page on another
@@ -150,37 +96,94 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 /// The request in `body`: JSON, at most `max` bytes (413 past it), read once the caller is known.
-async fn read_request(body: Body, max: usize) -> Result<async_graphql::Request, Response> {
+async fn read_request(body: Body, max: usize, media: Media) -> Result<async_graphql::Request, Response> {
     let bytes = axum::body::to_bytes(body, max).await.map_err(|_| {
         let error = schema::limits::exceeded("bodySize", max, format!("the request body is over {max} bytes"));
-        (StatusCode::PAYLOAD_TOO_LARGE, Json(async_graphql::Response::from_errors(vec![error]))).into_response()
+        respond::refusal(StatusCode::PAYLOAD_TOO_LARGE, vec![error], media)
     })?;
-    serde_json::from_slice(&bytes).map_err(|err| {
-        let message =
-            format!("the body is not a GraphQL request (JSON with `query`, `variables`, `operationName`): {err}");
-        bad_request(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
-    })
+    let bad = |message: String| {
+        respond::refusal(StatusCode::BAD_REQUEST, vec![respond::error("BAD_REQUEST", message)], media)
+    };
+    let request: async_graphql::Request = serde_json::from_slice(&bytes).map_err(|err| {
+        bad(format!("the body is not a GraphQL request (JSON with `query`, `variables`, `operationName`): {err}"))
+    })?;
+    // A persisted query's hash may stand for its text; otherwise a request without `query` is malformed.
+    if request.query.is_empty() && !request.extensions.contains_key("persistedQuery") {
+        return Err(bad("the request has no `query`".to_owned()));
+    }
+    Ok(request)
 }
 
 pub(super) async fn execute(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     state.metrics.graphql_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let media = Media::of(&headers);
     if !is_json(&headers) {
-        let message = "POST /graphql takes a JSON body: send Content-Type: application/json".to_owned();
-        return bad_request(StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE", message);
+        let message = "POST /graphql takes a JSON body: send Content-Type: application/json";
+        let error = respond::error("UNSUPPORTED_MEDIA_TYPE", message);
+        return respond::refusal(StatusCode::UNSUPPORTED_MEDIA_TYPE, vec![error], media);
     }
-    let (caller, portal_id) = match admit(&state, &headers).await {
+    let (caller, portal) = match admit(&state, &headers, media).await {
         Ok(admitted) => admitted,
         Err(refusal) => return refusal,
     };
-    if !matches!(*state.auth, crate::auth::Authenticator::Off)
-        && let Err(wait) = state.rates.take(&caller.id).await
-    {
-        return too_many(wait);
+    match read_request(body, state.bounds.max_body, media).await {
+        Ok(request) => run(&state, &caller, portal, request, media).await,
+        Err(refusal) => refusal,
     }
-    let request = match read_request(body, state.bounds.max_body).await {
-        Ok(request) => request,
+}
+
+/// GET /graphql: a WebSocket upgrade, GraphiQL for a browser that asks for a page, else a query in the query string.
+pub(super) async fn get(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, _) = request.into_parts();
+    let upgrading = parts.headers.get(header::UPGRADE).and_then(|v| v.to_str().ok());
+    if upgrading.is_some_and(|v| v.eq_ignore_ascii_case("websocket")) {
+        return super::socket::upgrade(state, parts).await;
+    }
+    let accept = parts.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let has_query = parts
+        .uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|p| p.starts_with("query=") || p.starts_with("extensions=")));
+    if accept.contains("text/html") && !has_query {
+        if !state.graphiql {
+            let message = "GraphiQL is off on this address: set GRAPHIQL=on to serve it (and introspection)";
+            return (StatusCode::NOT_FOUND, message).into_response();
+        }
+        return graphiql(state.graphiql_key.as_deref()).into_response();
+    }
+    state.metrics.graphql_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let media = Media::of(&parts.headers);
+    let (caller, portal) = match admit(&state, &parts.headers, media).await {
+        Ok(admitted) => admitted,
         Err(refusal) => return refusal,
     };
-    let scope = Scope::new(state.db.clone(), portal_id, caller.role).with_upstream(state.upstream.clone());
-    GraphQLResponse::from(state.schema.execute(request.data(scope)).await).into_response()
+    let request = match async_graphql::http::parse_query_string(parts.uri.query().unwrap_or_default()) {
+        Ok(request) => request,
+        Err(err) => {
+            let error = respond::error("BAD_REQUEST", format!("the query string is not a GraphQL request: {err}"));
+            return respond::refusal(StatusCode::BAD_REQUEST, vec![error], media);
+        }
+    };
+    if changes_data(&request) {
+        let error = respond::error("METHOD_NOT_ALLOWED", "GET runs queries only: send mutations with POST");
+        let mut response = respond::refusal(StatusCode::METHOD_NOT_ALLOWED, vec![error], media);
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(Method::POST.as_str()));
+        return response;
+    }
+    run(&state, &caller, portal, request, media).await
+}
+
+/// Whether the operation a request would run is a mutation or subscription. A text nested past the limit, or one
+/// that does not parse, is left to the schema, which refuses it with its reason.
+fn changes_data(request: &async_graphql::Request) -> bool {
+    if schema::limits::check_nesting(&request.query, schema::Limits::default().nesting).is_err() {
+        return false;
+    }
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else { return false };
+    let mut operations = document.operations.iter();
+    let chosen = match &request.operation_name {
+        Some(name) => operations.find(|(n, _)| n.is_some_and(|n| n.as_str() == name)),
+        None => operations.next(),
+    };
+    chosen.is_some_and(|(_, operation)| operation.node.ty != OperationType::Query)
 }

@@ -7,6 +7,8 @@ mod install;
 mod oauth;
 mod portal;
 pub mod rate;
+mod respond;
+mod socket;
 mod webhooks;
 pub mod workers;
 
@@ -106,7 +108,7 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let bounds = Arc::clone(&state.bounds);
     let router = Router::new()
-        .route("/graphql", get(graphql::graphiql_or_socket).post(graphql::execute))
+        .route("/graphql", get(graphql::get).post(graphql::execute))
         .route("/oauth/hubspot/install", get(install::explain).post(install::ticket))
         .route("/oauth/hubspot/install/{ticket}", get(install::open))
         .route("/oauth/hubspot/callback", get(install::callback))

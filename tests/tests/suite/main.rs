@@ -15,6 +15,7 @@ mod filters;
 mod health;
 mod http;
 mod http_bounds;
+mod http_spec;
 mod http_workers;
 mod insights;
 mod limits;

@@ -1,0 +1,95 @@
+//! Answers as the GraphQL-over-HTTP spec asks. A client that accepts `application/graphql-response+json` gets it,
+//! and a request that fails before execution (it does not parse, validate or pass a limit) is a 400 without a
+//! `data` entry; a client that wants `application/json` gets that, with such failures as 200, as legacy clients
+//! expect. Refusals of the HTTP request itself (401, 403, 413, 415, 429) carry their own status and no `data`.
+
+use async_graphql::ServerError;
+use axum::{
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+
+/// The media type an answer is written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Media {
+    Json,
+    GraphqlResponse,
+}
+
+impl Media {
+    /// `application/graphql-response+json` when the `Accept` header names it, else `application/json`.
+    pub fn of(headers: &HeaderMap) -> Self {
+        let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let named = accept.split(',').any(|part| {
+            let mut params = part.split(';');
+            let essence = params.next().unwrap_or_default().trim();
+            // `q=0` means "not this one".
+            essence.eq_ignore_ascii_case(GRAPHQL_RESPONSE) && !params.any(|p| p.trim().replace(' ', "") == "q=0")
+        });
+        if named { Media::GraphqlResponse } else { Media::Json }
+    }
+
+    fn content_type(self) -> HeaderValue {
+        match self {
+            Media::Json => HeaderValue::from_static("application/json; charset=utf-8"),
+            Media::GraphqlResponse => HeaderValue::from_static("application/graphql-response+json; charset=utf-8"),
+        }
+    }
+}
+
+/// An error with a `code` extension.
+pub fn error(code: &'static str, message: impl Into<String>) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    let mut extensions = async_graphql::ErrorExtensionValues::default();
+    extensions.set("code", code);
+    error.extensions = Some(extensions);
+    error
+}
+
+/// `{"errors": [...]}` with `status`.
+pub fn refusal(status: StatusCode, errors: Vec<ServerError>, media: Media) -> Response {
+    let body = json!({ "errors": errors }).to_string();
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, media.content_type());
+    response
+}
+
+/// Errors raised before execution: 400 for `graphql-response+json`, 200 for `application/json`.
+pub fn request_errors(errors: Vec<ServerError>, media: Media) -> Response {
+    let status = match media {
+        Media::GraphqlResponse => StatusCode::BAD_REQUEST,
+        Media::Json => StatusCode::OK,
+    };
+    refusal(status, errors, media)
+}
+
+/// The answer to an executed request. One that failed before execution (no data, and no error at a path) is
+/// [`request_errors`].
+pub fn answer(response: async_graphql::Response, media: Media) -> Response {
+    let before_execution = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    if before_execution {
+        return request_errors(response.errors, media);
+    }
+    let mut headers = response.http_headers.clone();
+    let body = match serde_json::to_string(&response) {
+        Ok(body) => body,
+        Err(err) => {
+            tracing::error!(error = %err, "serializing a GraphQL answer");
+            return refusal(StatusCode::INTERNAL_SERVER_ERROR, vec![error("INTERNAL", "internal error")], media);
+        }
+    };
+    if let Some(cache_control) = response.cache_control.value()
+        && let Ok(value) = HeaderValue::from_str(&cache_control)
+    {
+        headers.insert(header::CACHE_CONTROL, value);
+    }
+    headers.insert(header::CONTENT_TYPE, media.content_type());
+    let mut out = (StatusCode::OK, body).into_response();
+    out.headers_mut().extend(headers);
+    out
+}
