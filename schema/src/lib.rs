@@ -21,6 +21,7 @@ mod records;
 mod relay;
 mod role;
 mod scope;
+pub mod slots;
 mod subscription;
 mod sync_status;
 mod transaction;

@@ -13,7 +13,10 @@ use crate::error::MAX_PAGE_SIZE;
 
 use async_graphql::{
     Name, Positioned, ServerError, ServerResult, ValidationResult, Value, Variables,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest, NextValidation},
+    extensions::{
+        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest, NextSubscribe,
+        NextValidation,
+    },
     parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet},
 };
 
@@ -81,6 +84,19 @@ impl Extension for Limits {
         check_nesting(&request.query, self.nesting)?;
         variables(&request.variables, self)?;
         next.run(ctx, request).await
+    }
+
+    /// Every subscription of a socket takes a slot of the socket's and of its credential's (see `slots`).
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: futures::stream::BoxStream<'s, async_graphql::Response>,
+        next: NextSubscribe<'_>,
+    ) -> futures::stream::BoxStream<'s, async_graphql::Response> {
+        match ctx.data_opt::<crate::slots::SubscriptionSlots>() {
+            Some(slots) => next.run(ctx, slots.hold(stream)),
+            None => next.run(ctx, stream),
+        }
     }
 
     async fn validation(

@@ -188,6 +188,14 @@ pub struct HttpArgs {
     #[arg(long, env = "RATE_LIMIT_PER_MINUTE", default_value_t = crate::http::rate::DEFAULT_PER_MINUTE)]
     pub rate_limit_per_minute: std::num::NonZeroU32,
 
+    /// Subscriptions one WebSocket may hold open at once.
+    #[arg(long, env = "MAX_SUBSCRIPTIONS_PER_CONNECTION", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_subscriptions_per_connection: u64,
+
+    /// Subscriptions one credential may hold open at once over all its WebSockets to a process.
+    #[arg(long, env = "MAX_SUBSCRIPTIONS_PER_CREDENTIAL", default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_subscriptions_per_credential: u64,
+
     /// Browser origins allowed to call the API from their pages (`https://app.example.com`, comma-separated);
     /// none by default, so only pages the gateway serves itself may.
     #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',', value_parser = origin)]
@@ -202,6 +210,8 @@ impl HttpArgs {
             request_timeout: std::time::Duration::from_secs(self.request_timeout_secs),
             max_in_flight: self.max_concurrent_requests as usize,
             cors_origins: self.cors_origins.clone(),
+            subscriptions_per_connection: self.max_subscriptions_per_connection as usize,
+            subscriptions_per_credential: self.max_subscriptions_per_credential as usize,
         }
     }
 }

@@ -33,9 +33,29 @@ impl Subscriber {
     }
 
     pub async fn subscribe(&mut self, query: &str, variables: Value) {
+        self.subscribe_as("1", query, variables).await;
+    }
+
+    /// Subscribes under operation id `id` (several may be open on one socket).
+    pub async fn subscribe_as(&mut self, id: &str, query: &str, variables: Value) {
         let kind = if self.legacy { "start" } else { "subscribe" };
-        let message = json!({ "id": "1", "type": kind, "payload": { "query": query, "variables": variables } });
+        let message = json!({ "id": id, "type": kind, "payload": { "query": query, "variables": variables } });
         self.socket.send(Message::text(message.to_string())).await.unwrap();
+    }
+
+    /// Ends subscription `id` (`graphql-transport-ws`), and returns once the gateway has read that: it answers a
+    /// ping sent after it only when it read everything before.
+    pub async fn complete(&mut self, id: &str) {
+        for message in [json!({ "id": id, "type": "complete" }), json!({ "type": "ping" })] {
+            self.socket.send(Message::text(message.to_string())).await.unwrap();
+        }
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(10), self.socket.next()).await;
+            let Ok(Some(Ok(Message::Text(text)))) = frame else { panic!("no pong: {frame:?}") };
+            if serde_json::from_str::<Value>(&text).unwrap()["type"] == "pong" {
+                return;
+            }
+        }
     }
 
     /// The next protocol message (pings and keep-alives skipped); `None` when the socket closed.

@@ -26,6 +26,10 @@ pub struct HttpBounds {
     pub max_in_flight: usize,
     /// Browser origins (`https://app.example.com`) allowed to call cross-site; none by default.
     pub cors_origins: Vec<HeaderValue>,
+    /// Subscriptions one socket may hold open at once.
+    pub subscriptions_per_connection: usize,
+    /// Subscriptions one credential may hold open at once over all its sockets to this process.
+    pub subscriptions_per_credential: usize,
 }
 
 impl Default for HttpBounds {
@@ -36,6 +40,8 @@ impl Default for HttpBounds {
             request_timeout: Duration::from_secs(30),
             max_in_flight: 256,
             cors_origins: Vec::new(),
+            subscriptions_per_connection: 20,
+            subscriptions_per_credential: 200,
         }
     }
 }
@@ -72,6 +78,25 @@ impl HttpBounds {
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
         let origin_host = origin.to_str().ok().and_then(|o| o.split_once("://")).map(|(_, host)| host);
         matches!((origin_host, host), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b))
+    }
+}
+
+/// Each credential's subscription slots in this process, shared by its sockets.
+#[derive(Clone, Default)]
+pub struct CredentialSubscriptions(Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<Semaphore>>>>);
+
+impl CredentialSubscriptions {
+    /// A new socket's slots: its own, and its credential's.
+    pub fn slots(&self, bounds: &HttpBounds, credential: &str) -> schema::slots::SubscriptionSlots {
+        let per_credential = bounds.subscriptions_per_credential;
+        let shared = match self.0.lock() {
+            Ok(mut credentials) => Arc::clone(
+                credentials.entry(credential.to_owned()).or_insert_with(|| Arc::new(Semaphore::new(per_credential))),
+            ),
+            // A poisoned map (a panic elsewhere while it was held) still bounds the socket by itself.
+            Err(_) => Arc::new(Semaphore::new(per_credential)),
+        };
+        schema::slots::SubscriptionSlots::new(bounds.subscriptions_per_connection, shared, per_credential)
     }
 }
 

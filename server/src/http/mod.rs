@@ -44,6 +44,8 @@ pub struct AppState {
     /// Body size, timeouts, requests in flight and cross-site origins.
     pub bounds: Arc<bounds::HttpBounds>,
     pub in_flight: bounds::InFlight,
+    /// Subscriptions held per credential.
+    pub subscriptions: bounds::CredentialSubscriptions,
     /// Requests per credential (none are counted with `AUTH=off`).
     pub rates: Arc<rate::CallerRates>,
 }
@@ -64,6 +66,7 @@ impl AppState {
             graphiql_key: None,
             graphiql: true,
             in_flight: bounds::InFlight::new(bounds::HttpBounds::default().max_in_flight),
+            subscriptions: bounds::CredentialSubscriptions::default(),
             bounds: Arc::default(),
             rates: Arc::new(rate::CallerRates::new(rate::DEFAULT_PER_MINUTE, None)),
         })

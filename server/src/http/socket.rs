@@ -68,5 +68,6 @@ async fn connection_scope(state: AppState, mut headers: HeaderMap, payload: Valu
     let scope = Scope::new(state.db.clone(), portal_id, caller.role).with_feed(state.feed.clone());
     let mut data = Data::default();
     data.insert(scope);
+    data.insert(state.subscriptions.slots(&state.bounds, &caller.id));
     Ok(data)
 }

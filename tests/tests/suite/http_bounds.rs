@@ -215,3 +215,54 @@ async fn with_graphiql_off_there_is_no_page_and_no_introspection() {
     let (_, _, body) = send(&off, post(Some("application/json"), query)).await;
     assert_eq!(body["data"]["contacts"]["totalCount"], json!(mirror.portal.contacts.len()), "queries still run");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_and_a_credential_hold_at_most_their_subscriptions() {
+    const CHANGES: &str = "subscription { healthScoreChanged { cursor } }";
+    let mirror = Mirror::small(Backend::Sqlite).await;
+    let bounds =
+        HttpBounds { subscriptions_per_connection: 2, subscriptions_per_credential: 3, ..HttpBounds::default() };
+    let notifier = server::health::notify::Notifier::in_process();
+    let state = AppState::new(mirror.db.db.clone(), Metrics::default())
+        .await
+        .unwrap()
+        .with_bounds(bounds)
+        .with_feed(Some(std::sync::Arc::new(notifier)));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/graphql", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app(state)).await });
+    // The refusal of subscription `id`: the socket's next message but the `complete` that ends an earlier refusal,
+    // so the subscriptions before it were taken.
+    async fn refused(socket: &mut Subscriber, id: &str, limit: &str) {
+        let message = loop {
+            let message = socket.message().await.expect("a message");
+            if message["type"] != "complete" {
+                break message;
+            }
+        };
+        assert_eq!(message["id"], id, "{message}");
+        assert_eq!(message["payload"]["errors"][0]["extensions"]["limit"], limit, "{message}");
+    }
+
+    let mut first = Subscriber::connect(&url, "graphql-transport-ws", json!({})).await.unwrap();
+    for id in ["1", "2", "3"] {
+        first.subscribe_as(id, CHANGES, json!({})).await;
+    }
+    refused(&mut first, "3", "subscriptions").await;
+    let mut second = Subscriber::connect(&url, "graphql-transport-ws", json!({})).await.unwrap();
+    for id in ["1", "2"] {
+        second.subscribe_as(id, CHANGES, json!({})).await;
+    }
+    refused(&mut second, "2", "subscriptionsPerCredential").await;
+
+    // An ended subscription gives its slots back: the credential's freed one is taken again (by `3`: `4` then meets
+    // the second socket's own bound), and only once (a third socket has none).
+    first.complete("1").await;
+    for id in ["3", "4"] {
+        second.subscribe_as(id, CHANGES, json!({})).await;
+    }
+    refused(&mut second, "4", "subscriptions").await;
+    let mut third = Subscriber::connect(&url, "graphql-transport-ws", json!({})).await.unwrap();
+    third.subscribe_as("1", CHANGES, json!({})).await;
+    refused(&mut third, "1", "subscriptionsPerCredential").await;
+}
