@@ -4,6 +4,7 @@
 
 pub mod api_key;
 pub mod association;
+pub mod audit_log;
 pub mod campaign;
 pub mod company;
 pub mod contact;

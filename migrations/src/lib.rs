@@ -13,6 +13,7 @@ mod m20261205_000008_webhook_queue;
 mod m20261206_000009_postgres_search_tables;
 mod m20261206_000010_api_keys;
 mod m20261206_000011_oauth_install_binding;
+mod m20261206_000012_audit_log;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000009_postgres_search_tables::Migration),
             Box::new(m20261206_000010_api_keys::Migration),
             Box::new(m20261206_000011_oauth_install_binding::Migration),
+            Box::new(m20261206_000012_audit_log::Migration),
         ]
     }
 }

@@ -2,6 +2,8 @@
 //! DataLoaders and analytics. It reads the mirror through sea-orm and knows nothing of HTTP.
 
 mod analytics;
+pub mod audit;
+mod audit_log;
 mod columns;
 mod connection;
 mod error;
@@ -45,6 +47,7 @@ pub struct Query(
     insights::InsightQuery,
     sync_status::SyncStatusQuery,
     webhook_admin::WebhookAdminQuery,
+    audit_log::AuditQuery,
 );
 
 #[derive(MergedObject, Default)]

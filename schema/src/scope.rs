@@ -24,6 +24,8 @@ pub struct Scope {
     pub portal_id: i64,
     /// What the caller may do; guards on fields check it.
     pub role: Role,
+    /// Who the caller is, as the audit log names it (`key:{id}`, `jwt:{sub}`, `anonymous`); never a secret.
+    pub caller: String,
     pub db: DatabaseConnection,
     pub(crate) loaders: Loaders,
     /// `None` when no HubSpot connection is configured: mutations then fail saying so.
@@ -47,6 +49,7 @@ impl Scope {
         Self {
             portal_id,
             role,
+            caller: "test".to_owned(),
             db,
             loaders,
             upstream: None,
@@ -55,6 +58,11 @@ impl Scope {
             hubspot_calls_left: AtomicUsize::new(hubspot_calls),
             hubspot_calls,
         }
+    }
+
+    /// The caller the audit log names; a scope made without one (tests, embedding) records `test`.
+    pub fn with_caller(self, caller: impl Into<String>) -> Self {
+        Self { caller: caller.into(), ..self }
     }
 
     /// At most `calls` HubSpot calls for this request.

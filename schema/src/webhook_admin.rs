@@ -1,4 +1,5 @@
-//! Admin fields over the request's portal's webhook event log: list events by state, replay dead ones.
+//! Admin fields over the request's portal's webhook event log: list events by state, replay dead ones (each replay
+//! leaves an audit row naming the events' HubSpot `eventId`s).
 
 use async_graphql::{Context, Enum, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, TimeZone, Utc};
@@ -13,6 +14,7 @@ use sea_orm::{
 
 use crate::{
     ApiError, MAX_PAGE_SIZE,
+    audit::Trail,
     error::{GqlResult, IntoGql},
     scope::scope,
 };
@@ -117,24 +119,35 @@ impl WebhookAdminMutation {
     /// the portal. How many were replayed.
     async fn replay_webhook_events(&self, ctx: &Context<'_>, id: Option<ID>) -> GqlResult<u64> {
         let scope = scope(ctx);
-        let only: Option<i64> = id
-            .as_ref()
-            .map(|id| id.parse().map_err(|_| ApiError::invalid("id", format!("{:?} is not an event id", id.0))))
-            .transpose()
-            .gql()?;
-        let replayed = replay(&scope.db, scope.portal_id, only).await.map_err(ApiError::from).gql()?;
-        if replayed == 0
-            && let Some(id) = id
-        {
-            return Err(ApiError::invalid("id", format!("no dead event {} in this portal", id.0))).gql();
+        let trail = Trail::start(ctx);
+        let result = async {
+            let only: Option<i64> = id
+                .as_ref()
+                .map(|id| id.parse().map_err(|_| ApiError::invalid("id", format!("{:?} is not an event id", id.0))))
+                .transpose()?;
+            let replayed = replay(&scope.db, scope.portal_id, only).await?;
+            for event_id in &replayed {
+                trail.touch("event", event_id);
+            }
+            trail.target(match only {
+                Some(only) => format!("webhook event {only}"),
+                None => format!("{} dead webhook events", replayed.len()),
+            });
+            if replayed.is_empty()
+                && let Some(id) = id
+            {
+                return Err(ApiError::invalid("id", format!("no dead event {} in this portal", id.0)));
+            }
+            Ok(replayed.len() as u64)
         }
-        Ok(replayed)
+        .await;
+        trail.finish(result).await.gql()
     }
 }
 
 /// Puts the portal's dead events (or the one with id `only`) back on the appliers' work list with their attempts
-/// reset, in one transaction; how many.
-async fn replay(db: &DatabaseConnection, portal: i64, only: Option<i64>) -> Result<u64, DbErr> {
+/// reset, in one transaction; HubSpot's `eventId`s of those replayed.
+async fn replay(db: &DatabaseConnection, portal: i64, only: Option<i64>) -> Result<Vec<i64>, DbErr> {
     let now = Utc::now();
     let txn = crate::begin_write(db).await?;
     let mut dead = webhook_event::Entity::update_many()
@@ -147,12 +160,12 @@ async fn replay(db: &DatabaseConnection, portal: i64, only: Option<i64>) -> Resu
         dead = dead.filter(C::Id.eq(id));
     }
     let replayed = dead.exec_with_returning(&txn).await?;
-    let count = replayed.len() as u64;
+    let event_ids = replayed.iter().map(|e| e.event_id).collect();
     webhook_queue::Entity::insert_many(
         replayed.into_iter().map(|e| webhook_queue::ActiveModel { id: Set(e.id), next_attempt_at: Set(now) }),
     )
     .exec_without_returning(&txn)
     .await?;
     txn.commit().await?;
-    Ok(count)
+    Ok(event_ids)
 }

@@ -5,6 +5,11 @@ use std::{net::SocketAddr, sync::Arc};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use migrations::{Migrator, MigratorTrait};
+use schema::{
+    ApiError,
+    audit::{Entry, write},
+};
+use sea_orm::DatabaseConnection;
 
 use crate::{config::Config, db, http, metrics::Metrics, mirror};
 
@@ -110,23 +115,44 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn keys(config: &Config, action: KeysAction) -> anyhow::Result<()> {
-    use crate::auth::{Grant, keys};
     let db = db::connect_and_migrate(&config.database_url).await.context("connecting to DATABASE_URL")?;
+    manage_keys(&db, action).await
+}
+
+/// `server keys …` against `db`. A create or revoke leaves audit rows naming the caller `cli` (an attempt to revoke
+/// a key that is not live, one row of no portal), and never the key's secret.
+pub async fn manage_keys(db: &DatabaseConnection, action: KeysAction) -> anyhow::Result<()> {
+    use crate::{
+        audit::{CLI, key_changed},
+        auth::{Grant, keys},
+    };
     match action {
         KeysAction::Create { portal, role, name } => {
             let grant: Grant = portal.join(",").parse().map_err(anyhow::Error::msg).context("--portal")?;
-            let (key, info) = keys::create(&db, &name, role, &grant).await.context("storing the key")?;
+            let (key, info) = keys::create(db, &name, role, &grant).await.context("storing the key")?;
+            key_changed(db, CLI, "keys create", "createApiKey", &info).await;
             println!("{key}");
             eprintln!("key {} ({role}, portals {grant}): shown once; send it as Authorization: Bearer <key>", info.id);
         }
         KeysAction::List => {
-            for key in keys::list(&db).await.context("listing keys")? {
+            for key in keys::list(db).await.context("listing keys")? {
                 let state = if key.revoked { "revoked" } else { "live" };
                 println!("{}\t{}\t{}\t{}\t{}\t{}", key.id, key.role, key.portals, state, key.created_at, key.name);
             }
         }
         KeysAction::Revoke { id } => {
-            anyhow::ensure!(keys::revoke(&db, &id).await.context("revoking")?, "no live key {id}");
+            // Read first: the rows name the portals the key granted.
+            let live = keys::list(db).await.context("listing keys")?.into_iter().find(|k| k.id == id && !k.revoked);
+            let revoked = keys::revoke(db, &id).await.context("revoking")?;
+            let entry = Entry::new(CLI, None, "keys revoke").operation("revokeApiKey");
+            match (revoked, live) {
+                (true, Some(info)) => key_changed(db, CLI, "keys revoke", "revokeApiKey", &info).await,
+                // Made and revoked between the two reads: its portals are unknown, its id is a key's.
+                (true, None) => write(db, entry.target(format!("key {id}"))).await,
+                // What was typed is not a live key's id, and may be a whole key pasted by mistake: it is not kept.
+                (false, _) => write(db, entry.failed(&ApiError::invalid("id", "names no live key"))).await,
+            }
+            anyhow::ensure!(revoked, "no live key {id}");
             eprintln!("key {id} revoked");
         }
     }

@@ -1,5 +1,6 @@
 //! The gateway: configuration, database, the HTTP router, writes into the mirror, and the CLI.
 
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;

@@ -7,6 +7,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::{live, upstream};
 use crate::{
+    audit::Trail,
     error::{ApiError, GqlResult, IntoGql, Res},
     ids::decode_global,
     objects::{Node, company::Company, contact::Contact, deal::Deal, ticket::Ticket},
@@ -105,44 +106,53 @@ impl AssociationMutation {
     /// type, or the type `label` names (`Primary`, or a label the portal uses); the `from` record.
     async fn associate(&self, ctx: &Context<'_>, from: ID, to: ID, label: Option<String>) -> GqlResult<Node> {
         let scope = scope(ctx);
-        async {
+        let trail = Trail::start(ctx);
+        let result = async {
             let (from_type, from_id, node) = record(scope, &from, "from").await?;
             let (to_type, to_id, _) = record(scope, &to, "to").await?;
+            trail.touch(from_type.singular(), from_id);
+            trail.touch(to_type.singular(), to_id);
             let (edge, inverse) = edges(scope, (from_type, from_id), (to_type, to_id), label.as_deref()).await?;
             upstream(scope)?.associate(scope.portal_id, edge, inverse).await?;
             Ok::<_, ApiError>(node)
         }
-        .await
-        .gql()
+        .await;
+        trail.finish(result).await.gql()
     }
 
     /// Removes every link between two records; the `from` record.
     async fn dissociate(&self, ctx: &Context<'_>, from: ID, to: ID) -> GqlResult<Node> {
         let scope = scope(ctx);
-        async {
+        let trail = Trail::start(ctx);
+        let result = async {
             let (from_type, from_id, node) = record(scope, &from, "from").await?;
             let (to_type, to_id, _) = record(scope, &to, "to").await?;
+            trail.touch(from_type.singular(), from_id);
+            trail.touch(to_type.singular(), to_id);
             upstream(scope)?.dissociate(scope.portal_id, (from_type, from_id), (to_type, to_id)).await?;
             Ok::<_, ApiError>(node)
         }
-        .await
-        .gql()
+        .await;
+        trail.finish(result).await.gql()
     }
 
     /// Merges contact `mergeId` into `primaryId` at HubSpot; the contact that remains, as the mirror then holds it
     /// (the merged one is tombstoned, pointing at it).
     async fn merge_contacts(&self, ctx: &Context<'_>, primary_id: ID, merge_id: ID) -> GqlResult<Contact> {
         let scope = scope(ctx);
-        async {
+        let trail = Trail::start(ctx);
+        let result = async {
             let (primary, _) = live::<Contact>(scope, &primary_id, "primaryId").await?;
             let (merged, _) = live::<Contact>(scope, &merge_id, "mergeId").await?;
+            trail.touch(ObjectType::Contact.singular(), primary);
+            trail.touch(ObjectType::Contact.singular(), merged);
             if primary == merged {
                 return Err(ApiError::invalid("mergeId", "a contact cannot be merged into itself"));
             }
             let survivor = upstream(scope)?.merge(scope.portal_id, ObjectType::Contact, primary, merged).await?;
             super::read_back::<Contact>(scope, survivor).await
         }
-        .await
-        .gql()
+        .await;
+        trail.finish(result).await.gql()
     }
 }

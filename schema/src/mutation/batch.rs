@@ -1,6 +1,7 @@
 //! Batch forms of the writes: up to 100 records a call, through HubSpot's batch endpoints. Each input is checked on
 //! its own; one that fails its checks, or that HubSpot refuses (its 207), is reported in its place and the rest are
 //! written. A failure of the call as a whole (HubSpot unreachable, say) fails the mutation: nothing was written.
+//! Each call leaves one audit row: the records it named or made, and which inputs were not written and why.
 
 use std::collections::HashSet;
 
@@ -12,6 +13,7 @@ use super::{
     live, prepare_create, prepare_update, upstream,
 };
 use crate::{
+    audit::Trail,
     error::{ApiError, GqlResult, IntoGql, Res},
     ids::global_id,
     objects::{company::Company, contact::Contact, deal::Deal, ticket::Ticket},
@@ -146,16 +148,25 @@ async fn create_many<T: Written + OutputType, I: RecordInput + InputType>(
     inputs: Vec<Create<I>>,
 ) -> Res<Vec<Item<T>>> {
     let scope = scope(ctx);
-    check_size(inputs.len())?;
-    let mut checked = Vec::with_capacity(inputs.len());
-    for (n, create) in inputs.iter().enumerate() {
-        let links = create.associate_with.as_deref().unwrap_or_default();
-        let check = prepare_create::<T>(scope, &create.input, links).await;
-        checked.push(check.map_err(|e| e.within(&format!("inputs[{n}]"))));
+    let trail = Trail::start(ctx);
+    let result = async {
+        check_size(inputs.len())?;
+        let mut checked = Vec::with_capacity(inputs.len());
+        for (n, create) in inputs.iter().enumerate() {
+            let links = create.associate_with.as_deref().unwrap_or_default();
+            let check = prepare_create::<T>(scope, &create.input, links).await;
+            checked.push(check.map_err(|e| e.within(&format!("inputs[{n}]"))));
+        }
+        let upstream = upstream(scope)?;
+        let outcomes = settle(checked, |new| upstream.create_many(scope.portal_id, T::TYPE, new)).await?;
+        for id in outcomes.iter().flatten() {
+            trail.touch(T::TYPE.singular(), id);
+        }
+        trail.items(&outcomes);
+        items(scope, outcomes).await
     }
-    let upstream = upstream(scope)?;
-    let outcomes = settle(checked, |new| upstream.create_many(scope.portal_id, T::TYPE, new)).await?;
-    items(scope, outcomes).await
+    .await;
+    trail.finish(result).await
 }
 
 async fn update_many<T: Written + OutputType, I: RecordInput + InputType>(
@@ -163,48 +174,71 @@ async fn update_many<T: Written + OutputType, I: RecordInput + InputType>(
     inputs: Vec<Update<I>>,
 ) -> Res<Vec<Item<T>>> {
     let scope = scope(ctx);
-    check_size(inputs.len())?;
-    let mut checked = Vec::with_capacity(inputs.len());
-    let mut seen = HashSet::new();
-    for (n, update) in inputs.iter().enumerate() {
-        let check = match prepare_update::<T>(scope, &update.id, &update.input).await {
-            // HubSpot refuses a batch that names a record twice.
-            Ok((id, _)) if !seen.insert(id) => Err(ApiError::invalid("id", "names a record an earlier input names")),
-            other => other,
+    let trail = Trail::start(ctx);
+    let result = async {
+        check_size(inputs.len())?;
+        let mut checked = Vec::with_capacity(inputs.len());
+        let mut seen = HashSet::new();
+        for (n, update) in inputs.iter().enumerate() {
+            let check = match prepare_update::<T>(scope, &update.id, &update.input).await {
+                // HubSpot refuses a batch that names a record twice.
+                Ok((id, _)) if !seen.insert(id) => {
+                    Err(ApiError::invalid("id", "names a record an earlier input names"))
+                }
+                other => other,
+            };
+            if let Ok((id, _)) = &check {
+                trail.touch(T::TYPE.singular(), id);
+            }
+            checked.push(check.map_err(|e| e.within(&format!("inputs[{n}]"))));
+        }
+        let upstream = upstream(scope)?;
+        let update = |changes: Vec<(i64, Properties)>| -> Answer<Vec<ItemAnswer<i64>>> {
+            let ids: Vec<i64> = changes.iter().map(|(id, _)| *id).collect();
+            let answer = upstream.update_many(scope.portal_id, T::TYPE, changes);
+            Box::pin(async move { Ok(answer.await?.into_iter().zip(ids).map(|(a, id)| a.map(|()| id)).collect()) })
         };
-        checked.push(check.map_err(|e| e.within(&format!("inputs[{n}]"))));
+        let outcomes = settle(checked, update).await?;
+        trail.items(&outcomes);
+        items(scope, outcomes).await
     }
-    let upstream = upstream(scope)?;
-    let update = |changes: Vec<(i64, Properties)>| -> Answer<Vec<ItemAnswer<i64>>> {
-        let ids: Vec<i64> = changes.iter().map(|(id, _)| *id).collect();
-        let answer = upstream.update_many(scope.portal_id, T::TYPE, changes);
-        Box::pin(async move { Ok(answer.await?.into_iter().zip(ids).map(|(a, id)| a.map(|()| id)).collect()) })
-    };
-    let outcomes = settle(checked, update).await?;
-    items(scope, outcomes).await
+    .await;
+    trail.finish(result).await
 }
 
 async fn archive_many<T: Written>(ctx: &Context<'_>, ids: Vec<ID>) -> Res<Vec<Item<ID>>> {
     let scope = scope(ctx);
-    check_size(ids.len())?;
-    let mut checked = Vec::with_capacity(ids.len());
-    for (n, id) in ids.iter().enumerate() {
-        checked.push(live::<T>(scope, id, &format!("ids[{n}]")).await.map(|(key, _)| key));
+    let trail = Trail::start(ctx);
+    let result = async {
+        check_size(ids.len())?;
+        let mut checked = Vec::with_capacity(ids.len());
+        for (n, id) in ids.iter().enumerate() {
+            let check = live::<T>(scope, id, &format!("ids[{n}]")).await.map(|(key, _)| key);
+            if let Ok(key) = &check {
+                trail.touch(T::TYPE.singular(), key);
+            }
+            checked.push(check);
+        }
+        let upstream = upstream(scope)?;
+        let archive = |keys: Vec<i64>| -> Answer<Vec<ItemAnswer<i64>>> {
+            let answer = upstream.archive_many(scope.portal_id, T::TYPE, keys.clone());
+            Box::pin(async move { answer.await.map(|()| keys.into_iter().map(Ok).collect()) })
+        };
+        let outcomes = settle(checked, archive).await?;
+        trail.items(&outcomes);
+        Ok::<_, ApiError>(
+            outcomes
+                .into_iter()
+                .enumerate()
+                .map(|(n, outcome)| match outcome {
+                    Ok(key) => Item { index: n as i32, record: Some(global_id(T::NAME, key)), error: None },
+                    Err(err) => Item { index: n as i32, record: None, error: Some(err.into()) },
+                })
+                .collect(),
+        )
     }
-    let upstream = upstream(scope)?;
-    let archive = |keys: Vec<i64>| -> Answer<Vec<ItemAnswer<i64>>> {
-        let answer = upstream.archive_many(scope.portal_id, T::TYPE, keys.clone());
-        Box::pin(async move { answer.await.map(|()| keys.into_iter().map(Ok).collect()) })
-    };
-    let outcomes = settle(checked, archive).await?;
-    Ok(outcomes
-        .into_iter()
-        .enumerate()
-        .map(|(n, outcome)| match outcome {
-            Ok(key) => Item { index: n as i32, record: Some(global_id(T::NAME, key)), error: None },
-            Err(err) => Item { index: n as i32, record: None, error: Some(err.into()) },
-        })
-        .collect())
+    .await;
+    trail.finish(result).await
 }
 
 #[derive(Default)]

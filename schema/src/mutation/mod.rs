@@ -1,6 +1,7 @@
 //! Writes through to HubSpot: create, update and archive contacts, companies, deals and tickets, and move a deal
 //! to another stage. Inputs are checked first (a failed check names the field and HubSpot is not called); HubSpot's
-//! answer is in the mirror before the mutation answers, so the next query sees the write.
+//! answer is in the mirror before the mutation answers, so the next query sees the write. Each root field leaves
+//! one row in the audit log once its outcome is known (`audit::Trail`).
 
 mod associations;
 mod batch;
@@ -18,6 +19,7 @@ use generator::ObjectType;
 use inputs::{CompanyInput, ContactInput, DealInput, Fields, RecordInput, TicketInput};
 
 use crate::{
+    audit::Trail,
     error::{ApiError, GqlResult, IntoGql, Res},
     ids::numeric_key,
     objects::{company::Company, contact::Contact, deal::Deal, ticket::Ticket},
@@ -84,27 +86,45 @@ async fn create<T: Written>(
     idempotency_key: Option<String>,
 ) -> Res<T> {
     let scope = scope(ctx);
-    let mut new = prepare_create::<T>(scope, input, &associate_with.unwrap_or_default()).await?;
-    if idempotency_key.as_ref().is_some_and(|k| k.is_empty() || k.len() > MAX_KEY) {
-        return Err(ApiError::invalid("idempotencyKey", format!("must be 1 to {MAX_KEY} characters")));
+    let trail = Trail::start(ctx);
+    let result = async {
+        let mut new = prepare_create::<T>(scope, input, &associate_with.unwrap_or_default()).await?;
+        if idempotency_key.as_ref().is_some_and(|k| k.is_empty() || k.len() > MAX_KEY) {
+            return Err(ApiError::invalid("idempotencyKey", format!("must be 1 to {MAX_KEY} characters")));
+        }
+        new.idempotency_key = idempotency_key;
+        let id = upstream(scope)?.create(scope.portal_id, T::TYPE, new).await?;
+        trail.touch(T::TYPE.singular(), id);
+        read_back(scope, id).await
     }
-    new.idempotency_key = idempotency_key;
-    let id = upstream(scope)?.create(scope.portal_id, T::TYPE, new).await?;
-    read_back(scope, id).await
+    .await;
+    trail.finish(result).await
 }
 
 async fn update<T: Written>(ctx: &Context<'_>, id: &ID, input: &impl RecordInput) -> Res<T> {
     let scope = scope(ctx);
-    let (key, properties) = prepare_update::<T>(scope, id, input).await?;
-    upstream(scope)?.update(scope.portal_id, T::TYPE, key, properties).await?;
-    read_back(scope, key).await
+    let trail = Trail::start(ctx);
+    let result = async {
+        let (key, properties) = prepare_update::<T>(scope, id, input).await?;
+        trail.touch(T::TYPE.singular(), key);
+        upstream(scope)?.update(scope.portal_id, T::TYPE, key, properties).await?;
+        read_back(scope, key).await
+    }
+    .await;
+    trail.finish(result).await
 }
 
 async fn archive<T: Written>(ctx: &Context<'_>, id: &ID) -> Res<ID> {
     let scope = scope(ctx);
-    let (key, _) = live::<T>(scope, id, "id").await?;
-    upstream(scope)?.archive(scope.portal_id, T::TYPE, key).await?;
-    Ok(crate::ids::global_id(T::NAME, key))
+    let trail = Trail::start(ctx);
+    let result = async {
+        let (key, _) = live::<T>(scope, id, "id").await?;
+        trail.touch(T::TYPE.singular(), key);
+        upstream(scope)?.archive(scope.portal_id, T::TYPE, key).await?;
+        Ok::<_, ApiError>(crate::ids::global_id(T::NAME, key))
+    }
+    .await;
+    trail.finish(result).await
 }
 
 /// The record as the mirror holds it after the write.

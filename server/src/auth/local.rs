@@ -18,6 +18,7 @@ pub async fn admin_key(db: &DatabaseConnection, file: &Path) -> anyhow::Result<S
         }
     }
     let (key, info) = keys::create(db, "local admin (loopback)", Role::Admin, &Grant::All).await?;
+    crate::audit::key_changed(db, "serve", "local admin key", "createApiKey", &info).await;
     if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }

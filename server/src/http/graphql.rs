@@ -83,7 +83,9 @@ async fn run(
     request: async_graphql::Request,
     media: Media,
 ) -> Response {
-    let scope = Scope::new(state.db.clone(), portal, caller.role).with_upstream(state.upstream.clone());
+    let scope = Scope::new(state.db.clone(), portal, caller.role)
+        .with_caller(caller.id.clone())
+        .with_upstream(state.upstream.clone());
     respond::answer(state.schema.execute(request.data(scope)).await, media)
 }
 

@@ -11,14 +11,17 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Redirect, Response},
 };
-use schema::Role;
+use schema::{
+    ApiError, Role,
+    audit::{self, Entry},
+};
 use serde_json::json;
 
 use super::{
     AppState,
     oauth::{escape, not_configured, page},
 };
-use crate::oauth::{InstallError, STATE_TTL};
+use crate::oauth::{InstallError, Installed, STATE_TTL};
 
 /// The cookie holding the browser's nonce; scoped to the install's paths, so no other request carries it.
 const COOKIE: &str = "hsgw_install";
@@ -59,15 +62,18 @@ pub async fn ticket(State(state): State<AppState>, headers: HeaderMap) -> Respon
         let message = "OAuth is not configured: set HUBSPOT_CLIENT_ID, HUBSPOT_CLIENT_SECRET and TOKEN_ENCRYPTION_KEY";
         return refused(StatusCode::NOT_FOUND, "NOT_CONFIGURED", message);
     };
+    let entry = Entry::new(&caller.id, None, "POST /oauth/hubspot/install").operation("issueInstallTicket");
     match install.ticket(&state.db, &caller.id).await {
         Ok(link) => {
             tracing::info!(caller = %caller.id, "install link issued");
+            audit::write(&state.db, entry).await;
             let body = json!({ "installUrl": link.url, "expiresAt": link.expires_at.to_rfc3339() });
             // The link is a secret until used: no cache may keep it.
             (StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
         }
         Err(err) => {
             tracing::error!(error = %err, "issuing an install link");
+            audit::write(&state.db, entry.failed(&ApiError::from(err))).await;
             refused(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "the gateway could not issue an install link")
         }
     }
@@ -106,7 +112,11 @@ pub async fn callback(
     let Some(install) = &state.install else { return not_configured() };
     let nonce = nonce(&headers);
     let mut response = match install.finish(&state.db, &query, nonce).await {
-        Ok(portal) => {
+        Ok(Installed { portal, by }) => {
+            // Who asked for the ticket is who installed: the callback itself carries no credential.
+            let by = by.as_deref().unwrap_or("unknown");
+            let entry = Entry::new(by, Some(portal), "GET /oauth/hubspot/callback").operation("installPortal");
+            audit::write(&state.db, entry).await;
             page(StatusCode::OK, "Installed", &format!("Portal {portal} is connected; its data is being copied now."))
         }
         Err(err) => {

@@ -6,7 +6,10 @@ use axum::{
     response::{Html, IntoResponse, Response},
 };
 
-use schema::Role;
+use schema::{
+    Role,
+    audit::{self, Entry},
+};
 
 use super::AppState;
 
@@ -47,8 +50,15 @@ pub async fn disconnect(State(state): State<AppState>, headers: HeaderMap, Path(
         return (StatusCode::FORBIDDEN, message).into_response();
     }
     let Some(install) = &state.install else { return not_configured() };
+    let entry = Entry::new(&caller.id, Some(portal), "POST /oauth/hubspot/disconnect").operation("disconnectPortal");
     match install.tokens.disconnect(portal).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(err) => (StatusCode::BAD_GATEWAY, format!("disconnecting portal {portal} failed: {err}")).into_response(),
+        Ok(()) => {
+            audit::write(&state.db, entry).await;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(err) => {
+            audit::write(&state.db, crate::audit::failed_at_hubspot(entry, &err)).await;
+            (StatusCode::BAD_GATEWAY, format!("disconnecting portal {portal} failed: {err}")).into_response()
+        }
     }
 }

@@ -65,7 +65,9 @@ async fn connection_scope(state: AppState, mut headers: HeaderMap, payload: Valu
         .await
         .map_err(|err| async_graphql::Error::new(err.to_string()).extend_with(|_, e| e.set("code", err.code())))?;
     let portal_id = state.portals.resolve(&state.db, &headers, &caller.portals).await.map_err(|err| err.extend())?;
-    let scope = Scope::new(state.db.clone(), portal_id, caller.role).with_feed(state.feed.clone());
+    let scope = Scope::new(state.db.clone(), portal_id, caller.role)
+        .with_caller(caller.id.clone())
+        .with_feed(state.feed.clone());
     let mut data = Data::default();
     data.insert(scope);
     data.insert(state.subscriptions.slots(&state.bounds, &caller.id));

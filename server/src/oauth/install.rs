@@ -53,6 +53,14 @@ pub struct InstallLink {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A finished install.
+#[derive(Debug)]
+pub struct Installed {
+    pub portal: i64,
+    /// The caller who asked for the ticket (`key:{id}`, …); `None` for an install started before tickets named one.
+    pub by: Option<String>,
+}
+
 /// Where an opened ticket sends the browser, and the nonce it must keep.
 #[derive(Debug)]
 pub struct Opened {
@@ -95,13 +103,14 @@ impl Install {
     }
 
     /// The callback's query and the browser's nonce (its cookie): takes the state (once, and only from the browser
-    /// it was bound to), exchanges the code, stores the tokens and starts the backfill. The installed portal.
+    /// it was bound to), exchanges the code, stores the tokens and starts the backfill. The installed portal, and
+    /// who started the install.
     pub async fn finish(
         &self,
         db: &DatabaseConnection,
         query: &HashMap<String, String>,
         nonce: Option<&str>,
-    ) -> Result<i64, InstallError> {
+    ) -> Result<Installed, InstallError> {
         let given = query.get("state").map(String::as_str).unwrap_or_default();
         // Used up whatever happens next, even from the wrong browser: a state never works twice.
         let pending = state::take(db, given).await?.ok_or(InstallError::BadState)?;
@@ -125,6 +134,6 @@ impl Install {
             }
         });
         tracing::info!(portal, by = pending.created_by.as_deref().unwrap_or("?"), "HubSpot app installed");
-        Ok(portal)
+        Ok(Installed { portal, by: pending.created_by })
     }
 }

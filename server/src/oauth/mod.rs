@@ -8,7 +8,7 @@ mod state;
 mod ticket;
 mod tokens;
 
-pub use install::{Install, InstallError, InstallLink, Opened};
+pub use install::{Install, InstallError, InstallLink, Installed, Opened};
 pub use state::STATE_TTL;
 pub use ticket::TICKET_TTL;
 pub use tokens::{OAuthApp, OAuthTokens, TokenSet};

@@ -5,6 +5,7 @@ mod common;
 
 mod analytics;
 mod associations;
+mod audit;
 mod auth;
 mod backfill;
 mod batch_mutations;

@@ -29,6 +29,7 @@ const TABLES: &[&str] = &[
     "insights",
     "insight_events",
     "api_keys",
+    "audit_log",
 ];
 
 async fn tables(db: &TestDb, backend: Backend) -> Vec<String> {
