@@ -174,7 +174,10 @@ fn from_json(json: &JsonValue, ty: &ColumnType) -> Result<Option<Value>, ()> {
         return Ok(None);
     }
     let value = match ty {
-        ColumnType::String(_) | ColumnType::Text => json.as_str().map(|s| Value::from(s.to_owned())),
+        // No stored text holds U+0000 (Postgres refuses it), so a cursor with one was not made here.
+        ColumnType::String(_) | ColumnType::Text => {
+            json.as_str().filter(|s| !s.contains('\0')).map(|s| Value::from(s.to_owned()))
+        }
         ColumnType::BigInteger => json.as_i64().map(Value::from),
         ColumnType::Integer => json.as_i64().and_then(|i| i32::try_from(i).ok()).map(Value::from),
         ColumnType::Double => json.as_f64().map(Value::from),

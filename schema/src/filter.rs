@@ -146,6 +146,25 @@ fn all(parts: Vec<SimpleExpr>) -> Condition {
     parts.into_iter().fold(Condition::all(), |c, e| c.add(e))
 }
 
+/// `parts` joined by AND (by OR when `any`) as a balanced tree of pairs. sea-query renders a condition of n parts as
+/// a chain of n binary expressions, recursing once per link, and SQLite refuses expressions over 1,000 levels: a
+/// caller's `or` of 500 filters overflowed a 2 MiB stack (a debug build; nested wide lists do it in release), one of
+/// 1,000 was an internal error. Pairs make it log2(n) levels.
+pub(crate) fn balanced(mut parts: Vec<Condition>, any: bool) -> Condition {
+    let join = |pair: Vec<Condition>| {
+        pair.into_iter().fold(if any { Condition::any() } else { Condition::all() }, |c, part| c.add(part))
+    };
+    while parts.len() > 2 {
+        let mut next = Vec::with_capacity(parts.len().div_ceil(2));
+        let mut rest = parts.into_iter();
+        while let Some(first) = rest.next() {
+            next.push(join(std::iter::once(first).chain(rest.next()).collect()));
+        }
+        parts = next;
+    }
+    join(parts)
+}
+
 impl<T: InputType + Clone + Into<Value>> ColumnFilter for OrdFilter<T> {
     fn condition(&self, col: SimpleExpr, field: &str) -> Res<Condition> {
         let bounds = [&self.lt, &self.lte, &self.gt, &self.gte];
@@ -164,8 +183,38 @@ pub(crate) fn like(col: SimpleExpr, pattern: String) -> SimpleExpr {
     col.like(LikeExpr::new(pattern).escape('\\'))
 }
 
+/// The longest `contains` or `startsWith`: SQLite refuses LIKE patterns over 50,000 bytes, and a pattern's text is
+/// at most 4 bytes a character, doubled by escaping.
+const MAX_PATTERN_CHARS: usize = 1_000;
+
+/// Refuses text no record can hold: Postgres stores no U+0000 (it failed the whole statement), and SQLite's full-text
+/// queries end at one.
+pub(crate) fn no_nul<'a>(texts: impl IntoIterator<Item = &'a str>, argument: &str) -> Res<()> {
+    if texts.into_iter().any(|text| text.contains('\0')) {
+        return Err(ApiError::invalid(argument, "text may not contain U+0000"));
+    }
+    Ok(())
+}
+
+impl StringFilter {
+    fn texts(&self) -> impl Iterator<Item = &str> {
+        let one = [&self.eq, &self.ne, &self.lt, &self.lte, &self.gt, &self.gte, &self.contains, &self.starts_with];
+        let many = [&self.in_, &self.not_in, &self.between];
+        one.into_iter().flatten().chain(many.into_iter().flatten().flatten()).map(String::as_str)
+    }
+}
+
 impl ColumnFilter for StringFilter {
     fn condition(&self, col: SimpleExpr, field: &str) -> Res<Condition> {
+        no_nul(self.texts(), field)?;
+        for (name, text) in [("contains", &self.contains), ("startsWith", &self.starts_with)] {
+            if text.as_ref().is_some_and(|t| t.chars().count() > MAX_PATTERN_CHARS) {
+                return Err(ApiError::invalid(
+                    format!("{field}.{name}"),
+                    format!("at most {MAX_PATTERN_CHARS} characters"),
+                ));
+            }
+        }
         let bounds = [&self.lt, &self.lte, &self.gt, &self.gte];
         let mut parts = compare(&col, &self.eq, &self.ne, &self.in_, &self.not_in, bounds, &self.between, field)?;
         let lower = || SimpleExpr::from(Func::lower(col.clone()));

@@ -1,6 +1,6 @@
 //! What one operation may ask for, checked before it costs anything: how deep its text nests (before the parser
-//! recurses into it), how deep and long its input values are (literals and variables, before any input type is
-//! parsed), how many aliases and root fields it has, and how many HubSpot reads it asks for by `fresh: true`. Each
+//! recurses into it), how deep and long its input values are and how many values one argument holds (literals and
+//! variables, before any input type is parsed), how many aliases and root fields it has, and how many HubSpot reads it asks for by `fresh: true`. Each
 //! refusal is a `LIMIT_EXCEEDED` error naming the limit (`extensions.limit`) and its value (`extensions.max`).
 //!
 //! The cost of an operation is the rows it may answer with, the lists inside a list counted once per outer row, so
@@ -29,6 +29,10 @@ pub struct Limits {
     pub input_depth: usize,
     /// Elements of one list in an input value (`in: […]`).
     pub list_size: usize,
+    /// Values (objects, lists and scalars) in one argument, each variable counted where it is used: they become one
+    /// statement's conditions and bound parameters (SQLite takes 32,766, Postgres 65,535, the rest was an internal
+    /// error), and `{or: [$w, $w, …]}` multiplies a variable.
+    pub input_values: usize,
     /// Fields with an alias, fragments counted where they are spread.
     pub aliases: usize,
     /// Fields at the root of the operation.
@@ -45,8 +49,12 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             nesting: 64,
-            input_depth: 32,
+            // async-graphql parses an input object recursively, about 100 KB of stack a level of `ContactWhere` in a
+            // debug build: 10 levels of `{and: [...]}` (depth 21) overflowed a 2 MiB tokio worker, 7 take about
+            // 1.7 MiB.
+            input_depth: 16,
             list_size: 1_000,
+            input_values: 10_000,
             aliases: 100,
             root_fields: 50,
             depth: 12,
@@ -219,7 +227,7 @@ impl<'a> Walk<'a> {
             let operation = &operation.node;
             for definition in &operation.variable_definitions {
                 if let Some(default) = &definition.node.default_value {
-                    self.input(&default.node.clone().into_value(), 1)?;
+                    self.input(&default.node.clone().into_value(), 1, &HashMap::new(), &mut 0)?;
                 }
             }
             let mut roots = Vec::new();
@@ -252,11 +260,12 @@ impl<'a> Walk<'a> {
                 return Err(exceeded("complexity", max, message));
             }
         }
+        let sizes = variable_sizes(document, variables);
         for fragment in document.fragments.values() {
-            self.selections_input(&fragment.node.selection_set.node)?;
+            self.selections_input(&fragment.node.selection_set.node, &sizes)?;
         }
         for (_, operation) in document.operations.iter() {
-            self.selections_input(&operation.node.selection_set.node)?;
+            self.selections_input(&operation.node.selection_set.node, &sizes)?;
         }
         Ok(())
     }
@@ -364,26 +373,42 @@ impl<'a> Walk<'a> {
         }
     }
 
-    /// Checks every argument value in `set` (its text nests at most [`Limits::nesting`] levels, so recursing is
-    /// safe).
-    fn selections_input(&self, set: &SelectionSet) -> ServerResult<()> {
+    /// Checks every argument value in `set`, its variables' values counted by `sizes` (its text nests at most
+    /// [`Limits::nesting`] levels, so recursing is safe).
+    fn selections_input(&self, set: &SelectionSet, sizes: &HashMap<&str, usize>) -> ServerResult<()> {
         for selection in &set.items {
             match &selection.node {
                 Selection::Field(field) => {
                     for (_, value) in &field.node.arguments {
-                        self.input(&value.node, 1)?;
+                        self.input(&value.node, 1, sizes, &mut 0)?;
                     }
-                    self.selections_input(&field.node.selection_set.node)?;
+                    self.selections_input(&field.node.selection_set.node, sizes)?;
                 }
-                Selection::InlineFragment(inline) => self.selections_input(&inline.node.selection_set.node)?,
+                Selection::InlineFragment(inline) => self.selections_input(&inline.node.selection_set.node, sizes)?,
                 Selection::FragmentSpread(_) => {}
             }
         }
         Ok(())
     }
 
-    fn input(&self, value: &async_graphql_value::Value, depth: usize) -> ServerResult<()> {
+    /// Checks `value`, `depth` levels into an argument that holds `count` values so far.
+    fn input(
+        &self,
+        value: &async_graphql_value::Value,
+        depth: usize,
+        sizes: &HashMap<&str, usize>,
+        count: &mut usize,
+    ) -> ServerResult<()> {
         use async_graphql_value::Value as V;
+        *count = count.saturating_add(match value {
+            V::Variable(name) => sizes.get(name.as_str()).copied().unwrap_or(1),
+            _ => 1,
+        });
+        if *count > self.limits.input_values {
+            let max = self.limits.input_values;
+            let message = format!("an argument holds more than {max} values (a variable's counted where it is used)");
+            return Err(exceeded("inputValues", max, message));
+        }
         let children: Vec<&V> = match value {
             V::List(items) => {
                 list_size(items.len(), self.limits.list_size)?;
@@ -395,8 +420,36 @@ impl<'a> Walk<'a> {
         if depth > self.limits.input_depth {
             return Err(input_depth(self.limits.input_depth));
         }
-        children.into_iter().try_for_each(|child| self.input(child, depth + 1))
+        children.into_iter().try_for_each(|child| self.input(child, depth + 1, sizes, count))
     }
+}
+
+/// The values in each variable: as sent, else its default.
+fn variable_sizes<'a>(document: &'a ExecutableDocument, variables: &'a Variables) -> HashMap<&'a str, usize> {
+    let mut sizes: HashMap<&str, usize> =
+        variables.iter().map(|(name, value)| (name.as_str(), values_in(value))).collect();
+    for (_, operation) in document.operations.iter() {
+        for definition in &operation.node.variable_definitions {
+            if let Some(default) = &definition.node.default_value {
+                sizes.entry(definition.node.name.node.as_str()).or_insert_with(|| values_in(&default.node));
+            }
+        }
+    }
+    sizes
+}
+
+/// Objects, lists and scalars in `value`, counted without recursion.
+fn values_in(value: &Value) -> usize {
+    let (mut stack, mut count) = (vec![value], 0usize);
+    while let Some(value) = stack.pop() {
+        count += 1;
+        match value {
+            Value::List(items) => stack.extend(items),
+            Value::Object(fields) => stack.extend(fields.values()),
+            _ => {}
+        }
+    }
+    count
 }
 
 /// The rows a field taking `first` or `last` may return: its value, at most the page size (the page size when it is

@@ -13,7 +13,7 @@ use crate::{
     columns::{Read, Wanted},
     connection::{Conn, Page, PageArgs, keyset_page},
     error::{ApiError, GqlResult, IntoGql, Res},
-    filter::{TableRef, like, like_escape},
+    filter::{TableRef, balanced, like, like_escape, no_nul},
     ids::{decode_global, hubspot_key, numeric_key},
     objects::{
         Node,
@@ -44,6 +44,7 @@ fn search_words(search: &str) -> Res<Vec<String>> {
     if search.chars().count() > MAX_SEARCH_CHARS {
         return Err(ApiError::invalid("search", format!("at most {MAX_SEARCH_CHARS} characters")));
     }
+    no_nul([search], "search")?;
     Ok(search.split_whitespace().map(str::to_lowercase).collect())
 }
 
@@ -76,12 +77,14 @@ fn search_condition<W: Where>(table: &TableRef, words: &[String], backend: DbBac
         }
         return cond;
     }
+    // Up to 100 words: a balanced tree, not a chain of 100 (see `balanced`).
+    let mut parts = Vec::with_capacity(words.len());
     for word in words {
         if backend == DbBackend::Sqlite && W::SEARCH == ["search_text"] && word.chars().count() >= 3 {
             // SQLite's FTS5 trigram index (a phrase of three characters or more matches as a substring).
             let phrase = format!("\"{}\"", word.replace('"', "\"\""));
             let sql = format!("{0}.rowid IN (SELECT rowid FROM {0}_search WHERE {0}_search MATCH ?)", W::TABLE);
-            cond = cond.add(Expr::cust_with_values(sql, [phrase]));
+            parts.push(Expr::cust_with_values(sql, [phrase]).into());
             continue;
         }
         let pattern = format!("%{}%", like_escape(word));
@@ -94,9 +97,9 @@ fn search_condition<W: Where>(table: &TableRef, words: &[String], backend: DbBac
             };
             any = any.add(like(col, pattern.clone()));
         }
-        cond = cond.add(any);
+        parts.push(any);
     }
-    cond
+    balanced(parts, false)
 }
 
 /// A page of live rows of `W::TABLE` in the request's portal, read as `read` says.

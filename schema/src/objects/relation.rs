@@ -6,7 +6,7 @@ use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Func, JoinType, Quer
 
 use crate::{
     error::{ApiError, Res},
-    filter::TableRef,
+    filter::{TableRef, balanced},
 };
 
 /// Association hops a filter may nest; deeper trees make statements no index can help.
@@ -34,24 +34,22 @@ pub(crate) fn combine<W: Where>(
     table: &TableRef,
     hops: usize,
 ) -> Res<Condition> {
-    let mut cond = own;
+    // Up to 1,000 filters in one `and` or `or`: joined as balanced trees, not chains (see `balanced`).
+    let mut parts = vec![own];
     for w in and.iter().flatten() {
-        cond = cond.add(w.condition(table, hops)?);
+        parts.push(w.condition(table, hops)?);
     }
     if let Some(or) = or {
-        let mut any = Condition::any();
-        for w in or {
-            any = any.add(w.condition(table, hops)?);
-        }
-        cond = cond.add(any);
+        let any = or.iter().map(|w| w.condition(table, hops)).collect::<Res<Vec<_>>>()?;
+        parts.push(balanced(any, true));
     }
     if let Some(not) = not {
         // `NOT COALESCE(…, FALSE)`, not bare `NOT`: a row whose column is null fails `eq` and must pass `not: {eq}`
         // (SQL's `NOT` of an unknown comparison would drop it from both).
         let matched = Func::coalesce([Expr::from(not.condition(table, hops)?), Expr::val(false)]);
-        cond = cond.add(Expr::from(matched).not());
+        parts.push(Expr::from(matched).not().into());
     }
-    Ok(cond)
+    Ok(balanced(parts, false))
 }
 
 /// Matches through the associations of a record.

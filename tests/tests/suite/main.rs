@@ -13,6 +13,7 @@ mod batching;
 mod end_to_end;
 mod fallback_reads;
 mod filters;
+mod fuzz;
 mod health;
 mod http;
 mod http_bounds;
