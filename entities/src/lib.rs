@@ -18,6 +18,7 @@ pub mod oauth_state;
 pub mod oauth_ticket;
 pub mod oauth_token;
 pub mod object_properties;
+pub mod operation;
 pub mod owner;
 pub mod pipeline;
 pub mod pipeline_stage;

@@ -14,6 +14,7 @@ mod m20261206_000009_postgres_search_tables;
 mod m20261206_000010_api_keys;
 mod m20261206_000011_oauth_install_binding;
 mod m20261206_000012_audit_log;
+mod m20261206_000013_operations;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000010_api_keys::Migration),
             Box::new(m20261206_000011_oauth_install_binding::Migration),
             Box::new(m20261206_000012_audit_log::Migration),
+            Box::new(m20261206_000013_operations::Migration),
         ]
     }
 }

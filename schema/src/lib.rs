@@ -68,8 +68,27 @@ pub fn build() -> GatewaySchema {
 
 /// The schema bounded by `limits`, answering introspection or not (a production frontend needs none).
 pub fn build_with(limits: Limits, introspection: bool) -> GatewaySchema {
+    finish(Schema::build(Query::default(), Mutation::default(), subscription::Subscription), limits, introspection)
+}
+
+/// [`build_with`], with `first` seeing each request before the limits do: an extension that puts the text of a
+/// persisted operation into a request that sent only its hash, so the limits check the text that will run.
+pub fn build_with_first(
+    first: impl async_graphql::extensions::ExtensionFactory,
+    limits: Limits,
+    introspection: bool,
+) -> GatewaySchema {
+    let builder = Schema::build(Query::default(), Mutation::default(), subscription::Subscription).extension(first);
+    finish(builder, limits, introspection)
+}
+
+fn finish(
+    builder: async_graphql::SchemaBuilder<Query, Mutation, subscription::Subscription>,
+    limits: Limits,
+    introspection: bool,
+) -> GatewaySchema {
     // Depth and complexity are checked by the extension, which names them in its refusals.
-    let builder = Schema::build(Query::default(), Mutation::default(), subscription::Subscription).extension(limits);
+    let builder = builder.extension(limits);
     if introspection { builder.finish() } else { builder.disable_introspection().finish() }
 }
 

@@ -1,4 +1,4 @@
-//! The `server` command: `serve` (default), `migrate`, `schema`, `sync`, `seed`, `keys`.
+//! The `server` command: `serve` (default), `migrate`, `schema`, `sync`, `seed`, `keys`, `operations`.
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -49,6 +49,12 @@ pub enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// Manage registered operations (the only ones that run with OPERATIONS=safelist): `operations add FILE.graphql…`,
+    /// `operations list`, `operations remove SHA256`.
+    Operations {
+        #[command(subcommand)]
+        action: OperationsAction,
+    },
     /// Write a generated portal into the mirror (benchmarks, demos).
     Seed {
         #[arg(long, default_value_t = mirror::seed::DEMO_PORTAL_ID)]
@@ -85,6 +91,21 @@ pub enum KeysAction {
     Revoke { id: String },
 }
 
+#[derive(Subcommand, Debug)]
+pub enum OperationsAction {
+    /// Register the document in each file and print its SHA-256, the hash a client may send instead of its text.
+    /// A file is one document, its text without leading and trailing whitespace: what the client must send. Each
+    /// operation in it is checked against the schema first (nothing runs); one refused registers no file.
+    Add {
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
+    /// List registered operations: SHA-256, operation names, when registered.
+    List,
+    /// Remove a registered operation by its SHA-256; serving gateways refuse it within seconds.
+    Remove { sha256: String },
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
@@ -110,6 +131,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Sync { portal, full } => sync(&cli.config, portal, full).await,
         Command::Keys { action } => keys(&cli.config, action).await,
+        Command::Operations { action } => operations(&cli.config, action).await,
         Command::Serve { demo } => serve(cli.config, demo).await,
     }
 }
@@ -154,6 +176,31 @@ pub async fn manage_keys(db: &DatabaseConnection, action: KeysAction) -> anyhow:
             }
             anyhow::ensure!(revoked, "no live key {id}");
             eprintln!("key {id} revoked");
+        }
+    }
+    Ok(())
+}
+
+async fn operations(config: &Config, action: OperationsAction) -> anyhow::Result<()> {
+    use crate::operations::registered;
+    let db = db::connect_and_migrate(&config.database_url).await.context("connecting to DATABASE_URL")?;
+    match action {
+        OperationsAction::Add { files } => {
+            for (document, new) in registered::add_files(&db, &files).await? {
+                println!("{}\t{}", document.sha256, document.names.join(", "));
+                if !new {
+                    eprintln!("{} was registered already", document.sha256);
+                }
+            }
+        }
+        OperationsAction::List => {
+            for operation in registered::list(&db).await.context("listing operations")? {
+                println!("{}\t{}\t{}", operation.sha256, operation.name, operation.created_at);
+            }
+        }
+        OperationsAction::Remove { sha256 } => {
+            anyhow::ensure!(registered::remove(&db, &sha256).await.context("removing")?, "no operation {sha256}");
+            eprintln!("operation {sha256} removed");
         }
     }
     Ok(())
@@ -273,6 +320,17 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     });
     let (auth, local_key) = authenticator(&config, &db).await?;
     tokio::spawn(auth.clone().keep_reloading(db.clone()));
+    let operations = crate::operations::Operations::load(&db, config.operations, redis.clone())
+        .await
+        .context("loading registered operations")?;
+    if operations.mode() == crate::operations::Mode::Safelist {
+        let registered = operations.registered().len();
+        match registered {
+            0 => tracing::warn!("OPERATIONS=safelist and no operation is registered: every request will be refused"),
+            _ => tracing::info!(registered, "OPERATIONS=safelist: only registered operations run"),
+        }
+    }
+    tokio::spawn(operations.clone().keep_reloading());
     let state = http::AppState::new(db, metrics)
         .await
         .context("loading portals")?
@@ -281,6 +339,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         .with_upstream(upstream)
         .with_feed(Some(Arc::new(notifier)))
         .with_auth(auth, local_key.clone())
+        .with_operations(operations)
         .with_graphiql(config.graphiql.unwrap_or(config.bind.is_loopback()))
         .with_bounds(config.http.bounds())
         .with_rates(crate::http::rate::CallerRates::new(config.http.rate_limit_per_minute, redis.clone()));

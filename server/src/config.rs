@@ -74,6 +74,11 @@ pub struct Config {
     #[arg(long, env = "GRAPHIQL", value_parser = auth_mode)]
     pub graphiql: Option<bool>,
 
+    /// `any`: any valid operation runs, sent as text or as an Apollo persisted query's hash. `safelist`: only
+    /// operations registered with `server operations add` run, so a production frontend's gateway runs no other.
+    #[arg(long, env = "OPERATIONS", default_value = "any")]
+    pub operations: crate::operations::Mode,
+
     /// On a loopback address, where the local admin key is kept (made on first start, shown in the log and sent by
     /// GraphiQL).
     #[arg(long, env = "LOCAL_KEY_FILE", default_value = "data/local-admin-key")]
@@ -442,5 +447,7 @@ mod tests {
         assert!(origin("app.example.com").unwrap_err().contains("CORS_ORIGINS"));
         assert!(origin("https://app.example.com/path").is_err());
         assert_eq!(origin("https://app.example.com/").unwrap(), "https://app.example.com");
+        assert!("all".parse::<crate::operations::Mode>().unwrap_err().contains("OPERATIONS"));
+        assert_eq!("Safelist".parse(), Ok(crate::operations::Mode::Safelist));
     }
 }

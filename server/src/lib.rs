@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod metrics;
 pub mod mirror;
 pub mod oauth;
+pub mod operations;
 pub mod shared_redis;
 pub mod sync;
 pub mod upstream;

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use axum::{Router, extract::State, http::StatusCode, routing::get};
 use sea_orm::DatabaseConnection;
 
-use crate::metrics::Metrics;
+use crate::{metrics::Metrics, operations::Operations};
 pub use portal::Portals;
 
 /// What every handler shares; cheap to clone.
@@ -48,14 +48,17 @@ pub struct AppState {
     pub subscriptions: bounds::CredentialSubscriptions,
     /// Requests per credential (none are counted with `AUTH=off`).
     pub rates: Arc<rate::CallerRates>,
+    /// Persisted queries and registered operations; part of the schema, kept to rebuild it.
+    pub operations: Operations,
 }
 
 impl AppState {
     pub async fn new(db: DatabaseConnection, metrics: Metrics) -> Result<Self, sea_orm::DbErr> {
         let portals = Arc::new(Portals::load(&db).await?);
+        let operations = Operations::load(&db, crate::operations::Mode::Any, None).await?;
         Ok(Self {
             db,
-            schema: schema::build(),
+            schema: gateway_schema(&operations, true),
             portals,
             metrics,
             install: None,
@@ -69,6 +72,7 @@ impl AppState {
             subscriptions: bounds::CredentialSubscriptions::default(),
             bounds: Arc::default(),
             rates: Arc::new(rate::CallerRates::new(rate::DEFAULT_PER_MINUTE, None)),
+            operations,
         })
     }
 
@@ -94,8 +98,13 @@ impl AppState {
 
     /// GraphiQL and introspection on or off; off rebuilds the schema without introspection.
     pub fn with_graphiql(self, graphiql: bool) -> Self {
-        let schema = if graphiql { self.schema.clone() } else { schema::build_with(schema::Limits::default(), false) };
+        let schema = if graphiql == self.graphiql { self.schema } else { gateway_schema(&self.operations, graphiql) };
         Self { graphiql, schema, ..self }
+    }
+
+    /// Which operations run (`OPERATIONS`), and where persisted queries are kept; rebuilds the schema.
+    pub fn with_operations(self, operations: Operations) -> Self {
+        Self { schema: gateway_schema(&operations, self.graphiql), operations, ..self }
     }
 
     pub fn with_rates(self, rates: rate::CallerRates) -> Self {
@@ -105,6 +114,11 @@ impl AppState {
     pub fn with_webhooks(self, webhooks: Option<crate::webhooks::Receiver>) -> Self {
         Self { webhooks: webhooks.map(Arc::new), ..self }
     }
+}
+
+/// The schema as served: persisted and registered operations resolved first, then the default limits.
+fn gateway_schema(operations: &Operations, introspection: bool) -> schema::GatewaySchema {
+    schema::build_with_first(operations.clone(), schema::Limits::default(), introspection)
 }
 
 /// The router, without a socket, so tests can drive it directly.

@@ -25,6 +25,7 @@ mod migrations;
 mod mutations;
 mod oauth;
 mod objects;
+mod operations;
 mod pagination;
 mod python_client;
 mod read_cache;

@@ -30,6 +30,7 @@ const TABLES: &[&str] = &[
     "insight_events",
     "api_keys",
     "audit_log",
+    "operations",
 ];
 
 async fn tables(db: &TestDb, backend: Backend) -> Vec<String> {
