@@ -34,12 +34,26 @@ impl LoadReport {
 /// POSTs `body` to `url` from `clients` concurrent clients for `duration`; a response that is not a 200 without
 /// GraphQL errors counts as a failure.
 pub async fn run(url: &str, body: String, clients: usize, duration: Duration) -> LoadReport {
+    run_as(url, body, None, clients, duration).await
+}
+
+/// [`run`] with an `Authorization` header on every request.
+pub async fn run_as(
+    url: &str,
+    body: String,
+    authorization: Option<String>,
+    clients: usize,
+    duration: Duration,
+) -> LoadReport {
     let body = Arc::new(body);
     drive(clients, duration, |_| {
-        let (url, body) = (url.to_owned(), Arc::clone(&body));
+        let (url, body, authorization) = (url.to_owned(), Arc::clone(&body), authorization.clone());
         let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().expect("http client");
         move || {
-            let request = client.post(&url).header("content-type", "application/json").body(body.as_ref().clone());
+            let mut request = client.post(&url).header("content-type", "application/json").body(body.as_ref().clone());
+            if let Some(authorization) = &authorization {
+                request = request.header("authorization", authorization);
+            }
             async move {
                 match request.send().await {
                     Ok(response) if response.status().is_success() => {

@@ -17,6 +17,7 @@ use tests::{
     sim::{Running, SimConfig},
 };
 
+mod auth;
 mod subscriptions;
 mod writes;
 
@@ -349,6 +350,7 @@ fn render(
     webhooks: &[webhook_ingest::Run],
     writes: &[writes::Run],
     subscriptions: &[subscriptions::Run],
+    auths: &[auth::Run],
 ) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# Benchmarks\n");
@@ -392,6 +394,7 @@ fn render(
     webhook_ingest::render(&mut out, args, webhooks);
     writes::render(&mut out, args, writes);
     subscriptions::render(&mut out, subscriptions);
+    auth::render(&mut out, args, auths);
     out
 }
 
@@ -544,13 +547,11 @@ async fn main() -> anyhow::Result<()> {
         other => bail!("--backend must be sqlite, postgres or both, got {other:?}"),
     };
     let (mut runs, mut backfills, mut webhooks, mut writes) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut subscriptions = Vec::new();
+    let (mut subscriptions, mut auths) = (Vec::new(), Vec::new());
     for backend in backends {
-        if args
-            .only
-            .as_deref()
-            .is_none_or(|only| [BACKFILL, WEBHOOKS, WRITES, SUBSCRIPTIONS].iter().all(|s| !s.contains(only)))
-        {
+        if args.only.as_deref().is_none_or(|only| {
+            [BACKFILL, WEBHOOKS, WRITES, SUBSCRIPTIONS, auth::AUTH].iter().all(|s| !s.contains(only))
+        }) {
             runs.push(run_backend(&args, backend).await?);
         }
         if wanted(&args, BACKFILL) {
@@ -565,9 +566,12 @@ async fn main() -> anyhow::Result<()> {
         if wanted(&args, SUBSCRIPTIONS) {
             subscriptions.push(subscriptions::run(&args, backend).await?);
         }
+        if wanted(&args, auth::AUTH) {
+            auths.push(auth::run(&args, backend).await?);
+        }
     }
     let previous = std::fs::read_to_string(&args.out).unwrap_or_default();
-    let fresh = render(&args, &runs, &backfills, &webhooks, &writes, &subscriptions);
+    let fresh = render(&args, &runs, &backfills, &webhooks, &writes, &subscriptions, &auths);
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let partial = (args.only.is_some() || args.backend != "both")
         .then(|| format!("`{command}` on {}", chrono::Utc::now().format("%Y-%m-%d")));
