@@ -245,7 +245,9 @@ impl<'a> Walk<'a> {
             let aliases = self.aliases(&operation.selection_set.node)?;
             if aliases > self.limits.aliases {
                 let max = self.limits.aliases;
-                return Err(exceeded("aliases", max, format!("the operation has {aliases} aliases; at most {max}")));
+                // Counting stops past the limit, so the message cannot say how many there are.
+                let message = format!("the operation has more than {max} aliases (a fragment's count where spread)");
+                return Err(exceeded("aliases", max, message));
             }
             if roots.len() > self.limits.root_fields {
                 let (n, max) = (roots.len(), self.limits.root_fields);
