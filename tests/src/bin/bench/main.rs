@@ -18,6 +18,7 @@ use tests::{
 };
 
 mod auth;
+mod hostile;
 mod subscriptions;
 mod writes;
 
@@ -343,15 +344,17 @@ async fn run_backend(args: &Args, backend: &'static str) -> anyhow::Result<Backe
     Ok(BackendRun { backend, seed_secs, peak_rss_mib: gateway.peak_rss_mib(), rows })
 }
 
-fn render(
-    args: &Args,
-    runs: &[BackendRun],
-    backfills: &[backfill::Run],
-    webhooks: &[webhook_ingest::Run],
-    writes: &[writes::Run],
-    subscriptions: &[subscriptions::Run],
-    auths: &[auth::Run],
-) -> String {
+/// The runs of the scenarios besides the queries.
+struct Scenarios {
+    backfills: Vec<backfill::Run>,
+    webhooks: Vec<webhook_ingest::Run>,
+    writes: Vec<writes::Run>,
+    subscriptions: Vec<subscriptions::Run>,
+    auths: Vec<auth::Run>,
+    hostiles: Vec<hostile::Run>,
+}
+
+fn render(args: &Args, runs: &[BackendRun], scenarios: &Scenarios) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# Benchmarks\n");
     let _ = writeln!(
@@ -390,11 +393,12 @@ fn render(
         let _ = writeln!(out);
     }
     race(&mut out, runs);
-    backfill::render(&mut out, args, backfills);
-    webhook_ingest::render(&mut out, args, webhooks);
-    writes::render(&mut out, args, writes);
-    subscriptions::render(&mut out, subscriptions);
-    auth::render(&mut out, args, auths);
+    backfill::render(&mut out, args, &scenarios.backfills);
+    webhook_ingest::render(&mut out, args, &scenarios.webhooks);
+    writes::render(&mut out, args, &scenarios.writes);
+    subscriptions::render(&mut out, &scenarios.subscriptions);
+    auth::render(&mut out, args, &scenarios.auths);
+    hostile::render(&mut out, &scenarios.hostiles);
     out
 }
 
@@ -547,10 +551,10 @@ async fn main() -> anyhow::Result<()> {
         other => bail!("--backend must be sqlite, postgres or both, got {other:?}"),
     };
     let (mut runs, mut backfills, mut webhooks, mut writes) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let (mut subscriptions, mut auths) = (Vec::new(), Vec::new());
+    let (mut subscriptions, mut auths, mut hostiles) = (Vec::new(), Vec::new(), Vec::new());
     for backend in backends {
         if args.only.as_deref().is_none_or(|only| {
-            [BACKFILL, WEBHOOKS, WRITES, SUBSCRIPTIONS, auth::AUTH].iter().all(|s| !s.contains(only))
+            [BACKFILL, WEBHOOKS, WRITES, SUBSCRIPTIONS, auth::AUTH, hostile::HOSTILE].iter().all(|s| !s.contains(only))
         }) {
             runs.push(run_backend(&args, backend).await?);
         }
@@ -569,9 +573,13 @@ async fn main() -> anyhow::Result<()> {
         if wanted(&args, auth::AUTH) {
             auths.push(auth::run(&args, backend).await?);
         }
+        if wanted(&args, hostile::HOSTILE) {
+            hostiles.push(hostile::run(&args, backend).await?);
+        }
     }
     let previous = std::fs::read_to_string(&args.out).unwrap_or_default();
-    let fresh = render(&args, &runs, &backfills, &webhooks, &writes, &subscriptions, &auths);
+    let scenarios = Scenarios { backfills, webhooks, writes, subscriptions, auths, hostiles };
+    let fresh = render(&args, &runs, &scenarios);
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let partial = (args.only.is_some() || args.backend != "both")
         .then(|| format!("`{command}` on {}", chrono::Utc::now().format("%Y-%m-%d")));
