@@ -28,7 +28,11 @@ pub(super) async fn upgrade(state: AppState, mut parts: Parts) -> Response {
         Err(rejection) => return rejection.into_response(),
     };
     let headers = parts.headers;
+    // A message is a request: bounded as a POST body is (a larger one closes the socket).
+    let max = state.bounds.max_body;
     upgrade
+        .max_message_size(max)
+        .max_frame_size(max)
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
             let schema = state.schema.clone();

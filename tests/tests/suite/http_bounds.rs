@@ -266,3 +266,35 @@ async fn a_socket_and_a_credential_hold_at_most_their_subscriptions() {
     third.subscribe_as("1", CHANGES, json!({})).await;
     refused(&mut third, "1", "subscriptionsPerCredential").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_message_over_the_body_limit_closes_the_socket() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+    let mirror = Mirror::small(Backend::Sqlite).await;
+    let bounds = HttpBounds { max_body: 64 * 1024, ..HttpBounds::default() };
+    let state = AppState::new(mirror.db.db.clone(), Metrics::default()).await.unwrap().with_bounds(bounds);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/graphql", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app(state)).await });
+
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static("graphql-transport-ws"));
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    socket.send(Message::text(json!({ "type": "connection_init", "payload": {} }).to_string())).await.unwrap();
+    let ack = socket.next().await.unwrap().unwrap();
+    assert!(ack.to_text().unwrap().contains("connection_ack"), "{ack:?}");
+    let aliases: Vec<String> = (0..3_000).map(|i| format!("a{i}: crmSummary {{ contacts }}")).collect();
+    let query = format!("{{ {} }}", aliases.join(" "));
+    let message = json!({ "id": "1", "type": "subscribe", "payload": { "query": query } }).to_string();
+    assert!(message.len() > 64 * 1024);
+    let _ = socket.send(Message::text(message)).await;
+    // The gateway closes the socket rather than read the message: the stream ends (or errors), with no answer.
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), socket.next()).await.expect("closed, not left open") {
+            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            Some(Ok(other)) => panic!("an answer to a message over the limit: {other:?}"),
+        }
+    }
+}
