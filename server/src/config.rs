@@ -235,7 +235,7 @@ fn origin(value: &str) -> Result<axum::http::HeaderValue, String> {
 }
 
 /// JWTs from the frontend's own identity provider: HS256 with a shared secret, or RS256/ES256 against a JWKS.
-#[derive(Args, Clone, Debug)]
+#[derive(Args, Clone)]
 pub struct JwtArgs {
     /// HS256 shared secret (at least 32 bytes).
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
@@ -260,6 +260,20 @@ pub struct JwtArgs {
     /// The claim naming the token's role (reader, writer or admin).
     #[arg(long, env = "JWT_ROLE_CLAIM", default_value = "role")]
     pub jwt_role_claim: String,
+}
+
+// By hand, so the secret never reaches Debug output.
+impl std::fmt::Debug for JwtArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtArgs")
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "[redacted]"))
+            .field("jwt_jwks_url", &self.jwt_jwks_url)
+            .field("jwt_issuer", &self.jwt_issuer)
+            .field("jwt_audience", &self.jwt_audience)
+            .field("jwt_portals_claim", &self.jwt_portals_claim)
+            .field("jwt_role_claim", &self.jwt_role_claim)
+            .finish()
+    }
 }
 
 impl JwtArgs {
@@ -443,6 +457,15 @@ mod tests {
         assert!(api_base("api.hubapi.com").unwrap_err().contains("HUBSPOT_API_BASE"));
         assert_eq!(port("4000"), Ok(4000));
         assert!(auth_mode("maybe").unwrap_err().contains("AUTH"));
+        let jwt = JwtArgs {
+            jwt_secret: Some("s3cret-value-of-some-length".into()),
+            jwt_jwks_url: None,
+            jwt_issuer: None,
+            jwt_audience: None,
+            jwt_portals_claim: "portals".into(),
+            jwt_role_claim: "role".into(),
+        };
+        assert!(!format!("{jwt:?}").contains("s3cret"), "Debug never shows the JWT secret");
         assert_eq!(auth_mode("OFF"), Ok(false));
         assert!(origin("app.example.com").unwrap_err().contains("CORS_ORIGINS"));
         assert!(origin("https://app.example.com/path").is_err());
