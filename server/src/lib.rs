@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod mirror;
 pub mod oauth;
 pub mod operations;
+pub mod reload;
 pub mod shared_redis;
 pub mod sync;
 pub mod upstream;

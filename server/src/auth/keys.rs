@@ -6,7 +6,7 @@
 use std::{
     collections::HashMap,
     sync::{Arc, RwLock},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use chrono::Utc;
@@ -18,14 +18,11 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::{AuthError, Caller, Grant};
+use crate::reload::MissGate;
 
 const PREFIX: &str = "gw_";
 const ID_LEN: usize = 10;
 const SECRET_LEN: usize = 40;
-/// How often a serving process reads the table again; an unknown key may read it sooner, at most this often.
-pub const RELOAD_EVERY: Duration = Duration::from_secs(5);
-/// The least time between two reads of the table for unknown keys.
-pub const RELOAD_ON_MISS: Duration = Duration::from_secs(1);
 
 /// A key as listed: everything but its secret.
 #[derive(Clone, Debug, PartialEq)]
@@ -128,21 +125,19 @@ pub fn looks_like_key(credential: &str) -> bool {
 /// The keys a serving process checks callers against.
 pub struct KeyStore {
     keys: RwLock<Arc<HashMap<String, Stored>>>,
-    loaded_at: RwLock<Instant>,
-    reload_on_miss: Duration,
+    misses: MissGate,
 }
 
 impl KeyStore {
     pub async fn load(db: &DatabaseConnection) -> Result<Self, DbErr> {
-        let store =
-            Self { keys: RwLock::default(), loaded_at: RwLock::new(Instant::now()), reload_on_miss: RELOAD_ON_MISS };
+        let store = Self { keys: RwLock::default(), misses: MissGate::default() };
         store.reload(db).await?;
         Ok(store)
     }
 
     /// Another least time between reads for unknown keys (tests read at every miss).
     pub fn reloading_on_miss_after(self, reload_on_miss: Duration) -> Self {
-        Self { reload_on_miss, ..self }
+        Self { misses: MissGate::new(reload_on_miss), ..self }
     }
 
     /// Reads the table again.
@@ -153,9 +148,7 @@ impl KeyStore {
         if let Ok(mut held) = self.keys.write() {
             *held = Arc::new(keys);
         }
-        if let Ok(mut at) = self.loaded_at.write() {
-            *at = Instant::now();
-        }
+        self.misses.read();
         Ok(())
     }
 
@@ -169,13 +162,13 @@ impl KeyStore {
     }
 
     /// The caller `key` names, or why not. An id this process does not hold reads the table again, at most once
-    /// per [`RELOAD_ON_MISS`], so a key just made elsewhere works at once and a flood of unknown keys costs one read a second.
+    /// per [`RELOAD_ON_MISS`](crate::reload::RELOAD_ON_MISS), so a key just made elsewhere works at once and a flood
+    /// of unknown keys costs one read a second.
     pub async fn check(&self, db: &DatabaseConnection, key: &str) -> Result<Caller, AuthError> {
         let (id, _) = split(key)
             .ok_or_else(|| AuthError::invalid("KEY_MALFORMED", "the API key is not shaped gw_{id}_{secret}"))?;
         let mut keys = self.snapshot();
-        let stale = self.loaded_at.read().map(|at| at.elapsed() >= self.reload_on_miss).unwrap_or(true);
-        if !keys.contains_key(id) && stale {
+        if !keys.contains_key(id) && self.misses.claim() {
             if let Err(err) = self.reload(db).await {
                 tracing::error!(error = %err, "reloading API keys");
             }

@@ -161,7 +161,7 @@ impl Authenticator {
     /// Keeps the key store in step with the table (keys made or revoked by other processes).
     pub async fn keep_reloading(self: std::sync::Arc<Self>, db: DatabaseConnection) {
         let Authenticator::On { keys, .. } = self.as_ref() else { return };
-        let mut every = tokio::time::interval(keys::RELOAD_EVERY);
+        let mut every = tokio::time::interval(crate::reload::RELOAD_EVERY);
         loop {
             every.tick().await;
             if let Err(err) = keys.reload(&db).await {

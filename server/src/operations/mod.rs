@@ -72,7 +72,17 @@ impl Operations {
     /// Reads the registered operations from `db`; persisted queries are kept in `redis` when given (replicas then
     /// share them), else in this process.
     pub async fn load(db: &DatabaseConnection, mode: Mode, redis: Option<SharedRedis>) -> Result<Self, DbErr> {
-        let registered = Arc::new(Registered::load(db.clone()).await?);
+        Self::load_reading_on_miss(db, mode, redis, crate::reload::RELOAD_ON_MISS).await
+    }
+
+    /// [`Operations::load`], an unknown hash reading the table again at most once per `every` (tests: every time).
+    pub async fn load_reading_on_miss(
+        db: &DatabaseConnection,
+        mode: Mode,
+        redis: Option<SharedRedis>,
+        every: std::time::Duration,
+    ) -> Result<Self, DbErr> {
+        let registered = Arc::new(Registered::load(db.clone(), every).await?);
         Ok(Self { mode, cache: QueryCache::new(redis), registered })
     }
 
@@ -86,7 +96,7 @@ impl Operations {
 
     /// Keeps the registered operations in step with the table (added or removed by `server operations`).
     pub async fn keep_reloading(self) {
-        let mut every = tokio::time::interval(registered::RELOAD_EVERY);
+        let mut every = tokio::time::interval(crate::reload::RELOAD_EVERY);
         loop {
             every.tick().await;
             if let Err(err) = self.registered.reload().await {

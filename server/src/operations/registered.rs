@@ -5,8 +5,7 @@
 use std::{
     collections::HashMap,
     path::PathBuf,
-    sync::{Arc, Mutex, RwLock},
-    time::{Duration, Instant},
+    sync::{Arc, RwLock},
 };
 
 use chrono::Utc;
@@ -17,11 +16,7 @@ use sea_orm::{
 };
 
 use super::{Document, DocumentError, document::Checker};
-
-/// How often a serving process reads the table again.
-pub const RELOAD_EVERY: Duration = Duration::from_secs(5);
-/// The least time between two reads of the table for unknown hashes, so a flood of them costs one read a second.
-pub const RELOAD_ON_MISS: Duration = Duration::from_secs(1);
+use crate::reload::MissGate;
 
 /// Why files could not be registered; nothing is registered then.
 #[derive(Debug, thiserror::Error)]
@@ -72,7 +67,7 @@ pub async fn list(db: &DatabaseConnection) -> Result<Vec<operation::Model>, DbEr
 }
 
 /// Removes the operation registered under `sha256`; false when there is none. Serving gateways refuse it within
-/// [`RELOAD_EVERY`].
+/// [`RELOAD_EVERY`](crate::reload::RELOAD_EVERY).
 pub async fn remove(db: &DatabaseConnection, sha256: &str) -> Result<bool, DbErr> {
     let sha256 = sha256.trim().to_ascii_lowercase();
     Ok(operation::Entity::delete_by_id(sha256).exec(db).await?.rows_affected > 0)
@@ -82,13 +77,13 @@ pub async fn remove(db: &DatabaseConnection, sha256: &str) -> Result<bool, DbErr
 pub struct Registered {
     db: DatabaseConnection,
     documents: RwLock<Arc<HashMap<String, Arc<str>>>>,
-    /// When the table was last read, or a read on a miss began.
-    read_at: Mutex<Instant>,
+    misses: MissGate,
 }
 
 impl Registered {
-    pub async fn load(db: DatabaseConnection) -> Result<Self, DbErr> {
-        let registered = Self { db, documents: RwLock::default(), read_at: Mutex::new(Instant::now()) };
+    /// The table as it is; an unknown hash reads it again at most once per `miss_every`.
+    pub async fn load(db: DatabaseConnection, miss_every: std::time::Duration) -> Result<Self, DbErr> {
+        let registered = Self { db, documents: RwLock::default(), misses: MissGate::new(miss_every) };
         registered.reload().await?;
         Ok(registered)
     }
@@ -121,9 +116,7 @@ impl Registered {
         if let Ok(mut held) = self.documents.write() {
             *held = Arc::new(documents);
         }
-        if let Ok(mut at) = self.read_at.lock() {
-            *at = Instant::now();
-        }
+        self.misses.read();
         Ok(())
     }
 
@@ -146,20 +139,12 @@ impl Registered {
     }
 
     /// The document registered under `hash`. One this process does not hold reads the table again, at most once
-    /// per [`RELOAD_ON_MISS`], so an operation registered a moment ago runs at once.
+    /// per [`RELOAD_ON_MISS`](crate::reload::RELOAD_ON_MISS), so an operation registered a moment ago runs at once.
     pub async fn get(&self, hash: &str) -> Option<Arc<str>> {
         if let Some(document) = self.held(hash) {
             return Some(document);
         }
-        // Claim the read before making it, so concurrent misses make one.
-        let due = self.read_at.lock().is_ok_and(|mut at| {
-            let due = at.elapsed() >= RELOAD_ON_MISS;
-            if due {
-                *at = Instant::now();
-            }
-            due
-        });
-        if !due {
+        if !self.misses.claim() {
             return None;
         }
         if let Err(err) = self.reload().await {

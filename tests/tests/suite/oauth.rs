@@ -210,6 +210,13 @@ mod install {
     }
 
     /// The gateway without callers' checks (`AppState::new`: every caller is an admin).
+    /// The simulator with the one portal, and a fresh mirror.
+    async fn simulated(backend: Backend) -> (Running, TestDb) {
+        let sim =
+            Running::start(SimConfig { portals: vec![small_spec(PORTAL)], ..SimConfig::default() }).await.unwrap();
+        (sim, TestDb::migrated(backend).await)
+    }
+
     async fn app(sim: &Running, db: &TestDb) -> axum::Router {
         let state = AppState::new(db.db.clone(), Metrics::default()).await.unwrap();
         server::http::app(state.with_install(Some(install(sim, db, PUBLIC_URL))))
@@ -333,9 +340,7 @@ mod install {
     }
 
     on_both!(the_install_page_explains_the_two_steps, |backend: Backend| async move {
-        let sim =
-            Running::start(SimConfig { portals: vec![small_spec(PORTAL)], ..SimConfig::default() }).await.unwrap();
-        let db = TestDb::migrated(backend).await;
+        let (sim, db) = simulated(backend).await;
         let answer = get(&app(&sim, &db).await, "/oauth/hubspot/install", None).await;
         assert_eq!((answer.status, answer.header("location")), (200, None), "no redirect");
         assert!(answer.body.contains("curl -X POST") && answer.body.contains("installUrl"), "{}", answer.body);
@@ -343,9 +348,7 @@ mod install {
     });
 
     on_both!(only_an_admin_gets_an_install_link, |backend: Backend| async move {
-        let sim =
-            Running::start(SimConfig { portals: vec![small_spec(PORTAL)], ..SimConfig::default() }).await.unwrap();
-        let db = TestDb::migrated(backend).await;
+        let (sim, db) = simulated(backend).await;
         let grant = Grant::Only(vec![PORTAL]);
         let (reader, _) = keys::create(&db.db, "r", Role::Reader, &grant).await.unwrap();
         let (writer, _) = keys::create(&db.db, "w", Role::Writer, &grant).await.unwrap();
@@ -383,9 +386,7 @@ mod install {
     });
 
     on_both!(a_ticket_works_once_even_opened_at_once, |backend: Backend| async move {
-        let sim =
-            Running::start(SimConfig { portals: vec![small_spec(PORTAL)], ..SimConfig::default() }).await.unwrap();
-        let db = TestDb::migrated(backend).await;
+        let (sim, db) = simulated(backend).await;
         let app = app(&sim, &db).await;
         let path = link(&app, None).await;
         let opened = futures::future::join_all((0..8).map(|_| get(&app, &path, None))).await;
@@ -411,9 +412,7 @@ mod install {
     });
 
     on_both!(failures_end_on_an_error_page_and_store_nothing, |backend: Backend| async move {
-        let sim =
-            Running::start(SimConfig { portals: vec![small_spec(PORTAL)], ..SimConfig::default() }).await.unwrap();
-        let db = TestDb::migrated(backend).await;
+        let (sim, db) = simulated(backend).await;
         let app = app(&sim, &db).await;
 
         let browser = begin(&app, &sim).await;
@@ -434,9 +433,7 @@ mod install {
     });
 
     on_both!(a_callback_from_another_browser_is_refused_and_stores_nothing, |backend: Backend| async move {
-        let sim =
-            Running::start(SimConfig { portals: vec![small_spec(PORTAL)], ..SimConfig::default() }).await.unwrap();
-        let db = TestDb::migrated(backend).await;
+        let (sim, db) = simulated(backend).await;
         let app = app(&sim, &db).await;
 
         // Someone else's approved callback, opened in a browser with no install cookie.
@@ -458,9 +455,7 @@ mod install {
     });
 
     on_both!(a_state_is_refused_used_twice_or_expired, |backend: Backend| async move {
-        let sim =
-            Running::start(SimConfig { portals: vec![small_spec(PORTAL)], ..SimConfig::default() }).await.unwrap();
-        let db = TestDb::migrated(backend).await;
+        let (sim, db) = simulated(backend).await;
         let app = app(&sim, &db).await;
 
         let browser = begin(&app, &sim).await;
@@ -487,9 +482,7 @@ mod install {
     });
 
     on_both!(expired_states_and_tickets_are_purged, |backend: Backend| async move {
-        let sim =
-            Running::start(SimConfig { portals: vec![small_spec(PORTAL)], ..SimConfig::default() }).await.unwrap();
-        let db = TestDb::migrated(backend).await;
+        let (sim, db) = simulated(backend).await;
         let app = app(&sim, &db).await;
         let live = begin(&app, &sim).await;
         let past = Utc::now() - chrono::Duration::minutes(1);
@@ -526,9 +519,7 @@ mod install {
     });
 
     on_both!(an_approved_install_stores_tokens_and_registers_the_portal, |backend: Backend| async move {
-        let sim =
-            Running::start(SimConfig { portals: vec![small_spec(PORTAL)], ..SimConfig::default() }).await.unwrap();
-        let db = TestDb::migrated(backend).await;
+        let (sim, db) = simulated(backend).await;
         let app = app(&sim, &db).await;
         let browser = begin(&app, &sim).await;
         let callback = approve(&browser).await;
