@@ -1,7 +1,6 @@
 //! Builds a whole portal from a [`PortalSpec`]. A single seeded ChaCha stream drives every choice, in a fixed
 //! order, so the same spec always yields the same portal (no clock, no thread RNG).
 
-mod associations;
 mod campaigns;
 mod companies;
 mod contacts;
@@ -16,15 +15,17 @@ use rand::distr::uniform::{SampleRange, SampleUniform};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-pub use associations::{ASSOCIATION_KINDS, AssociationKind};
 pub use properties::generated_properties;
 pub(crate) use properties::{PropertyMap, Props};
 
 use crate::generate::companies::Company;
 use crate::generate::contacts::Contact;
-use crate::model::{CrmObject, ObjectType, Portal, PortalSpec};
 use crate::pipelines::{renewals_pipeline, sales_pipeline, support_pipeline};
-use crate::time::{between, iso, truncate_ms};
+use crate::time::{between, truncate_ms};
+use hubspot::iso;
+use hubspot::{CrmObject, ObjectType, Portal};
+
+use crate::model::PortalSpec;
 use properties::templates;
 
 /// How far back the generated history reaches.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{ObjectType, Pipeline, Stage};
+use hubspot::{ObjectType, Pipeline, Stage};
 
 /// Id of HubSpot's default deal pipeline.
 pub const DEFAULT_DEAL_PIPELINE: &str = "default";
@@ -14,30 +14,6 @@ pub const RENEWALS_PIPELINE: &str = "renewals";
 pub const SUPPORT_PIPELINE: &str = "0";
 /// The ticket stage whose `ticketState` is `CLOSED`.
 pub const TICKET_CLOSED_STAGE: &str = "4";
-
-impl Stage {
-    /// The `probability` metadata of a deal stage (`"0.2"`).
-    pub fn probability(&self) -> Option<&str> {
-        self.metadata.get("probability").map(String::as_str)
-    }
-
-    /// Whether the stage ends the pipeline: `isClosed` for deal stages, `ticketState` for ticket stages.
-    pub fn is_closed(&self) -> bool {
-        self.metadata.get("isClosed").is_some_and(|v| v == "true")
-            || self.metadata.get("ticketState").is_some_and(|v| v == "CLOSED")
-    }
-
-    /// A closed deal stage with probability 1 ("closed won").
-    pub fn is_won(&self) -> bool {
-        self.is_closed() && self.probability().and_then(|p| p.parse::<f64>().ok()) == Some(1.0)
-    }
-}
-
-impl Pipeline {
-    pub fn stage(&self, id: &str) -> Option<&Stage> {
-        self.stages.iter().find(|s| s.id == id)
-    }
-}
 
 /// All pipelines, deals first; `created` is when the portal was set up.
 pub fn standard_pipelines(created: DateTime<Utc>) -> Vec<Pipeline> {

@@ -1,12 +1,7 @@
-//! Timestamps as HubSpot writes them, and random instants inside the generated history.
+//! Random instants inside the generated history, at the millisecond precision HubSpot writes.
 
-use chrono::{DateTime, Datelike, Duration, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
 use rand::Rng;
-
-/// ISO-8601 in UTC with milliseconds and a `Z`, as HubSpot renders dates: `2025-03-04T10:15:30.123Z`.
-pub fn iso(ts: DateTime<Utc>) -> String {
-    ts.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
 
 /// Drops sub-millisecond precision, so that a timestamp survives a round trip through [`iso`].
 pub(crate) fn truncate_ms(ts: DateTime<Utc>) -> DateTime<Utc> {
@@ -35,14 +30,9 @@ pub(crate) fn next_month_start(ts: DateTime<Utc>) -> DateTime<Utc> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use hubspot::iso;
 
-    #[test]
-    fn iso_has_millis_and_z() {
-        let ts = Utc.with_ymd_and_hms(2025, 3, 4, 10, 15, 30).unwrap() + Duration::milliseconds(123);
-        assert_eq!(iso(ts), "2025-03-04T10:15:30.123Z");
-        assert_eq!(iso(Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap()), "2025-01-01T00:00:00.000Z");
-    }
+    use super::*;
 
     #[test]
     fn month_bounds() {

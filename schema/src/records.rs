@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use entities::{company, contact, deal, ticket};
-use generator::ObjectType;
+use hubspot::ObjectType;
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait};
 
 use crate::{

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use futures::future::BoxFuture;
-use generator::{Association, AssociationKind, ObjectType};
+use hubspot::{Association, AssociationKind, ObjectType};
 
 /// HubSpot property values as sent on the wire: strings, or null to clear.
 pub type Properties = BTreeMap<String, Option<String>>;

@@ -1,4 +1,4 @@
-//! The `server` command: `serve` (default), `migrate`, `schema`, `sync`, `seed`, `keys`, `operations`.
+//! The `server` command: `serve` (default), `migrate`, `schema`, `sync`, `keys`, `operations`.
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -11,7 +11,7 @@ use schema::{
 };
 use sea_orm::DatabaseConnection;
 
-use crate::{config::Config, db, http, metrics::Metrics, mirror};
+use crate::{config::Config, db, http, metrics::Metrics};
 
 #[derive(Parser, Debug)]
 #[command(name = "server", about = "HubSpot CRM behind one GraphQL API")]
@@ -26,11 +26,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the gateway (the default).
-    Serve {
-        /// Fill an empty mirror with a generated demo portal first.
-        #[arg(long, env = "DEMO_DATA")]
-        demo: bool,
-    },
+    Serve,
     /// Apply pending migrations and exit.
     Migrate,
     /// Print the GraphQL schema (SDL).
@@ -54,19 +50,6 @@ pub enum Command {
     Operations {
         #[command(subcommand)]
         action: OperationsAction,
-    },
-    /// Write a generated portal into the mirror (benchmarks, demos).
-    Seed {
-        #[arg(long, default_value_t = mirror::seed::DEMO_PORTAL_ID)]
-        portal: i64,
-        #[arg(long, default_value_t = 2_000)]
-        contacts: usize,
-        #[arg(long, default_value_t = 400)]
-        companies: usize,
-        #[arg(long, default_value_t = 1_000)]
-        deals: usize,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
     },
 }
 
@@ -110,7 +93,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
-    match cli.command.unwrap_or(Command::Serve { demo: false }) {
+    match cli.command.unwrap_or(Command::Serve) {
         Command::Schema => {
             print!("{}", schema::sdl());
             Ok(())
@@ -121,18 +104,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!("migrations applied");
             Ok(())
         }
-        Command::Seed { portal, contacts, companies, deals, seed } => {
-            let db = db::connect_and_migrate(&cli.config.database_url).await.context("connecting to DATABASE_URL")?;
-            let spec = generator::PortalSpec::sized(portal, seed, contacts, companies, deals, chrono::Utc::now());
-            let started = std::time::Instant::now();
-            mirror::write_portal(&db, &generator::generate(&spec)).await.context("writing the portal")?;
-            tracing::info!(portal, contacts, companies, deals, secs = started.elapsed().as_secs_f64(), "portal seeded");
-            Ok(())
-        }
         Command::Sync { portal, full } => sync(&cli.config, portal, full).await,
         Command::Keys { action } => keys(&cli.config, action).await,
         Command::Operations { action } => operations(&cli.config, action).await,
-        Command::Serve { demo } => serve(cli.config, demo).await,
+        Command::Serve => serve(cli.config).await,
     }
 }
 
@@ -263,7 +238,7 @@ async fn sync(config: &Config, portal: Option<i64>, full: bool) -> anyhow::Resul
     Ok(())
 }
 
-async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+async fn serve(config: Config) -> anyhow::Result<()> {
     let mut metrics = Metrics::default();
     let mut db = db::connect_and_migrate(&config.database_url).await.context("connecting to DATABASE_URL")?;
     db::count_statements(&mut db, Arc::clone(&metrics.sql_statements));
@@ -279,17 +254,11 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         notifier: Some(notifier.clone()),
     };
     let private_app = config.hubspot.client(redis.clone());
-    match private_app.clone() {
-        Some(hubspot) => {
-            metrics.read_cache = hubspot.cache_stats().clone();
-            let token = config.hubspot.hubspot_access_token.clone().unwrap_or_default();
-            let every = std::time::Duration::from_secs(config.hubspot.sync_reconcile_secs);
-            crate::sync::keep_in_step(db.clone(), hubspot, token, every, Some(health.clone())).await;
-        }
-        None if demo && mirror::seed::seed_demo_if_empty(&db).await.context("seeding the demo portal")? => {
-            tracing::info!(portal = mirror::seed::DEMO_PORTAL_ID, "mirror was empty: wrote the generated demo portal");
-        }
-        None => {}
+    if let Some(hubspot) = private_app.clone() {
+        metrics.read_cache = hubspot.cache_stats().clone();
+        let token = config.hubspot.hubspot_access_token.clone().unwrap_or_default();
+        let every = std::time::Duration::from_secs(config.hubspot.sync_reconcile_secs);
+        crate::sync::keep_in_step(db.clone(), hubspot, token, every, Some(health.clone())).await;
     }
     let install = config.install(&db, redis.clone()).map_err(anyhow::Error::msg).context("OAuth configuration")?;
     // Records are read and written with the private app's token, or else the installed portals' OAuth tokens.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use entities::idempotency_key::{self, Column as C};
-use generator::ObjectType;
+use hubspot::ObjectType;
 use redis::AsyncCommands;
 use sea_orm::{
     ActiveValue::Set,

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use entities::{association, object_properties};
-use generator::ObjectType;
+use hubspot::ObjectType;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     sea_query::{Alias, Expr, ExprTrait, Query},

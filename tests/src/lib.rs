@@ -8,11 +8,13 @@ use std::sync::{
 
 use async_graphql::{Request, Variables};
 use chrono::{TimeZone, Utc};
-use generator::{Portal, PortalSpec};
+use generator::PortalSpec;
+use hubspot::Portal;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::Value;
 
 pub use generator;
+pub use hubspot;
 
 /// Where the Postgres tests create their databases; the machine's server by default (no TLS on loopback).
 pub fn postgres_admin_url() -> String {
@@ -38,8 +40,8 @@ pub enum Backend {
 }
 
 /// A CRM record of `properties`, created and last changed at `at`.
-pub fn record(id: i64, at: chrono::DateTime<Utc>, properties: &[(&str, &str)]) -> generator::CrmObject {
-    generator::CrmObject {
+pub fn record(id: i64, at: chrono::DateTime<Utc>, properties: &[(&str, &str)]) -> hubspot::CrmObject {
+    hubspot::CrmObject {
         id,
         properties: properties.iter().map(|(k, v)| ((*k).to_owned(), Some((*v).to_owned()))).collect(),
         created_at: at,

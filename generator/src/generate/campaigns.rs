@@ -7,7 +7,7 @@ use rand::Rng;
 
 use super::Gen;
 use crate::data::{CAMPAIGN_THEMES, CAMPAIGN_TYPES};
-use crate::model::{Campaign, EmailStats};
+use hubspot::{Campaign, EmailStats};
 
 pub(super) fn generate(g: &mut Gen, count: usize) -> Vec<Campaign> {
     let mut names = HashSet::new();

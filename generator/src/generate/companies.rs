@@ -8,8 +8,8 @@ use rand::seq::SliceRandom;
 
 use super::{Gen, Props};
 use crate::data::{COMPANY_QUALIFIERS, COMPANY_STEMS, COMPANY_SUFFIXES, COUNTRIES, Country, INDUSTRIES};
-use crate::model::{CrmObject, ObjectType};
-use crate::time::iso;
+use hubspot::iso;
+use hubspot::{CrmObject, ObjectType};
 
 const FIRST_COMPANY_ID: i64 = 5_000_001;
 

@@ -5,13 +5,13 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use rand::seq::SliceRandom;
 
-use super::associations::{CONTACT_COMPANY, CONTACT_COMPANY_PRIMARY};
 use super::companies::{Company, CompanyPicker};
 use super::owners::unique_email;
 use super::{Gen, PropertyMap, Props};
 use crate::data::{COUNTRIES, Country, FIRST_NAMES, FREE_MAIL_DOMAINS, JOB_TITLES, LAST_NAMES};
-use crate::model::{Association, CrmObject, ObjectType};
-use crate::time::iso;
+use hubspot::iso;
+use hubspot::{Association, CrmObject, ObjectType};
+use hubspot::{CONTACT_COMPANY, CONTACT_COMPANY_PRIMARY};
 
 const FIRST_CONTACT_ID: i64 = 1001;
 /// Share of contacts not linked to any company (sign-ups with a personal address).

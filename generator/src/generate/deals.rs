@@ -4,13 +4,14 @@
 use chrono::{DateTime, Duration, Utc};
 use rand::seq::IndexedRandom;
 
-use super::associations::{DEAL_COMPANY_PRIMARY, DEAL_CONTACT};
 use super::companies::CompanyPicker;
 use super::{Gen, Population, Props};
 use crate::data::{DEAL_PRODUCTS, RENEWAL_PRODUCTS};
-use crate::model::{Association, CrmObject, ObjectType, Pipeline, Stage};
 use crate::pipelines::RENEWALS_PIPELINE;
-use crate::time::{iso, month_start, next_month_start};
+use crate::time::{month_start, next_month_start};
+use hubspot::iso;
+use hubspot::{Association, CrmObject, ObjectType, Pipeline, Stage};
+use hubspot::{DEAL_COMPANY_PRIMARY, DEAL_CONTACT};
 
 const FIRST_DEAL_ID: i64 = 9_000_001;
 /// Share of deals in the renewals pipeline.

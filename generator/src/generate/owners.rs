@@ -6,7 +6,7 @@ use chrono::Duration;
 
 use super::Gen;
 use crate::data::{FIRST_NAMES, LAST_NAMES, SALES_DOMAIN, TEAMS};
-use crate::model::{Owner, Team};
+use hubspot::{Owner, Team};
 
 const FIRST_OWNER_ID: i64 = 70_000_001;
 const FIRST_USER_ID: i64 = 41_000_001;

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::ObjectType;
+use hubspot::ObjectType;
 
 /// Setters for property maps, whose values are strings or null as on HubSpot's wire.
 pub(crate) trait Props {

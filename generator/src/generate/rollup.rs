@@ -5,7 +5,7 @@ use super::Props;
 use super::companies::Company;
 use super::contacts::Contact;
 use super::deals::Deal;
-use crate::model::CrmObject;
+use hubspot::CrmObject;
 
 /// Lifecycle stages from earliest to latest; `other` sits below all of them so that deals promote it.
 const LIFECYCLE_ORDER: &[&str] = &[

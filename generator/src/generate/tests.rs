@@ -2,7 +2,9 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
-use crate::{AssociationKind, ObjectType, Portal, PortalSpec, generate, iso};
+use hubspot::{AssociationKind, ObjectType, Portal, iso};
+
+use crate::{PortalSpec, generate};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 6, 15, 12, 30, 0).unwrap() + Duration::nanoseconds(123_456_789)
@@ -12,7 +14,7 @@ fn demo() -> Portal {
     generate(&PortalSpec::demo(12345, now()))
 }
 
-fn prop<'a>(object: &'a crate::CrmObject, key: &str) -> Option<&'a str> {
+fn prop<'a>(object: &'a hubspot::CrmObject, key: &str) -> Option<&'a str> {
     object.properties.get(key).and_then(|v| v.as_deref())
 }
 
@@ -125,7 +127,7 @@ fn primary_company_links_come_with_unlabeled_ones() {
 #[test]
 fn contacts_work_at_their_company() {
     let p = demo();
-    let companies: HashMap<i64, &crate::CrmObject> = p.companies.iter().map(|c| (c.id, c)).collect();
+    let companies: HashMap<i64, &hubspot::CrmObject> = p.companies.iter().map(|c| (c.id, c)).collect();
     for a in p.associations.iter().filter(|a| a.type_id == 1) {
         let contact = &p.contacts[(a.from_id - 1001) as usize];
         let company = companies[&a.to_id];

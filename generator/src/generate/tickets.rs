@@ -2,12 +2,12 @@
 
 use chrono::Duration;
 
-use super::associations::{CONTACT_TICKET, TICKET_COMPANY_PRIMARY};
 use super::contacts::Contact;
 use super::{Gen, Population, Props};
 use crate::data::{TICKET_DETAILS, TICKET_SOURCES, TICKET_SUBJECTS};
-use crate::model::{Association, CrmObject, ObjectType, Pipeline, Stage};
-use crate::time::iso;
+use hubspot::iso;
+use hubspot::{Association, CrmObject, ObjectType, Pipeline, Stage};
+use hubspot::{CONTACT_TICKET, TICKET_COMPANY_PRIMARY};
 
 const FIRST_TICKET_ID: i64 = 12_000_001;
 

@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, ID, Object};
 use entities::association;
-use generator::{ASSOCIATION_KINDS, Association, AssociationKind, ObjectType};
+use hubspot::{ASSOCIATION_KINDS, Association, AssociationKind, ObjectType};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::{live, upstream};

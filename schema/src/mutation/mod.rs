@@ -14,7 +14,7 @@ pub use batch::BatchMutation;
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object};
-use generator::ObjectType;
+use hubspot::ObjectType;
 
 use inputs::{CompanyInput, ContactInput, DealInput, Fields, RecordInput, TicketInput};
 

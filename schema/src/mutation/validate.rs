@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, NaiveDate};
 use entities::{owner, pipeline, pipeline_stage};
-use generator::ObjectType;
+use hubspot::ObjectType;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
 
 use super::inputs::Fields;

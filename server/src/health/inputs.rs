@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use generator::ObjectType;
+use hubspot::ObjectType;
 use sea_orm::{
     ConnectionTrait, DbBackend, DbErr, QueryResult,
     sea_query::{Alias, Expr, ExprTrait, JoinType, Query, SelectStatement},

@@ -19,7 +19,7 @@ use std::{
 };
 
 use chrono::Utc;
-use generator::ObjectType;
+use hubspot::ObjectType;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
     sea_query::{Alias, Expr, ExprTrait, Query},

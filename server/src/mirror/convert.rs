@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeZone, Utc};
 use entities::{company, contact, deal, object_properties, ticket};
-use generator::{CrmObject, ObjectType};
+use hubspot::{CrmObject, ObjectType};
 use sea_orm::ActiveValue::Set;
 
 struct Props<'a>(&'a BTreeMap<String, Option<String>>);

@@ -3,7 +3,6 @@
 
 mod convert;
 pub mod events;
-pub mod seed;
 mod write;
 
 pub use write::{

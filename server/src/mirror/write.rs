@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use entities::{
     association, campaign, company, contact, deal, object_properties, owner, pipeline, pipeline_stage, portal, ticket,
 };
-use generator::{Association, Campaign, CrmObject, ObjectType, Owner, Pipeline, Portal};
+use hubspot::{Association, Campaign, CrmObject, ObjectType, Owner, Pipeline, Portal};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,

@@ -7,7 +7,7 @@ mod state;
 pub(crate) mod wire;
 
 use chrono::Utc;
-use generator::{Association, AssociationKind, ObjectType};
+use hubspot::{Association, AssociationKind, ObjectType};
 use sea_orm::{DatabaseConnection, DbErr};
 use serde_json::{Value, json};
 

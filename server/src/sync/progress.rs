@@ -7,7 +7,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use generator::ObjectType;
+use hubspot::ObjectType;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 const LOG_EVERY: Duration = Duration::from_secs(5);

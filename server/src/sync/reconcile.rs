@@ -4,7 +4,7 @@
 //! records merged away point to their survivor.
 
 use chrono::{DateTime, Utc};
-use generator::{CrmObject, ObjectType};
+use hubspot::{CrmObject, ObjectType};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbErr,
     sea_query::{Alias, Expr, ExprTrait, Func, Query},
@@ -155,7 +155,7 @@ async fn links_of(
     portal: i64,
     object_type: ObjectType,
     objects: &[CrmObject],
-) -> Result<Vec<generator::Association>, SyncError> {
+) -> Result<Vec<hubspot::Association>, SyncError> {
     let ids: Vec<i64> = objects.iter().map(|o| o.id).collect();
     let mut links = Vec::new();
     for other in linked(object_type) {
@@ -174,7 +174,7 @@ async fn write_with_links(
     portal: i64,
     object_type: ObjectType,
     objects: &[CrmObject],
-    links: &[generator::Association],
+    links: &[hubspot::Association],
 ) -> Result<u64, DbErr> {
     let ids: Vec<i64> = objects.iter().map(|o| o.id).collect();
     let now = Utc::now();

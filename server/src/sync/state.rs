@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use entities::sync_state::{self, Column as C};
-use generator::ObjectType;
+use hubspot::ObjectType;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, sea_query::OnConflict};
 
 pub async fn load(

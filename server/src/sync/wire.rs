@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use generator::{Campaign, CrmObject, EmailStats, Owner, Pipeline, Stage, Team};
+use hubspot::{Campaign, CrmObject, EmailStats, Owner, Pipeline, Stage, Team};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -123,7 +123,7 @@ struct WirePipeline {
     archived: bool,
 }
 
-pub fn pipelines(body: &Value, object_type: generator::ObjectType) -> Result<Vec<Pipeline>, HubSpotError> {
+pub fn pipelines(body: &Value, object_type: hubspot::ObjectType) -> Result<Vec<Pipeline>, HubSpotError> {
     let wire: Vec<WirePipeline> = results(body, "pipelines")?;
     Ok(wire
         .into_iter()

@@ -3,7 +3,7 @@
 //! finds its input. What HubSpot wrote is in the mirror, in one transaction, before the call returns.
 
 use chrono::Utc;
-use generator::{CrmObject, ObjectType};
+use hubspot::{CrmObject, ObjectType};
 use schema::upstream::{ItemAnswer, NewRecord, Properties, UpstreamError, WriteError};
 use serde_json::{Value, json};
 

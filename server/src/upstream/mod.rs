@@ -6,7 +6,7 @@
 mod batch;
 
 use chrono::Utc;
-use generator::{Association, CrmObject, ObjectType};
+use hubspot::{Association, CrmObject, ObjectType};
 use schema::upstream::{Answer, ItemAnswer, Link, NewRecord, Properties, Source, Upstream, UpstreamError, WriteError};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection,

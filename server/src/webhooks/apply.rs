@@ -20,7 +20,7 @@ use entities::{
     webhook_event::{self, Column as C, Model as Event},
     webhook_queue::{self, Column as Q},
 };
-use generator::ObjectType;
+use hubspot::ObjectType;
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,

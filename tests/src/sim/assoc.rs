@@ -8,7 +8,7 @@ use axum::{
     routing::{get, post, put},
 };
 use chrono::Utc;
-use generator::{AssociationKind, ObjectType};
+use hubspot::{AssociationKind, ObjectType};
 use serde_json::{Value, json};
 
 use super::{

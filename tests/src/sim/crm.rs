@@ -9,7 +9,7 @@ use axum::{
     routing::{get, post},
 };
 use chrono::Utc;
-use generator::ObjectType;
+use hubspot::ObjectType;
 use serde_json::{Value, json};
 
 use super::{
@@ -226,7 +226,7 @@ fn create_one(state: &mut PortalState, object_type: ObjectType, input: &Value) -
         // The target's type follows from the type id (`279`: contact → company).
         let to = types
             .first()
-            .and_then(|t| generator::AssociationKind::by_type_id(t.type_id))
+            .and_then(|t| hubspot::AssociationKind::by_type_id(t.type_id))
             .filter(|k| k.from == object_type)
             .map(|k| k.to)
             .ok_or_else(|| SimError::validation("associationTypeId does not start at this object type"))?;

@@ -4,7 +4,7 @@ use axum::{
     http::{HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
-use generator::ObjectType;
+use hubspot::ObjectType;
 use serde_json::{Value, json};
 
 #[derive(Debug, Clone)]

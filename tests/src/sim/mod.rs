@@ -289,5 +289,5 @@ impl Drop for Running {
 
 /// The `startedAt`/`completedAt` pair batch answers carry.
 pub(crate) fn batch_times(now: DateTime<Utc>) -> (String, String) {
-    (generator::iso(now), generator::iso(Utc::now()))
+    (hubspot::iso(now), hubspot::iso(Utc::now()))
 }

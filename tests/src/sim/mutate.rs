@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use generator::ObjectType;
+use hubspot::ObjectType;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 use super::{

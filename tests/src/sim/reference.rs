@@ -6,7 +6,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use generator::{Campaign, ObjectType, iso};
+use hubspot::{Campaign, ObjectType, iso};
 use serde_json::{Value, json};
 
 use super::{Shared, crm::Params, error::SimError, limits::PortalId, store::PortalState};

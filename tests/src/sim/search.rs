@@ -4,7 +4,7 @@
 use std::cmp::Ordering;
 
 use chrono::DateTime;
-use generator::ObjectType;
+use hubspot::ObjectType;
 use serde::Deserialize;
 use serde_json::Value;
 

@@ -4,7 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
-use generator::{Association, Campaign, CrmObject, ObjectType, Owner, Pipeline, Portal, generated_properties, iso};
+use generator::generated_properties;
+use hubspot::{Association, Campaign, CrmObject, ObjectType, Owner, Pipeline, Portal, iso};
 use serde_json::{Map, Value, json};
 
 use super::error::SimError;
@@ -497,7 +498,7 @@ fn assoc_type(a: &Association) -> AssocType {
 
 /// The type id of the same association read from the other end.
 fn inverse_type(from: ObjectType, to: ObjectType, t: &AssocType) -> Result<AssocType, SimError> {
-    match generator::AssociationKind::by_type_id(t.type_id) {
+    match hubspot::AssociationKind::by_type_id(t.type_id) {
         Some(kind) if kind.from == from && kind.to == to => {
             let inverse = kind.inverse();
             Ok(AssocType { category: t.category.clone(), type_id: inverse.type_id, label: t.label.clone() })

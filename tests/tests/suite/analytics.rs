@@ -5,7 +5,8 @@ use crate::common;
 
 use crate::common::{approx, assert_bad_argument, flag, float, iso, live, parse_time, text, time};
 use chrono::{DateTime, Datelike, Duration, Months, TimeZone, Utc};
-use generator::{CrmObject, PortalSpec};
+use generator::PortalSpec;
+use hubspot::CrmObject;
 use serde_json::{Value, json};
 use tests::{Mirror, on_both};
 
@@ -279,17 +280,17 @@ fn assert_rates(row: &Value, [sent, delivered, opened, clicked, bounced]: [i64; 
 on_both!(campaign_performance_ranks_by_open_rate, |backend| async move {
     let mirror = common::mirror(backend).await;
     let mut campaigns = mirror.portal.campaigns.clone();
-    let open = |c: &generator::Campaign| rate(c.stats.opened, c.stats.delivered);
+    let open = |c: &hubspot::Campaign| rate(c.stats.opened, c.stats.delivered);
     campaigns.sort_by(|a, b| open(b).total_cmp(&open(a)).then_with(|| a.id.cmp(&b.id)));
     assert!(campaigns.iter().filter(|c| c.stats.delivered == 0).count() > 1, "several campaigns tie at no opens");
-    let stats = |c: &generator::Campaign| {
+    let stats = |c: &hubspot::Campaign| {
         let s = &c.stats;
         [s.sent, s.delivered, s.opened, s.clicked, s.bounced]
     };
     for first in [20, 3, 0] {
         let data = mirror.data(PERFORMANCE, json!({ "first": first })).await;
         let rows = data["campaignPerformance"]["campaigns"].as_array().unwrap();
-        let expected: Vec<&generator::Campaign> = campaigns.iter().take(first).collect();
+        let expected: Vec<&hubspot::Campaign> = campaigns.iter().take(first).collect();
         assert_eq!(rows.len(), expected.len(), "first: {first}");
         for (row, c) in rows.iter().zip(&expected) {
             assert_eq!(row["campaignId"], json!(c.id), "rank of {} (first: {first})", c.name);

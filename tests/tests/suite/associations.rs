@@ -6,7 +6,7 @@ use crate::common;
 use crate::common::{
     COMPANIES, CONTACTS, DEALS, List, TICKETS, assert_bad_argument, associated, live, node_ids, walk_forward,
 };
-use generator::ObjectType;
+use hubspot::ObjectType;
 use serde_json::{Value, json};
 use tests::{Mirror, on_both};
 

@@ -5,7 +5,8 @@
 use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
 use entities::{association, campaign, contact, object_properties, owner, pipeline_stage, sync_state};
-use generator::{ObjectType, Portal, generate};
+use generator::generate;
+use hubspot::{ObjectType, Portal};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use server::{
     hubspot::{ClientSettings, HubSpot, PrivateApp},

@@ -7,7 +7,7 @@ use crate::common::{
     CAMPAIGNS, COMPANIES, CONTACTS, DEALS, List, OWNERS, TICKETS, WILDCARD_FIRST_NAME, assert_bad_argument, associated,
     float, ids_of, ids_where, int, iso, live, node_keys, text, time, walk_forward,
 };
-use generator::{CrmObject, ObjectType, Portal};
+use hubspot::{CrmObject, ObjectType, Portal};
 use serde_json::{Value, json};
 use tests::{Mirror, on_both};
 
@@ -684,7 +684,7 @@ on_both!(owners_and_campaigns_filter_and_search, |backend| async move {
 
     let mut campaigns = p.campaigns.clone();
     campaigns.sort_by(|a, b| a.id.cmp(&b.id));
-    let ids = |keep: &dyn Fn(&generator::Campaign) -> bool| -> Vec<String> {
+    let ids = |keep: &dyn Fn(&hubspot::Campaign) -> bool| -> Vec<String> {
         campaigns.iter().filter(|c| keep(c)).map(|c| c.id.clone()).collect()
     };
     let args = json!({"where": {"status": {"eq": "COMPLETED"}, "sent": {"gt": 2000}}});

@@ -12,7 +12,7 @@ use std::{
 
 use chrono::{DateTime, Duration, Utc};
 use entities::{association, contact, deal, health_score, health_score_history, ticket};
-use generator::{AssociationKind, CrmObject, ObjectType};
+use hubspot::{AssociationKind, CrmObject, ObjectType};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use server::health::{

@@ -92,7 +92,7 @@ async fn each_request_reads_only_its_portal() {
     let id = second.contacts[0].id;
     let by_id = format!("{{ contact(id: \"{id}\") {{ email }} }}");
     let email =
-        |p: &generator::Portal| p.contacts.iter().find(|c| c.id == id).and_then(|c| c.properties["email"].clone());
+        |p: &hubspot::Portal| p.contacts.iter().find(|c| c.id == id).and_then(|c| c.properties["email"].clone());
     assert_eq!(post(&app, &by_id, Some("2")).await["data"]["contact"]["email"], json!(email(&second)));
     assert_eq!(post(&app, &by_id, Some("1")).await["data"]["contact"]["email"], json!(email(&first)));
 

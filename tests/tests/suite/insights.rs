@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Duration, Utc};
 use entities::{insight, insight_event};
-use generator::{AssociationKind, CrmObject, ObjectType};
+use hubspot::{AssociationKind, CrmObject, ObjectType};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 use server::health::{

@@ -7,7 +7,7 @@ use crate::common::{
     CAMPAIGNS, COMPANIES, CONTACTS, CUSTOM_PROPERTY, DEALS, Kind, OWNERS, TICKETS, assert_bad_argument, assert_value,
     find, global_id, ids_of, live, owner_of, parse_time, text, value, walk_forward,
 };
-use generator::{CrmObject, ObjectType, Portal};
+use hubspot::{CrmObject, ObjectType, Portal};
 use serde_json::{Value, json};
 use tests::{Backend, Mirror, on_both};
 
@@ -424,7 +424,7 @@ on_both!(pipelines_list_in_type_and_display_order_with_their_stages, |backend| a
     let ids: Vec<&str> =
         all["pipelines"].as_array().unwrap().iter().map(|p| p["hubspotId"].as_str().unwrap()).collect();
     // "deals" sorts before "tickets"; then display order.
-    let mut expected: Vec<&generator::Pipeline> = mirror.portal.pipelines.iter().collect();
+    let mut expected: Vec<&hubspot::Pipeline> = mirror.portal.pipelines.iter().collect();
     expected.sort_by_key(|p| (p.object_type != ObjectType::Deal, p.display_order));
     assert_eq!(ids, expected.iter().map(|p| p.id.as_str()).collect::<Vec<_>>());
     for (node, pipeline) in all["pipelines"].as_array().unwrap().iter().zip(&expected) {

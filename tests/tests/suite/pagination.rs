@@ -8,7 +8,7 @@ use crate::common::{
     CAMPAIGNS, COMPANIES, CONTACTS, DEALS, Kind, List, OWNERS, SortKey, TICKETS, asc, assert_bad_argument, desc,
     ids_of, node_keys, order_by, sorted_ids, value, walk_backward, walk_forward, with,
 };
-use generator::{CrmObject, ObjectType};
+use hubspot::{CrmObject, ObjectType};
 use serde_json::{Value, json};
 use tests::{Mirror, on_both};
 

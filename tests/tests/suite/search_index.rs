@@ -1,7 +1,7 @@
 //! `search` follows writes: a record whose searchable fields change is found by the new words, not the old.
 
 use chrono::Duration;
-use generator::ObjectType;
+use hubspot::ObjectType;
 use serde_json::{Value, json};
 use tests::{Backend, Mirror, on_both};
 

@@ -6,7 +6,8 @@ use std::time::Duration;
 use reqwest::{Client, Method, StatusCode, redirect::Policy};
 use serde_json::{Value, json};
 use tests::{
-    generator::{ObjectType, generate},
+    generator::generate,
+    hubspot::ObjectType,
     sim::{Running, SimConfig, limits::Chaos},
     small_spec,
 };
@@ -180,8 +181,7 @@ async fn search_filters_sorts_and_enforces_its_limits() {
     let api = Api::start(SimConfig { search_per_second: 1_000, ..config() }).await;
     let portal = generate(&small_spec(PORTAL));
     let live: Vec<_> = portal.deals.iter().filter(|d| !d.archived).collect();
-    let amount =
-        |d: &&tests::generator::CrmObject| d.properties["amount"].as_deref().and_then(|a| a.parse::<f64>().ok());
+    let amount = |d: &&tests::hubspot::CrmObject| d.properties["amount"].as_deref().and_then(|a| a.parse::<f64>().ok());
     let expected: Vec<i64> = live.iter().filter(|d| amount(d).is_some_and(|a| a >= 50_000.0)).map(|d| d.id).collect();
     let (status, body) = api
         .post(

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use generator::ObjectType;
+use hubspot::ObjectType;
 use serde_json::{Value, json};
 use server::{
     health::{Health, Scoring, notify::Notifier},

@@ -6,8 +6,8 @@ use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
 use entities::{association, contact, deal, object_properties, webhook_event};
-use generator::ObjectType;
 use generator::generate;
+use hubspot::ObjectType;
 use reqwest::{Client, Method};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, Statement, TransactionTrait,
@@ -215,7 +215,7 @@ on_both!(creation_association_and_deletion_follow_hubspot, |backend: Backend| as
         .portals
         .get_mut(&PORTAL)
         .unwrap()
-        .restore(generator::ObjectType::Deal, deal, Utc::now())
+        .restore(hubspot::ObjectType::Deal, deal, Utc::now())
         .unwrap();
     let restore = world.event("deal.restore", deal, now_ms(), json!({}));
     world.deliver(&[restore]).await;
@@ -335,7 +335,7 @@ on_both!(an_event_that_keeps_failing_goes_dead_with_its_reason, |backend: Backen
 // batch to a mirror that holds their records as they were before: event 1017 (the older `eventType` field, and older
 // than 1007) arrives last and must not win; the merge, deletion and GDPR erasure take effect.
 on_both!(hubspots_example_deliveries_apply_as_documented, |backend: Backend| async move {
-    use generator::{CrmObject, ObjectType};
+    use hubspot::{CrmObject, ObjectType};
     const FIXTURE_PORTAL: i64 = 62515;
     let sim =
         Running::start(SimConfig { portals: vec![small_spec(FIXTURE_PORTAL)], ..SimConfig::default() }).await.unwrap();

@@ -80,7 +80,7 @@ fn jwt() -> anyhow::Result<String> {
 
 pub async fn run(args: &Args, backend: &'static str) -> anyhow::Result<Run> {
     let url = prepare_database(backend, "gw_auth", false).await?;
-    seed(args, &url, [args.contacts / 10, args.companies / 10, args.deals / 10]).await?;
+    seed(&url, [args.contacts / 10, args.companies / 10, args.deals / 10]).await?;
     let dir = tempfile::tempdir()?;
     let key = api_key(args, &url).await?;
     let token = jwt()?;

@@ -54,7 +54,7 @@ fn limit(answer: &Value) -> Option<String> {
 
 pub async fn run(args: &Args, backend: &'static str) -> anyhow::Result<Run> {
     let url = prepare_database(backend, "gw_hostile", false).await?;
-    seed(args, &url, [args.contacts / 50, args.companies / 50, args.deals / 50]).await?;
+    seed(&url, [args.contacts / 50, args.companies / 50, args.deals / 50]).await?;
     let gateway = Gateway::start(args, &url).await?;
     let ordinary = body("{ crmSummary { contacts } }", json!({}));
     gateway.query(&ordinary).await?;

@@ -256,19 +256,12 @@ fn wanted(args: &Args, name: &str) -> bool {
 /// On Postgres a checkpoint follows, so that every run is measured from the same point of the checkpoint cycle: the
 /// seed's write-ahead log otherwise decided whether a checkpoint (and the full-page images every page's next change
 /// then logs) fell inside the measured seconds, and the webhook figures of one binary ranged over a half.
-async fn seed(args: &Args, url: &str, [contacts, companies, deals]: [usize; 3]) -> anyhow::Result<()> {
+async fn seed(url: &str, [contacts, companies, deals]: [usize; 3]) -> anyhow::Result<()> {
     eprintln!("seeding {contacts}/{companies}/{deals} …");
-    let status = Command::new(&args.server)
-        .args(["seed", "--portal", &PORTAL.to_string(), "--seed", "42"])
-        .args(["--contacts", &contacts.to_string(), "--companies", &companies.to_string()])
-        .args(["--deals", &deals.to_string()])
-        .env("DATABASE_URL", url)
-        .env("RUST_LOG", "warn")
-        .status()
-        .context("seeding")?;
-    if !status.success() {
-        bail!("seeding {url} failed");
-    }
+    let db = server::db::connect_and_migrate(url).await.context("connecting to the bench database")?;
+    let spec = generator::PortalSpec::sized(PORTAL, 42, contacts, companies, deals, chrono::Utc::now());
+    server::mirror::write_portal(&db, &generator::generate(&spec)).await.context("seeding")?;
+    db.close().await?;
     if url.starts_with("postgres") {
         Database::connect(tests::postgres_admin_url()).await?.execute_unprepared("CHECKPOINT").await?;
     }
@@ -279,7 +272,7 @@ async fn run_backend(args: &Args, backend: &'static str) -> anyhow::Result<Backe
     let url = prepare_database(backend, "gw_bench", args.reuse).await?;
     let started = Instant::now();
     if !args.reuse {
-        seed(args, &url, [args.contacts, args.companies, args.deals]).await?;
+        seed(&url, [args.contacts, args.companies, args.deals]).await?;
     }
     let seed_secs = started.elapsed().as_secs_f64();
 
@@ -794,7 +787,7 @@ mod webhook_ingest {
 
     pub async fn run(args: &Args, backend: &'static str) -> anyhow::Result<Run> {
         let url = prepare_database(backend, "gw_webhooks", false).await?;
-        super::seed(args, &url, [CONTACTS, 1000, 1000]).await?;
+        super::seed(&url, [CONTACTS, 1000, 1000]).await?;
         let (mut child, base) = start_gateway(args, &url, args.port + 1).await?;
         let ids: Vec<i64> =
             generator::generate(&generator::PortalSpec::sized(PORTAL, 42, CONTACTS, 1000, 1000, chrono::Utc::now()))

@@ -59,7 +59,7 @@ fn stage_change(event_id: i64, company: i64, stage: &str) -> Value {
 
 pub async fn run(args: &Args, backend: &'static str) -> anyhow::Result<Run> {
     let url = prepare_database(backend, "gw_subscriptions", false).await?;
-    super::seed(args, &url, SIZES).await?;
+    super::seed(&url, SIZES).await?;
     let db = Database::connect(&url).await?;
     let cause = json!({ "kind": "fullPass" });
     let started = Instant::now();

@@ -146,7 +146,7 @@ pub async fn run(args: &Args, backend: &'static str) -> anyhow::Result<Run> {
 
     // Fallback reads: contacts made in the simulator alone, each read once through the gateway.
     let created = create_unmirrored(&http, &hubspot, &token, UNMIRRORED_PER_SECOND * (args.secs as usize + 1)).await?;
-    let properties = generator::generated_properties(generator::ObjectType::Contact).join(",");
+    let properties = generator::generated_properties(hubspot::ObjectType::Contact).join(",");
     let gateway = {
         let (http, graphql, created) = (http.clone(), graphql.clone(), created.clone());
         one_client(args.secs, move |n| {

@@ -8,8 +8,8 @@ use std::{cmp::Ordering, collections::HashSet, fmt::Display};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use tests::{
-    Backend, Mirror, TestDb,
-    generator::{self, CrmObject, ObjectType, Portal},
+    Backend, Mirror, TestDb, generator,
+    hubspot::{self, CrmObject, ObjectType, Portal},
     small_spec,
 };
 
@@ -123,7 +123,7 @@ pub fn associated(portal: &Portal, from: ObjectType, from_id: i64, to: ObjectTyp
 }
 
 /// The generated owner of a record, by its `hubspot_owner_id`.
-pub fn owner_of<'a>(portal: &'a Portal, o: &CrmObject) -> Option<&'a generator::Owner> {
+pub fn owner_of<'a>(portal: &'a Portal, o: &CrmObject) -> Option<&'a hubspot::Owner> {
     let id = int(o, "hubspot_owner_id")?;
     portal.owners.iter().find(|w| w.id == id)
 }
@@ -411,7 +411,7 @@ pub fn global_id(type_name: &str, hubspot_id: impl Display) -> String {
     out
 }
 
-/// `generator::iso`, for DateTime variables.
+/// `hubspot::iso`, for DateTime variables.
 pub fn iso(t: DateTime<Utc>) -> String {
-    generator::iso(t)
+    hubspot::iso(t)
 }

@@ -1,7 +1,7 @@
 //! HubSpot's built-in association types. The v4 API reports each pair once per direction, each direction with
 //! its own type id, so every link is written twice.
 
-use crate::model::{Association, ObjectType};
+use crate::{Association, ObjectType};
 
 /// A built-in association type: its id in each direction and whether it marks the primary company.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,13 +16,13 @@ pub struct AssociationKind {
     pub primary: bool,
 }
 
-pub(crate) const CONTACT_COMPANY_PRIMARY: AssociationKind = kind(ObjectType::Contact, ObjectType::Company, 1, 2, true);
+pub const CONTACT_COMPANY_PRIMARY: AssociationKind = kind(ObjectType::Contact, ObjectType::Company, 1, 2, true);
 /// HubSpot adds this unlabeled link next to every primary contact–company link.
-pub(crate) const CONTACT_COMPANY: AssociationKind = kind(ObjectType::Contact, ObjectType::Company, 279, 280, false);
-pub(crate) const DEAL_CONTACT: AssociationKind = kind(ObjectType::Deal, ObjectType::Contact, 3, 4, false);
-pub(crate) const DEAL_COMPANY_PRIMARY: AssociationKind = kind(ObjectType::Deal, ObjectType::Company, 5, 6, true);
-pub(crate) const CONTACT_TICKET: AssociationKind = kind(ObjectType::Contact, ObjectType::Ticket, 15, 16, false);
-pub(crate) const TICKET_COMPANY_PRIMARY: AssociationKind = kind(ObjectType::Ticket, ObjectType::Company, 26, 25, true);
+pub const CONTACT_COMPANY: AssociationKind = kind(ObjectType::Contact, ObjectType::Company, 279, 280, false);
+pub const DEAL_CONTACT: AssociationKind = kind(ObjectType::Deal, ObjectType::Contact, 3, 4, false);
+pub const DEAL_COMPANY_PRIMARY: AssociationKind = kind(ObjectType::Deal, ObjectType::Company, 5, 6, true);
+pub const CONTACT_TICKET: AssociationKind = kind(ObjectType::Contact, ObjectType::Ticket, 15, 16, false);
+pub const TICKET_COMPANY_PRIMARY: AssociationKind = kind(ObjectType::Ticket, ObjectType::Company, 26, 25, true);
 
 /// Every association type the generator emits.
 pub const ASSOCIATION_KINDS: [AssociationKind; 6] = [
@@ -79,7 +79,7 @@ impl AssociationKind {
     }
 
     /// Appends the link between `from_id` and `to_id` in both directions.
-    pub(crate) fn link(self, out: &mut Vec<Association>, from_id: i64, to_id: i64) {
+    pub fn link(self, out: &mut Vec<Association>, from_id: i64, to_id: i64) {
         out.push(self.association(from_id, to_id));
         out.push(self.inverse().association(to_id, from_id));
     }

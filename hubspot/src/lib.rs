@@ -1,0 +1,18 @@
+//! HubSpot's CRM domain as the gateway, the simulator and the generator share it: the object types, records, owners,
+//! pipelines, campaigns and associations, and the JSON shapes HubSpot's API gives them.
+
+mod associations;
+mod object_type;
+mod properties;
+mod records;
+mod time;
+mod wire;
+
+pub use associations::{
+    ASSOCIATION_KINDS, AssociationKind, CONTACT_COMPANY, CONTACT_COMPANY_PRIMARY, CONTACT_TICKET, DEAL_COMPANY_PRIMARY,
+    DEAL_CONTACT, TICKET_COMPANY_PRIMARY,
+};
+pub use object_type::ObjectType;
+pub use properties::{PROPERTY_TYPES, PropertyDefinition, PropertyOption};
+pub use records::*;
+pub use time::iso;
