@@ -4,6 +4,7 @@
 mod campaigns;
 mod companies;
 mod contacts;
+mod custom;
 mod deals;
 mod owners;
 mod properties;
@@ -47,17 +48,26 @@ pub fn generate(spec: &PortalSpec) -> Portal {
     let tickets = tickets::generate(&mut g, &support, &population, spec.tickets, &mut links);
     rollup::apply(&mut companies, &mut contacts, &deals);
     let campaigns = campaigns::generate(&mut g, spec.campaigns);
+    let mut contacts: Vec<CrmObject> = contacts.into_iter().map(|c| c.object).collect();
+    let mut companies: Vec<CrmObject> = companies.into_iter().map(|c| c.object).collect();
+    let mut deals: Vec<CrmObject> = deals.into_iter().map(|d| d.object).collect();
+    custom::fill(
+        spec,
+        g.now,
+        [(ObjectType::Contact, &mut contacts), (ObjectType::Company, &mut companies), (ObjectType::Deal, &mut deals)],
+    );
     Portal {
         portal_id: spec.portal_id,
         name: format!("Demo portal {}", spec.portal_id),
         owners,
         pipelines: vec![sales, renewals, support],
-        contacts: contacts.into_iter().map(|c| c.object).collect(),
-        companies: companies.into_iter().map(|c| c.object).collect(),
-        deals: deals.into_iter().map(|d| d.object).collect(),
+        contacts,
+        companies,
+        deals,
         tickets,
         campaigns,
         associations: links,
+        custom_properties: custom::definitions(setup),
     }
 }
 

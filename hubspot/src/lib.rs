@@ -2,6 +2,7 @@
 //! pipelines, campaigns and associations, and the JSON shapes HubSpot's API gives them.
 
 mod associations;
+mod default_properties;
 mod object_type;
 mod properties;
 mod records;
@@ -12,6 +13,7 @@ pub use associations::{
     ASSOCIATION_KINDS, AssociationKind, CONTACT_COMPANY, CONTACT_COMPANY_PRIMARY, CONTACT_TICKET, DEAL_COMPANY_PRIMARY,
     DEAL_CONTACT, TICKET_COMPANY_PRIMARY,
 };
+pub use default_properties::default_properties;
 pub use object_type::ObjectType;
 pub use properties::{PROPERTY_TYPES, PropertyDefinition, PropertyOption};
 pub use records::*;

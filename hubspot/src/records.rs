@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ObjectType;
+use crate::{ObjectType, PropertyDefinition};
 
 /// A contact, company, deal or ticket: HubSpot's `{id, properties, createdAt, updatedAt, archived}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -131,6 +131,9 @@ pub struct Portal {
     pub tickets: Vec<CrmObject>,
     pub campaigns: Vec<Campaign>,
     pub associations: Vec<Association>,
+    /// The properties the portal's admins added, by object type (HubSpot's own are [`crate::default_properties`]).
+    #[serde(default)]
+    pub custom_properties: Vec<(ObjectType, PropertyDefinition)>,
 }
 
 impl Portal {

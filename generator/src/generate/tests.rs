@@ -64,10 +64,52 @@ fn every_record_has_every_generated_property() {
     let p = demo();
     for ty in ObjectType::ALL {
         let expected: Vec<&str> = crate::generated_properties(ty).to_vec();
+        let custom: Vec<&str> =
+            p.custom_properties.iter().filter(|(t, _)| *t == ty).map(|(_, d)| d.name.as_str()).collect();
         for o in p.objects(ty) {
-            assert!(o.properties.keys().map(String::as_str).eq(expected.iter().copied()), "{ty:?} {}", o.id);
+            let built_in = o.properties.keys().map(String::as_str).filter(|k| !custom.contains(k));
+            assert!(built_in.eq(expected.iter().copied()), "{ty:?} {}", o.id);
         }
     }
+}
+
+/// Every value the generator writes is one HubSpot would take: each name is defined (by HubSpot or as one of the
+/// portal's custom properties), each enumeration value is among its options, each number parses.
+#[test]
+fn every_value_fits_its_definition() {
+    let p = demo();
+    for ty in ObjectType::ALL {
+        let mut defined = hubspot::default_properties(ty);
+        defined.extend(p.custom_properties.iter().filter(|(t, _)| *t == ty).map(|(_, d)| d.clone()));
+        let stages: Vec<&str> =
+            p.pipelines.iter().flat_map(|x| x.stages.iter().map(|s| s.id.as_str()).chain([x.id.as_str()])).collect();
+        let owners: Vec<String> = p.owners.iter().map(|o| o.id.to_string()).collect();
+        for name in crate::generated_properties(ty) {
+            assert!(defined.iter().any(|d| d.name == *name), "{ty:?} {name} is defined");
+        }
+        for o in p.objects(ty) {
+            for (name, value) in o.properties.iter().filter_map(|(k, v)| Some((k, v.as_deref()?))) {
+                let d = defined.iter().find(|d| d.name == *name).unwrap_or_else(|| panic!("{ty:?} {name}"));
+                match d.property_type.as_str() {
+                    "number" => assert!(value.parse::<f64>().is_ok(), "{ty:?} {name} {value}"),
+                    "enumeration" if name == "hubspot_owner_id" => assert!(owners.iter().any(|x| x == value)),
+                    "enumeration"
+                        if ["pipeline", "dealstage", "hs_pipeline", "hs_pipeline_stage"].contains(&name.as_str()) =>
+                    {
+                        assert!(stages.contains(&value), "{ty:?} {name} {value}")
+                    }
+                    "enumeration" | "bool" if name != "hs_merged_object_ids" => {
+                        assert!(d.option_label(value).is_some(), "{ty:?} {name} {value} is an option")
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    let custom: Vec<&str> = p.custom_properties.iter().map(|(_, d)| d.name.as_str()).collect();
+    assert_eq!(custom, ["renewal_date", "tier", "custom_score", "account_health", "forecast_category"]);
+    let tiers = p.contacts.iter().filter(|c| prop(c, "tier").is_some()).count();
+    assert!((400..800).contains(&tiers), "about 30% of 2,000 contacts have a tier: {tiers}");
 }
 
 #[test]

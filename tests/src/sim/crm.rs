@@ -68,8 +68,9 @@ impl Params {
     }
 }
 
-/// The properties HubSpot returns when a call names none.
-fn default_properties(object_type: ObjectType) -> Vec<String> {
+/// The properties HubSpot returns when a call names none (not to be confused with the properties HubSpot defines,
+/// [`hubspot::default_properties`]).
+fn returned_by_default(object_type: ObjectType) -> Vec<String> {
     let names: &[&str] = match object_type {
         ObjectType::Contact => &["createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname"],
         ObjectType::Company => &["createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name"],
@@ -97,9 +98,13 @@ fn default_properties(object_type: ObjectType) -> Vec<String> {
     names.iter().map(|s| s.to_string()).collect()
 }
 
-fn wanted(object_type: ObjectType, requested: Option<Vec<String>>) -> Vec<String> {
-    let mut names = default_properties(object_type);
-    for name in requested.unwrap_or_default() {
+/// The properties a read returns: HubSpot's default set, then each name asked for that the type defines (with
+/// its value, or null when the record has none); names the portal does not define are ignored, as HubSpot does.
+/// (HubSpot itself returns only the names asked for and the id and dates; the simulator has always added the
+/// default set, and callers rely on it.)
+fn wanted(state: &PortalState, object_type: ObjectType, requested: Option<Vec<String>>) -> Vec<String> {
+    let mut names = returned_by_default(object_type);
+    for name in state.readable(object_type, requested.unwrap_or_default()) {
         if !names.contains(&name) {
             names.push(name);
         }
@@ -167,10 +172,10 @@ async fn list(
         None => i64::MIN,
         Some(a) => a.parse().map_err(|_| SimError::validation(format!("after is not a valid cursor: {a}")))?,
     };
-    let (props, assoc, archived) =
-        (wanted(object_type, params.list("properties")), assoc_types(&params)?, params.flag("archived"));
+    let (assoc, archived) = (assoc_types(&params)?, params.flag("archived"));
     let mut world = sim.world.lock().expect("simulator state");
     let state = world.portal_mut(portal);
+    let props = wanted(state, object_type, params.list("properties"));
     let mut page: Vec<&Record> = state
         .records(object_type)
         .range(after..)
@@ -197,9 +202,10 @@ async fn read(
     Query(params): Query<Vec<(String, String)>>,
 ) -> Res {
     let (object_type, params) = (object_type(&ty)?, Params(params));
-    let (props, assoc) = (wanted(object_type, params.list("properties")), assoc_types(&params)?);
+    let assoc = assoc_types(&params)?;
     let mut world = sim.world.lock().expect("simulator state");
     let state = world.portal_mut(portal);
+    let props = wanted(state, object_type, params.list("properties"));
     let id = lookup(state, object_type, params.one("idProperty"), &Value::String(id))
         .map_err(|_| SimError::missing("resource not found"))?;
     let record = state.get(object_type, id, params.flag("archived"))?;
@@ -285,10 +291,11 @@ async fn search(
     Json(request): Json<SearchRequest>,
 ) -> Res {
     let object_type = object_type(&ty)?;
-    let props = wanted(object_type, request.properties.clone());
+    let requested = request.properties.clone();
     let search = Search::new(request)?;
     let mut world = sim.world.lock().expect("simulator state");
     let state = world.portal_mut(portal);
+    let props = wanted(state, object_type, requested);
     let mut hits: Vec<&Record> =
         state.records(object_type).values().filter(|r| !r.object.archived && search.matches(object_type, r)).collect();
     search.sort(&mut hits);
@@ -441,7 +448,7 @@ async fn batch(
     let (status, (results, errors)) = match op.as_str() {
         "read" => {
             let requested = body.get("properties").and_then(|p| serde_json::from_value::<Vec<String>>(p.clone()).ok());
-            let props = wanted(object_type, requested);
+            let props = wanted(state, object_type, requested);
             let archived = body.get("archived").and_then(Value::as_bool).unwrap_or(false);
             let shared_id_property = id_property(&body);
             let read = |input: &Value| {
@@ -470,7 +477,10 @@ async fn batch(
                 let (record, new) = match found {
                     Some(id) => (state.update(object_type, id, props, Utc::now())?, false),
                     None => {
-                        if let (Some(property), Some(key)) = (id_property(input), input["id"].as_str()) {
+                        // HubSpot gives a new record its own `hs_object_id`.
+                        if let (Some(property), Some(key)) = (id_property(input), input["id"].as_str())
+                            && property != "hs_object_id"
+                        {
                             props.insert(property.to_owned(), Some(key.to_owned()));
                         }
                         (state.create(object_type, props, Utc::now())?, true)

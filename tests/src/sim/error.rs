@@ -59,6 +59,24 @@ impl SimError {
         e
     }
 
+    /// HubSpot's answer to values it will not take: the problems listed in the message, as its v3 API words it,
+    /// and in `errors` with their codes (`INVALID_OPTION`, `READ_ONLY_VALUE`, `INVALID_INTEGER`, …).
+    pub fn invalid_values(problems: &[super::store::Invalid]) -> Self {
+        let listed: Vec<Value> = problems
+            .iter()
+            .map(|p| {
+                json!({ "isValid": false, "message": p.message, "error": p.code, "name": p.name,
+                        "localizedErrorMessage": p.message })
+            })
+            .collect();
+        let mut e = Self::validation(format!("Property values were not valid: {}", Value::Array(listed)));
+        e.errors = problems
+            .iter()
+            .map(|p| json!({ "message": p.message, "code": p.code, "context": { "propertyName": [p.name] } }))
+            .collect();
+        e
+    }
+
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "INVALID_AUTHENTICATION", message)
     }

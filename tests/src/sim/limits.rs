@@ -18,6 +18,10 @@ use super::{Shared, error::SimError};
 
 const SEARCH_WINDOW: Duration = Duration::from_secs(1);
 
+/// The longest path and query HubSpot's edge takes; a longer one is `414 URI Too Long` before anything else, so a
+/// client reading many properties must chunk them or use a batch read's body.
+pub const MAX_URI_BYTES: usize = 16_384;
+
 /// Misbehaviour on demand. Set at start by flags, or at run time by `POST /_sim/chaos`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -57,6 +61,19 @@ impl Window {
 /// The portal a request's token belongs to.
 #[derive(Clone, Copy, Debug)]
 pub struct PortalId(pub i64);
+
+/// Refuses a request whose path and query exceed [`MAX_URI_BYTES`], as HubSpot's edge does (no JSON body: the
+/// API behind it never sees the request). Counted in the stats.
+pub async fn uri_limit(State(sim): State<Shared>, request: Request, next: Next) -> Response {
+    let length = request.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if length > MAX_URI_BYTES {
+        let mut world = sim.world.lock().expect("simulator state");
+        world.stats.requests += 1;
+        world.stats.uri_too_long += 1;
+        return (StatusCode::URI_TOO_LONG, "414 Request-URI Too Large").into_response();
+    }
+    next.run(request).await
+}
 
 pub async fn guard(State(sim): State<Shared>, mut request: Request, next: Next) -> Response {
     let search = request.uri().path().ends_with("/search");

@@ -8,6 +8,7 @@ pub mod error;
 pub mod limits;
 pub mod mutate;
 mod oauth;
+mod properties;
 mod reference;
 mod search;
 pub mod store;
@@ -96,6 +97,8 @@ pub struct Stats {
     pub daily: u64,
     pub token_exchanges: u64,
     pub token_refreshes: u64,
+    /// Requests refused with 414 because their path and query were longer than HubSpot takes.
+    pub uri_too_long: u64,
     pub by_token: BTreeMap<String, u64>,
 }
 
@@ -183,6 +186,7 @@ pub fn router(sim: Shared) -> Router {
         .merge(crm::routes())
         .merge(assoc::routes())
         .merge(reference::routes())
+        .merge(properties::routes())
         .route_layer(middleware::from_fn_with_state(sim.clone(), limits::guard));
     Router::new()
         .merge(api)
@@ -191,6 +195,7 @@ pub fn router(sim: Shared) -> Router {
         .route("/_sim/chaos", post(chaos))
         .route("/_sim/webhooks", get(sender_stats))
         .route("/_sim/mutate", post(start_mutating))
+        .layer(middleware::from_fn_with_state(sim.clone(), limits::uri_limit))
         .with_state(sim)
 }
 

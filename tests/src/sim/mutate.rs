@@ -58,7 +58,11 @@ fn one_change(state: &mut PortalState, rng: &mut StdRng, n: usize) {
         }),
         55..65 => live(state, ObjectType::Company, rng).map(|id| {
             let name = ["name", "industry", "city"][rng.random_range(0..3)];
-            let value = word(rng);
+            let mut value = word(rng);
+            // Industry is an enumeration: a user picks one of its options.
+            if let Some(industry) = state.definition(ObjectType::Company, name).filter(|d| !d.options.is_empty()) {
+                value = industry.options[rng.random_range(0..industry.options.len())].value.clone();
+            }
             state.update(ObjectType::Company, id, set(name, value), now).map(drop)
         }),
         65..70 => live(state, ObjectType::Deal, rng).map(|id| {

@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use generator::generated_properties;
-use hubspot::{Association, Campaign, CrmObject, ObjectType, Owner, Pipeline, Portal, iso};
+use hubspot::{
+    Association, Campaign, CrmObject, ObjectType, Owner, Pipeline, Portal, PropertyDefinition, PropertyOption, iso,
+};
 use serde_json::{Map, Value, json};
 
 use super::error::SimError;
@@ -18,14 +20,14 @@ pub struct Record {
 }
 
 impl Record {
-    /// HubSpot's object JSON, with only `wanted` properties (all of them when `None`).
+    /// HubSpot's object JSON, with only `wanted` properties (all it holds when `None`): each one's value, or null
+    /// when the record has none. Callers name only properties the type defines ([`PortalState::readable`]).
     pub fn to_json(&self, wanted: Option<&[String]>) -> Value {
         let properties: Map<String, Value> = match wanted {
             None => self.object.properties.iter().map(|(k, v)| (k.clone(), json!(v))).collect(),
             Some(names) => names
                 .iter()
-                .filter(|name| self.object.properties.contains_key(*name))
-                .map(|name| (name.clone(), json!(self.object.properties[name])))
+                .map(|name| (name.clone(), json!(self.object.properties.get(name).cloned().flatten())))
                 .collect(),
         };
         let mut out = json!({
@@ -77,6 +79,8 @@ pub struct PortalState {
     pub owners: Vec<Owner>,
     pub pipelines: Vec<Pipeline>,
     pub campaigns: Vec<Campaign>,
+    /// Each type's property definitions, HubSpot's own first, archived ones included.
+    pub properties: HashMap<ObjectType, Vec<PropertyDefinition>>,
     next_id: HashMap<ObjectType, i64>,
     /// Webhook events of the changes made, waiting for the sender (HubSpot's shapes, without the app fields).
     pub outbox: Vec<Value>,
@@ -113,7 +117,12 @@ impl PortalState {
                 emails.add(*object_type, record.object.id, record.property("email"));
             }
         }
-        Self {
+        let mut properties: HashMap<ObjectType, Vec<PropertyDefinition>> =
+            ObjectType::ALL.into_iter().map(|t| (t, hubspot::default_properties(t))).collect();
+        for (object_type, definition) in portal.custom_properties {
+            properties.entry(object_type).or_default().push(definition);
+        }
+        let mut state = Self {
             portal_id: portal.portal_id,
             name: portal.name,
             records,
@@ -123,9 +132,120 @@ impl PortalState {
             owners: portal.owners,
             pipelines: portal.pipelines,
             campaigns: portal.campaigns,
+            properties,
             next_id,
             outbox: Vec::new(),
             sends_webhooks: false,
+        };
+        state.refresh_pipeline_options();
+        state
+    }
+
+    /// The live (not archived) definition of a property.
+    pub fn definition(&self, object_type: ObjectType, name: &str) -> Option<&PropertyDefinition> {
+        self.properties.get(&object_type)?.iter().find(|p| p.name == name && !p.archived)
+    }
+
+    /// The names a read asked for that the type defines, in the order asked; HubSpot ignores the others.
+    pub fn readable(&self, object_type: ObjectType, names: Vec<String>) -> Vec<String> {
+        names.into_iter().filter(|name| self.definition(object_type, name).is_some()).collect()
+    }
+
+    /// The options of the pipeline and stage properties follow the portal's pipelines, as HubSpot's do.
+    pub fn refresh_pipeline_options(&mut self) {
+        let option = |value: &str, label: &str, display_order: i32| PropertyOption {
+            label: label.to_owned(),
+            value: value.to_owned(),
+            display_order,
+            hidden: false,
+        };
+        for (object_type, pipeline_property, stage_property) in
+            [(ObjectType::Deal, "pipeline", "dealstage"), (ObjectType::Ticket, "hs_pipeline", "hs_pipeline_stage")]
+        {
+            let pipelines: Vec<&Pipeline> =
+                self.pipelines.iter().filter(|p| p.object_type == object_type && !p.archived).collect();
+            let pipeline_options: Vec<PropertyOption> =
+                pipelines.iter().zip(0..).map(|(p, i)| option(&p.id, &p.label, i)).collect();
+            let stage_options: Vec<PropertyOption> = pipelines
+                .iter()
+                .flat_map(|p| p.stages.iter().map(move |s| (p, s)))
+                .zip(0..)
+                .map(|((p, s), i)| option(&s.id, &format!("{} ({})", s.label, p.label), i))
+                .collect();
+            for definition in self.properties.entry(object_type).or_default() {
+                if definition.name == pipeline_property {
+                    definition.options = pipeline_options.clone();
+                } else if definition.name == stage_property {
+                    definition.options = stage_options.clone();
+                }
+            }
+        }
+    }
+
+    /// HubSpot's checks of a write: every name defined and not archived (else `PROPERTY_DOESNT_EXIST`), no value
+    /// for a property only HubSpot sets (`READ_ONLY_VALUE`), enumeration values among the options (each of `a;b`),
+    /// owners known, numbers, bools and dates well formed. An empty value (or null) clears and always passes.
+    pub fn check_write(
+        &self,
+        object_type: ObjectType,
+        properties: &BTreeMap<String, Option<String>>,
+    ) -> Result<(), SimError> {
+        let unknown: Vec<&String> =
+            properties.keys().filter(|name| self.definition(object_type, name).is_none()).collect();
+        if !unknown.is_empty() {
+            return Err(SimError::unknown_properties(&unknown));
+        }
+        let problems: Vec<Invalid> = properties
+            .iter()
+            .filter_map(|(name, value)| Some((name, value.as_deref().filter(|v| !v.is_empty())?)))
+            .filter_map(|(name, value)| {
+                let definition = self.definition(object_type, name).expect("checked above");
+                self.check_value(definition, value).err()
+            })
+            .collect();
+        if problems.is_empty() { Ok(()) } else { Err(SimError::invalid_values(&problems)) }
+    }
+
+    fn check_value(&self, definition: &PropertyDefinition, value: &str) -> Result<(), Invalid> {
+        let name = definition.name.clone();
+        let invalid = |code: &'static str, message: String| Invalid { name: name.clone(), code, message };
+        if definition.read_only_value || definition.calculated {
+            return Err(invalid(
+                "READ_ONLY_VALUE",
+                format!("\"{name}\" is a read only property; its value cannot be set."),
+            ));
+        }
+        match definition.property_type.as_str() {
+            "number" if value.trim().parse::<f64>().is_err() => {
+                Err(invalid("INVALID_INTEGER", format!("{value} was not a valid number.")))
+            }
+            "bool" if value != "true" && value != "false" => {
+                Err(invalid("INVALID_OPTION", format!("{value} was not one of the allowed options: [true, false]")))
+            }
+            "date" | "datetime" if !is_time(value) => Err(invalid(
+                "INVALID_DATE",
+                format!("{value} is not a valid date: use ISO 8601 or milliseconds since the epoch"),
+            )),
+            "enumeration" if definition.name == "hubspot_owner_id" => {
+                if self.owners.iter().any(|o| o.id.to_string() == value) {
+                    Ok(())
+                } else {
+                    Err(invalid("INVALID_OWNER_ID", format!("{value} is not a valid owner id")))
+                }
+            }
+            // HubSpot keeps the ids it merged away; nobody else writes them.
+            "enumeration" if definition.options.is_empty() => Ok(()),
+            "enumeration" => match value.split(';').find(|v| definition.option_label(v).is_none()) {
+                None => Ok(()),
+                Some(bad) => {
+                    let allowed: Vec<&str> = definition.options.iter().map(|o| o.value.as_str()).collect();
+                    Err(invalid(
+                        "INVALID_OPTION",
+                        format!("{bad} was not one of the allowed options: [{}]", allowed.join(", ")),
+                    ))
+                }
+            },
+            _ => Ok(()),
         }
     }
 
@@ -209,7 +329,7 @@ impl PortalState {
         mut properties: BTreeMap<String, Option<String>>,
         now: DateTime<Utc>,
     ) -> Result<&Record, SimError> {
-        check_properties(object_type, &properties)?;
+        self.check_write(object_type, &properties)?;
         self.calculate(object_type, None, &mut properties);
         if object_type == ObjectType::Contact
             && let Some(email) = properties.get("email").and_then(|v| v.as_deref())
@@ -267,7 +387,7 @@ impl PortalState {
         mut properties: BTreeMap<String, Option<String>>,
         now: DateTime<Utc>,
     ) -> Result<&Record, SimError> {
-        check_properties(object_type, &properties)?;
+        self.check_write(object_type, &properties)?;
         let id = self.resolve(object_type, id);
         self.calculate(object_type, Some(id), &mut properties);
         let record = self.live_mut(object_type, id)?;
@@ -512,15 +632,19 @@ fn inverse_type(from: ObjectType, to: ObjectType, t: &AssocType) -> Result<Assoc
     }
 }
 
-/// HubSpot refuses properties a portal does not define; every property the generator writes is defined, plus
-/// what HubSpot maintains itself.
-fn check_properties(object_type: ObjectType, properties: &BTreeMap<String, Option<String>>) -> Result<(), SimError> {
-    let unknown: Vec<&String> =
-        properties.keys().filter(|name| !generated_properties(object_type).contains(&name.as_str())).collect();
-    if unknown.is_empty() {
-        return Ok(());
-    }
-    Err(SimError::unknown_properties(&unknown))
+/// One value HubSpot would refuse: the property, HubSpot's error code and its message.
+#[derive(Debug, Clone)]
+pub struct Invalid {
+    pub name: String,
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// A date or time as HubSpot takes them: milliseconds since the epoch, an ISO 8601 instant or a calendar date.
+fn is_time(value: &str) -> bool {
+    value.parse::<i64>().is_ok()
+        || DateTime::parse_from_rfc3339(value).is_ok()
+        || chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").is_ok()
 }
 
 /// Property values from a client's JSON: HubSpot accepts numbers and booleans and keeps them as strings.

@@ -505,3 +505,159 @@ fn a_contacts_email_is_found_and_kept_unique_through_its_changes() {
     assert_eq!(find(&state, "second@example.com"), None, "an erased contact");
     assert!(state.create(ObjectType::Contact, props("second@example.com"), now).is_ok());
 }
+
+/// The definition named `name` in a `{results: [...]}` of the properties API.
+fn definition<'a>(list: &'a Value, name: &str) -> &'a Value {
+    list["results"].as_array().unwrap().iter().find(|p| p["name"] == name).unwrap_or_else(|| panic!("{name}"))
+}
+
+#[tokio::test]
+async fn properties_api_lists_hubspots_definitions_and_the_portals_custom_ones() {
+    let api = Api::start(config()).await;
+    let (status, contacts) = api.get("/crm/v3/properties/contacts").await;
+    assert_eq!(status, StatusCode::OK);
+    let stage = definition(&contacts, "lifecyclestage");
+    assert_eq!((stage["type"].as_str(), stage["fieldType"].as_str()), (Some("enumeration"), Some("radio")));
+    assert_eq!(stage["hubspotDefined"], true);
+    assert_eq!(stage["options"].as_array().unwrap().len(), 8);
+    assert_eq!(
+        stage["options"][2],
+        json!({ "label": "Marketing Qualified Lead", "value": "marketingqualifiedlead",
+                                             "displayOrder": 2, "hidden": false })
+    );
+    let created = definition(&contacts, "createdate");
+    assert_eq!(created["type"], "datetime");
+    assert_eq!(created["modificationMetadata"]["readOnlyValue"], true);
+    let tier = definition(&contacts, "tier");
+    assert!(tier.get("hubspotDefined").is_none(), "custom properties leave hubspotDefined out");
+    let labels: Vec<&str> = tier["options"].as_array().unwrap().iter().map(|o| o["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["Gold", "Silver", "Bronze"]);
+    assert_eq!(definition(&contacts, "renewal_date")["type"], "date");
+    assert_eq!(definition(&contacts, "custom_score")["type"], "number");
+
+    let (_, by_id) = api.get("/crm/v3/properties/0-1").await;
+    assert_eq!(by_id, contacts, "0-1 names contacts");
+    let (_, deals) = api.get("/crm/v3/properties/deals").await;
+    let stages = definition(&deals, "dealstage")["options"].as_array().unwrap().clone();
+    assert!(stages.iter().any(|o| o["value"] == "renewal_won"), "every pipeline's stages are options");
+    let closed = definition(&deals, "hs_is_closed");
+    assert_eq!((closed["type"].as_str(), closed["calculated"].as_bool()), (Some("bool"), Some(true)));
+
+    let (status, industry) = api.get("/crm/v3/properties/companies/industry").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(industry["options"].as_array().unwrap().iter().any(|o| o["value"] == "COMPUTER_SOFTWARE"));
+    let (status, missing) = api.get("/crm/v3/properties/companies/no_such_property").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!((missing["status"].as_str(), missing["category"].as_str()), (Some("error"), Some("OBJECT_NOT_FOUND")));
+    let (_, archived) = api.get("/crm/v3/properties/contacts?archived=true").await;
+    assert_eq!(archived, json!({ "results": [] }));
+    let (status, _) = api.get("/crm/v3/properties/widgets").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn writes_are_checked_against_the_portals_definitions() {
+    let api = Api::start(config()).await;
+    let create = |properties: Value| api.post("/crm/v3/objects/contacts", json!({ "properties": properties }));
+    let (status, unknown) = create(json!({ "email": "x@example.com", "favourite_colour": "red" })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(unknown["errors"][0]["code"], "PROPERTY_DOESNT_EXIST");
+    assert_eq!(unknown["errors"][0]["context"]["propertyName"][0], "favourite_colour");
+
+    let (status, option) = create(json!({ "email": "x@example.com", "lifecyclestage": "prospect" })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(option["category"], "VALIDATION_ERROR");
+    assert_eq!(option["errors"][0]["code"], "INVALID_OPTION");
+    assert!(option["message"].as_str().unwrap().starts_with("Property values were not valid: [{"));
+    assert!(option["message"].as_str().unwrap().contains("\"error\":\"INVALID_OPTION\""));
+
+    let (_, number) = create(json!({ "email": "x@example.com", "custom_score": "very high" })).await;
+    assert_eq!(number["errors"][0]["code"], "INVALID_INTEGER");
+    let (_, tier) = create(json!({ "email": "x@example.com", "tier": "platinum" })).await;
+    assert_eq!(tier["errors"][0]["code"], "INVALID_OPTION", "custom enumerations are checked too");
+    let (_, owner) = create(json!({ "email": "x@example.com", "hubspot_owner_id": "12345" })).await;
+    assert_eq!(owner["errors"][0]["code"], "INVALID_OWNER_ID");
+    let (_, date) = create(json!({ "email": "x@example.com", "renewal_date": "next spring" })).await;
+    assert_eq!(date["errors"][0]["code"], "INVALID_DATE");
+    let (status, read_only) = create(json!({ "email": "x@example.com", "num_notes": "3" })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(read_only["errors"][0]["code"], "READ_ONLY_VALUE");
+    assert_eq!(read_only["errors"][0]["context"]["propertyName"][0], "num_notes");
+
+    let (status, deal) = api
+        .call(Method::PATCH, "/crm/v3/objects/deals/9000001", Some(json!({ "properties": { "hs_is_closed": "true" } })))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "HubSpot calculates hs_is_closed: {deal}");
+    assert_eq!(deal["errors"][0]["code"], "READ_ONLY_VALUE");
+    let (_, amount) = api
+        .call(Method::PATCH, "/crm/v3/objects/deals/9000001", Some(json!({ "properties": { "amount": "lots" } })))
+        .await;
+    assert_eq!(amount["errors"][0]["code"], "INVALID_INTEGER");
+
+    let (status, ok) = create(json!({ "email": "x@example.com", "lifecyclestage": "lead", "tier": "gold",
+                                      "custom_score": 7.5, "renewal_date": "2026-01-31", "hs_lead_status": "" }))
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{ok}");
+    let path = format!("/crm/v3/objects/contacts/{}", ok["id"].as_str().unwrap());
+    let (status, cleared) =
+        api.call(Method::PATCH, &path, Some(json!({ "properties": { "tier": "", "num_notes": "" } }))).await;
+    assert_eq!(status, StatusCode::OK, "an empty value clears and is always allowed: {cleared}");
+    assert_eq!(cleared["properties"]["tier"], "");
+
+    let batch = json!({ "inputs": [
+        { "id": "1001", "properties": { "tier": "silver" } },
+        { "id": "1002", "properties": { "tier": "tin" } },
+    ] });
+    let (status, body) = api.post("/crm/v3/objects/contacts/batch/update", batch).await;
+    assert_eq!(status, StatusCode::MULTI_STATUS);
+    assert_eq!(body["numErrors"], 1);
+    assert_eq!(body["errors"][0]["category"], "VALIDATION_ERROR");
+    assert_eq!(body["errors"][0]["context"]["propertyName"][0], "tier");
+}
+
+#[tokio::test]
+async fn reads_return_defined_names_with_values_or_null_and_ignore_the_rest() {
+    let api = Api::start(config()).await;
+    let (_, created) = api
+        .post("/crm/v3/objects/contacts", json!({ "properties": { "email": "custom@example.com", "tier": "gold" } }))
+        .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (status, read) = api.get(&format!("/crm/v3/objects/contacts/{id}?properties=tier,renewal_date,no_such")).await;
+    assert_eq!(status, StatusCode::OK);
+    let properties = read["properties"].as_object().unwrap();
+    assert_eq!(properties["tier"], "gold");
+    assert_eq!(properties["renewal_date"], Value::Null, "a defined name the record lacks is null");
+    assert!(!properties.contains_key("no_such"), "an undefined name is ignored");
+    assert!(properties["email"].is_string(), "the default set comes along");
+
+    let body = json!({ "inputs": [{ "id": id }], "properties": ["tier", "custom_score", "no_such"] });
+    let (_, batch) = api.post("/crm/v3/objects/contacts/batch/read", body).await;
+    let properties = batch["results"][0]["properties"].as_object().unwrap();
+    assert_eq!((&properties["tier"], &properties["custom_score"]), (&json!("gold"), &Value::Null));
+    assert!(!properties.contains_key("no_such"));
+
+    let search = json!({ "filterGroups": [{ "filters": [{ "propertyName": "tier", "operator": "EQ", "value": "gold" }] }],
+                         "properties": ["tier", "no_such"], "limit": 200 });
+    let (_, found) = api.post("/crm/v3/objects/contacts/search", search).await;
+    let results = found["results"].as_array().unwrap();
+    assert!(results.iter().any(|r| r["id"] == id.as_str()));
+    assert!(results.iter().all(|r| r["properties"]["tier"] == "gold" && r["properties"].get("no_such").is_none()));
+    let generated = generate(&small_spec(PORTAL));
+    let golds = generated.contacts.iter().filter(|c| c.properties.get("tier") == Some(&Some("gold".into()))).count();
+    assert_eq!(found["total"], golds + 1, "the generated portal's custom values are served");
+}
+
+#[tokio::test]
+async fn a_uri_longer_than_hubspot_takes_is_414_before_anything_else() {
+    let api = Api::start(config()).await;
+    let names = |n: usize| (0..n).map(|i| format!("property_number_{i:05}")).collect::<Vec<_>>().join(",");
+    let long = format!("/crm/v3/objects/contacts?properties={}", names(800));
+    assert!(long.len() > 16_384);
+    let response = api.http.get(format!("{}{long}", api.sim.base_url())).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::URI_TOO_LONG, "refused before the token is even looked at");
+    let short = format!("/crm/v3/objects/contacts?properties={}", names(600));
+    assert!(short.len() <= 16_384);
+    let (status, _) = api.get(&short).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(api.sim.sim.stats().uri_too_long, 1);
+}
