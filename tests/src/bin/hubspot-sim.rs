@@ -95,6 +95,7 @@ async fn main() -> anyhow::Result<()> {
     });
     let config = SimConfig {
         tokens: tokens.clone(),
+        token_scopes: Default::default(),
         portals,
         rate_limit: args.rate_limit,
         rate_window: Duration::from_secs(10),

@@ -1,5 +1,5 @@
-//! What stands in front of every API call: chaos (latency, outages, 5xx, 429 bursts), the bearer token, and the
-//! rate limits per token (a rolling window, ten seconds at HubSpot, and search's own 5 per second).
+//! What stands in front of every API call: chaos (latency, outages, 5xx, 429 bursts), the bearer token and its
+//! scopes, and the rate limits per token (a rolling window, ten seconds at HubSpot, and search's own 5 per second).
 
 use std::{
     collections::VecDeque,
@@ -8,13 +8,13 @@ use std::{
 
 use axum::{
     extract::{Request, State},
-    http::{HeaderMap, HeaderValue, StatusCode},
+    http::{HeaderMap, HeaderValue, Method, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Shared, error::SimError};
+use super::{Shared, error::SimError, scopes};
 
 const SEARCH_WINDOW: Duration = Duration::from_secs(1);
 
@@ -81,7 +81,8 @@ pub async fn guard(State(sim): State<Shared>, mut request: Request, next: Next) 
         let mut world = sim.world.lock().expect("simulator state");
         world.stats.requests += 1;
         let delay = Duration::from_millis(world.chaos.latency_ms);
-        (delay, admit(&sim, &mut world, request.headers(), search))
+        let call = (request.method(), request.uri().path());
+        (delay, admit(&sim, &mut world, request.headers(), call, search))
     };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -102,11 +103,12 @@ pub async fn guard(State(sim): State<Shared>, mut request: Request, next: Next) 
     }
 }
 
-/// Chaos first (HubSpot's edge fails before it looks at the token), then the token, then the limits.
+/// Chaos first (HubSpot's edge fails before it looks at the token), then the token and its scopes, then the limits.
 fn admit(
     sim: &Shared,
     world: &mut super::World,
     headers: &HeaderMap,
+    (method, path): (&Method, &str),
     search: bool,
 ) -> Result<(PortalId, HeaderMap), SimError> {
     let now = Instant::now();
@@ -141,6 +143,7 @@ fn admit(
     if grant.expires_at.is_some_and(|at| at <= now) {
         return Err(SimError::expired());
     }
+    scopes::check(&grant.scopes, method, path)?;
     let portal = PortalId(grant.portal_id);
     *world.stats.by_token.entry(token.clone()).or_default() += 1;
     if search {

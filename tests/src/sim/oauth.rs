@@ -15,7 +15,7 @@ use axum::{
 };
 use serde_json::json;
 
-use super::{Shared, error::correlation_id};
+use super::{Shared, error::correlation_id, scopes::PRIVATE_APP_SCOPES};
 
 /// What a token grants: a portal, until when, with which scopes.
 #[derive(Clone, Debug)]
@@ -27,27 +27,11 @@ pub struct Grant {
 }
 
 impl Grant {
-    pub fn private(portal_id: i64) -> Self {
-        Self { portal_id, expires_at: None, scopes: default_scopes(), private_app: true }
+    /// A private app's token: `scopes`, or when `None` the simulator's defaults (`scopes::PRIVATE_APP_SCOPES`).
+    pub fn private(portal_id: i64, scopes: Option<&Vec<String>>) -> Self {
+        let scopes = scopes.cloned().unwrap_or_else(|| PRIVATE_APP_SCOPES.iter().map(|s| (*s).to_owned()).collect());
+        Self { portal_id, expires_at: None, scopes, private_app: true }
     }
-}
-
-fn default_scopes() -> Vec<String> {
-    [
-        "oauth",
-        "crm.objects.contacts.read",
-        "crm.objects.contacts.write",
-        "crm.objects.companies.read",
-        "crm.objects.companies.write",
-        "crm.objects.deals.read",
-        "crm.objects.deals.write",
-        "tickets",
-        "crm.objects.owners.read",
-        "marketing.campaigns.read",
-        "content",
-    ]
-    .map(str::to_owned)
-    .to_vec()
 }
 
 /// An authorization code waiting to be exchanged once.

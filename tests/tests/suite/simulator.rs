@@ -445,11 +445,13 @@ async fn oauth_install_refresh_expiry_and_revoke() {
         api.http.get(format!("{base}/oauth/v1/access-tokens/{access}")).send().await.unwrap().json().await.unwrap();
     assert_eq!(info["hub_id"], PORTAL);
     assert_eq!(info["scopes"], json!(["oauth", "crm.objects.contacts.read"]));
-    let ok = api.http.get(format!("{base}/crm/v3/owners")).bearer_auth(&access).send().await.unwrap();
+    // The token's scopes cover contacts (owners would need `crm.objects.owners.read`).
+    let contacts = format!("{base}/crm/v3/objects/contacts?limit=1");
+    let ok = api.http.get(&contacts).bearer_auth(&access).send().await.unwrap();
     assert_eq!(ok.status(), StatusCode::OK);
 
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let expired = api.http.get(format!("{base}/crm/v3/owners")).bearer_auth(&access).send().await.unwrap();
+    let expired = api.http.get(&contacts).bearer_auth(&access).send().await.unwrap();
     assert_eq!(expired.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(expired.json::<Value>().await.unwrap()["category"], "EXPIRED_AUTHENTICATION");
 
