@@ -1,14 +1,14 @@
 //! The HubSpot simulator answers with HubSpot's shapes, status codes, errors, limits and OAuth, over the generated
 //! portal it serves.
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
 use reqwest::{Client, Method, StatusCode, redirect::Policy};
 use serde_json::{Value, json};
 use tests::{
     generator::generate,
     hubspot::ObjectType,
-    sim::{Running, SimConfig, limits::Chaos},
+    sim::{Running, SimConfig, limits::Chaos, scopes::PRIVATE_APP_SCOPES},
     small_spec,
 };
 
@@ -470,6 +470,109 @@ async fn oauth_install_refresh_expiry_and_revoke() {
     assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
     let after = api.http.post(format!("{base}/oauth/v1/token")).form(&refresh_form).send().await.unwrap();
     assert_eq!(after.json::<Value>().await.unwrap()["status"], "BAD_REFRESH_TOKEN");
+}
+
+/// The simulator's private-app scopes less `without`, for the config's token.
+fn without_scope(without: &str) -> SimConfig {
+    let config = config();
+    let scopes = PRIVATE_APP_SCOPES.iter().filter(|s| **s != without).map(|s| (*s).to_owned()).collect();
+    SimConfig { token_scopes: HashMap::from([(config.tokens[0].clone(), scopes)]), ..config }
+}
+
+/// HubSpot's 403 for a call the token's scopes do not cover, naming the scope that would.
+fn assert_missing_scopes((status, body): (StatusCode, Value), scope: &str) {
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let correlation = body["correlationId"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(correlation.len(), 36, "a UUID-shaped correlation id: {body}");
+    assert_eq!(
+        body,
+        json!({
+            "status": "error",
+            "message": "This app hasn't been granted all required scopes to make this call. Read more about required \
+                        scopes here: https://developers.hubspot.com/scopes.",
+            "correlationId": correlation,
+            "errors": [{
+                "message": "One or more of the following scopes are required.",
+                "context": { "requiredGranularScopes": [scope] },
+            }],
+            "links": { "scopes": "https://developers.hubspot.com/scopes" },
+            "category": "MISSING_SCOPES",
+        })
+    );
+}
+
+#[tokio::test]
+async fn a_token_without_a_scope_gets_hubspots_missing_scopes_answer() {
+    let api = Api::start(without_scope("marketing.campaigns.read")).await;
+    assert_missing_scopes(api.get("/marketing/v3/campaigns").await, "marketing.campaigns.read");
+    assert_missing_scopes(api.get("/marketing/v3/campaigns/1").await, "marketing.campaigns.read");
+    let (status, contacts) = api.get("/crm/v3/objects/contacts?limit=1").await;
+    assert_eq!(status, StatusCode::OK, "its other scopes still hold");
+    assert_eq!(contacts["results"].as_array().unwrap().len(), 1);
+    assert_eq!(api.get("/marketing/v3/emails").await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_token_that_may_only_read_contacts_cannot_create_one() {
+    let api = Api::start(without_scope("crm.objects.contacts.write")).await;
+    assert_eq!(api.get("/crm/v3/objects/contacts?limit=1").await.0, StatusCode::OK);
+    assert_eq!(api.post("/crm/v3/objects/contacts/search", json!({ "limit": 1 })).await.0, StatusCode::OK);
+    let (status, read) = api.post("/crm/v3/objects/contacts/batch/read", json!({ "inputs": [] })).await;
+    assert_ne!(status, StatusCode::FORBIDDEN, "batch reads only read: {read}");
+
+    let contact = json!({ "properties": { "email": "scoped@example.com" } });
+    assert_missing_scopes(api.post("/crm/v3/objects/contacts", contact.clone()).await, "crm.objects.contacts.write");
+    let batch = json!({ "inputs": [contact] });
+    assert_missing_scopes(api.post("/crm/v3/objects/contacts/batch/create", batch).await, "crm.objects.contacts.write");
+    let search = json!({ "filterGroups": [{ "filters": [
+        { "propertyName": "email", "operator": "EQ", "value": "scoped@example.com" }
+    ] }] });
+    assert_eq!(api.post("/crm/v3/objects/contacts/search", search).await.1["total"], 0, "nothing was created");
+    assert_eq!(
+        api.post("/crm/v3/objects/companies", json!({ "properties": { "name": "Scoped" } })).await.0,
+        StatusCode::CREATED
+    );
+}
+
+#[tokio::test]
+async fn an_oauth_install_gets_exactly_the_scopes_it_asked_for() {
+    let api = Api::start(config()).await;
+    let base = api.sim.base_url();
+    let config = &api.sim.sim.config;
+    let redirect = "http://127.0.0.1:1/callback";
+    let authorize = api
+        .http
+        .get(format!("{base}/oauth/authorize"))
+        .query(&[
+            ("client_id", config.client_id.as_str()),
+            ("redirect_uri", redirect),
+            ("scope", "crm.objects.contacts.read"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let location = authorize.headers()["location"].to_str().unwrap().to_owned();
+    let code = location.split("code=").nth(1).unwrap().to_owned();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", redirect),
+        ("client_id", config.client_id.as_str()),
+        ("client_secret", config.client_secret.as_str()),
+    ];
+    let tokens: Value =
+        api.http.post(format!("{base}/oauth/v1/token")).form(&form).send().await.unwrap().json().await.unwrap();
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let info: Value =
+        api.http.get(format!("{base}/oauth/v1/access-tokens/{access}")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(info["scopes"], json!(["crm.objects.contacts.read"]));
+
+    let oauth = Api { token: access, ..api };
+    assert_eq!(oauth.get("/crm/v3/objects/contacts?limit=1").await.0, StatusCode::OK);
+    assert_missing_scopes(oauth.get("/crm/v3/objects/deals?limit=1").await, "crm.objects.deals.read");
+    assert_missing_scopes(oauth.get("/crm/v3/owners").await, "crm.objects.owners.read");
+    let contact = json!({ "properties": { "email": "oauth@example.com" } });
+    assert_missing_scopes(oauth.post("/crm/v3/objects/contacts", contact).await, "crm.objects.contacts.write");
 }
 
 #[test]
