@@ -49,7 +49,8 @@ async fn authorize(sim: &Running) -> String {
         .query(&[
             ("client_id", sim.sim.config.client_id.as_str()),
             ("redirect_uri", REDIRECT),
-            ("scope", "oauth"),
+            // The simulator holds a token to the scopes it was granted: the test calls owners with it.
+            ("scope", "oauth crm.objects.owners.read"),
             ("state", "s"),
         ])
         .send()
