@@ -23,6 +23,7 @@ pub mod owner;
 pub mod pipeline;
 pub mod pipeline_stage;
 pub mod portal;
+pub mod property_definition;
 pub mod sync_state;
 pub mod ticket;
 pub mod webhook_event;

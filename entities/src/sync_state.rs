@@ -1,6 +1,7 @@
 use sea_orm::entity::prelude::*;
 
-/// Where the backfill and the reconcile sweep stand, per portal and object type.
+/// Where the backfill and the reconcile sweep stand, per portal and object type (`contact`…), and when each kind of
+/// reference data (`owners`, `pipelines`, `properties`, `campaigns`) was last refreshed.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "sync_state")]
 pub struct Model {
@@ -14,6 +15,12 @@ pub struct Model {
     pub objects_synced: i64,
     pub last_error: Option<String>,
     pub updated_at: DateTimeUtc,
+    /// Reference data: when it was last read whole from HubSpot.
+    pub refreshed_at: Option<DateTimeUtc>,
+    /// Reference data: a digest of what was read, so an unchanged answer writes nothing.
+    pub fingerprint: Option<String>,
+    /// The scopes HubSpot said the portal's credential lacks for this kind (comma-separated).
+    pub missing_scopes: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -15,6 +15,7 @@ mod m20261206_000010_api_keys;
 mod m20261206_000011_oauth_install_binding;
 mod m20261206_000012_audit_log;
 mod m20261206_000013_operations;
+mod m20261207_000014_property_definitions;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000011_oauth_install_binding::Migration),
             Box::new(m20261206_000012_audit_log::Migration),
             Box::new(m20261206_000013_operations::Migration),
+            Box::new(m20261207_000014_property_definitions::Migration),
         ]
     }
 }

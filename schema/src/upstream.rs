@@ -112,4 +112,15 @@ pub trait Upstream: Send + Sync {
     fn dissociate(&self, portal: i64, from: (ObjectType, i64), to: (ObjectType, i64)) -> Answer<()>;
     /// Merges record `merged` into `primary`; the id of the record that remains.
     fn merge(&self, portal: i64, object_type: ObjectType, primary: i64, merged: i64) -> Answer<i64>;
+    /// Re-reads owners or pipelines from HubSpot into the mirror, because a write names one the mirror does not know
+    /// (added at HubSpot since the last refresh). At most once every few seconds per portal and kind; `false` when
+    /// one ran just before and nothing was read.
+    fn refresh_reference(&self, portal: i64, kind: Reference) -> Answer<bool>;
+}
+
+/// Reference data a write's check reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reference {
+    Owners,
+    Pipelines,
 }

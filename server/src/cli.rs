@@ -11,7 +11,7 @@ use schema::{
 };
 use sea_orm::DatabaseConnection;
 
-use crate::{config::Config, db, http, metrics::Metrics};
+use crate::{config::Config, db, http, hubspot::credentials::Credentials, metrics::Metrics};
 
 #[derive(Parser, Debug)]
 #[command(name = "server", about = "HubSpot CRM behind one GraphQL API")]
@@ -212,16 +212,38 @@ async fn authenticator(
     Ok((Arc::new(auth), local_key))
 }
 
+/// The upstream client for every portal, each calling with its own credential (the private app's token for its
+/// portal, OAuth tokens for the installed ones), and the OAuth tokens; `None` without either.
+type Upstream = (crate::hubspot::HubSpot, Arc<Credentials>, Option<Arc<crate::oauth::OAuthTokens>>);
+
+fn upstream(
+    config: &Config,
+    db: &sea_orm::DatabaseConnection,
+    redis: Option<crate::shared_redis::SharedRedis>,
+) -> anyhow::Result<Option<Upstream>> {
+    let oauth = config.oauth_tokens(db, redis.clone()).map_err(anyhow::Error::msg).context("OAuth configuration")?;
+    let private_app = config.hubspot.hubspot_access_token.clone();
+    if private_app.is_none() && oauth.is_none() {
+        return Ok(None);
+    }
+    let installs = oauth.clone().map(|t| t as Arc<dyn crate::hubspot::TokenSource>);
+    let credentials = Arc::new(Credentials::new(private_app, installs));
+    let client = crate::hubspot::HubSpot::new(config.hubspot.settings(redis), credentials.clone());
+    Ok(Some((client, credentials, oauth)))
+}
+
 async fn sync(config: &Config, portal: Option<i64>, full: bool) -> anyhow::Result<()> {
     let redis = config.redis().map_err(anyhow::Error::msg)?;
-    let hubspot =
-        config.hubspot.client(redis).context("HUBSPOT_ACCESS_TOKEN is not set: there is no HubSpot to sync from")?;
-    let token = config.hubspot.hubspot_access_token.clone().unwrap_or_default();
-    let portal = match portal {
-        Some(portal) => portal,
-        None => crate::sync::token_portal(&hubspot, &token).await.context("finding the token's portal")?,
-    };
     let db = db::connect_and_migrate(&config.database_url).await.context("connecting to DATABASE_URL")?;
+    let (hubspot, credentials, _) = upstream(config, &db, redis)?
+        .context("neither HUBSPOT_ACCESS_TOKEN nor an OAuth app is set: there is no HubSpot to sync from")?;
+    if let Some(token) = credentials.private_app() {
+        let owner = crate::sync::token_portal(&hubspot, token).await.context("finding the token's portal")?;
+        credentials.private_portal_is(owner);
+    }
+    let portal = portal
+        .or(credentials.private_portal())
+        .context("--portal is needed: there is no private app's token to tell the portal by")?;
     let started = std::time::Instant::now();
     let report = crate::sync::backfill(&db, &hubspot, portal, full, &crate::sync::Progress::for_terminal())
         .await
@@ -253,16 +275,30 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         scoring: crate::health::Scoring { weights: config.health_weights, thresholds: config.insight_thresholds },
         notifier: Some(notifier.clone()),
     };
-    let private_app = config.hubspot.client(redis.clone());
-    if let Some(hubspot) = private_app.clone() {
-        metrics.read_cache = hubspot.cache_stats().clone();
-        let token = config.hubspot.hubspot_access_token.clone().unwrap_or_default();
-        let every = std::time::Duration::from_secs(config.hubspot.sync_reconcile_secs);
-        crate::sync::keep_in_step(db.clone(), hubspot, token, every, Some(health.clone())).await;
-    }
-    let install = config.install(&db, redis.clone()).map_err(anyhow::Error::msg).context("OAuth configuration")?;
-    // Records are read and written with the private app's token, or else the installed portals' OAuth tokens.
-    let hubspot = private_app.or_else(|| install.as_ref().map(|i| i.hubspot.clone()));
+    let hubspot = upstream(&config, &db, redis.clone())?;
+    let supervisor = match &hubspot {
+        Some((client, credentials, _)) => {
+            metrics.read_cache = client.cache_stats().clone();
+            let schedule = config.hubspot.schedule();
+            let supervisor = crate::sync::Supervisor::new(db.clone(), client.clone(), Some(health.clone()), schedule);
+            supervisor.start(credentials.clone()).await;
+            Some(supervisor)
+        }
+        None => None,
+    };
+    let oauth = hubspot.as_ref().and_then(|(_, _, oauth)| oauth.clone());
+    let install = match (oauth, &supervisor) {
+        (Some(tokens), Some(supervisor)) => Some(crate::oauth::Install {
+            tokens,
+            authorize_url: config.oauth.hubspot_authorize_url.clone(),
+            public_url: config.public_url(),
+            supervisor: supervisor.clone(),
+        }),
+        _ => None,
+    };
+    let hubspot = hubspot.map(|(client, _, _)| client);
+    // Applied webhooks and checked mutations that meet an unknown owner, stage or property share one re-read.
+    let reference = Arc::new(crate::sync::reference::OnMiss::default());
     let webhooks = config.webhooks();
     if webhooks.is_some() {
         let applier = crate::webhooks::apply::Applier {
@@ -274,6 +310,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 ..Default::default()
             },
             health: Some(health.clone()),
+            reference: reference.clone(),
         };
         let postgres = db.get_database_backend() == sea_orm::DbBackend::Postgres;
         for _ in 0..config.webhook_appliers.unwrap_or(if postgres { 2 } else { 1 }) {
@@ -284,7 +321,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tokio::spawn(crate::health::keep_scored(health.clone(), every, metrics.health_full_passes.clone()));
     let upstream = hubspot.map(|hubspot| {
         let keys = crate::idempotency::Keys { db: db.clone(), redis: redis.clone() };
-        Arc::new(crate::upstream::HubSpotUpstream { db: db.clone(), hubspot, keys, health: Some(health.clone()) })
+        let health = Some(health.clone());
+        Arc::new(crate::upstream::HubSpotUpstream { db: db.clone(), hubspot, keys, health, reference })
             as Arc<dyn schema::upstream::Upstream>
     });
     let (auth, local_key) = authenticator(&config, &db).await?;

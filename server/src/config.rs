@@ -126,12 +126,12 @@ impl Config {
             .map_err(|e| format!("REDIS_URL: {e}"))
     }
 
-    /// The install flow, when the public app is configured; a half-done configuration is an error.
-    pub fn install(
+    /// Installed portals' tokens, when the public app is configured; a half-done configuration is an error.
+    pub fn oauth_tokens(
         &self,
         db: &sea_orm::DatabaseConnection,
         redis: Option<crate::shared_redis::SharedRedis>,
-    ) -> Result<Option<crate::oauth::Install>, String> {
+    ) -> Result<Option<std::sync::Arc<crate::oauth::OAuthTokens>>, String> {
         let o = &self.oauth;
         let (id, secret, key) = match (&o.hubspot_client_id, o.hubspot_client_secret.first(), &o.token_encryption_key) {
             // A secret alone verifies webhooks (a private app's); installs need the client id and a key too.
@@ -159,13 +159,7 @@ impl Config {
             app,
             crate::hubspot::HubSpot::anonymous(settings.clone()),
         );
-        let tokens = std::sync::Arc::new(tokens);
-        Ok(Some(crate::oauth::Install {
-            hubspot: crate::hubspot::HubSpot::new(settings, tokens.clone()),
-            tokens,
-            authorize_url: o.hubspot_authorize_url.clone(),
-            public_url: base,
-        }))
+        Ok(Some(std::sync::Arc::new(tokens)))
     }
 }
 
@@ -311,6 +305,11 @@ pub struct HubSpotConfig {
     #[arg(long, env = "SYNC_RECONCILE_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
     pub sync_reconcile_secs: u64,
 
+    /// Seconds between re-reads of the reference data (owners, pipelines, property definitions, campaigns), which
+    /// HubSpot sends no webhooks for; an id the mirror does not know triggers one at once.
+    #[arg(long, env = "REFERENCE_REFRESH_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    pub reference_refresh_secs: u64,
+
     /// Seconds before a call to HubSpot is abandoned (and retried).
     #[arg(long, env = "HUBSPOT_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub hubspot_timeout_secs: u64,
@@ -331,13 +330,16 @@ pub struct OAuthConfig {
     #[arg(long, env = "HUBSPOT_CLIENT_SECRET", hide_env_values = true, value_delimiter = ',')]
     pub hubspot_client_secret: Vec<String>,
 
-    /// Scopes asked for at install, space-separated.
+    /// Scopes asked for at install, space-separated: by default everything the gateway reads and writes (records,
+    /// owners, property definitions, campaigns and marketing emails). A kind whose scope is missing is reported in
+    /// `syncStatus` (`missingScopes`) and the rest of the sync goes on.
     #[arg(
         long,
         env = "HUBSPOT_OAUTH_SCOPES",
         default_value = "oauth crm.objects.contacts.read crm.objects.contacts.write crm.objects.companies.read \
                          crm.objects.companies.write crm.objects.deals.read crm.objects.deals.write tickets \
-                         crm.objects.owners.read"
+                         crm.objects.owners.read crm.schemas.contacts.read crm.schemas.companies.read \
+                         crm.schemas.deals.read marketing.campaigns.read content"
     )]
     pub hubspot_oauth_scopes: String,
 
@@ -366,10 +368,13 @@ impl HubSpotConfig {
         }
     }
 
-    /// The upstream client, when a private-app token is configured.
-    pub fn client(&self, redis: Option<crate::shared_redis::SharedRedis>) -> Option<crate::hubspot::HubSpot> {
-        let token = self.hubspot_access_token.clone()?;
-        Some(crate::hubspot::HubSpot::new(self.settings(redis), std::sync::Arc::new(crate::hubspot::PrivateApp(token))))
+    /// The reconcile sweep's and the reference data's schedule.
+    pub fn schedule(&self) -> crate::sync::Schedule {
+        crate::sync::Schedule {
+            reconcile: std::time::Duration::from_secs(self.sync_reconcile_secs),
+            reference: std::time::Duration::from_secs(self.reference_refresh_secs),
+            ..Default::default()
+        }
     }
 }
 

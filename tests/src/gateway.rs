@@ -36,7 +36,7 @@ impl Gateway {
         let (sim, db, hubspot) = synced_mirror(backend, portal, settings).await;
         let keys = Keys { db: db.db.clone(), redis };
         let health = Some(server::health::Health { db: db.db.clone(), scoring: Default::default(), notifier: None });
-        let upstream = HubSpotUpstream { db: db.db.clone(), hubspot, keys, health };
+        let upstream = HubSpotUpstream { db: db.db.clone(), hubspot, keys, health, reference: Default::default() };
         Self { portal, sim, db, schema: schema::build(), upstream }
     }
 
@@ -68,6 +68,11 @@ impl Gateway {
 
     pub fn requests(&self) -> u64 {
         self.sim.sim.stats().requests
+    }
+
+    /// The calls to HubSpot that changed something (reads of reference data a check made are not among them).
+    pub fn writes(&self) -> u64 {
+        self.sim.sim.stats().writes
     }
 
     /// The global ID and HubSpot id of the first record of a list field.

@@ -244,3 +244,14 @@ pub async fn synced_mirror(
     server::sync::backfill(&db.db, &hubspot, portal, false, &server::sync::Progress::Quiet).await.expect("backfill");
     (sim, db, hubspot)
 }
+
+/// Waits until `done` holds, checking ten times a second; fails the test naming `what` after `secs` seconds.
+pub async fn wait_for(what: &str, secs: u64, mut done: impl AsyncFnMut() -> bool) {
+    for _ in 0..secs * 10 {
+        if done().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{what}: not within {secs} s");
+}

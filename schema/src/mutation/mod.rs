@@ -63,7 +63,7 @@ const MAX_KEY: usize = 255;
 async fn prepare_create<T: Written>(scope: &Scope, input: &impl RecordInput, associate_with: &[ID]) -> Res<NewRecord> {
     let mut fields = input.fields()?;
     validate::default_pipeline(T::TYPE, &mut fields);
-    validate::check(&scope.db, scope.portal_id, T::TYPE, &fields, None).await?;
+    validate::check(scope, T::TYPE, &fields, None).await?;
     let links = links(scope, T::TYPE, associate_with).await?;
     Ok(NewRecord { properties: properties(fields), links, idempotency_key: None })
 }
@@ -75,7 +75,7 @@ async fn prepare_update<T: Written>(scope: &Scope, id: &ID, input: &impl RecordI
     if fields.is_empty() {
         return Err(ApiError::invalid("input", "names no property to change"));
     }
-    validate::check(&scope.db, scope.portal_id, T::TYPE, &fields, Some(&record.current())).await?;
+    validate::check(scope, T::TYPE, &fields, Some(&record.current())).await?;
     Ok((key, properties(fields)))
 }
 

@@ -1,5 +1,7 @@
 //! Checks a write before HubSpot sees it: formats (email, numbers, dates), owners that exist, and a stage that
-//! belongs to the record's pipeline. A failed check names the input field and HubSpot is not called.
+//! belongs to the record's pipeline. A failed check names the input field and HubSpot is not called. An owner or
+//! stage the mirror does not know may have been added at HubSpot since it was last read: the mirror's owners or
+//! pipelines are re-read once (a HubSpot call the request pays for) before the write is refused.
 
 use chrono::{DateTime, NaiveDate};
 use entities::{owner, pipeline, pipeline_stage};
@@ -10,6 +12,8 @@ use super::inputs::Fields;
 use crate::{
     error::{ApiError, Res},
     records::Current,
+    scope::Scope,
+    upstream::Reference,
 };
 
 const NUMBERS: &[&str] = &["amount", "annualrevenue", "numberofemployees", "hubspotscore", "num_notes"];
@@ -58,23 +62,33 @@ fn check_formats(fields: &Fields) -> Res<()> {
     Ok(())
 }
 
-async fn check_owner(db: &impl ConnectionTrait, portal: i64, fields: &Fields) -> Res<()> {
+/// Re-reads `kind` into the mirror when HubSpot is configured; whether anything was read.
+async fn refreshed(scope: &Scope, kind: Reference) -> Res<bool> {
+    let Some(upstream) = scope.hubspot()? else { return Ok(false) };
+    Ok(upstream.refresh_reference(scope.portal_id, kind).await?)
+}
+
+async fn owner_known(scope: &Scope, id: i64) -> Res<bool> {
+    let found = owner::Entity::find()
+        .filter(owner::Column::PortalId.eq(scope.portal_id))
+        .filter(owner::Column::HubspotId.eq(id))
+        .filter(owner::Column::ArchivedAt.is_null())
+        .count(&scope.db)
+        .await?;
+    Ok(found > 0)
+}
+
+async fn check_owner(scope: &Scope, fields: &Fields) -> Res<()> {
     let Some((Some(value), field)) = fields.get("hubspot_owner_id") else { return Ok(()) };
     if value.is_empty() {
         return Ok(());
     }
     let id: i64 =
         value.parse().map_err(|_| ApiError::invalid(field.clone(), format!("`{value}` is not an owner id")))?;
-    let found = owner::Entity::find()
-        .filter(owner::Column::PortalId.eq(portal))
-        .filter(owner::Column::HubspotId.eq(id))
-        .filter(owner::Column::ArchivedAt.is_null())
-        .count(db)
-        .await?;
-    if found == 0 {
-        return Err(ApiError::invalid(field.clone(), format!("no owner with id {id} in this portal")));
+    if owner_known(scope, id).await? || (refreshed(scope, Reference::Owners).await? && owner_known(scope, id).await?) {
+        return Ok(());
     }
-    Ok(())
+    Err(ApiError::invalid(field.clone(), format!("no owner with id {id} in this portal")))
 }
 
 /// The pipeline and stage properties of deals and tickets, and their defaults for a new record.
@@ -153,15 +167,23 @@ async fn check_stage(
 
 /// Every check of a write of `fields` to a record of `object_type`: a new one when `current` is `None`.
 pub(crate) async fn check(
-    db: &impl ConnectionTrait,
-    portal: i64,
+    scope: &Scope,
     object_type: ObjectType,
     fields: &Fields,
     current: Option<&Current>,
 ) -> Res<()> {
     check_formats(fields)?;
-    check_owner(db, portal, fields).await?;
-    check_stage(db, portal, object_type, fields, current).await
+    check_owner(scope, fields).await?;
+    let Err(refused) = check_stage(&scope.db, scope.portal_id, object_type, fields, current).await else {
+        return Ok(());
+    };
+    // A pipeline or stage named that the mirror does not hold may be new at HubSpot.
+    let names_one = pipeline_properties(object_type)
+        .is_some_and(|(p, s, _)| [p, s].iter().any(|n| fields.get(*n).is_some_and(|(v, _)| v.is_some())));
+    if names_one && refreshed(scope, Reference::Pipelines).await? {
+        return check_stage(&scope.db, scope.portal_id, object_type, fields, current).await;
+    }
+    Err(refused)
 }
 
 #[cfg(test)]

@@ -53,6 +53,7 @@ pub async fn disconnect(State(state): State<AppState>, headers: HeaderMap, Path(
     let entry = Entry::new(&caller.id, Some(portal), "POST /oauth/hubspot/disconnect").operation("disconnectPortal");
     match install.tokens.disconnect(portal).await {
         Ok(()) => {
+            install.supervisor.stop(portal);
             audit::write(&state.db, entry).await;
             StatusCode::NO_CONTENT.into_response()
         }

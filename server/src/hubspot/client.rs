@@ -214,24 +214,25 @@ impl HubSpot {
         self.cache.get_or_fetch(key, Box::pin(async move { hubspot.send(portal, call).await })).await
     }
 
-    /// Like [`HubSpot::read`] for a call naming one record: `None` when HubSpot does not hold it (404), which the
-    /// cache remembers for a short while.
-    pub async fn read_record(&self, portal: i64, call: Call) -> Result<Option<Cached>, HubSpotError> {
-        let key = call.cache_key(portal);
+    /// Like [`HubSpot::read`] for a batch read of one record, cached under `record` (`contacts/1001`) whatever
+    /// properties it names, so a write can drop it: `None` when HubSpot does not hold the record (404, or no result),
+    /// which the cache remembers for a short while.
+    pub async fn read_record(&self, portal: i64, record: &str, call: Call) -> Result<Option<Cached>, HubSpotError> {
         let hubspot = self.clone();
         let fetch = async move {
             match hubspot.send(portal, call).await {
                 Err(err) if err.status == Some(404) => Ok(Value::Null),
+                Ok(answer) => Ok(answer["results"].get(0).cloned().unwrap_or(Value::Null)),
                 other => other,
             }
         };
-        let answer = self.cache.get_or_fetch(key, Box::pin(fetch)).await?;
+        let answer = self.cache.get_or_fetch(record_key(portal, record), Box::pin(fetch)).await?;
         Ok((!answer.value.is_null()).then_some(answer))
     }
 
-    /// Drops the cached answer to `call`, after a write changed it.
-    pub async fn forget(&self, portal: i64, call: &Call) {
-        self.cache.forget(&call.cache_key(portal)).await;
+    /// Drops the cached answer about `record`, after a write changed it.
+    pub async fn forget(&self, portal: i64, record: &str) {
+        self.cache.forget(&record_key(portal, record)).await;
     }
 
     async fn attempt(&self, portal: i64, call: &Call) -> Result<Value, HubSpotError> {
@@ -281,4 +282,9 @@ async fn read(response: reqwest::Response) -> Result<Value, HubSpotError> {
 
 fn header(headers: &HeaderMap, name: &str) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// The read cache's key of one record's answer.
+fn record_key(portal: i64, record: &str) -> String {
+    format!("record:{portal}:{record}")
 }

@@ -66,6 +66,15 @@ impl HubSpotError {
         }
     }
 
+    /// The scopes HubSpot said the credential lacks (`MISSING_SCOPES`, 403); `None` for any other error.
+    pub fn missing_scopes(&self) -> Option<Vec<String>> {
+        (self.category == "MISSING_SCOPES").then(|| {
+            let named = self.errors.as_array().into_iter().flatten();
+            let scopes = named.flat_map(|e| e.pointer("/context/requiredGranularScopes").and_then(Value::as_array));
+            scopes.flatten().filter_map(|s| s.as_str().map(str::to_owned)).collect()
+        })
+    }
+
     /// Worth another try: rate limits (429), HubSpot's locks (423) and migrations (477), server errors and no
     /// answer. Other 4xx will fail the same way again.
     pub fn retryable(&self) -> bool {

@@ -2,6 +2,7 @@
 
 pub mod cache;
 pub mod client;
+pub mod credentials;
 pub mod error;
 pub mod limiter;
 

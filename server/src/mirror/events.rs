@@ -79,14 +79,10 @@ pub async fn set_properties(
 /// The record with its newer changes applied and the change times of its properties (JSON), or `None` when every
 /// change is older than what the mirror holds.
 fn apply(row: &object_properties::Model, changes: &[Change], created_at: DateTime<Utc>) -> Option<(CrmObject, String)> {
-    let mut properties: BTreeMap<String, Option<String>> = serde_json::from_str(&row.properties).unwrap_or_default();
-    let mut times: BTreeMap<String, i64> = serde_json::from_str(&row.property_times).unwrap_or_default();
     // Every value held dates from the version's `updatedAt` until an event says otherwise; pinning those dates now
     // keeps them when `updated_at` moves on.
+    let (mut properties, mut times) = super::merge::held_times(row);
     let version_ms = row.updated_at.timestamp_millis();
-    for key in properties.keys() {
-        times.entry(key.clone()).or_insert(version_ms);
-    }
     let (mut updated_at, mut applied) = (row.updated_at, false);
     for change in changes {
         if change.occurred_ms <= times.get(&change.name).copied().unwrap_or(version_ms) {

@@ -2,7 +2,9 @@
 //! older version overwrite a newer one.
 
 mod convert;
+pub mod definitions;
 pub mod events;
+mod merge;
 mod write;
 
 pub use write::{

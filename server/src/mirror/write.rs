@@ -64,7 +64,8 @@ where
     Ok(())
 }
 
-/// Typed rows and, beside them, the properties as received.
+/// Records read from HubSpot, merged per property into the versions the mirror holds (see [`super::merge`]): typed
+/// rows and, beside them, the properties. A read older than the version held changes nothing.
 pub async fn upsert_objects(
     db: &impl ConnectionTrait,
     portal_id: i64,
@@ -72,10 +73,46 @@ pub async fn upsert_objects(
     objects: &[CrmObject],
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    upsert_typed(db, portal_id, object_type, objects, now, Lifecycle::Written).await?;
-    let properties = objects.iter().map(|o| convert::properties(portal_id, object_type, o)).collect();
+    let held = held_properties(db, portal_id, object_type, objects).await?;
+    let (mut merged, mut rows) = (Vec::with_capacity(objects.len()), Vec::with_capacity(objects.len()));
+    for object in objects {
+        let Some((object, times)) = super::merge::merge(held.get(&object.id), object) else { continue };
+        let mut row = convert::properties(portal_id, object_type, &object);
+        row.property_times = Set(times);
+        rows.push(row);
+        merged.push(object);
+    }
+    upsert_typed(db, portal_id, object_type, &merged, now, Lifecycle::Written).await?;
     use object_properties::Column as P;
-    upsert(db, properties, &[P::PortalId, P::ObjectType, P::HubspotId], true).await
+    upsert(db, rows, &[P::PortalId, P::ObjectType, P::HubspotId], true).await
+}
+
+/// The property rows the mirror holds for `objects`, by id; on Postgres locked until the transaction ends, so a
+/// webhook's change to the same record waits instead of being merged over (rows locked in id order: no cycles).
+async fn held_properties(
+    db: &impl ConnectionTrait,
+    portal_id: i64,
+    object_type: ObjectType,
+    objects: &[CrmObject],
+) -> Result<std::collections::HashMap<i64, object_properties::Model>, DbErr> {
+    use object_properties::Column as P;
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
+    let mut ids: Vec<i64> = objects.iter().map(|o| o.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut held = std::collections::HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        let mut find = object_properties::Entity::find()
+            .filter(P::PortalId.eq(portal_id))
+            .filter(P::ObjectType.eq(object_type.singular()))
+            .filter(P::HubspotId.is_in(chunk.iter().copied()))
+            .order_by_asc(P::HubspotId);
+        if db.get_database_backend() == DbBackend::Postgres {
+            find = find.lock_exclusive();
+        }
+        held.extend(find.all(db).await?.into_iter().map(|row| (row.hubspot_id, row)));
+    }
+    Ok(held)
 }
 
 /// Whether a typed row's archive and merge state comes from the objects written or stays as the mirror holds it.

@@ -1,7 +1,7 @@
 //! Installing the public app on a portal. An admin asks for a single-use ticket ([`Install::ticket`]); opening it
 //! in a browser ([`Install::open`]) makes an expiring `state` bound to that browser and sends it to HubSpot's
 //! authorize page; the callback ([`Install::finish`]) takes the state (once, from that browser only), exchanges the
-//! code, stores the tokens encrypted, registers the portal and starts its backfill. Any failure stores nothing.
+//! code, stores the tokens encrypted, registers the portal and has the supervisor keep it in step. Any failure stores nothing.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -9,10 +9,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, DbErr};
 
 use super::{OAuthTokens, state, ticket};
-use crate::{
-    hubspot::{HubSpot, HubSpotError},
-    mirror, sync,
-};
+use crate::{hubspot::HubSpotError, mirror, sync};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
@@ -37,9 +34,8 @@ pub struct Install {
     pub tokens: Arc<OAuthTokens>,
     /// HubSpot's authorize page (`https://app.hubspot.com/oauth/authorize`).
     pub authorize_url: String,
-    /// The client for installed portals, authenticated by their OAuth tokens (the backfill after an install); one
-    /// for every install, so installs share its rate budgets and read cache.
-    pub hubspot: HubSpot,
+    /// Keeps each installed portal in step (backfill, sweeps, reference data) from its install until its disconnect.
+    pub supervisor: sync::Supervisor,
     /// `PUBLIC_URL`, without a trailing slash: install links start with it, and on https the browser's cookie is
     /// `Secure`.
     pub public_url: String,
@@ -126,13 +122,7 @@ impl Install {
         let portal = self.tokens.portal_of(&tokens.access_token).await.map_err(InstallError::Exchange)?;
         self.tokens.store(portal, &tokens).await?;
         mirror::ensure_portal(db, portal, &format!("Portal {portal}")).await?;
-        let hubspot = self.hubspot.clone();
-        let db = db.clone();
-        tokio::spawn(async move {
-            if let Err(err) = sync::backfill(&db, &hubspot, portal, false, &sync::Progress::for_terminal()).await {
-                tracing::error!(portal, error = %err, "backfill after install stopped");
-            }
-        });
+        self.supervisor.supervise(portal);
         tracing::info!(portal, by = pending.created_by.as_deref().unwrap_or("?"), "HubSpot app installed");
         Ok(Installed { portal, by: pending.created_by })
     }

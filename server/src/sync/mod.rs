@@ -2,8 +2,11 @@
 //! one transaction a page with the cursor saved beside it, so a killed backfill resumes where it stopped.
 
 mod progress;
+pub mod properties;
 mod reconcile;
+pub mod reference;
 mod state;
+mod supervisor;
 pub(crate) mod wire;
 
 use chrono::Utc;
@@ -14,6 +17,7 @@ use serde_json::{Value, json};
 pub use self::{
     progress::Progress,
     reconcile::{ReconcileReport, reconcile, refresh},
+    supervisor::{Schedule, Supervisor},
 };
 use crate::{
     hubspot::{Call, HubSpot, HubSpotError},
@@ -55,8 +59,9 @@ pub struct BackfillReport {
     pub calls: u64,
 }
 
-/// Copies `portal` from HubSpot into the mirror: owners, pipelines, every contact, company, deal and ticket with
-/// their associations, and campaigns. Resumes from the saved cursors unless `full`.
+/// Copies `portal` from HubSpot into the mirror: the reference data (owners, pipelines, property definitions,
+/// campaigns; a kind HubSpot refuses is recorded and skipped), then every contact, company, deal and ticket with every
+/// property the portal defines and their associations. Resumes from the saved cursors unless `full`.
 pub async fn backfill(
     db: &DatabaseConnection,
     hubspot: &HubSpot,
@@ -69,23 +74,13 @@ pub async fn backfill(
     if full {
         state::reset(db, portal).await?;
     }
-    let now = Utc::now();
-    let owners = list_all(hubspot, portal, "/crm/v3/owners?limit=500", &mut report, wire::owners).await?;
-    mirror::upsert_owners(db, portal, &owners, now).await?;
-    for object_type in [ObjectType::Deal, ObjectType::Ticket] {
-        let body = hubspot.send(portal, Call::get(format!("/crm/v3/pipelines/{}", object_type.plural()))).await?;
-        report.calls += 1;
-        mirror::upsert_pipelines(db, portal, &wire::pipelines(&body, object_type)?, now).await?;
-    }
+    report.calls += reference::refresh_all(db, hubspot, portal).await?;
     for object_type in ObjectType::ALL {
         if let Err(err) = backfill_type(db, hubspot, portal, object_type, &mut report, progress).await {
             state::record_error(db, portal, object_type, &err.to_string()).await?;
             return Err(err);
         }
     }
-    let campaigns = list_values(hubspot, portal, "/marketing/v3/campaigns?limit=100", &mut report).await?;
-    let emails = list_values(hubspot, portal, "/marketing/v3/emails?limit=300&includeStats=true", &mut report).await?;
-    mirror::upsert_campaigns(db, portal, &wire::campaigns(&campaigns, &emails)?, now).await?;
     mirror::refresh_statistics(db).await?;
     progress.finish();
     Ok(report)
@@ -106,12 +101,12 @@ async fn backfill_type(
     let mut cursor = saved.as_ref().and_then(|s| s.backfill_cursor.clone());
     let mut synced = saved.map_or(0, |s| s.objects_synced as u64);
     progress.start(object_type, total(hubspot, portal, object_type, report).await, synced);
-    let properties = generator::generated_properties(object_type).join(",");
+    let asked = properties::Asked::load(db, portal, object_type).await?;
     loop {
         let after = cursor.as_ref().map(|c| format!("&after={c}")).unwrap_or_default();
-        let path = format!("/crm/v3/objects/{}?limit={PAGE}&properties={properties}{after}", object_type.plural());
-        let page = wire::objects(&hubspot.send(portal, Call::get(path)).await?)?;
-        report.calls += 1;
+        let path = format!("/crm/v3/objects/{}?limit={PAGE}{after}", object_type.plural());
+        let (page, calls) = properties::read_page(hubspot, portal, &path, &asked).await?;
+        report.calls += calls;
         let ids: Vec<i64> = page.results.iter().map(|o| o.id).collect();
         let mut links = Vec::new();
         for to in read_from(object_type) {
@@ -199,89 +194,6 @@ async fn associations(
         }
     }
     Ok(out)
-}
-
-/// Keeps the token's portal in step in the background: the backfill first when the mirror is empty or an earlier one
-/// stopped short (the gateway answers meanwhile; `syncStatus` shows how far it got), then a reconcile sweep every
-/// `every`.
-pub async fn keep_in_step(
-    db: DatabaseConnection,
-    hubspot: HubSpot,
-    token: String,
-    every: std::time::Duration,
-    health: Option<crate::health::Health>,
-) {
-    let Some(portal) = portal_of_token(&hubspot, &token).await else { return };
-    let backfill = start_for_portal(db.clone(), hubspot.clone(), portal).await;
-    tokio::spawn(async move {
-        if let Some(task) = backfill
-            && !matches!(task.await, Ok(Ok(_)))
-        {
-            return;
-        }
-        let mut ticks = tokio::time::interval(every);
-        ticks.tick().await;
-        loop {
-            ticks.tick().await;
-            match reconcile(&db, &hubspot, portal, health.as_ref()).await {
-                Ok(report) => tracing::info!(portal, ?report, "reconcile sweep done"),
-                Err(err) => {
-                    tracing::warn!(portal, error = %err, "reconcile sweep failed; the next one starts where it stopped")
-                }
-            }
-        }
-    });
-}
-
-/// The token's portal, or `None` (logged) when HubSpot cannot say.
-async fn portal_of_token(hubspot: &HubSpot, token: &str) -> Option<i64> {
-    match token_portal(hubspot, token).await {
-        Ok(portal) => Some(portal),
-        Err(err) => {
-            tracing::error!(error = %err, "cannot tell which portal HUBSPOT_ACCESS_TOKEN belongs to; not syncing");
-            None
-        }
-    }
-}
-
-/// At start-up: backfills the token's portal in the background when its mirror is empty or an earlier backfill
-/// stopped short. The task, if one started.
-pub async fn start_if_incomplete(
-    db: DatabaseConnection,
-    hubspot: HubSpot,
-    token: String,
-) -> Option<tokio::task::JoinHandle<Result<BackfillReport, SyncError>>> {
-    let portal = portal_of_token(&hubspot, &token).await?;
-    start_for_portal(db, hubspot, portal).await
-}
-
-async fn start_for_portal(
-    db: DatabaseConnection,
-    hubspot: HubSpot,
-    portal: i64,
-) -> Option<tokio::task::JoinHandle<Result<BackfillReport, SyncError>>> {
-    match is_complete(&db, portal).await {
-        Ok(true) => return None,
-        Ok(false) => {}
-        Err(err) => {
-            tracing::error!(error = %err, "reading the sync state");
-            return None;
-        }
-    }
-    // Registered before serving, so the first requests already find the portal.
-    if let Err(err) = mirror::ensure_portal(&db, portal, &format!("Portal {portal}")).await {
-        tracing::error!(error = %err, "registering the portal");
-        return None;
-    }
-    Some(tokio::spawn(async move {
-        tracing::info!(portal, "backfilling the mirror from HubSpot");
-        let outcome = backfill(&db, &hubspot, portal, false, &Progress::for_terminal()).await;
-        match &outcome {
-            Ok(report) => tracing::info!(portal, objects = report.objects, calls = report.calls, "backfill done"),
-            Err(err) => tracing::error!(portal, error = %err, "backfill stopped; it resumes at the next start"),
-        }
-        outcome
-    }))
 }
 
 /// Whether every object type of `portal` has been backfilled.

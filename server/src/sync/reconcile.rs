@@ -11,7 +11,7 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use super::{SyncError, associations, linked, state, wire};
+use super::{SyncError, associations, linked, properties::Asked, state, wire};
 use crate::{
     health::Health,
     hubspot::{Call, HubSpot},
@@ -90,9 +90,8 @@ async fn sweep_changes(
     report: &mut ReconcileReport,
 ) -> Result<Vec<i64>, SyncError> {
     let property = object_type.last_modified_property();
-    // `hs_merged_object_ids` names the records a survivor absorbed.
-    let mut properties: Vec<&str> = generator::generated_properties(object_type).to_vec();
-    properties.push("hs_merged_object_ids");
+    // `hs_merged_object_ids` (always asked) names the records a survivor absorbed.
+    let asked = Asked::load(db, portal, object_type).await?;
     let mut anchor = start(db, portal, object_type).await?;
     let mut offset = 0;
     let mut newest = anchor;
@@ -114,7 +113,7 @@ async fn sweep_changes(
                 { "propertyName": property, "operator": "GTE", "value": anchor.timestamp_millis().to_string() },
             ] }],
             "sorts": [{ "propertyName": property, "direction": "ASCENDING" }],
-            "properties": properties,
+            "properties": asked.names(),
             "limit": SEARCH_PAGE,
             "after": offset.to_string(),
         });
@@ -204,8 +203,7 @@ pub async fn refresh(
     object_type: ObjectType,
     ids: &[i64],
 ) -> Result<usize, SyncError> {
-    let mut properties: Vec<&str> = generator::generated_properties(object_type).to_vec();
-    properties.push("hs_merged_object_ids");
+    let asked = Asked::load(db, portal, object_type).await?;
     // Several events may name one record: it is read once (a batch naming it twice would write it twice).
     let ids: Vec<i64> = ids.iter().copied().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     let mut objects = Vec::new();
@@ -213,7 +211,7 @@ pub async fn refresh(
         let inputs: Vec<_> = chunk.iter().map(|id| json!({ "id": id.to_string() })).collect();
         let path = format!("/crm/v3/objects/{}/batch/read", object_type.plural());
         let answer =
-            hubspot.send(portal, Call::post(path, json!({ "inputs": inputs, "properties": properties }))).await?;
+            hubspot.send(portal, Call::post(path, json!({ "inputs": inputs, "properties": asked.names() }))).await?;
         objects.extend(wire::objects(&answer)?.results);
     }
     // A merged id answers with its survivor, which may be asked for as well.
@@ -235,13 +233,13 @@ async fn sweep_archived(
     object_type: ObjectType,
     report: &mut ReconcileReport,
 ) -> Result<(), SyncError> {
-    let properties = generator::generated_properties(object_type).join(",");
+    // A tombstone needs no more than the id and the dates; the properties held stay as they are.
+    let asked = Asked::new(object_type, []);
     let mut after: Option<String> = None;
     loop {
         let cursor = after.as_ref().map(|a| format!("&after={a}")).unwrap_or_default();
-        let path =
-            format!("/crm/v3/objects/{}?archived=true&limit=100&properties={properties}{cursor}", object_type.plural());
-        let page = wire::objects(&hubspot.send(portal, Call::get(path)).await?)?;
+        let path = format!("/crm/v3/objects/{}?archived=true&limit=100{cursor}", object_type.plural());
+        let (page, _) = super::properties::read_page(hubspot, portal, &path, &asked).await?;
         let newly = newly_archived(db, portal, object_type, &page.results).await?;
         mirror::upsert_objects(db, portal, object_type, &page.results, Utc::now()).await?;
         report.archived += newly;

@@ -23,15 +23,23 @@ async fn write(db: &impl ConnectionTrait, row: sync_state::ActiveModel, columns:
 
 /// A fresh row: nothing synced yet.
 fn row(portal: i64, object_type: ObjectType) -> sync_state::ActiveModel {
+    kind_row(portal, object_type.singular())
+}
+
+/// A fresh row of any kind: an object type (`contact`) or reference data (`owners`).
+fn kind_row(portal: i64, kind: &str) -> sync_state::ActiveModel {
     sync_state::ActiveModel {
         portal_id: Set(portal),
-        object_type: Set(object_type.singular().to_owned()),
+        object_type: Set(kind.to_owned()),
         backfill_cursor: Set(None),
         backfill_done: Set(false),
         reconcile_cursor: Set(None),
         objects_synced: Set(0),
         last_error: Set(None),
         updated_at: Set(Utc::now()),
+        refreshed_at: Set(None),
+        fingerprint: Set(None),
+        missing_scopes: Set(None),
     }
 }
 
@@ -72,6 +80,39 @@ pub async fn record_error(
 ) -> Result<(), DbErr> {
     let row = sync_state::ActiveModel { last_error: Set(Some(error.to_owned())), ..row(portal, object_type) };
     write(db, row, &[C::LastError]).await
+}
+
+/// The saved state of a kind of reference data.
+pub async fn load_kind(db: &impl ConnectionTrait, portal: i64, kind: &str) -> Result<Option<sync_state::Model>, DbErr> {
+    sync_state::Entity::find_by_id((portal, kind.to_owned())).one(db).await
+}
+
+/// A kind of reference data was read whole: when, and the digest of what was read; clears an earlier error.
+pub async fn refreshed(db: &impl ConnectionTrait, portal: i64, kind: &str, fingerprint: &str) -> Result<(), DbErr> {
+    let row = sync_state::ActiveModel {
+        backfill_done: Set(true),
+        refreshed_at: Set(Some(Utc::now())),
+        fingerprint: Set(Some(fingerprint.to_owned())),
+        ..kind_row(portal, kind)
+    };
+    let columns = [C::BackfillDone, C::RefreshedAt, C::Fingerprint, C::LastError, C::MissingScopes];
+    write(db, row, &columns).await
+}
+
+/// Why reading a kind of reference data failed, and the scopes HubSpot said were missing, if that was why.
+pub async fn refresh_failed(
+    db: &impl ConnectionTrait,
+    portal: i64,
+    kind: &str,
+    error: &str,
+    missing_scopes: Option<&[String]>,
+) -> Result<(), DbErr> {
+    let row = sync_state::ActiveModel {
+        last_error: Set(Some(error.to_owned())),
+        missing_scopes: Set(missing_scopes.map(|s| s.join(","))),
+        ..kind_row(portal, kind)
+    };
+    write(db, row, &[C::LastError, C::MissingScopes]).await
 }
 
 /// `--full`: start every type again from the first page.

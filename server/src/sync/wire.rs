@@ -1,4 +1,4 @@
-//! HubSpot's JSON, read into the shapes the mirror writes (the generator's model types, which mirror HubSpot's).
+//! HubSpot's JSON, read into the domain's shapes (crate `hubspot`) the mirror writes.
 
 use std::collections::BTreeMap;
 
@@ -50,6 +50,15 @@ impl WireObject {
             archived: self.archived,
         })
     }
+}
+
+/// The entries of `GET /crm/v3/properties/{objectType}`.
+pub fn property_definitions(body: &Value) -> Result<Vec<hubspot::PropertyDefinition>, HubSpotError> {
+    let entries = body.get("results").and_then(Value::as_array).ok_or_else(|| bad("properties", "no results"))?;
+    entries
+        .iter()
+        .map(|e| hubspot::PropertyDefinition::from_hubspot_json(e).ok_or_else(|| bad("property", e)))
+        .collect()
 }
 
 pub fn objects(body: &Value) -> Result<Page<CrmObject>, HubSpotError> {

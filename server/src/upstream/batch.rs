@@ -7,7 +7,7 @@ use hubspot::{CrmObject, ObjectType};
 use schema::upstream::{ItemAnswer, NewRecord, Properties, UpstreamError, WriteError};
 use serde_json::{Value, json};
 
-use super::{HubSpotUpstream, associations, changes, edges, record_call, refused, sets_scored};
+use super::{HubSpotUpstream, associations, changes, edges, record, refused, sets_scored};
 use crate::{
     hubspot::{Call, HubSpotError},
     mirror::{self, events},
@@ -80,7 +80,7 @@ impl HubSpotUpstream {
         txn.commit().await?;
         for object in &objects {
             // A read of the id before it existed may have been remembered as missing.
-            self.hubspot.forget(portal, &record_call(object_type, object.id)).await;
+            self.hubspot.forget(portal, &record(object_type, object.id)).await;
         }
         let mut touched: Vec<(ObjectType, i64)> = objects.iter().map(|o| (object_type, o.id)).collect();
         touched.extend(links.iter().map(|edge| (edge.to_type, edge.to_id)));
@@ -115,7 +115,7 @@ impl HubSpotUpstream {
         }
         txn.commit().await?;
         for object in &updated {
-            self.hubspot.forget(portal, &record_call(object_type, object.id)).await;
+            self.hubspot.forget(portal, &record(object_type, object.id)).await;
         }
         let scored: Vec<i64> =
             changed.iter().filter(|(_, properties)| sets_scored(object_type, properties)).map(|(id, _)| *id).collect();
@@ -141,7 +141,7 @@ impl HubSpotUpstream {
         }
         txn.commit().await?;
         for id in &ids {
-            self.hubspot.forget(portal, &record_call(object_type, *id)).await;
+            self.hubspot.forget(portal, &record(object_type, *id)).await;
         }
         let touched: Vec<(ObjectType, i64)> = ids.iter().map(|id| (object_type, *id)).collect();
         self.rescore(portal, "archiveMany", &touched).await;

@@ -7,7 +7,9 @@ mod batch;
 
 use chrono::Utc;
 use hubspot::{Association, CrmObject, ObjectType};
-use schema::upstream::{Answer, ItemAnswer, Link, NewRecord, Properties, Source, Upstream, UpstreamError, WriteError};
+use schema::upstream::{
+    Answer, ItemAnswer, Link, NewRecord, Properties, Reference, Source, Upstream, UpstreamError, WriteError,
+};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection,
     sea_query::{Alias, Expr, ExprTrait, Query},
@@ -19,7 +21,7 @@ use crate::{
     hubspot::{Call, HubSpot, HubSpotError},
     idempotency::{Claim, Keys},
     mirror::{self, events},
-    sync::wire,
+    sync::{properties::Asked, wire},
 };
 
 #[derive(Clone)]
@@ -29,6 +31,8 @@ pub struct HubSpotUpstream {
     pub keys: Keys,
     /// Rescores the clients a write touches before the mutation answers; `None` leaves it to the full pass.
     pub health: Option<Health>,
+    /// Re-reads owners or pipelines when a mutation names one the mirror does not know.
+    pub reference: std::sync::Arc<crate::sync::reference::OnMiss>,
 }
 
 /// How often, and how many times, a create waits on another request creating with the same idempotency key.
@@ -45,11 +49,16 @@ fn refused(err: HubSpotError) -> WriteError {
     })
 }
 
-/// The read of one record a fallback makes, and the cache entry a write of that record drops: every property
-/// the mirror keeps.
-fn record_call(object_type: ObjectType, id: i64) -> Call {
-    let properties = generator::generated_properties(object_type).join(",");
-    Call::get(format!("/crm/v3/objects/{}/{id}?properties={properties}", object_type.plural()))
+/// The read of one record a fallback makes: every property the portal defines, named in a batch read's body (a
+/// GET's query string would hit HubSpot's URL limit).
+fn record_call(object_type: ObjectType, id: i64, asked: &Asked) -> Call {
+    let path = format!("/crm/v3/objects/{}/batch/read", object_type.plural());
+    Call::post(path, json!({ "inputs": [{ "id": id.to_string() }], "properties": asked.names() }))
+}
+
+/// The read cache's name for record `id`, which a write of it drops.
+fn record(object_type: ObjectType, id: i64) -> String {
+    format!("{}/{id}", object_type.plural())
 }
 
 /// A new record's links as HubSpot's create takes them.
@@ -98,7 +107,9 @@ impl HubSpotUpstream {
     }
 
     async fn fetch(self, portal: i64, object_type: ObjectType, id: i64) -> Result<Option<Source>, WriteError> {
-        let Some(answer) = self.hubspot.read_record(portal, record_call(object_type, id)).await.map_err(refused)?
+        let asked = Asked::load(&self.db, portal, object_type).await?;
+        let call = record_call(object_type, id, &asked);
+        let Some(answer) = self.hubspot.read_record(portal, &record(object_type, id), call).await.map_err(refused)?
         else {
             return Ok(None);
         };
@@ -185,7 +196,7 @@ impl HubSpotUpstream {
         mirror::upsert_associations(&txn, portal, &edges, now).await?;
         txn.commit().await?;
         // A read of the id before it existed may have been remembered as missing.
-        self.hubspot.forget(portal, &record_call(object_type, object.id)).await;
+        self.hubspot.forget(portal, &record(object_type, object.id)).await;
         let mut touched = vec![(object_type, object.id)];
         touched.extend(links.iter().map(|link| (link.kind.to, link.to_id)));
         self.rescore(portal, "create", &touched).await;
@@ -209,7 +220,7 @@ impl HubSpotUpstream {
             mirror::upsert_objects(&txn, portal, object_type, std::slice::from_ref(&object), Utc::now()).await?;
         }
         txn.commit().await?;
-        self.hubspot.forget(portal, &record_call(object_type, id)).await;
+        self.hubspot.forget(portal, &record(object_type, id)).await;
         if sets_scored(object_type, &properties) {
             self.rescore(portal, "update", &[(object_type, id)]).await;
         }
@@ -220,7 +231,7 @@ impl HubSpotUpstream {
         let call = Call::delete(format!("/crm/v3/objects/{}/{id}", object_type.plural()));
         self.hubspot.send(portal, call).await.map_err(refused)?;
         events::tombstone(&self.db, portal, object_type, id, Utc::now().timestamp_millis()).await?;
-        self.hubspot.forget(portal, &record_call(object_type, id)).await;
+        self.hubspot.forget(portal, &record(object_type, id)).await;
         self.rescore(portal, "archive", &[(object_type, id)]).await;
         Ok(())
     }
@@ -272,7 +283,7 @@ impl HubSpotUpstream {
             tracing::warn!(error = %err, portal, survivor = survivor.id, "reading a merged record's links failed");
         }
         for id in [primary, merged] {
-            self.hubspot.forget(portal, &record_call(object_type, id)).await;
+            self.hubspot.forget(portal, &record(object_type, id)).await;
         }
         self.rescore(portal, "merge", &[(object_type, primary), (object_type, merged)]).await;
         Ok(survivor.id)
@@ -280,6 +291,20 @@ impl HubSpotUpstream {
 }
 
 impl Upstream for HubSpotUpstream {
+    fn refresh_reference(&self, portal: i64, kind: Reference) -> Answer<bool> {
+        let this = self.clone();
+        Box::pin(async move {
+            let kind = match kind {
+                Reference::Owners => crate::sync::reference::Kind::Owners,
+                Reference::Pipelines => crate::sync::reference::Kind::Pipelines,
+            };
+            this.reference.refresh(&this.db, &this.hubspot, portal, kind).await.map_err(|err| match err {
+                crate::sync::SyncError::HubSpot(err) => refused(err),
+                crate::sync::SyncError::Db(err) => WriteError::from(err),
+            })
+        })
+    }
+
     fn associate(&self, portal: i64, edge: Association, inverse: Association) -> Answer<()> {
         Box::pin(self.clone().associate(portal, edge, inverse))
     }

@@ -12,6 +12,7 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
+    sync::Arc,
     time::Duration,
 };
 
@@ -33,7 +34,7 @@ use super::{WebhookStats, log::state};
 use crate::{
     hubspot::HubSpot,
     mirror::{self, events},
-    sync,
+    sync::{self, reference::OnMiss},
 };
 
 #[derive(Clone, Debug)]
@@ -75,6 +76,8 @@ pub struct Applier {
     pub settings: ApplierSettings,
     /// Rescores the clients applied events touch; `None` leaves scoring to the full pass.
     pub health: Option<crate::health::Health>,
+    /// Re-reads reference data an applied change names and the mirror does not hold (a new property, owner or stage).
+    pub reference: Arc<OnMiss>,
 }
 
 /// What one pass did.
@@ -267,6 +270,7 @@ impl Applier {
                 events.push(event.event_id);
             }
         }
+        self.look_up_unknowns(&claimed, &outcomes).await?;
         if let Some(health) = &self.health {
             for (portal, (records, events)) in touched {
                 // The cause names the events (a few of them: a pass may apply hundreds).
@@ -276,6 +280,36 @@ impl Applier {
             }
         }
         Ok(pass)
+    }
+
+    /// Applied property changes that name a property, owner or stage the mirror does not know: that kind is re-read
+    /// in the background (HubSpot sends no webhooks for reference data).
+    async fn look_up_unknowns(
+        &self,
+        claimed: &[Event],
+        outcomes: &BTreeMap<i64, Result<(), String>>,
+    ) -> Result<(), DbErr> {
+        let Some(hubspot) = &self.hubspot else { return Ok(()) };
+        let mut changes: BTreeMap<(i64, ObjectType), Vec<sync::reference::Change>> = BTreeMap::new();
+        let applied = claimed.iter().filter(|e| outcomes.get(&e.id).is_some_and(Result::is_ok));
+        for event in applied.filter(|e| kind(e) == "propertyChange") {
+            let (Some(object_type), Some(name)) = (object_type(event), event.payload["propertyName"].as_str()) else {
+                continue;
+            };
+            let value = event.payload["propertyValue"].as_str().map(str::to_owned);
+            changes.entry((event.portal_id, object_type)).or_default().push((name.to_owned(), value));
+        }
+        for ((portal, object_type), changes) in changes {
+            for kind in sync::reference::unknown_in(&self.db, portal, object_type, &changes).await? {
+                let (db, hubspot, misses) = (self.db.clone(), hubspot.clone(), self.reference.clone());
+                tokio::spawn(async move {
+                    if let Err(err) = misses.refresh(&db, &hubspot, portal, kind).await {
+                        tracing::warn!(portal, kind = kind.name(), error = %err, "re-reading reference data failed");
+                    }
+                });
+            }
+        }
+        Ok(())
     }
 
     /// In the claim's transaction: applies what needs no read from HubSpot and marks it, leases the events that

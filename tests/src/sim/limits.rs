@@ -80,6 +80,9 @@ pub async fn guard(State(sim): State<Shared>, mut request: Request, next: Next) 
     let (delay, verdict) = {
         let mut world = sim.world.lock().expect("simulator state");
         world.stats.requests += 1;
+        if super::scopes::verb(request.method(), request.uri().path()) == super::scopes::Verb::Write {
+            world.stats.writes += 1;
+        }
         let delay = Duration::from_millis(world.chaos.latency_ms);
         let call = (request.method(), request.uri().path());
         (delay, admit(&sim, &mut world, request.headers(), call, search))

@@ -97,6 +97,8 @@ impl Default for SimConfig {
 pub struct Stats {
     /// Every API call, refused ones included.
     pub requests: u64,
+    /// The calls among them that change something (not a GET, search or batch read).
+    pub writes: u64,
     pub rate_limited: u64,
     pub searches: u64,
     pub daily: u64,

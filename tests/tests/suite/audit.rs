@@ -363,6 +363,7 @@ mod oauth {
         hubspot::{ClientSettings, HubSpot},
         metrics::Metrics,
         oauth::{Install, OAuthApp, OAuthTokens, crypto::Keys},
+        sync::{Schedule, Supervisor},
     };
     use tests::{
         sim::{Running, SimConfig},
@@ -387,8 +388,9 @@ mod oauth {
         };
         let tokens =
             Arc::new(OAuthTokens::new(db.db.clone(), Arc::new(keys), app, HubSpot::anonymous(settings.clone())));
+        let hubspot = HubSpot::new(settings, tokens.clone());
         let install = Install {
-            hubspot: HubSpot::new(settings, tokens.clone()),
+            supervisor: Supervisor::new(db.db.clone(), hubspot, None, Schedule::default()),
             tokens,
             authorize_url: format!("{}/oauth/authorize", sim.base_url()),
             public_url: PUBLIC_URL.to_owned(),

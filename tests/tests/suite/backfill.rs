@@ -9,8 +9,9 @@ use generator::generate;
 use hubspot::{ObjectType, Portal};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use server::{
+    hubspot::credentials::Credentials,
     hubspot::{ClientSettings, HubSpot, PrivateApp},
-    sync::{Progress, backfill, start_if_incomplete, token_portal},
+    sync::{Progress, Schedule, Supervisor, backfill, is_complete, token_portal},
 };
 use tests::{
     Backend, TestDb, on_both,
@@ -133,8 +134,9 @@ on_both!(fills_the_mirror_from_hubspot, |backend: Backend| async move {
 on_both!(resumes_a_killed_backfill_where_it_stopped, |backend: Backend| async move {
     let sim = simulator().await;
     let db = TestDb::migrated(backend).await;
-    // HubSpot goes away after a dozen calls, and the client does not retry: the backfill stops part-way.
-    sim.sim.set_chaos(Chaos { pass_next: 12, fail_next: 1_000, ..Chaos::default() });
+    // HubSpot goes away after 30 calls (14 read the reference data), and the client does not retry: the backfill
+    // stops part-way.
+    sim.sim.set_chaos(Chaos { pass_next: 30, fail_next: 1_000, ..Chaos::default() });
     let failed = backfill(&db.db, &client(&sim, 0), PORTAL, false, &Progress::Quiet).await;
     assert!(failed.is_err());
     let saved = sync_state::Entity::find().filter(sync_state::Column::PortalId.eq(PORTAL)).all(&db.db).await.unwrap();
@@ -150,15 +152,25 @@ on_both!(resumes_a_killed_backfill_where_it_stopped, |backend: Backend| async mo
     assert_mirrors(&db, &portal).await;
 });
 
-on_both!(start_up_backfills_only_an_unfinished_mirror, |backend: Backend| async move {
+/// A supervisor whose sweeps and refreshes wait an hour: the test sees the backfill alone.
+fn supervisor(sim: &Running, db: &TestDb) -> (Supervisor, Arc<Credentials>) {
+    let credentials = Arc::new(Credentials::new(Some(sim.token().to_owned()), None));
+    let settings = ClientSettings { base_url: sim.base_url(), ..ClientSettings::default() };
+    let hubspot = HubSpot::new(settings, credentials.clone());
+    let hour = Duration::from_secs(3600);
+    let schedule = Schedule { reconcile: hour, reference: hour, ..Schedule::default() };
+    (Supervisor::new(db.db.clone(), hubspot, None, schedule), credentials)
+}
+
+on_both!(start_up_backfills_the_private_apps_portal, |backend: Backend| async move {
     let sim = simulator().await;
     let db = TestDb::migrated(backend).await;
-    let task = start_if_incomplete(db.db.clone(), client(&sim, 3), sim.token().to_owned()).await;
-    let report = task.expect("an empty mirror is backfilled").await.unwrap().expect("backfill");
-    assert!(report.objects > 0);
+    let (supervisor, credentials) = supervisor(&sim, &db);
+    supervisor.start(credentials.clone()).await;
+    tests::wait_for("the backfill", 60, async || is_complete(&db.db, PORTAL).await.unwrap()).await;
+    assert_eq!(credentials.private_portal(), Some(PORTAL), "the token's portal was asked once");
+    assert_eq!(supervisor.supervised(), vec![PORTAL]);
     assert_mirrors(&db, &generate(&small_spec(PORTAL))).await;
-    let again = start_if_incomplete(db.db.clone(), client(&sim, 3), sim.token().to_owned()).await;
-    assert!(again.is_none(), "a finished mirror is left alone");
-    let unknown = start_if_incomplete(db.db.clone(), client(&sim, 0), "not-a-token".to_owned()).await;
-    assert!(unknown.is_none(), "an unknown token syncs nothing");
+    supervisor.stop(PORTAL);
+    assert!(supervisor.supervised().is_empty());
 });

@@ -27,6 +27,7 @@ mod oauth;
 mod objects;
 mod operations;
 mod pagination;
+mod portal_schema;
 mod python_client;
 mod read_cache;
 mod read_columns;

@@ -17,6 +17,7 @@ const TABLES: &[&str] = &[
     "campaigns",
     "associations",
     "object_properties",
+    "property_definitions",
     "webhook_events",
     "webhook_queue",
     "sync_state",

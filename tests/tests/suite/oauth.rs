@@ -193,6 +193,7 @@ mod install {
         http::AppState,
         metrics::Metrics,
         oauth::Install,
+        sync::{Schedule, Supervisor},
     };
     use tower::ServiceExt;
 
@@ -202,8 +203,9 @@ mod install {
 
     fn install(sim: &Running, db: &TestDb, public_url: &str) -> Arc<Install> {
         let tokens = tokens(sim, db);
+        let hubspot = HubSpot::new(settings(sim), tokens.clone());
         Arc::new(Install {
-            hubspot: HubSpot::new(settings(sim), tokens.clone()),
+            supervisor: Supervisor::new(db.db.clone(), hubspot, None, Schedule::default()),
             tokens,
             authorize_url: format!("{}/oauth/authorize", sim.base_url()),
             public_url: public_url.to_owned(),

@@ -49,6 +49,7 @@ impl World {
             stats: WebhookStats::default(),
             settings: ApplierSettings { min_backoff: Duration::ZERO, ..ApplierSettings::default() },
             health: Some(server::health::Health { db: db.db.clone(), scoring: Default::default(), notifier: None }),
+            reference: Default::default(),
         };
         Self { sim, db, applier, next_event: 1 }
     }
@@ -368,6 +369,7 @@ on_both!(hubspots_example_deliveries_apply_as_documented, |backend: Backend| asy
         stats: WebhookStats::default(),
         settings: ApplierSettings::default(),
         health: None,
+        reference: Default::default(),
     };
     let fixture: Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/webhook-events.json")).unwrap(),

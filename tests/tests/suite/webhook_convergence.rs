@@ -73,6 +73,7 @@ on_both!(duplicated_shuffled_deliveries_converge, |backend: Backend| async move 
         stats: metrics.webhooks.clone(),
         settings: ApplierSettings { idle: Duration::from_millis(20), ..ApplierSettings::default() },
         health: None,
+        reference: Default::default(),
     };
     let applying = tokio::spawn(applier.run());
 

@@ -15,6 +15,7 @@ use tests::{
     Backend, TestDb,
     convergence::differences,
     sim::{Running, webhooks::WebhookSettings},
+    wait_for,
 };
 
 const PORTAL: i64 = 100_001;
@@ -61,16 +62,6 @@ impl Drop for Gateway {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-async fn wait_for(what: &str, secs: u64, mut done: impl AsyncFnMut() -> bool) {
-    for _ in 0..secs * 10 {
-        if done().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{what}: not within {secs} s");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
