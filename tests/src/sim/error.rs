@@ -77,6 +77,13 @@ impl SimError {
         e
     }
 
+    /// A `VALIDATION_ERROR` about one field of a request body, with HubSpot's code for it.
+    pub fn field_error(code: &'static str, message: impl Into<String>, field: &str) -> Self {
+        let mut e = Self::validation(message);
+        e.errors.push(json!({ "message": e.message, "code": code, "context": { "field": [field] } }));
+        e
+    }
+
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "INVALID_AUTHENTICATION", message)
     }

@@ -1,8 +1,13 @@
 //! A HubSpot simulator: the REST endpoints of `shared/HUBSPOT.md` over in-memory portals made by the generator, with
 //! HubSpot's shapes, status codes, error bodies, rate limits and OAuth, plus chaos on demand. Tests and the demo run
 //! the gateway against it; `hubspot-sim` serves it on its own.
+//!
+//! Controls outside HubSpot's API, without a token: `GET /_sim/stats`, `POST /_sim/chaos`, `GET /_sim/webhooks`,
+//! `POST /_sim/mutate` (random changes), and `POST /_sim/owners`, `/_sim/properties/{type}` and
+//! `/_sim/pipelines/{type}/{id}/stages` to change a portal's reference data at run time (see `control`).
 
 mod assoc;
+mod control;
 mod crm;
 pub mod error;
 pub mod limits;
@@ -198,6 +203,7 @@ pub fn router(sim: Shared) -> Router {
     Router::new()
         .merge(api)
         .merge(oauth::routes())
+        .merge(control::routes())
         .route("/_sim/stats", get(stats))
         .route("/_sim/chaos", post(chaos))
         .route("/_sim/webhooks", get(sender_stats))

@@ -82,6 +82,8 @@ pub struct PortalState {
     /// Each type's property definitions, HubSpot's own first, archived ones included.
     pub properties: HashMap<ObjectType, Vec<PropertyDefinition>>,
     next_id: HashMap<ObjectType, i64>,
+    /// The last id given to a pipeline or stage made at run time.
+    last_reference_id: i64,
     /// Webhook events of the changes made, waiting for the sender (HubSpot's shapes, without the app fields).
     pub outbox: Vec<Value>,
     /// Whether changes record webhook events (only when a sender will take them).
@@ -134,11 +136,43 @@ impl PortalState {
             campaigns: portal.campaigns,
             properties,
             next_id,
+            last_reference_id: 100_000_000,
             outbox: Vec::new(),
             sends_webhooks: false,
         };
         state.refresh_pipeline_options();
         state
+    }
+
+    /// A fresh id for a pipeline or stage: HubSpot's are numeric strings.
+    pub fn fresh_reference_id(&mut self) -> String {
+        self.last_reference_id += 1;
+        self.last_reference_id.to_string()
+    }
+
+    /// Adds an owner (a user added in HubSpot's settings) with fresh owner and user ids; `updatedAt` is `now`.
+    pub fn add_owner(
+        &mut self,
+        email: &str,
+        first_name: &str,
+        last_name: &str,
+        teams: Vec<hubspot::Team>,
+        now: DateTime<Utc>,
+    ) -> &Owner {
+        let id = self.owners.iter().map(|o| o.id).max().unwrap_or(70_000_000) + 1;
+        let user_id = self.owners.iter().map(|o| o.user_id).max().unwrap_or(9_000_000) + 1;
+        self.owners.push(Owner {
+            id,
+            email: email.to_owned(),
+            first_name: first_name.to_owned(),
+            last_name: last_name.to_owned(),
+            user_id,
+            teams,
+            created_at: to_millis(now),
+            updated_at: to_millis(now),
+            archived: false,
+        });
+        self.owners.last().expect("just added")
     }
 
     /// The live (not archived) definition of a property.

@@ -766,3 +766,189 @@ async fn a_uri_longer_than_hubspot_takes_is_414_before_anything_else() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(api.sim.sim.stats().uri_too_long, 1);
 }
+
+#[tokio::test]
+async fn custom_properties_are_created_changed_and_archived_as_hubspot_does() {
+    let api = Api::start(config()).await;
+    let regions = json!({ "name": "regions", "label": "Regions", "type": "enumeration", "fieldType": "checkbox",
+                          "groupName": "contactinformation",
+                          "options": [{ "label": "North", "value": "north" }, { "label": "South", "value": "south" }] });
+    let (status, created) = api.post("/crm/v3/properties/contacts", regions.clone()).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(
+        created["options"][1],
+        json!({ "label": "South", "value": "south", "displayOrder": 1, "hidden": false })
+    );
+    assert!(created.get("hubspotDefined").is_none());
+    assert!(created["createdAt"].is_string() && created["updatedAt"] == created["createdAt"]);
+    let (status, taken) = api.post("/crm/v3/properties/contacts", regions).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(taken["category"], "OBJECT_ALREADY_EXISTS");
+    let (_, taken) = api
+        .post(
+            "/crm/v3/properties/contacts",
+            json!({ "name": "email", "label": "E", "type": "string",
+                                                                     "fieldType": "text", "groupName": "g" }),
+        )
+        .await;
+    assert_eq!(taken["category"], "OBJECT_ALREADY_EXISTS", "HubSpot's own names are taken too");
+    let (status, missing) = api.post("/crm/v3/properties/contacts", json!({ "name": "x", "type": "string" })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(missing["category"], "VALIDATION_ERROR");
+    assert_eq!(missing["errors"][0]["code"], "REQUIRED_FIELD");
+    let bad_type = json!({ "name": "x", "label": "X", "type": "money", "fieldType": "text", "groupName": "g" });
+    let (status, bad) = api.post("/crm/v3/properties/contacts", bad_type).await;
+    assert_eq!((status, bad["errors"][0]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("INVALID_PROPERTY_TYPE")));
+
+    let write = |value: &str| {
+        api.call(Method::PATCH, "/crm/v3/objects/contacts/1001", Some(json!({ "properties": { "regions": value } })))
+    };
+    let (status, both) = write("north;south").await;
+    assert_eq!(status, StatusCode::OK, "each of a multi-select's values is an option");
+    assert_eq!(both["properties"]["regions"], "north;south");
+    let (_, west) = write("north;west").await;
+    assert_eq!(west["errors"][0]["code"], "INVALID_OPTION");
+    assert!(west["errors"][0]["message"].as_str().unwrap().starts_with("west "));
+
+    let path = "/crm/v3/properties/contacts/regions";
+    let patch = json!({ "label": "Sales regions", "options": [{ "label": "West", "value": "west" }] });
+    let (status, patched) = api.call(Method::PATCH, path, Some(patch)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(patched["label"], "Sales regions");
+    assert!(patched["updatedAt"].as_str().unwrap() >= created["updatedAt"].as_str().unwrap());
+    assert_eq!(write("west").await.0, StatusCode::OK, "the new options are live");
+    let (status, own) =
+        api.call(Method::PATCH, "/crm/v3/properties/contacts/email", Some(json!({ "label": "Mail" }))).await;
+    assert_eq!((status, own["errors"][0]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("READ_ONLY_DEFINITION")));
+    let (status, _) = api.call(Method::DELETE, "/crm/v3/properties/contacts/email", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "HubSpot's own properties cannot be archived");
+
+    let (status, _) = api.call(Method::DELETE, path, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(api.get(path).await.0, StatusCode::NOT_FOUND);
+    let (_, archived) = api.get("/crm/v3/properties/contacts?archived=true").await;
+    assert_eq!(definition(&archived, "regions")["archived"], true);
+    let (status, gone) = write("west").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(gone["errors"][0]["code"], "PROPERTY_DOESNT_EXIST", "an archived property is refused as unknown");
+    let (_, read) = api.get("/crm/v3/objects/contacts/1001?properties=regions").await;
+    assert!(read["properties"].get("regions").is_none(), "and ignored on read");
+}
+
+#[tokio::test]
+async fn stages_and_pipelines_added_at_run_time_take_deals() {
+    let api = Api::start(config()).await;
+    let move_to = |stage: &str| {
+        let body = json!({ "properties": { "pipeline": "default", "dealstage": stage } });
+        api.call(Method::PATCH, "/crm/v3/objects/deals/9000001", Some(body))
+    };
+    let (_, before) = api.get("/crm/v3/pipelines/deals/default").await;
+    let (status, refused) = move_to("100000001").await;
+    assert_eq!((status, refused["errors"][0]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("INVALID_OPTION")));
+
+    let stage = json!({ "label": "Legal review", "displayOrder": 5, "metadata": { "probability": 0.95 } });
+    let (status, added) = api.post("/crm/v3/pipelines/deals/default/stages", stage).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let id = added["id"].as_str().unwrap().to_owned();
+    assert!(id.parse::<u64>().is_ok(), "HubSpot's stage ids are numeric strings: {id}");
+    assert_eq!(added["metadata"], json!({ "probability": "0.95", "isClosed": "false" }));
+    let (_, after) = api.get("/crm/v3/pipelines/deals/default").await;
+    assert!(after["updatedAt"].as_str().unwrap() > before["updatedAt"].as_str().unwrap());
+    assert_eq!(after["stages"].as_array().unwrap().len(), 8);
+
+    let (status, moved) = move_to(&id).await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    assert_eq!(moved["properties"]["hs_deal_stage_probability"], "0.95");
+    assert_eq!(moved["properties"]["hs_is_closed"], "false");
+    let (_, definitions) = api.get("/crm/v3/properties/deals/dealstage").await;
+    assert!(definitions["options"].as_array().unwrap().iter().any(|o| o["value"] == id.as_str()));
+
+    let path = format!("/crm/v3/pipelines/deals/default/stages/{id}");
+    let patch = json!({ "label": "Legal", "metadata": { "probability": "1.0", "isClosed": true } });
+    let (status, patched) = api.call(Method::PATCH, &path, Some(patch)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!((patched["label"].as_str(), patched["metadata"]["isClosed"].as_str()), (Some("Legal"), Some("true")));
+    let (status, bad) = api.post("/crm/v3/pipelines/deals/default/stages", json!({ "label": "No odds" })).await;
+    assert_eq!((status, bad["category"].as_str()), (StatusCode::BAD_REQUEST, Some("VALIDATION_ERROR")));
+
+    let pipeline = json!({ "label": "Partners", "displayOrder": 3, "stages": [
+        { "label": "Referred", "metadata": { "probability": "0.1" } },
+        { "label": "Signed", "metadata": { "probability": "1.0", "isClosed": "true" } },
+    ] });
+    let (status, created) = api.post("/crm/v3/pipelines/deals", pipeline).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (pipeline_id, signed) = (created["id"].as_str().unwrap(), created["stages"][1]["id"].as_str().unwrap());
+    let body = json!({ "properties": { "pipeline": pipeline_id, "dealstage": signed } });
+    let (status, won) = api.call(Method::PATCH, "/crm/v3/objects/deals/9000002", Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{won}");
+    assert_eq!(won["properties"]["hs_is_closed_won"], "true");
+
+    let ticket_stage = json!({ "label": "Escalated", "metadata": { "ticketState": "OPEN" } });
+    let control = format!("{}/_sim/pipelines/tickets/0/stages?portalId={PORTAL}", api.sim.base_url());
+    let response = api.http.post(control).json(&ticket_stage).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED, "the simulator's control needs no token");
+    let escalated = response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let body = json!({ "properties": { "hs_pipeline_stage": escalated } });
+    let (status, _) = api.call(Method::PATCH, "/crm/v3/objects/tickets/12000001", Some(body)).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn owners_and_properties_added_through_the_simulators_controls() {
+    let api = Api::start(config()).await;
+    let assign = |owner: &str| {
+        let body = json!({ "properties": { "hubspot_owner_id": owner } });
+        api.call(Method::PATCH, "/crm/v3/objects/companies/5000001", Some(body))
+    };
+    let owner = json!({ "email": "new.rep@pipelinepros.com", "firstName": "New", "lastName": "Rep",
+                        "teams": [{ "id": "7101", "name": "Sales NA", "primary": true }] });
+    let response = api.http.post(format!("{}/_sim/owners", api.sim.base_url())).json(&owner).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let added: Value = response.json().await.unwrap();
+    let id = added["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (added["email"].as_str(), added["teams"][0]["id"].as_str()),
+        (Some("new.rep@pipelinepros.com"), Some("7101"))
+    );
+    assert!(added["userId"].is_i64());
+    let (_, listed) = api.get("/crm/v3/owners?email=new.rep@pipelinepros.com").await;
+    assert_eq!(listed["results"][0]["id"], id.as_str());
+    let (status, assigned) = assign(&id).await;
+    assert_eq!(status, StatusCode::OK, "{assigned}");
+    assert_eq!(assigned["properties"]["hubspot_owner_id"], id.as_str());
+    let (_, unknown) = assign("1").await;
+    assert_eq!(unknown["errors"][0]["code"], "INVALID_OWNER_ID");
+
+    let property = json!({ "name": "region", "label": "Region", "type": "string", "fieldType": "text",
+                           "groupName": "companyinformation" });
+    let control = format!("{}/_sim/properties/companies?portalId={PORTAL}", api.sim.base_url());
+    let response = api.http.post(&control).json(&property).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(api.http.post(&control).json(&property).send().await.unwrap().status(), StatusCode::CONFLICT);
+    let response = api.http.post(format!("{}/_sim/owners?portalId=1", api.sim.base_url())).json(&owner).send().await;
+    assert_eq!(response.unwrap().status(), StatusCode::NOT_FOUND, "an unknown portal");
+    let body = json!({ "properties": { "region": "EMEA" } });
+    let (status, _) = api.call(Method::PATCH, "/crm/v3/objects/companies/5000001", Some(body)).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[test]
+fn a_custom_propertys_change_sends_the_usual_webhook() {
+    use std::collections::BTreeMap;
+
+    use tests::sim::store::PortalState;
+
+    let mut state = PortalState::new(generate(&small_spec(PORTAL)));
+    state.sends_webhooks = true;
+    let tier = BTreeMap::from([("tier".to_owned(), Some("bronze".to_owned()))]);
+    let id = state
+        .records(ObjectType::Contact)
+        .keys()
+        .copied()
+        .find(|id| state.records(ObjectType::Contact)[id].property("tier") != Some("bronze"));
+    state.update(ObjectType::Contact, id.unwrap(), tier, chrono::Utc::now()).unwrap();
+    let events: Vec<&Value> = state.outbox.iter().filter(|e| e["propertyName"] == "tier").collect();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["subscriptionType"], "contact.propertyChange");
+    assert_eq!(events[0]["propertyValue"], "bronze");
+}
