@@ -59,7 +59,7 @@ const COMPANY: &[Row] = &[
     ("lifecyclestage", "Lifecycle Stage", "enumeration", "radio", "companyinformation", Plain),
     ("hs_lastmodifieddate", "Last Modified Date", "datetime", "date", "companyinformation", ReadOnly),
     ("notes_last_updated", "Last Activity Date", "datetime", "date", "company_activity", ReadOnly),
-    ("total_revenue", "Total Revenue", "number", "calculation_rollup", "companyinformation", Calculated),
+    ("total_revenue", "Total Revenue", "number", "number", "companyinformation", Calculated),
     ("num_associated_contacts", "Number of Associated Contacts", "number", "number", "companyinformation", Calculated),
     ("num_associated_deals", "Number of Associated Deals", "number", "number", "companyinformation", Calculated),
 ];

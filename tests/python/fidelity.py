@@ -6,6 +6,7 @@ import sys
 
 from hubspot import HubSpot
 from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest
+from hubspot.crm.properties import OptionInput, PropertyCreate, PropertyUpdate
 from hubspot.crm.contacts import (
     BatchReadInputSimplePublicObjectId,
     PublicObjectSearchRequest,
@@ -78,6 +79,35 @@ pipelines = client.crm.pipelines.pipelines_api.get_all("deals")
 check("pipelines", any(p.id == "default" and len(p.stages) == 7 for p in pipelines.results))
 owners = client.crm.owners.owners_api.get_page(limit=3)
 check("owners", len(owners.results) == 3 and owners.results[0].email)
+
+definitions = client.crm.properties.core_api.get_all(object_type="contacts")
+by_name = {p.name: p for p in definitions.results}
+check("properties", len(by_name["lifecyclestage"].options) == 8 and by_name["lifecyclestage"].hubspot_defined)
+check("property metadata", by_name["createdate"].modification_metadata.read_only_value and by_name["createdate"].type == "datetime")
+check("custom properties", not by_name["tier"].hubspot_defined and [o.label for o in by_name["tier"].options] == ["Gold", "Silver", "Bronze"])
+made = client.crm.properties.core_api.create(
+    object_type="contacts",
+    property_create=PropertyCreate(
+        name="fidelity_choice",
+        label="Fidelity choice",
+        type="enumeration",
+        field_type="select",
+        group_name="contactinformation",
+        options=[OptionInput(label="One", value="one", display_order=0, hidden=False)],
+    ),
+)
+check("create property", made.name == "fidelity_choice" and made.options[0].value == "one" and made.created_at is not None)
+changed = client.crm.properties.core_api.update(
+    object_type="contacts", property_name="fidelity_choice", property_update=PropertyUpdate(label="Fidelity")
+)
+check("update property", changed.label == "Fidelity")
+read = client.crm.properties.core_api.get_by_name(object_type="contacts", property_name="fidelity_choice")
+check("read property", read.label == "Fidelity")
+chosen = client.crm.contacts.basic_api.update(created.id, SimplePublicObjectInput(properties={"fidelity_choice": "one"}))
+check("write custom property", chosen.properties["fidelity_choice"] == "one")
+client.crm.properties.core_api.archive(object_type="contacts", property_name="fidelity_choice")
+archived_definitions = client.crm.properties.core_api.get_all(object_type="contacts", archived=True)
+check("archive property", [p.name for p in archived_definitions.results] == ["fidelity_choice"])
 
 client.crm.contacts.basic_api.archive(created.id)
 archived = client.crm.contacts.basic_api.get_by_id(created.id, archived=True)
