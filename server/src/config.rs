@@ -319,6 +319,12 @@ pub struct HubSpotConfig {
     pub hubspot_cache_ttl_secs: u64,
 }
 
+/// The scopes an install asks for unless `HUBSPOT_OAUTH_SCOPES` says otherwise.
+pub const DEFAULT_OAUTH_SCOPES: &str = "oauth crm.objects.contacts.read crm.objects.contacts.write \
+    crm.objects.companies.read crm.objects.companies.write crm.objects.deals.read crm.objects.deals.write tickets \
+    crm.objects.owners.read crm.schemas.contacts.read crm.schemas.companies.read crm.schemas.deals.read \
+    marketing.campaigns.read content";
+
 /// The public app (OAuth installs); all of client id, secret and encryption key, or none.
 #[derive(Args, Clone, Debug)]
 pub struct OAuthConfig {
@@ -336,10 +342,7 @@ pub struct OAuthConfig {
     #[arg(
         long,
         env = "HUBSPOT_OAUTH_SCOPES",
-        default_value = "oauth crm.objects.contacts.read crm.objects.contacts.write crm.objects.companies.read \
-                         crm.objects.companies.write crm.objects.deals.read crm.objects.deals.write tickets \
-                         crm.objects.owners.read crm.schemas.contacts.read crm.schemas.companies.read \
-                         crm.schemas.deals.read marketing.campaigns.read content"
+        default_value = DEFAULT_OAUTH_SCOPES
     )]
     pub hubspot_oauth_scopes: String,
 

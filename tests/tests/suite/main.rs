@@ -36,6 +36,7 @@ mod schema_sdl;
 mod search_index;
 mod simulator;
 mod subscriptions;
+mod supervision;
 mod upstream;
 mod webhook_apply;
 mod webhook_convergence;
