@@ -8,6 +8,8 @@ pub struct Model {
     pub portal_id: i64,
     pub name: String,
     pub created_at: DateTimeUtc,
+    /// When its OAuth install was revoked: its rows are purged once the grace period has passed. `None`: connected.
+    pub disconnected_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

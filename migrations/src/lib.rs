@@ -16,6 +16,7 @@ mod m20261206_000011_oauth_install_binding;
 mod m20261206_000012_audit_log;
 mod m20261206_000013_operations;
 mod m20261207_000014_property_definitions;
+mod m20261207_000015_portal_disconnect;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000012_audit_log::Migration),
             Box::new(m20261206_000013_operations::Migration),
             Box::new(m20261207_000014_property_definitions::Migration),
+            Box::new(m20261207_000015_portal_disconnect::Migration),
         ]
     }
 }

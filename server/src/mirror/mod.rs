@@ -5,6 +5,7 @@ mod convert;
 pub mod definitions;
 pub mod events;
 mod merge;
+pub mod purge;
 mod write;
 
 pub use write::{

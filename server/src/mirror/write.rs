@@ -283,8 +283,12 @@ pub async fn upsert_associations(
 }
 
 pub async fn ensure_portal(db: &impl ConnectionTrait, portal_id: i64, name: &str) -> Result<(), DbErr> {
-    let row =
-        portal::ActiveModel { portal_id: Set(portal_id), name: Set(name.to_owned()), created_at: Set(Utc::now()) };
+    let row = portal::ActiveModel {
+        portal_id: Set(portal_id),
+        name: Set(name.to_owned()),
+        created_at: Set(Utc::now()),
+        disconnected_at: Set(None),
+    };
     portal::Entity::insert(row)
         .on_conflict(OnConflict::column(portal::Column::PortalId).do_nothing().to_owned())
         .exec_without_returning(db)
