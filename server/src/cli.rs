@@ -317,6 +317,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             tokio::spawn(applier.clone().run());
         }
     }
+    let grace = std::time::Duration::from_secs(config.hubspot.disconnect_grace_secs);
+    tokio::spawn(crate::mirror::purge::keep_purging(db.clone(), grace, std::time::Duration::from_secs(60)));
     let every = std::time::Duration::from_secs(config.health_rescore_secs);
     tokio::spawn(crate::health::keep_scored(health.clone(), every, metrics.health_full_passes.clone()));
     let upstream = hubspot.map(|hubspot| {

@@ -310,6 +310,11 @@ pub struct HubSpotConfig {
     #[arg(long, env = "REFERENCE_REFRESH_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
     pub reference_refresh_secs: u64,
 
+    /// Seconds a disconnected portal's mirror is kept (a reinstall within them keeps it); then every row of the
+    /// portal but the audit log and API keys is deleted.
+    #[arg(long, env = "DISCONNECT_GRACE_SECS", default_value_t = 604_800)]
+    pub disconnect_grace_secs: u64,
+
     /// Seconds before a call to HubSpot is abandoned (and retried).
     #[arg(long, env = "HUBSPOT_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub hubspot_timeout_secs: u64,

@@ -51,6 +51,15 @@ pub async fn disconnect(State(state): State<AppState>, headers: HeaderMap, Path(
     }
     let Some(install) = &state.install else { return not_configured() };
     let entry = Entry::new(&caller.id, Some(portal), "POST /oauth/hubspot/disconnect").operation("disconnectPortal");
+    // Marked before the tokens go, so no revoked install is left unmarked; the purge skips a portal that still
+    // has tokens, and a failed revoke takes the mark back.
+    let marked = match install.tokens.installed(portal).await {
+        Ok(installed) => installed,
+        Err(err) => return internal(portal, &err),
+    };
+    if marked && let Err(err) = crate::mirror::purge::mark_disconnected(&state.db, portal, chrono::Utc::now()).await {
+        return internal(portal, &err);
+    }
     match install.tokens.disconnect(portal).await {
         Ok(()) => {
             install.supervisor.stop(portal);
@@ -58,8 +67,17 @@ pub async fn disconnect(State(state): State<AppState>, headers: HeaderMap, Path(
             StatusCode::NO_CONTENT.into_response()
         }
         Err(err) => {
+            if marked && let Err(err) = crate::mirror::purge::mark_connected(&state.db, portal).await {
+                tracing::error!(portal, error = %err, "taking back the disconnect mark of a portal still installed");
+            }
             audit::write(&state.db, crate::audit::failed_at_hubspot(entry, &err)).await;
             (StatusCode::BAD_GATEWAY, format!("disconnecting portal {portal} failed: {err}")).into_response()
         }
     }
+}
+
+/// A database failure during a disconnect: logged here, and the caller told nothing of it.
+fn internal(portal: i64, err: &sea_orm::DbErr) -> Response {
+    tracing::error!(portal, error = %err, "disconnecting a portal");
+    (StatusCode::INTERNAL_SERVER_ERROR, format!("disconnecting portal {portal} failed: internal error")).into_response()
 }

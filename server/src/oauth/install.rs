@@ -122,6 +122,8 @@ impl Install {
         let portal = self.tokens.portal_of(&tokens.access_token).await.map_err(InstallError::Exchange)?;
         self.tokens.store(portal, &tokens).await?;
         mirror::ensure_portal(db, portal, &format!("Portal {portal}")).await?;
+        // Installed again within a disconnect's grace period: the mirror stays, and is brought up to date.
+        mirror::purge::mark_connected(db, portal).await?;
         self.supervisor.supervise(portal);
         tracing::info!(portal, by = pending.created_by.as_deref().unwrap_or("?"), "HubSpot app installed");
         Ok(Installed { portal, by: pending.created_by })

@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use entities::oauth_token;
 use futures::future::BoxFuture;
 use reqwest::Method;
-use sea_orm::{ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait, sea_query::OnConflict};
+use sea_orm::{ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, sea_query::OnConflict};
 use serde_json::Value;
 
 use super::crypto::Keys;
@@ -141,6 +141,11 @@ impl OAuthTokens {
             expires_at: row.expires_at,
             scopes: row.scopes.split_whitespace().map(str::to_owned).collect(),
         }))
+    }
+
+    /// Whether `portal` is installed (has stored tokens).
+    pub async fn installed(&self, portal: i64) -> Result<bool, DbErr> {
+        Ok(oauth_token::Entity::find_by_id(portal).count(&self.db).await? > 0)
     }
 
     /// Disconnect: revokes the refresh token at HubSpot, then forgets the tokens.
