@@ -80,7 +80,7 @@ impl AuditQuery {
             cond = cond.add(Condition::any().add(C::Operation.eq(operation.clone())).add(C::Field.eq(operation)));
         }
         // Ids are handed out as rows are written, from one sequence every replica shares: their order is the acts'.
-        let sort = [("id", true)];
+        let sort = [crate::order::SortKey::from(("id", true))];
         let args = PageArgs { first, after, ..PageArgs::default() };
         let page = keyset_page::<audit_log::Entity>(&scope.db, cond, &sort, &args, Read::Whole).await.gql()?;
         Ok(page.into_connection(|row: Arc<audit_log::Model>| AuditEntry::from(&*row)))

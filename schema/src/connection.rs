@@ -17,6 +17,7 @@ use crate::{
     columns::Read,
     error::{ApiError, GqlResult, IntoGql, MAX_PAGE_SIZE, Res},
     loaders::column,
+    order::SortKey,
 };
 
 /// `first`/`after`/`last`/`before` as the client sent them.
@@ -137,15 +138,17 @@ impl<M> Page<M> {
 
 /// One sort key of a statement, in the direction the rows are read.
 struct Key<C> {
-    column: C,
+    /// The column, when the key is one: its value is read from the row.
+    column: Option<C>,
+    expr: SimpleExpr,
     desc: bool,
     nulls_first: bool,
     nullable: bool,
     ty: ColumnType,
 }
 
-fn signature(keys: &[(&str, bool)]) -> String {
-    keys.iter().map(|(c, desc)| format!("{c}:{}", if *desc { "desc" } else { "asc" })).collect::<Vec<_>>().join(",")
+fn signature(keys: &[SortKey]) -> String {
+    keys.iter().map(|k| format!("{}:{}", k.name(), if k.desc() { "desc" } else { "asc" })).collect::<Vec<_>>().join(",")
 }
 
 fn decode_cursor(cursor: &str, signature: &str, argument: &str) -> Res<Vec<JsonValue>> {
@@ -191,20 +194,21 @@ fn from_json(json: &JsonValue, ty: &ColumnType) -> Result<Option<Value>, ()> {
 }
 
 /// Rows strictly beyond the cursor in the read order: `OR_i (k_0 = v_0 AND … AND k_i beyond v_i)`.
-fn beyond_cursor<C: ColumnTrait>(keys: &[Key<C>], values: &[Option<Value>]) -> Condition {
+fn beyond_cursor<C>(keys: &[Key<C>], values: &[Option<Value>]) -> Condition {
     let equal = |key: &Key<C>, value: &Option<Value>| -> SimpleExpr {
         match value {
-            Some(v) => key.column.eq(v.clone()),
-            None => key.column.is_null(),
+            Some(v) => key.expr.clone().eq(v.clone()),
+            None => key.expr.clone().is_null(),
         }
     };
     let past = |key: &Key<C>, value: &Option<Value>| -> Option<SimpleExpr> {
         match value {
             // Nulls come first or last; past a null there are only non-nulls, or nothing.
-            None => key.nulls_first.then(|| key.column.is_not_null()),
+            None => key.nulls_first.then(|| key.expr.clone().is_not_null()),
             Some(v) => {
-                let greater = if key.desc { key.column.lt(v.clone()) } else { key.column.gt(v.clone()) };
-                Some(if key.nullable && !key.nulls_first { greater.or(key.column.is_null()) } else { greater })
+                let e = key.expr.clone();
+                let greater = if key.desc { e.lt(v.clone()) } else { e.gt(v.clone()) };
+                Some(if key.nullable && !key.nulls_first { greater.or(key.expr.clone().is_null()) } else { greater })
             }
         }
     };
@@ -225,17 +229,17 @@ fn beyond_cursor<C: ColumnTrait>(keys: &[Key<C>], values: &[Option<Value>]) -> C
     if let (Some(v), Some(first)) = (&values[0], keys.first())
         && (!first.nullable || first.nulls_first)
     {
-        cond = cond.add(if first.desc { first.column.lte(v.clone()) } else { first.column.gte(v.clone()) });
+        let e = first.expr.clone();
+        cond = cond.add(if first.desc { e.lte(v.clone()) } else { e.gte(v.clone()) });
     }
     cond
 }
 
-/// A page of `E` matching `filter`, sorted by `sort` (column, descending), the last key unique; its rows read as
-/// `read` says.
+/// A page of `E` matching `filter`, sorted by `sort`, the last key unique; its rows read as `read` says.
 pub(crate) async fn keyset_page<E: EntityTrait>(
     db: &DatabaseConnection,
     filter: Condition,
-    sort: &[(&'static str, bool)],
+    sort: &[SortKey],
     args: &PageArgs,
     read: Read<E>,
 ) -> Res<Page<Arc<E::Model>>> {
@@ -243,16 +247,27 @@ pub(crate) async fn keyset_page<E: EntityTrait>(
     let signature: Arc<str> = signature(sort).into();
     let keys: Vec<Key<E::Column>> = sort
         .iter()
-        .map(|(name, desc)| {
-            let column = column::<E>(name);
-            let def = column.def();
-            Key {
-                column,
+        .map(|key| match key {
+            SortKey::Column { name, desc } => {
+                let column = column::<E>(name);
+                let def = column.def();
+                Key {
+                    column: Some(column),
+                    expr: sea_orm::IntoSimpleExpr::into_simple_expr(column),
+                    desc: *desc != backward,
+                    nulls_first: backward,
+                    nullable: def.is_null(),
+                    ty: def.get_column_type().clone(),
+                }
+            }
+            SortKey::Expr { expr, numeric, desc, .. } => Key {
+                column: None,
+                expr: expr.clone(),
                 desc: *desc != backward,
                 nulls_first: backward,
-                nullable: def.is_null(),
-                ty: def.get_column_type().clone(),
-            }
+                nullable: true,
+                ty: if *numeric { ColumnType::Double } else { ColumnType::Text },
+            },
         })
         .collect();
 
@@ -275,9 +290,9 @@ pub(crate) async fn keyset_page<E: EntityTrait>(
         let order = if key.desc { Order::Desc } else { Order::Asc };
         select = if key.nullable {
             let nulls = if key.nulls_first { NullOrdering::First } else { NullOrdering::Last };
-            select.order_by_with_nulls(key.column, order, nulls)
+            select.order_by_with_nulls(key.expr.clone(), order, nulls)
         } else {
-            select.order_by(key.column, order)
+            select.order_by(key.expr.clone(), order)
         };
     }
     let select = select.limit(limit + 1);
@@ -285,9 +300,9 @@ pub(crate) async fn keyset_page<E: EntityTrait>(
         Read::Whole => select.all(db).await?,
         Read::Columns { mut columns, decode } => {
             // The cursors read the sort values.
-            for key in &keys {
-                if columns.iter().all(|c| c.as_str() != key.column.as_str()) {
-                    columns.push(key.column);
+            for column in keys.iter().filter_map(|k| k.column) {
+                if columns.iter().all(|c| c.as_str() != column.as_str()) {
+                    columns.push(column);
                 }
             }
             let stmt = select.select_only().columns(columns.iter().copied()).into_query();
@@ -299,10 +314,18 @@ pub(crate) async fn keyset_page<E: EntityTrait>(
     if backward {
         rows.reverse();
     }
+    let computed = computed_keys::<E>(db, &filter, &keys, &rows).await?;
     let rows = rows
         .into_iter()
         .map(|row| {
-            let values = keys.iter().map(|key| to_json(row.get(key.column))).collect();
+            let values = keys
+                .iter()
+                .enumerate()
+                .map(|(i, key)| match key.column {
+                    Some(column) => to_json(row.get(column)),
+                    None => computed.get(&(i, as_id(row.get(column::<E>("hubspot_id"))))).cloned().unwrap_or_default(),
+                })
+                .collect();
             (Cursor { signature: signature.clone(), values }, Arc::new(row))
         })
         .collect();
@@ -315,10 +338,50 @@ pub(crate) async fn keyset_page<E: EntityTrait>(
     })
 }
 
+/// A HubSpot id column's value.
+fn as_id(value: Value) -> i64 {
+    match value {
+        Value::BigInt(Some(id)) => id,
+        Value::Int(Some(id)) => id.into(),
+        _ => 0,
+    }
+}
+
+/// The values of the keys that are not columns (a property) for `rows`, by key index and HubSpot id: read in one
+/// statement with the same expressions the sort used.
+async fn computed_keys<E: EntityTrait>(
+    db: &DatabaseConnection,
+    filter: &Condition,
+    keys: &[Key<E::Column>],
+    rows: &[E::Model],
+) -> Res<std::collections::HashMap<(usize, i64), JsonValue>> {
+    let mut out = std::collections::HashMap::new();
+    if rows.is_empty() || keys.iter().all(|k| k.column.is_some()) {
+        return Ok(out);
+    }
+    let id = column::<E>("hubspot_id");
+    let ids: Vec<Value> = rows.iter().map(|row| row.get(id)).collect();
+    let mut select = E::find().filter(filter.clone()).filter(id.is_in(ids)).select_only().column(id);
+    for (i, key) in keys.iter().enumerate().filter(|(_, k)| k.column.is_none()) {
+        select = select.expr_as(key.expr.clone(), format!("k{i}"));
+    }
+    for row in db.query_all(&select.into_query()).await? {
+        let hubspot_id: i64 = row.try_get("", id.as_str())?;
+        for (i, key) in keys.iter().enumerate().filter(|(_, k)| k.column.is_none()) {
+            let value = match key.ty {
+                ColumnType::Double => row.try_get::<Option<f64>>("", &format!("k{i}"))?.into(),
+                _ => row.try_get::<Option<String>>("", &format!("k{i}"))?.into(),
+            };
+            out.insert((i, hubspot_id), value);
+        }
+    }
+    Ok(out)
+}
+
 /// A page of already loaded rows (an object's associations), ordered by HubSpot id.
 pub(crate) fn id_page<M>(mut rows: Vec<(i64, M)>, args: &PageArgs) -> Res<Page<M>> {
     let (limit, backward, cursor) = args.window()?;
-    let signature: Arc<str> = signature(&[("hubspot_id", false)]).into();
+    let signature: Arc<str> = signature(&[("hubspot_id", false).into()]).into();
     let total = rows.len();
     rows.sort_by_key(|(id, _)| *id);
     let bound = match cursor {

@@ -17,9 +17,24 @@ type DateTimeUtc = DateTime<Utc>;
 pub(crate) struct TableRef {
     pub name: String,
     pub portal_id: i64,
+    /// The SQL dialect: JSON properties are read differently on each backend.
+    pub backend: sea_orm::DbBackend,
+    /// The portal's property definitions, which `properties` filters read their values by; empty where none are
+    /// filtered on.
+    pub definitions: std::sync::Arc<crate::portal_properties::Definitions>,
 }
 
 impl TableRef {
+    /// A table of the portal, with no property definitions at hand.
+    pub fn new(name: impl Into<String>, portal_id: i64, backend: sea_orm::DbBackend) -> Self {
+        Self { name: name.into(), portal_id, backend, definitions: Default::default() }
+    }
+
+    /// Another table (an alias) in the same statement.
+    pub fn named(&self, name: impl Into<String>) -> Self {
+        Self { name: name.into(), ..self.clone() }
+    }
+
     pub fn col(&self, column: &str) -> SimpleExpr {
         Expr::col((Alias::new(self.name.as_str()), Alias::new(column)))
     }

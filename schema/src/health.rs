@@ -26,7 +26,7 @@ use crate::{
         contact::Contact,
         relation::{Where, combine},
     },
-    order::{OrderBy, OrderDirection, SortField},
+    order::{OrderBy, OrderDirection, SortField, SortKey},
     records::Written,
     scope::scope,
 };
@@ -327,7 +327,7 @@ impl HealthQuery {
         before: Option<String>,
     ) -> GqlResult<Conn<HealthScore>> {
         let scope = scope(ctx);
-        let table = TableRef { name: HealthScoreWhere::TABLE.to_owned(), portal_id: scope.portal_id };
+        let table = TableRef::new(HealthScoreWhere::TABLE, scope.portal_id, scope.db.get_database_backend());
         let mut cond = Condition::all().add(table.col("portal_id").eq(scope.portal_id));
         if let Some(filter) = filter {
             cond = cond.add(filter.condition(&table, 0).gql()?);
@@ -343,6 +343,7 @@ impl HealthQuery {
         // Each client has one place: subject type and id break ties.
         sort.extend([("subject_type", false), ("subject_id", false)]);
         let args = PageArgs { first, after, last, before };
+        let sort: Vec<SortKey> = sort.into_iter().map(SortKey::from).collect();
         let page = keyset_page::<health_score::Entity>(&scope.db, cond, &sort, &args, Read::Whole).await.gql()?;
         Ok(page.into_connection(HealthScore))
     }

@@ -20,7 +20,7 @@ use crate::{
     ids::global_id,
     loaders::RecordKey,
     objects::{company::Company, contact::Contact},
-    order::{OrderBy, OrderDirection, SortField},
+    order::{OrderBy, OrderDirection, SortField, SortKey},
     scope::scope,
 };
 
@@ -340,7 +340,7 @@ impl InsightQuery {
         before: Option<String>,
     ) -> GqlResult<Conn<Insight>> {
         let scope = scope(ctx);
-        let table = TableRef { name: "insights".to_owned(), portal_id: scope.portal_id };
+        let table = TableRef::new("insights", scope.portal_id, scope.db.get_database_backend());
         let mut cond = Condition::all().add(table.col("portal_id").eq(scope.portal_id));
         if let Some(filter) = filter {
             cond = cond.add(filter.condition(&table).gql()?);
@@ -355,6 +355,7 @@ impl InsightQuery {
         }
         sort.push(("id", true));
         let args = PageArgs { first, after, last, before };
+        let sort: Vec<SortKey> = sort.into_iter().map(SortKey::from).collect();
         let page = keyset_page::<insight::Entity>(&scope.db, cond, &sort, &args, Read::Whole).await.gql()?;
         Ok(page.into_connection(Insight))
     }

@@ -17,6 +17,7 @@ mod loaders;
 mod mutation;
 mod objects;
 mod order;
+mod portal_properties;
 mod prefetch;
 mod query;
 mod records;
@@ -46,6 +47,7 @@ pub struct Query(
     health::HealthQuery,
     insights::InsightQuery,
     sync_status::SyncStatusQuery,
+    portal_properties::PropertiesQuery,
     webhook_admin::WebhookAdminQuery,
     audit_log::AuditQuery,
 );

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, Object};
+use async_graphql::{Context, ID, InputType, Object};
 use entities::{campaign, company, contact, deal, owner, pipeline, ticket};
 use sea_orm::{
     ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
@@ -26,7 +26,7 @@ use crate::{
         relation::Where,
         ticket::{Ticket, TicketOrderField, TicketWhere},
     },
-    order::{OrderBy, SortField, sort_keys},
+    order::{CrmOrderBy, OrderBy, SortField, crm_sort_keys, sort_keys},
     prefetch::{Row, load_now, node_fields, prefetch, prime},
     records::{Written, from_hubspot},
     scope::scope,
@@ -102,18 +102,29 @@ fn search_condition<W: Where>(table: &TableRef, words: &[String], backend: DbBac
     balanced(parts, false)
 }
 
+/// How a list is sorted: by fields (`orderBy`), or for CRM records by fields and properties.
+enum Sort<F: InputType> {
+    Fields(Option<Vec<OrderBy<F>>>),
+    Crm(Option<Vec<CrmOrderBy<F>>>),
+}
+
 /// A page of live rows of `W::TABLE` in the request's portal, read as `read` says.
 async fn list<E: EntityTrait, W: Where, F: SortField>(
     ctx: &Context<'_>,
     filter: Option<W>,
-    order_by: Option<Vec<OrderBy<F>>>,
+    order_by: Sort<F>,
     search: Option<String>,
     args: PageArgs,
     read: Read<E>,
 ) -> Res<Page<Arc<E::Model>>> {
     let scope = scope(ctx);
-    let table = TableRef { name: W::TABLE.to_owned(), portal_id: scope.portal_id };
     let backend = scope.db.get_database_backend();
+    let mut table = TableRef::new(W::TABLE, scope.portal_id, backend);
+    let by_property = matches!(&order_by, Sort::Crm(Some(keys)) if keys.iter().any(|k| k.property.is_some()));
+    if filter.is_some() || by_property {
+        // `properties` filters and property sort keys read values by their definitions.
+        table.definitions = scope.definitions().await?;
+    }
     let mut cond =
         Condition::all().add(table.col("portal_id").eq(scope.portal_id)).add(table.col("archived_at").is_null());
     let filtered = filter.is_some();
@@ -122,7 +133,10 @@ async fn list<E: EntityTrait, W: Where, F: SortField>(
     }
     let words = search.as_deref().map(search_words).transpose()?.unwrap_or_default();
     cond = cond.add(search_condition::<W>(&table, &words, backend));
-    let sort = sort_keys(order_by.as_deref().unwrap_or_default(), ("hubspot_id", false));
+    let sort = match order_by {
+        Sort::Fields(order_by) => sort_keys(order_by.as_deref().unwrap_or_default(), ("hubspot_id", false)),
+        Sort::Crm(order_by) => crm_sort_keys(order_by.as_deref().unwrap_or_default(), &table, W::KIND)?,
+    };
     let page = keyset_page::<E>(&scope.db, cond, &sort, &args, read).await?;
     if !filtered && !words.is_empty() && in_search_table::<W>(backend) {
         // Narrowed by the search alone, the matches are counted in the search table, which holds only live
@@ -140,7 +154,7 @@ async fn list<E: EntityTrait, W: Where, F: SortField>(
 async fn crm_list<E: EntityTrait, W: Where, F: SortField>(
     ctx: &Context<'_>,
     filter: Option<W>,
-    order_by: Option<Vec<OrderBy<F>>>,
+    order_by: Option<Vec<CrmOrderBy<F>>>,
     search: Option<String>,
     args: PageArgs,
 ) -> Res<Page<Arc<E::Model>>>
@@ -148,7 +162,7 @@ where
     E::Model: Row + Default,
 {
     let wanted = Wanted::of(ctx);
-    let page = list::<E, W, F>(ctx, filter, order_by, search, args, Read::wanted(&wanted)).await?;
+    let page = list::<E, W, F>(ctx, filter, Sort::Crm(order_by), search, args, Read::wanted(&wanted)).await?;
     prefetch(ctx, &wanted, page.models(), node_fields(&ctx.field())).await?;
     Ok(page)
 }
@@ -234,7 +248,7 @@ impl CoreQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(name = "where")] filter: Option<ContactWhere>,
-        order_by: Option<Vec<OrderBy<ContactOrderField>>>,
+        order_by: Option<Vec<CrmOrderBy<ContactOrderField>>>,
         search: Option<String>,
         first: Option<i32>,
         after: Option<String>,
@@ -252,7 +266,7 @@ impl CoreQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(name = "where")] filter: Option<CompanyWhere>,
-        order_by: Option<Vec<OrderBy<CompanyOrderField>>>,
+        order_by: Option<Vec<CrmOrderBy<CompanyOrderField>>>,
         search: Option<String>,
         first: Option<i32>,
         after: Option<String>,
@@ -270,7 +284,7 @@ impl CoreQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(name = "where")] filter: Option<DealWhere>,
-        order_by: Option<Vec<OrderBy<DealOrderField>>>,
+        order_by: Option<Vec<CrmOrderBy<DealOrderField>>>,
         search: Option<String>,
         first: Option<i32>,
         after: Option<String>,
@@ -288,7 +302,7 @@ impl CoreQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(name = "where")] filter: Option<TicketWhere>,
-        order_by: Option<Vec<OrderBy<TicketOrderField>>>,
+        order_by: Option<Vec<CrmOrderBy<TicketOrderField>>>,
         search: Option<String>,
         first: Option<i32>,
         after: Option<String>,
@@ -314,7 +328,7 @@ impl CoreQuery {
         before: Option<String>,
     ) -> GqlResult<Conn<Owner>> {
         let args = PageArgs { first, after, last, before };
-        let page = list::<owner::Entity, _, _>(ctx, filter, order_by, search, args, Read::Whole).await;
+        let page = list::<owner::Entity, _, _>(ctx, filter, Sort::Fields(order_by), search, args, Read::Whole).await;
         page.map(|p| p.into_connection(Owner)).gql()
     }
 
@@ -332,7 +346,7 @@ impl CoreQuery {
         before: Option<String>,
     ) -> GqlResult<Conn<Campaign>> {
         let args = PageArgs { first, after, last, before };
-        let page = list::<campaign::Entity, _, _>(ctx, filter, order_by, search, args, Read::Whole).await;
+        let page = list::<campaign::Entity, _, _>(ctx, filter, Sort::Fields(order_by), search, args, Read::Whole).await;
         page.map(|p| p.into_connection(Campaign)).gql()
     }
 }

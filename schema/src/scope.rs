@@ -38,6 +38,8 @@ pub struct Scope {
     /// HubSpot calls this request may still cause (reads of records the mirror lacks, `fresh` reads, writes).
     hubspot_calls_left: AtomicUsize,
     hubspot_calls: usize,
+    /// The portal's property definitions, read on first need.
+    definitions: tokio::sync::OnceCell<Arc<crate::portal_properties::Definitions>>,
 }
 
 impl Scope {
@@ -57,7 +59,14 @@ impl Scope {
             sources: Mutex::default(),
             hubspot_calls_left: AtomicUsize::new(hubspot_calls),
             hubspot_calls,
+            definitions: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// The portal's property definitions, read once per request.
+    pub(crate) async fn definitions(&self) -> Res<Arc<crate::portal_properties::Definitions>> {
+        let load = async || crate::portal_properties::Definitions::load(&self.db, self.portal_id).await.map(Arc::new);
+        self.definitions.get_or_try_init(load).await.cloned()
     }
 
     /// The caller the audit log names; a scope made without one (tests, embedding) records `test`.

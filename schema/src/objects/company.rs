@@ -169,6 +169,8 @@ pub struct CompanyWhere {
     /// Through the company's deals, e.g. companies with a deal in stage `closedwon`.
     pub deals: Option<RelationFilter<DealWhere>>,
     pub tickets: Option<RelationFilter<TicketWhere>>,
+    /// On any property of the portal, custom ones included, each value read as its definition's type.
+    pub properties: Option<Vec<crate::portal_properties::PropertyFilter>>,
     pub and: Option<Vec<CompanyWhere>>,
     pub or: Option<Vec<CompanyWhere>>,
     pub not: Option<Box<CompanyWhere>>,
@@ -209,6 +211,7 @@ impl Where for CompanyWhere {
         if let Some(r) = &self.tickets {
             own = own.add(r.condition(t, Self::KIND, hops)?);
         }
+        own = own.add(crate::portal_properties::conditions(&self.properties, t, Self::KIND)?);
         combine(own, &self.and, &self.or, &self.not, t, hops)
     }
 }

@@ -201,6 +201,8 @@ pub struct ContactWhere {
     pub companies: Option<RelationFilter<CompanyWhere>>,
     pub deals: Option<RelationFilter<DealWhere>>,
     pub tickets: Option<RelationFilter<TicketWhere>>,
+    /// On any property of the portal, custom ones included, each value read as its definition's type.
+    pub properties: Option<Vec<crate::portal_properties::PropertyFilter>>,
     pub and: Option<Vec<ContactWhere>>,
     pub or: Option<Vec<ContactWhere>>,
     pub not: Option<Box<ContactWhere>>,
@@ -244,6 +246,7 @@ impl Where for ContactWhere {
         if let Some(r) = &self.tickets {
             own = own.add(r.condition(t, Self::KIND, hops)?);
         }
+        own = own.add(crate::portal_properties::conditions(&self.properties, t, Self::KIND)?);
         combine(own, &self.and, &self.or, &self.not, t, hops)
     }
 }

@@ -127,6 +127,8 @@ pub struct DealWhere {
     pub updated_at: Option<DateTimeFilter>,
     pub contacts: Option<RelationFilter<ContactWhere>>,
     pub companies: Option<RelationFilter<CompanyWhere>>,
+    /// On any property of the portal, custom ones included, each value read as its definition's type.
+    pub properties: Option<Vec<crate::portal_properties::PropertyFilter>>,
     pub and: Option<Vec<DealWhere>>,
     pub or: Option<Vec<DealWhere>>,
     pub not: Option<Box<DealWhere>>,
@@ -160,6 +162,7 @@ impl Where for DealWhere {
         if let Some(r) = &self.companies {
             own = own.add(r.condition(t, Self::KIND, hops)?);
         }
+        own = own.add(crate::portal_properties::conditions(&self.properties, t, Self::KIND)?);
         combine(own, &self.and, &self.or, &self.not, t, hops)
     }
 }

@@ -43,6 +43,18 @@ macro_rules! crm_object {
                 crate::objects::load_properties(ctx, kind, self.0.hubspot_id, names).await
             }
 
+            /// One property, custom ones included, typed by the portal's definition of it (numbers as numbers, dates
+            /// as dates, an enumeration with its option's label); an error naming `name` for a property the portal
+            /// does not define.
+            async fn property(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+                name: String,
+            ) -> crate::error::GqlResult<crate::portal_properties::PropertyValue> {
+                let kind = <$model as crate::prefetch::Row>::KIND;
+                crate::portal_properties::property_of(ctx, kind, self.0.hubspot_id, &name).await
+            }
+
             /// HubSpot's `createdAt`.
             async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
                 self.0.created_at

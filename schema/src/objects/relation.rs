@@ -91,8 +91,8 @@ fn associated<W: Where>(from: &TableRef, from_kind: &str, w: &W, hops: usize) ->
         return Err(ApiError::invalid("where", format!("filters may go through at most {MAX_HOPS} associations")));
     }
     let portal_id = from.portal_id;
-    let a = TableRef { name: format!("a{hops}"), portal_id };
-    let t = TableRef { name: format!("t{hops}"), portal_id };
+    let a = from.named(format!("a{hops}"));
+    let t = from.named(format!("t{hops}"));
     Ok(Query::select()
         .expr(a.col("from_id"))
         .from_as("associations", Alias::new(a.name.as_str()))

@@ -111,6 +111,8 @@ pub struct TicketWhere {
     pub updated_at: Option<DateTimeFilter>,
     pub contacts: Option<RelationFilter<ContactWhere>>,
     pub companies: Option<RelationFilter<CompanyWhere>>,
+    /// On any property of the portal, custom ones included, each value read as its definition's type.
+    pub properties: Option<Vec<crate::portal_properties::PropertyFilter>>,
     pub and: Option<Vec<TicketWhere>>,
     pub or: Option<Vec<TicketWhere>>,
     pub not: Option<Box<TicketWhere>>,
@@ -141,6 +143,7 @@ impl Where for TicketWhere {
         if let Some(r) = &self.companies {
             own = own.add(r.condition(t, Self::KIND, hops)?);
         }
+        own = own.add(crate::portal_properties::conditions(&self.properties, t, Self::KIND)?);
         combine(own, &self.and, &self.or, &self.not, t, hops)
     }
 }

@@ -112,3 +112,182 @@ on_both!(a_missing_marketing_scope_is_reported_and_the_rest_syncs, |backend: Bac
     let count = entities::campaign::Entity::find().all(&db.db).await.unwrap().len();
     assert_eq!(count, 0, "nothing was read without the scope");
 });
+
+/// A call straight to HubSpot (the simulator), as an admin in HubSpot's settings would make it.
+async fn at_hubspot(gateway: &Gateway, method: reqwest::Method, path: &str, body: Value) -> Value {
+    let url = format!("{}{path}", gateway.sim.base_url());
+    let response =
+        Client::new().request(method, url).bearer_auth(gateway.sim.token()).json(&body).send().await.unwrap();
+    assert!(response.status().is_success(), "{path}: {}", response.status());
+    response.json().await.unwrap_or(Value::Null)
+}
+
+on_both!(a_property_created_at_hubspot_is_typed_filtered_and_kept, |backend: Backend| async move {
+    use server::webhooks::{WebhookStats, apply::Applier, event::parse_batch, log};
+    let gateway = Gateway::start(backend, PORTAL).await;
+    let db = &gateway.db.db;
+    let listed = gateway
+        .data("{ properties(objectType: CONTACT) { name type hubspotDefined options { value label } } }", json!({}))
+        .await;
+    let listed = listed["properties"].as_array().unwrap().clone();
+    let tier = listed.iter().find(|p| p["name"] == "tier").expect("custom properties are listed");
+    assert_eq!(tier["type"], "enumeration");
+    assert_eq!(tier["hubspotDefined"], false);
+    assert!(tier["options"].as_array().unwrap().contains(&json!({ "value": "gold", "label": "Gold" })));
+    assert!(listed.iter().any(|p| p["name"] == "email" && p["hubspotDefined"] == true));
+    assert!(listed.iter().all(|p| p["name"] != "nps_score"), "not defined yet");
+
+    // An admin adds a number property at HubSpot and sets it on a contact; its webhook reaches the gateway.
+    let definition = json!({ "name": "nps_score", "label": "NPS", "type": "number", "fieldType": "number",
+        "groupName": "contactinformation" });
+    let made = Client::new().post(format!("{}/_sim/properties/contacts", gateway.sim.base_url())).json(&definition);
+    assert!(made.send().await.unwrap().status().is_success());
+    let (global, id) = gateway.first("contacts").await;
+    let body = json!({ "properties": { "nps_score": "10" } });
+    let changed = at_hubspot(&gateway, reqwest::Method::PATCH, &format!("/crm/v3/objects/contacts/{id}"), body).await;
+    let occurred = chrono::DateTime::parse_from_rfc3339(changed["updatedAt"].as_str().unwrap()).unwrap();
+    let event = json!([{ "eventId": 1, "subscriptionId": 1, "portalId": PORTAL, "appId": 1,
+        "occurredAt": occurred.timestamp_millis(), "subscriptionType": "contact.propertyChange",
+        "objectId": id.parse::<i64>().unwrap(), "propertyName": "nps_score", "propertyValue": "10",
+        "changeSource": "CRM_UI", "attemptNumber": 0 }]);
+    log::append(db, "test", parse_batch(&serde_json::to_vec(&event).unwrap()).unwrap()).await.unwrap();
+    let applier = Applier {
+        db: db.clone(),
+        hubspot: Some(gateway.upstream.hubspot.clone()),
+        stats: WebhookStats::default(),
+        settings: Default::default(),
+        health: None,
+        reference: Default::default(),
+    };
+    assert_eq!(applier.drain().await.unwrap().applied, 1);
+    // The event named a property the mirror had no definition of: the definitions are re-read.
+    tests::wait_for("the new definition", 10, async || {
+        let found = property_definition::Entity::find_by_id((PORTAL, "contact".to_owned(), "nps_score".to_owned()));
+        found.one(db).await.unwrap().is_some()
+    })
+    .await;
+
+    // Typed, filterable, and still there after a sweep.
+    let typed = "query($id: ID!) { contact(id: $id) {
+        nps: property(name: \"nps_score\") { name type value label }
+        tier: property(name: \"tier\") { type value label } } }";
+    let answer = gateway.data(typed, json!({ "id": global })).await;
+    assert_eq!(answer["contact"]["nps"], json!({ "name": "nps_score", "type": "number", "value": 10, "label": null }));
+    assert_eq!(answer["contact"]["tier"]["type"], "enumeration");
+    let filtered = "query($where: ContactWhere) { contacts(where: $where, first: 100) { totalCount nodes { id } } }";
+    let scored = json!({ "where": { "properties": [{ "name": "nps_score", "gte": "9" }] } });
+    let found = gateway.data(filtered, scored.clone()).await;
+    assert_eq!(found["contacts"]["nodes"], json!([{ "id": global }]));
+    reconcile(db, &gateway.upstream.hubspot, PORTAL, None).await.expect("sweep");
+    assert_eq!(gateway.data(filtered, scored).await["contacts"]["totalCount"], 1, "the sweep kept it");
+
+    // Dates compare as dates, enumerations by their options; the count matches the generated portal.
+    let portal = tests::generator::generate(&small_spec(PORTAL));
+    let expected = portal
+        .contacts
+        .iter()
+        .filter(|c| !c.archived)
+        .filter(|c| c.properties.get("renewal_date").cloned().flatten().is_some_and(|d| d.as_str() >= "2026-01-01"))
+        .filter(|c| c.properties.get("tier").cloned().flatten().is_some_and(|t| t == "gold" || t == "silver"))
+        .count();
+    assert!(expected > 0, "the generated portal has such contacts");
+    let both = json!({ "where": { "properties": [
+        { "name": "renewal_date", "gte": "2026-01-01" }, { "name": "tier", "in": ["gold", "silver"] }] } });
+    assert_eq!(gateway.data(filtered, both).await["contacts"]["totalCount"], expected);
+    let unset = json!({ "where": { "properties": [{ "name": "tier", "isNull": true }] } });
+    let without =
+        portal.contacts.iter().filter(|c| !c.archived && c.properties.get("tier").cloned().flatten().is_none());
+    assert_eq!(gateway.data(filtered, unset).await["contacts"]["totalCount"], without.count());
+
+    // Bad filters name the field and say why.
+    for (filter, argument, says) in [
+        (json!({ "name": "no_such_thing", "eq": "x" }), "where.properties[0].name", "no property"),
+        (json!({ "name": "nps_score", "gte": "lots" }), "where.properties[0].gte", "not a number"),
+        (json!({ "name": "tier", "eq": "platinum" }), "where.properties[0].eq", "not an option"),
+        (json!({ "name": "renewal_date", "lt": "soon" }), "where.properties[0].lt", "not a date"),
+    ] {
+        let error = gateway.error(filtered, json!({ "where": { "properties": [filter] } })).await;
+        assert_eq!(error["extensions"]["argument"], argument, "{error}");
+        assert!(error["message"].as_str().unwrap().contains(says), "{error}");
+    }
+    let error = gateway.error(typed.replace("tier", "no_such_thing").as_str(), json!({ "id": global })).await;
+    assert!(error["message"].as_str().unwrap().contains("no property `no_such_thing`"), "{error}");
+});
+
+on_both!(a_stage_and_an_owner_added_after_the_backfill_are_usable_at_once, |backend: Backend| async move {
+    let gateway = Gateway::start(backend, PORTAL).await;
+    let sim = gateway.sim.base_url();
+    let http = Client::new();
+    let owner: Value = http
+        .post(format!("{sim}/_sim/owners"))
+        .json(&json!({ "email": "new.rep@example.com", "firstName": "New", "lastName": "Rep" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let stage: Value = http
+        .post(format!("{sim}/_sim/pipelines/deals/default/stages"))
+        .json(&json!({ "label": "Legal review", "displayOrder": 5, "metadata": { "probability": "0.95" } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let create = "mutation($input: DealInput!) { createDeal(input: $input) {
+        stage { id label probability } owner { email } } }";
+    let input = json!({ "input": { "name": "Signed soon", "stage": stage["id"], "ownerId": owner["id"] } });
+    let created = gateway.data(create, input).await;
+    assert_eq!(
+        created["createDeal"],
+        json!({ "stage": { "id": stage["id"], "label": "Legal review", "probability": 0.95 },
+                "owner": { "email": "new.rep@example.com" } })
+    );
+    // An id HubSpot does not know either is still refused, naming the field.
+    let error = gateway.error(create, json!({ "input": { "name": "x", "stage": "nosuchstage" } })).await;
+    assert_eq!(error["extensions"]["argument"], "input.stage", "{error}");
+});
+
+on_both!(lists_sort_by_any_property_as_its_type_reads, |backend: Backend| async move {
+    let gateway = Gateway::start(backend, PORTAL).await;
+    // The generated portal's live contacts by custom_score (a number), highest first, those without one last, ties
+    // by HubSpot id.
+    let portal = tests::generator::generate(&small_spec(PORTAL));
+    let score = |c: &hubspot::CrmObject| {
+        c.properties.get("custom_score").cloned().flatten().and_then(|s| s.parse::<f64>().ok())
+    };
+    let mut expected: Vec<(Option<f64>, i64)> =
+        portal.contacts.iter().filter(|c| !c.archived).map(|c| (score(c), c.id)).collect();
+    expected.sort_by(|a, b| match (a.0, b.0) {
+        (Some(x), Some(y)) => y.total_cmp(&x).then(a.1.cmp(&b.1)),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a.1.cmp(&b.1),
+    });
+    assert!(expected.iter().filter(|e| e.0.is_some()).count() > 12, "enough scored contacts to page through");
+    let query = "query($after: String) { contacts(first: 7, after: $after,
+        orderBy: [{ property: \"custom_score\", direction: DESC }]) { pageInfo { endCursor } nodes { hubspotId } } }";
+    let mut seen = Vec::new();
+    let mut after = Value::Null;
+    while seen.len() < expected.len() {
+        let page = gateway.data(query, json!({ "after": after })).await["contacts"].clone();
+        let ids: Vec<i64> = page["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["hubspotId"].as_str().unwrap().parse().unwrap())
+            .collect();
+        assert!(!ids.is_empty(), "pages end only when every contact was seen");
+        seen.extend(ids);
+        after = page["pageInfo"]["endCursor"].clone();
+    }
+    let expected_ids: Vec<i64> = expected.iter().map(|e| e.1).collect();
+    assert_eq!(seen, expected_ids, "every page in order, none twice");
+
+    let both = "{ contacts(first: 1, orderBy: [{ field: EMAIL, property: \"tier\" }]) { totalCount } }";
+    assert_eq!(gateway.error(both, json!({})).await["extensions"]["argument"], "orderBy[0]");
+    let unknown = "{ contacts(first: 1, orderBy: [{ property: \"no_such_thing\" }]) { totalCount } }";
+    assert_eq!(gateway.error(unknown, json!({})).await["extensions"]["argument"], "orderBy[0].property");
+});
