@@ -306,12 +306,19 @@ pub async fn portal_ids(db: &impl ConnectionTrait) -> Result<Vec<i64>, DbErr> {
     )
 }
 
-/// A whole generated portal, in one transaction.
+/// A whole portal (the benchmark's, generated), in one transaction: its property definitions are HubSpot's own and
+/// the portal's custom ones.
 pub async fn write_portal(db: &DatabaseConnection, portal: &Portal) -> Result<(), DbErr> {
     let now = Utc::now();
     let id = portal.portal_id;
     let txn = crate::db::begin_write(db).await?;
     ensure_portal(&txn, id, &portal.name).await?;
+    for object_type in ObjectType::ALL {
+        let mut definitions = hubspot::default_properties(object_type);
+        let custom = portal.custom_properties.iter().filter(|(t, _)| *t == object_type);
+        definitions.extend(custom.map(|(_, d)| d.clone()));
+        super::definitions::replace(&txn, id, object_type, &definitions, now).await?;
+    }
     upsert_owners(&txn, id, &portal.owners, now).await?;
     upsert_pipelines(&txn, id, &portal.pipelines, now).await?;
     for object_type in ObjectType::ALL {

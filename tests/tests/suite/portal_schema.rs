@@ -291,3 +291,19 @@ on_both!(lists_sort_by_any_property_as_its_type_reads, |backend: Backend| async 
     let unknown = "{ contacts(first: 1, orderBy: [{ property: \"no_such_thing\" }]) { totalCount } }";
     assert_eq!(gateway.error(unknown, json!({})).await["extensions"]["argument"], "orderBy[0].property");
 });
+
+on_both!(a_written_portal_carries_its_definitions, |backend: Backend| async move {
+    // The benchmark's mirrors are written whole, not backfilled: their definitions come with them.
+    let mirror = tests::Mirror::small(backend).await;
+    let gold = mirror
+        .portal
+        .contacts
+        .iter()
+        .filter(|c| !c.archived && c.properties.get("tier").cloned().flatten().as_deref() == Some("gold"));
+    let query = "{ contacts(where: { properties: [{ name: \"tier\", eq: \"gold\" }] }) { totalCount } }";
+    assert_eq!(mirror.data(query, json!({})).await["contacts"]["totalCount"], gold.count());
+    let listed = mirror.data("{ properties(objectType: DEAL) { name hubspotDefined } }", json!({})).await;
+    let names: Vec<&str> =
+        listed["properties"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"forecast_category") && names.contains(&"dealstage"), "{names:?}");
+});

@@ -213,6 +213,11 @@ async fn scenarios(gateway: &Gateway) -> anyhow::Result<Vec<Scenario>> {
         orderBy: [{field: CREATED_AT, direction: DESC}], first: 50, after: $after) { \
         edges { cursor node { email firstName lastName lifecycleStage createdAt } } pageInfo { hasNextPage } } }";
     let search = "query Search($q: String) { contacts(search: $q, first: 20) { totalCount nodes { email fullName companyName } } }";
+    // Custom properties (set on about 30% of contacts): a list page filtered on two of them and sorted by a third.
+    let custom = "query Custom { contacts(first: 50, where: { properties: [
+        { name: \"tier\", in: [\"gold\", \"silver\"] }, { name: \"renewal_date\", gte: \"2026-01-01\" }] },
+        orderBy: [{ property: \"custom_score\", direction: DESC }]) {
+        nodes { email score: property(name: \"custom_score\") { value } tier: property(name: \"tier\") { label } } } }";
     Ok(vec![
         Scenario { name: "nested: 50 companies → contacts, deals → stage, owner", body: body(NESTED, json!({})) },
         Scenario {
@@ -220,6 +225,10 @@ async fn scenarios(gateway: &Gateway) -> anyhow::Result<Vec<Scenario>> {
             body: body(deep, json!({ "where": filter, "after": cursor })),
         },
         Scenario { name: "text search (\"smith\", with totalCount)", body: body(search, json!({ "q": "smith" })) },
+        Scenario {
+            name: "custom properties: 2 property filters, sorted by a third (50 contacts)",
+            body: body(custom, json!({})),
+        },
     ])
 }
 
