@@ -23,15 +23,17 @@ pub const DEAL_CONTACT: AssociationKind = kind(ObjectType::Deal, ObjectType::Con
 pub const DEAL_COMPANY_PRIMARY: AssociationKind = kind(ObjectType::Deal, ObjectType::Company, 5, 6, true);
 pub const CONTACT_TICKET: AssociationKind = kind(ObjectType::Contact, ObjectType::Ticket, 15, 16, false);
 pub const TICKET_COMPANY_PRIMARY: AssociationKind = kind(ObjectType::Ticket, ObjectType::Company, 26, 25, true);
+pub const DEAL_TICKET: AssociationKind = kind(ObjectType::Deal, ObjectType::Ticket, 27, 28, false);
 
-/// Every association type the generator emits.
-pub const ASSOCIATION_KINDS: [AssociationKind; 6] = [
+/// HubSpot's built-in association types between contacts, companies, deals and tickets.
+pub const ASSOCIATION_KINDS: [AssociationKind; 7] = [
     CONTACT_COMPANY_PRIMARY,
     CONTACT_COMPANY,
     DEAL_CONTACT,
     DEAL_COMPANY_PRIMARY,
     CONTACT_TICKET,
     TICKET_COMPANY_PRIMARY,
+    DEAL_TICKET,
 ];
 
 const fn kind(from: ObjectType, to: ObjectType, type_id: i32, inverse_type_id: i32, primary: bool) -> AssociationKind {

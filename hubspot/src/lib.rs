@@ -11,7 +11,7 @@ mod wire;
 
 pub use associations::{
     ASSOCIATION_KINDS, AssociationKind, CONTACT_COMPANY, CONTACT_COMPANY_PRIMARY, CONTACT_TICKET, DEAL_COMPANY_PRIMARY,
-    DEAL_CONTACT, TICKET_COMPANY_PRIMARY,
+    DEAL_CONTACT, DEAL_TICKET, TICKET_COMPANY_PRIMARY,
 };
 pub use default_properties::default_properties;
 pub use object_type::ObjectType;

@@ -41,7 +41,8 @@ fn linked(object_type: ObjectType) -> &'static [ObjectType] {
     match object_type {
         ObjectType::Contact => &[ObjectType::Company, ObjectType::Deal, ObjectType::Ticket],
         ObjectType::Company => &[ObjectType::Contact, ObjectType::Deal, ObjectType::Ticket],
-        ObjectType::Deal | ObjectType::Ticket => &[ObjectType::Contact, ObjectType::Company],
+        ObjectType::Deal => &[ObjectType::Contact, ObjectType::Company, ObjectType::Ticket],
+        ObjectType::Ticket => &[ObjectType::Contact, ObjectType::Company, ObjectType::Deal],
     }
 }
 

@@ -307,3 +307,26 @@ on_both!(a_written_portal_carries_its_definitions, |backend: Backend| async move
         listed["properties"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
     assert!(names.contains(&"forecast_category") && names.contains(&"dealstage"), "{names:?}");
 });
+
+on_both!(deal_ticket_associations_are_mirrored_both_ways, |backend: Backend| async move {
+    let gateway = Gateway::start(backend, PORTAL).await;
+    let (_, deal) = gateway.first("deals").await;
+    let (_, ticket) = gateway.first("tickets").await;
+    // Linked at HubSpot with its default type (deal → ticket 27, ticket → deal 28); the deal is then re-read.
+    let path = format!("/crm/v4/objects/deals/{deal}/associations/default/tickets/{ticket}");
+    at_hubspot(&gateway, reqwest::Method::PUT, &path, json!({})).await;
+    let (deal, ticket): (i64, i64) = (deal.parse().unwrap(), ticket.parse().unwrap());
+    refresh(&gateway.db.db, &gateway.upstream.hubspot, PORTAL, ObjectType::Deal, &[deal]).await.expect("re-read");
+    let edges: Vec<(String, i64, String, i64, i32)> = entities::association::Entity::find()
+        .filter(entities::association::Column::PortalId.eq(PORTAL))
+        .filter(entities::association::Column::FromId.is_in([deal, ticket]))
+        .filter(entities::association::Column::ToType.is_in(["deal", "ticket"]))
+        .all(&gateway.db.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.from_type, a.from_id, a.to_type, a.to_id, a.type_id))
+        .collect();
+    assert!(edges.contains(&("deal".into(), deal, "ticket".into(), ticket, 27)), "{edges:?}");
+    assert!(edges.contains(&("ticket".into(), ticket, "deal".into(), deal, 28)), "{edges:?}");
+});
