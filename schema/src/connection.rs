@@ -81,6 +81,7 @@ async fn count(db: &DatabaseConnection, stmt: &SelectStatement) -> Res<i64> {
 }
 
 pub(crate) type Conn<N> = crate::relay::Connection<N>;
+pub(crate) type AssocConn<N> = crate::relay::AssocConnection<N>;
 
 /// A row's position in its list: the list's sort signature and the row's sort values. Encoded only when a client
 /// asks for it (most queries never read the cursors of nested lists).
@@ -130,6 +131,26 @@ impl<M> Page<M> {
 }
 
 impl<M> Page<M> {
+    /// The page of a record's associated records (`from`), each edge naming its target's id for its labels.
+    pub fn into_assoc_connection<N: OutputType>(
+        self,
+        from: crate::relay::LinksFrom,
+        id: impl Fn(&M) -> i64,
+        node: impl Fn(M) -> N,
+    ) -> crate::relay::AssocConnection<N> {
+        let edges = self
+            .rows
+            .into_iter()
+            .map(|(cursor, row)| crate::relay::AssocEdge { cursor, to_id: id(&row), node: node(row), from })
+            .collect();
+        crate::relay::AssocConnection {
+            has_previous: self.has_previous,
+            has_next: self.has_next,
+            edges,
+            total: self.total,
+        }
+    }
+
     pub fn into_connection<N: OutputType>(self, node: impl Fn(M) -> N) -> Conn<N> {
         let edges = self.rows.into_iter().map(|(cursor, row)| crate::relay::Edge { cursor, node: node(row) }).collect();
         crate::relay::Connection { has_previous: self.has_previous, has_next: self.has_next, edges, total: self.total }

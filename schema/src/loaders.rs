@@ -186,12 +186,14 @@ impl Loader<RecordKey> for InsightsOf {
     }
 }
 
-/// One side of an association: the objects of `to_type` that `from_type`/`from_id` points at.
+/// One side of an association: the objects of `to_type` that `from_type`/`from_id` points at, through links with
+/// `label` when one is given.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct AssocKey {
     pub from_type: &'static str,
     pub from_id: i64,
     pub to_type: &'static str,
+    pub label: Option<Arc<str>>,
 }
 
 pub(crate) struct Associations {
@@ -205,15 +207,16 @@ impl Loader<AssocKey> for Associations {
     type Error = LoadError;
 
     async fn load(&self, keys: &[AssocKey]) -> Result<HashMap<AssocKey, Self::Value>, LoadError> {
-        // One statement per (from, to) type pair; a query level asks for a single pair.
-        let mut groups: HashMap<(&'static str, &'static str), Vec<i64>> = HashMap::new();
+        // One statement per (from, to) type pair and label; a query level asks for a single pair.
+        type Group = (&'static str, &'static str, Option<Arc<str>>);
+        let mut groups: HashMap<Group, Vec<i64>> = HashMap::new();
         for key in keys {
-            groups.entry((key.from_type, key.to_type)).or_default().push(key.from_id);
+            groups.entry((key.from_type, key.to_type, key.label.clone())).or_default().push(key.from_id);
         }
         let mut out: HashMap<AssocKey, Vec<i64>> = HashMap::new();
-        for ((from_type, to_type), ids) in groups {
+        for ((from_type, to_type, label), ids) in groups {
             // Only the pair, once: the edge's other columns are not needed to find the targets.
-            let pairs: Vec<(i64, i64)> = association::Entity::find()
+            let mut find = association::Entity::find()
                 .select_only()
                 .column(association::Column::FromId)
                 .column(association::Column::ToId)
@@ -221,21 +224,92 @@ impl Loader<AssocKey> for Associations {
                 .filter(association::Column::PortalId.eq(self.portal_id))
                 .filter(association::Column::FromType.eq(from_type))
                 .filter(association::Column::FromId.is_in(ids.iter().copied()))
-                .filter(association::Column::ToType.eq(to_type))
+                .filter(association::Column::ToType.eq(to_type));
+            if let Some(label) = &label {
+                find = find.filter(association::Column::Label.eq(label.as_ref()));
+            }
+            let pairs: Vec<(i64, i64)> = find
                 .order_by_asc(association::Column::FromId)
                 .order_by_asc(association::Column::ToId)
                 .into_tuple()
                 .all(&self.db)
                 .await?;
+            let key = |from_id| AssocKey { from_type, from_id, to_type, label: label.clone() };
             for id in ids {
-                out.entry(AssocKey { from_type, from_id: id, to_type }).or_default();
+                out.entry(key(id)).or_default();
             }
             for (from_id, to_id) in pairs {
-                out.entry(AssocKey { from_type, from_id, to_type }).or_default().push(to_id);
+                out.entry(key(from_id)).or_default().push(to_id);
             }
         }
         Ok(out.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
     }
+}
+
+/// The labels of the links from one record to records of a type, by target id, and whether a link is primary.
+pub(crate) struct EdgeLabels {
+    db: DatabaseConnection,
+    portal_id: i64,
+}
+
+/// Per target id: its links' labels (sorted, each once) and whether one is primary.
+type Labels = HashMap<i64, (Vec<String>, bool)>;
+
+impl Loader<crate::relay::LinksFrom> for EdgeLabels {
+    type Value = Arc<Labels>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[crate::relay::LinksFrom],
+    ) -> Result<HashMap<crate::relay::LinksFrom, Arc<Labels>>, LoadError> {
+        // One statement per (from, to) type pair, as for the associations themselves.
+        let mut groups: HashMap<(&'static str, &'static str), Vec<i64>> = HashMap::new();
+        for key in keys {
+            groups.entry((key.from_type, key.to_type)).or_default().push(key.from_id);
+        }
+        let mut out: HashMap<crate::relay::LinksFrom, Labels> = HashMap::new();
+        for ((from_type, to_type), ids) in groups {
+            let rows: Vec<(i64, i64, Option<String>, bool)> = association::Entity::find()
+                .select_only()
+                .column(association::Column::FromId)
+                .column(association::Column::ToId)
+                .column(association::Column::Label)
+                .column(association::Column::IsPrimary)
+                .filter(association::Column::PortalId.eq(self.portal_id))
+                .filter(association::Column::FromType.eq(from_type))
+                .filter(association::Column::FromId.is_in(ids.iter().copied()))
+                .filter(association::Column::ToType.eq(to_type))
+                .into_tuple()
+                .all(&self.db)
+                .await?;
+            let key = |from_id| crate::relay::LinksFrom { from_type, from_id, to_type };
+            for id in ids {
+                out.entry(key(id)).or_default();
+            }
+            for (from_id, to_id, label, primary) in rows {
+                let entry = out.entry(key(from_id)).or_default().entry(to_id).or_default();
+                entry.1 |= primary;
+                if let Some(label) = label.filter(|l| !entry.0.contains(l)) {
+                    entry.0.push(label);
+                }
+            }
+        }
+        for labels in out.values_mut() {
+            labels.values_mut().for_each(|(l, _)| l.sort());
+        }
+        Ok(out.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
+    }
+}
+
+/// The labels of the link `from` → `to_id`, and whether it is primary.
+pub(crate) async fn edge_labels(
+    ctx: &async_graphql::Context<'_>,
+    from: crate::relay::LinksFrom,
+    to_id: i64,
+) -> Result<(Vec<String>, bool), LoadError> {
+    let loaded = crate::scope::scope(ctx).loaders.edge_labels.load_one(from).await?;
+    Ok(loaded.and_then(|l| l.get(&to_id).cloned()).unwrap_or_default())
 }
 
 /// The rows of `E` that each of `from_ids` (of `from_type`) is associated with, in one statement and with only the
@@ -301,6 +375,7 @@ pub(crate) struct Loaders {
     pub pipelines: Cached<ById<pipeline::Entity, String>>,
     pub stages: Cached<StagesByPipeline>,
     pub associations: Cached<Associations>,
+    pub edge_labels: Cached<EdgeLabels>,
     pub properties: Cached<Properties>,
     pub health_scores: Cached<HealthScores>,
     pub insights: Cached<InsightsOf>,
@@ -322,6 +397,7 @@ impl Loaders {
             pipelines: cached(ById::new(&db, portal_id)),
             stages: cached(StagesByPipeline { db: db.clone(), portal_id }),
             associations: cached(Associations { db: db.clone(), portal_id }),
+            edge_labels: cached(EdgeLabels { db: db.clone(), portal_id }),
             properties: cached(Properties { db: db.clone(), portal_id }),
             health_scores: cached(HealthScores { db: db.clone(), portal_id }),
             insights: cached(InsightsOf { db, portal_id }),

@@ -206,7 +206,7 @@ where
     Box::pin(async move {
         let found =
             load_associated::<T::Entity>(&scope.db, scope.portal_id, R::KIND, &from_ids, to_type, wanted).await?;
-        let key = |from_id| AssocKey { from_type: R::KIND, from_id, to_type };
+        let key = |from_id| AssocKey { from_type: R::KIND, from_id, to_type, label: None };
         let mut edges: foldhash::HashMap<AssocKey, Vec<i64>> =
             from_ids.iter().map(|id| (key(*id), Vec::new())).collect();
         let mut targets: foldhash::HashMap<i64, Arc<T>> = foldhash::HashMap::with_capacity(found.len());

@@ -10,15 +10,15 @@ use crate::{
     connection::{Page, PageArgs, id_page},
     error::Res,
     loaders::{AssocKey, ById, Cached, column},
+    relay::LinksFrom,
     scope::scope,
 };
 
-/// Boxed (see `objects::Boxed`).
+/// Boxed (see `objects::Boxed`). With `label`, only the records linked with that label (`Decision maker`).
 pub(crate) fn associated<'a, E>(
     ctx: &'a Context<'_>,
-    from_type: &'static str,
-    from_id: i64,
-    to_type: &'static str,
+    from: LinksFrom,
+    label: Option<String>,
     rows: impl FnOnce(&crate::loaders::Loaders) -> &Cached<ById<E, i64>> + Send + 'a,
     args: PageArgs,
 ) -> Boxed<'a, Res<Page<Arc<E::Model>>>>
@@ -28,7 +28,9 @@ where
 {
     Box::pin(async move {
         let loaders = &scope(ctx).loaders;
-        let ids = loaders.associations.load_one(AssocKey { from_type, from_id, to_type }).await?.unwrap_or_default();
+        let LinksFrom { from_type, from_id, to_type } = from;
+        let key = AssocKey { from_type, from_id, to_type, label: label.map(Arc::from) };
+        let ids = loaders.associations.load_one(key).await?.unwrap_or_default();
         let found = rows(loaders).load_many(ids.iter().copied()).await?;
         let archived_at = column::<E>("archived_at");
         // Archived records keep their edges in the mirror (a restore revives them) but are not shown.

@@ -13,10 +13,11 @@ use super::{
     ticket::{Ticket, TicketWhere},
 };
 use crate::{
-    connection::{Conn, PageArgs},
+    connection::{AssocConn, PageArgs},
     error::{GqlResult, IntoGql, Res},
     filter::{DateTimeFilter, IdFilter, IntFilter, StringFilter, TableRef, f, fields},
     order::SortField,
+    relay::LinksFrom,
 };
 
 /// The columns only some of a contact's fields read (see `columns`).
@@ -138,40 +139,49 @@ crm_object!(
     async fn companies(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only the records linked with this association label (`Decision maker`, `Primary`).")]
+        label: Option<String>,
         first: Option<i32>,
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> GqlResult<Conn<Company>> {
+    ) -> GqlResult<AssocConn<Company>> {
         let args = PageArgs { first, after, last, before };
-        let page = associated(ctx, "contact", self.0.hubspot_id, "company", |l| &l.companies, args).await;
-        page.map(|p| p.into_connection(Company)).gql()
+        let from = LinksFrom { from_type: "contact", from_id: self.0.hubspot_id, to_type: "company" };
+        let page = associated(ctx, from, label, |l| &l.companies, args).await;
+        page.map(|p| p.into_assoc_connection(from, |r| r.hubspot_id, Company)).gql()
     }
 
     async fn deals(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only the records linked with this association label (`Decision maker`, `Primary`).")]
+        label: Option<String>,
         first: Option<i32>,
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> GqlResult<Conn<Deal>> {
+    ) -> GqlResult<AssocConn<Deal>> {
         let args = PageArgs { first, after, last, before };
-        let page = associated(ctx, "contact", self.0.hubspot_id, "deal", |l| &l.deals, args).await;
-        page.map(|p| p.into_connection(Deal)).gql()
+        let from = LinksFrom { from_type: "contact", from_id: self.0.hubspot_id, to_type: "deal" };
+        let page = associated(ctx, from, label, |l| &l.deals, args).await;
+        page.map(|p| p.into_assoc_connection(from, |r| r.hubspot_id, Deal)).gql()
     }
 
     async fn tickets(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only the records linked with this association label (`Decision maker`, `Primary`).")]
+        label: Option<String>,
         first: Option<i32>,
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> GqlResult<Conn<Ticket>> {
+    ) -> GqlResult<AssocConn<Ticket>> {
         let args = PageArgs { first, after, last, before };
-        let page = associated(ctx, "contact", self.0.hubspot_id, "ticket", |l| &l.tickets, args).await;
-        page.map(|p| p.into_connection(Ticket)).gql()
+        let from = LinksFrom { from_type: "contact", from_id: self.0.hubspot_id, to_type: "ticket" };
+        let page = associated(ctx, from, label, |l| &l.tickets, args).await;
+        page.map(|p| p.into_assoc_connection(from, |r| r.hubspot_id, Ticket)).gql()
     }
 });
 

@@ -13,10 +13,11 @@ use super::{
     relation::{RelationFilter, Where, combine},
 };
 use crate::{
-    connection::{Conn, PageArgs},
+    connection::{AssocConn, PageArgs},
     error::{GqlResult, IntoGql, Res},
     filter::{DateTimeFilter, IdFilter, StringFilter, TableRef, f, fields},
     order::SortField,
+    relay::LinksFrom,
 };
 
 /// The columns only some of a ticket's fields read (see `columns`).
@@ -73,27 +74,33 @@ crm_object!(
     async fn contacts(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only the records linked with this association label (`Decision maker`, `Primary`).")]
+        label: Option<String>,
         first: Option<i32>,
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> GqlResult<Conn<Contact>> {
+    ) -> GqlResult<AssocConn<Contact>> {
         let args = PageArgs { first, after, last, before };
-        let page = associated(ctx, "ticket", self.0.hubspot_id, "contact", |l| &l.contacts, args).await;
-        page.map(|p| p.into_connection(Contact)).gql()
+        let from = LinksFrom { from_type: "ticket", from_id: self.0.hubspot_id, to_type: "contact" };
+        let page = associated(ctx, from, label, |l| &l.contacts, args).await;
+        page.map(|p| p.into_assoc_connection(from, |r| r.hubspot_id, Contact)).gql()
     }
 
     async fn companies(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only the records linked with this association label (`Decision maker`, `Primary`).")]
+        label: Option<String>,
         first: Option<i32>,
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> GqlResult<Conn<Company>> {
+    ) -> GqlResult<AssocConn<Company>> {
         let args = PageArgs { first, after, last, before };
-        let page = associated(ctx, "ticket", self.0.hubspot_id, "company", |l| &l.companies, args).await;
-        page.map(|p| p.into_connection(Company)).gql()
+        let from = LinksFrom { from_type: "ticket", from_id: self.0.hubspot_id, to_type: "company" };
+        let page = associated(ctx, from, label, |l| &l.companies, args).await;
+        page.map(|p| p.into_assoc_connection(from, |r| r.hubspot_id, Company)).gql()
     }
 });
 

@@ -330,3 +330,65 @@ on_both!(deal_ticket_associations_are_mirrored_both_ways, |backend: Backend| asy
     assert!(edges.contains(&("deal".into(), deal, "ticket".into(), ticket, 27)), "{edges:?}");
     assert!(edges.contains(&("ticket".into(), ticket, "deal".into(), deal, 28)), "{edges:?}");
 });
+
+on_both!(association_edges_carry_their_labels_and_filter_by_them, |backend: Backend| async move {
+    let mirror = tests::Mirror::small(backend).await;
+    let portal = &mirror.portal;
+    // A company with a primary contact and another contact linked to it.
+    let primary = portal.associations.iter().find(|a| a.from_type == ObjectType::Company && a.primary).unwrap();
+    let company = primary.from_id;
+    let other = portal
+        .associations
+        .iter()
+        .find(|a| {
+            a.from_type == ObjectType::Company
+                && a.from_id != company
+                && a.to_type == ObjectType::Contact
+                && portal.contacts.iter().any(|c| c.id == a.to_id && !c.archived)
+        })
+        .unwrap()
+        .to_id;
+    // The portal's own label, as the sync stores what HubSpot reports (USER_DEFINED, its type id per direction).
+    let labelled = |from_type, from_id, to_type, to_id, type_id| hubspot::Association {
+        from_type,
+        from_id,
+        to_type,
+        to_id,
+        type_id,
+        category: "USER_DEFINED".into(),
+        label: Some("Decision maker".into()),
+        primary: false,
+    };
+    let links = [
+        labelled(ObjectType::Company, company, ObjectType::Contact, other, 9001),
+        labelled(ObjectType::Contact, other, ObjectType::Company, company, 9002),
+    ];
+    server::mirror::upsert_associations(&mirror.db.db, portal.portal_id, &links, Utc::now()).await.unwrap();
+
+    let query = "query($id: ID!, $label: String) { company(id: $id) {
+        contacts(label: $label, first: 100) { totalCount edges { labels isPrimary node { hubspotId } } } } }";
+    let id = company.to_string();
+    let all = mirror.data(query, json!({ "id": id })).await["company"]["contacts"].clone();
+    let edge = |hubspot_id: i64| {
+        let id = hubspot_id.to_string();
+        all["edges"].as_array().unwrap().iter().find(|e| e["node"]["hubspotId"].as_str() == Some(&id)).cloned()
+    };
+    assert_eq!(edge(primary.to_id).unwrap()["labels"], json!(["Primary"]));
+    assert_eq!(edge(primary.to_id).unwrap()["isPrimary"], true);
+    assert_eq!(
+        edge(other).unwrap(),
+        json!({ "labels": ["Decision maker"], "isPrimary": false,
+        "node": { "hubspotId": other.to_string() } })
+    );
+    let deciders = mirror.data(query, json!({ "id": id, "label": "Decision maker" })).await;
+    assert_eq!(deciders["company"]["contacts"]["totalCount"], 1);
+    assert_eq!(deciders["company"]["contacts"]["edges"][0]["node"]["hubspotId"], other.to_string());
+    let primaries = mirror.data(query, json!({ "id": id, "label": "Primary" })).await;
+    let ids: Vec<&str> = primaries["company"]["contacts"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["hubspotId"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&primary.to_id.to_string().as_str()) && !ids.contains(&other.to_string().as_str()));
+});
