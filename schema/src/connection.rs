@@ -80,8 +80,8 @@ async fn count(db: &DatabaseConnection, stmt: &SelectStatement) -> Res<i64> {
     Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0))
 }
 
-pub(crate) type Conn<N> = crate::relay::Connection<N>;
-pub(crate) type AssocConn<N> = crate::relay::AssocConnection<N>;
+pub(crate) type Conn<N> = crate::relay::Connection<crate::relay::Edge<N>>;
+pub(crate) type AssocConn<N> = crate::relay::Connection<crate::relay::AssocEdge<N>>;
 
 /// A row's position in its list: the list's sort signature and the row's sort values. Encoded only when a client
 /// asks for it (most queries never read the cursors of nested lists).
@@ -137,18 +137,13 @@ impl<M> Page<M> {
         from: crate::relay::LinksFrom,
         id: impl Fn(&M) -> i64,
         node: impl Fn(M) -> N,
-    ) -> crate::relay::AssocConnection<N> {
+    ) -> AssocConn<N> {
         let edges = self
             .rows
             .into_iter()
             .map(|(cursor, row)| crate::relay::AssocEdge { cursor, to_id: id(&row), node: node(row), from })
             .collect();
-        crate::relay::AssocConnection {
-            has_previous: self.has_previous,
-            has_next: self.has_next,
-            edges,
-            total: self.total,
-        }
+        crate::relay::Connection { has_previous: self.has_previous, has_next: self.has_next, edges, total: self.total }
     }
 
     pub fn into_connection<N: OutputType>(self, node: impl Fn(M) -> N) -> Conn<N> {

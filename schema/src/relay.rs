@@ -14,40 +14,43 @@ use async_graphql::{
 
 use crate::connection::{Cursor, TotalCount};
 
+/// What a connection needs of its edges: the node and the cursor, and what its type is called.
+pub(crate) trait EdgeOf: OutputType {
+    type Node: OutputType;
+    /// Between the node's type name and `Connection`: empty for a list, `Association` for a record's associations.
+    const KIND: &'static str;
+    fn node(&self) -> &Self::Node;
+    fn cursor(&self) -> &Cursor;
+}
+
 /// A page of a list: `pageInfo`, `edges`, `nodes` and `totalCount`.
-pub(crate) struct Connection<N> {
+pub(crate) struct Connection<E> {
     pub has_previous: bool,
     pub has_next: bool,
-    pub edges: Vec<Edge<N>>,
+    pub edges: Vec<E>,
     pub total: TotalCount,
 }
 
-/// `pageInfo` of a page whose first and last rows have these cursors.
-fn page_info(has_previous: bool, has_next: bool, first: Option<&Cursor>, last: Option<&Cursor>) -> PageInfo {
-    PageInfo {
-        has_previous_page: has_previous,
-        has_next_page: has_next,
-        start_cursor: first.map(Cursor::encode_cursor),
-        end_cursor: last.map(Cursor::encode_cursor),
-    }
-}
-
 #[Object(name_type, serial)]
-impl<N: OutputType> Connection<N> {
+impl<E: EdgeOf> Connection<E> {
     /// Information to aid in pagination.
     async fn page_info(&self) -> PageInfo {
-        let (first, last) = (self.edges.first().map(|e| &e.cursor), self.edges.last().map(|e| &e.cursor));
-        page_info(self.has_previous, self.has_next, first, last)
+        PageInfo {
+            has_previous_page: self.has_previous,
+            has_next_page: self.has_next,
+            start_cursor: self.edges.first().map(|edge| edge.cursor().encode_cursor()),
+            end_cursor: self.edges.last().map(|edge| edge.cursor().encode_cursor()),
+        }
     }
 
     /// A list of edges.
-    async fn edges(&self) -> &[Edge<N>] {
+    async fn edges(&self) -> &[E] {
         &self.edges
     }
 
     /// A list of nodes.
-    async fn nodes(&self) -> Vec<&N> {
-        self.edges.iter().map(|edge| &edge.node).collect()
+    async fn nodes(&self) -> Vec<&E::Node> {
+        self.edges.iter().map(EdgeOf::node).collect()
     }
 
     #[graphql(flatten)]
@@ -56,9 +59,9 @@ impl<N: OutputType> Connection<N> {
     }
 }
 
-impl<N: OutputType> TypeName for Connection<N> {
+impl<E: EdgeOf> TypeName for Connection<E> {
     fn type_name() -> Cow<'static, str> {
-        format!("{}Connection", N::type_name()).into()
+        format!("{}{}Connection", E::Node::type_name(), E::KIND).into()
     }
 }
 
@@ -88,6 +91,19 @@ impl<N: OutputType> TypeName for Edge<N> {
     }
 }
 
+impl<N: OutputType> EdgeOf for Edge<N> {
+    type Node = N;
+    const KIND: &'static str = "";
+
+    fn node(&self) -> &N {
+        &self.node
+    }
+
+    fn cursor(&self) -> &Cursor {
+        &self.cursor
+    }
+}
+
 /// The records an association connection lists: those of `to_type` that `from_type`/`from_id` is linked to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct LinksFrom {
@@ -96,46 +112,7 @@ pub(crate) struct LinksFrom {
     pub to_type: &'static str,
 }
 
-/// A page of a record's associated records (`company { contacts }`): a connection whose edges also say how each
-/// record is linked.
-pub(crate) struct AssocConnection<N> {
-    pub has_previous: bool,
-    pub has_next: bool,
-    pub edges: Vec<AssocEdge<N>>,
-    pub total: TotalCount,
-}
-
-#[Object(name_type, serial)]
-impl<N: OutputType> AssocConnection<N> {
-    /// Information to aid in pagination.
-    async fn page_info(&self) -> PageInfo {
-        let (first, last) = (self.edges.first().map(|e| &e.cursor), self.edges.last().map(|e| &e.cursor));
-        page_info(self.has_previous, self.has_next, first, last)
-    }
-
-    /// A list of edges, each with the association's labels.
-    async fn edges(&self) -> &[AssocEdge<N>] {
-        &self.edges
-    }
-
-    /// A list of nodes.
-    async fn nodes(&self) -> Vec<&N> {
-        self.edges.iter().map(|edge| &edge.node).collect()
-    }
-
-    #[graphql(flatten)]
-    async fn total(&self) -> &TotalCount {
-        &self.total
-    }
-}
-
-impl<N: OutputType> TypeName for AssocConnection<N> {
-    fn type_name() -> Cow<'static, str> {
-        format!("{}AssociationConnection", N::type_name()).into()
-    }
-}
-
-/// One associated record, its cursor and how it is linked.
+/// One of a record's associated records (`company { contacts }`), its cursor and how it is linked.
 pub(crate) struct AssocEdge<N> {
     pub cursor: Cursor,
     pub node: N,
@@ -170,5 +147,18 @@ impl<N: OutputType> AssocEdge<N> {
 impl<N: OutputType> TypeName for AssocEdge<N> {
     fn type_name() -> Cow<'static, str> {
         format!("{}AssociationEdge", N::type_name()).into()
+    }
+}
+
+impl<N: OutputType> EdgeOf for AssocEdge<N> {
+    type Node = N;
+    const KIND: &'static str = "Association";
+
+    fn node(&self) -> &N {
+        &self.node
+    }
+
+    fn cursor(&self) -> &Cursor {
+        &self.cursor
     }
 }

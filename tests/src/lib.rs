@@ -224,6 +224,7 @@ macro_rules! on_both {
 pub mod convergence;
 pub mod gateway;
 pub mod load;
+pub mod process;
 pub mod redis_server;
 pub mod sim;
 pub mod subscriber;

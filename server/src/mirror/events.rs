@@ -8,8 +8,7 @@ use entities::{association, object_properties, webhook_event};
 use hubspot::{CrmObject, ObjectType};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter,
     sea_query::{Alias, Expr, ExprTrait, Query},
 };
 use serde_json::json;
@@ -37,21 +36,9 @@ pub async fn set_properties(
 ) -> Result<BTreeSet<i64>, DbErr> {
     let mut ids: Vec<i64> = records.iter().map(|(id, _)| *id).collect();
     ids.sort_unstable();
-    let mut held = BTreeMap::new();
+    let held = super::write::held_properties(db, portal, object_type, &ids).await?;
     let mut created = BTreeMap::new();
     for chunk in ids.chunks(super::write::CHUNK) {
-        use object_properties::Column as P;
-        let mut find = object_properties::Entity::find()
-            .filter(P::PortalId.eq(portal))
-            .filter(P::ObjectType.eq(object_type.singular()))
-            .filter(P::HubspotId.is_in(chunk.iter().copied()))
-            .order_by_asc(P::HubspotId);
-        if db.get_database_backend() == DbBackend::Postgres {
-            // Replicas applying changes of one record take turns, so neither overwrites the other's newer value;
-            // rows are locked in key order, so two replicas never wait on each other in a cycle.
-            find = find.lock_exclusive();
-        }
-        held.extend(find.all(db).await?.into_iter().map(|row| (row.hubspot_id, row)));
         created.extend(created_at(db, portal, object_type, chunk).await?);
     }
     let mut missing = BTreeSet::new();

@@ -73,7 +73,8 @@ pub async fn upsert_objects(
     objects: &[CrmObject],
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let held = held_properties(db, portal_id, object_type, objects).await?;
+    let ids: Vec<i64> = objects.iter().map(|o| o.id).collect();
+    let held = held_properties(db, portal_id, object_type, &ids).await?;
     let (mut merged, mut rows) = (Vec::with_capacity(objects.len()), Vec::with_capacity(objects.len()));
     for object in objects {
         let Some((object, times)) = super::merge::merge(held.get(&object.id), object) else { continue };
@@ -87,17 +88,18 @@ pub async fn upsert_objects(
     upsert(db, rows, &[P::PortalId, P::ObjectType, P::HubspotId], true).await
 }
 
-/// The property rows the mirror holds for `objects`, by id; on Postgres locked until the transaction ends, so a
-/// webhook's change to the same record waits instead of being merged over (rows locked in id order: no cycles).
-async fn held_properties(
+/// The property rows the mirror holds for `ids`, by id. On Postgres they stay locked until the transaction ends, so
+/// replicas writing the same record take turns and neither merges over the other's newer value; rows are locked in
+/// id order, so two replicas never wait on each other in a cycle.
+pub(super) async fn held_properties(
     db: &impl ConnectionTrait,
     portal_id: i64,
     object_type: ObjectType,
-    objects: &[CrmObject],
+    ids: &[i64],
 ) -> Result<std::collections::HashMap<i64, object_properties::Model>, DbErr> {
     use object_properties::Column as P;
     use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
-    let mut ids: Vec<i64> = objects.iter().map(|o| o.id).collect();
+    let mut ids = ids.to_vec();
     ids.sort_unstable();
     ids.dedup();
     let mut held = std::collections::HashMap::with_capacity(ids.len());

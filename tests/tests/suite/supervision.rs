@@ -5,8 +5,6 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
-    path::PathBuf,
-    process::{Child, Command, Stdio},
     sync::Arc,
 };
 
@@ -25,6 +23,7 @@ use server::{
 };
 use tests::{
     Backend, TestDb, fixed_now,
+    process::ServerProcess,
     sim::{DEFAULT_TOKEN, Running, SimConfig, limits::Chaos},
     small_spec, wait_for,
 };
@@ -81,48 +80,16 @@ async fn install_b(sim: &Running, db: &TestDb) -> TokenSet {
     set
 }
 
-struct Gateway {
-    child: Child,
-}
-
-impl Gateway {
-    fn start(db: &TestDb, sim: &Running) -> Self {
-        let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/server");
-        assert!(binary.exists(), "{} is missing: cargo build --workspace builds it", binary.display());
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(binary)
-            .arg("serve")
-            .env("DATABASE_URL", &db.url)
-            .env("PORT", port.to_string())
-            .env("PUBLIC_URL", format!("http://127.0.0.1:{port}"))
-            .env("HUBSPOT_API_BASE", sim.base_url())
-            .env("HUBSPOT_ACCESS_TOKEN", sim.token())
-            .env("HUBSPOT_CLIENT_ID", &sim.sim.config.client_id)
-            .env("HUBSPOT_CLIENT_SECRET", &sim.sim.config.client_secret)
-            .env("TOKEN_ENCRYPTION_KEY", encryption_key())
-            .env("HUBSPOT_RATE_LIMIT", "100000")
-            .env("SYNC_RECONCILE_SECS", "1")
-            // No GraphQL caller: no local key file written into the test's folder.
-            .env("AUTH", "off")
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("the gateway starts");
-        Self { child }
-    }
-
-    /// SIGKILL: no shutdown, no flush.
-    fn kill(&mut self) {
-        self.child.kill().expect("killed");
-        self.child.wait().expect("reaped");
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The gateway with the public app configured (B's install) and a sweep every second.
+fn start(db: &TestDb, sim: &Running) -> ServerProcess {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let env = [
+        ("HUBSPOT_CLIENT_ID", sim.sim.config.client_id.clone()),
+        ("HUBSPOT_CLIENT_SECRET", sim.sim.config.client_secret.clone()),
+        ("TOKEN_ENCRYPTION_KEY", encryption_key()),
+        ("SYNC_RECONCILE_SECS", "1".to_owned()),
+    ];
+    ServerProcess::start(db, sim, port, &env)
 }
 
 async fn ids(db: &TestDb, table: &str, portal: i64) -> Vec<i64> {
@@ -176,14 +143,14 @@ async fn an_installed_portal_survives_a_kill_and_is_swept_with_its_own_token() {
     let db = TestDb::migrated(Backend::Postgres).await;
     let b_tokens = install_b(&sim, &db).await;
 
-    let mut gateway = Gateway::start(&db, &sim);
+    let mut gateway = start(&db, &sim);
     let part_way = async || objects_synced(&db, B).await > 0 && !is_complete(&db.db, B).await.unwrap();
     wait_for("part of B's backfill", 30, part_way).await;
     gateway.kill();
     assert!(!is_complete(&db.db, B).await.unwrap(), "killed before B's backfill ended");
     sim.sim.set_chaos(Chaos::default());
 
-    let _gateway = Gateway::start(&db, &sim);
+    let _gateway = start(&db, &sim);
     let both = async || is_complete(&db.db, A).await.unwrap() && is_complete(&db.db, B).await.unwrap();
     wait_for("both backfills", 45, both).await;
     assert_mirrors(&db, &generate(&spec_b())).await;

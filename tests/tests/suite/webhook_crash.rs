@@ -2,11 +2,7 @@
 //! of a burst of 10,000 changes at the simulator and started again; once the simulator's retries are done, the
 //! mirror equals HubSpot's state exactly. The reconcile sweep is kept out of it, so only webhooks can get it there.
 
-use std::{
-    path::PathBuf,
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::time::Duration;
 
 use entities::webhook_event;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -14,6 +10,7 @@ use serde_json::{Value, json};
 use tests::{
     Backend, TestDb,
     convergence::differences,
+    process::ServerProcess,
     sim::{Running, webhooks::WebhookSettings},
     wait_for,
 };
@@ -22,46 +19,13 @@ const PORTAL: i64 = 100_001;
 const SECRET: &str = "crash-secret";
 const CHANGES: u64 = 10_000;
 
-struct Gateway {
-    child: Child,
-}
-
-impl Gateway {
-    fn start(db: &TestDb, sim: &Running, port: u16) -> Self {
-        let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/server");
-        assert!(binary.exists(), "{} is missing: cargo build --workspace builds it", binary.display());
-        let child = Command::new(binary)
-            .arg("serve")
-            .env("DATABASE_URL", &db.url)
-            .env("PORT", port.to_string())
-            .env("PUBLIC_URL", format!("http://127.0.0.1:{port}"))
-            .env("HUBSPOT_API_BASE", sim.base_url())
-            .env("HUBSPOT_ACCESS_TOKEN", sim.token())
-            .env("HUBSPOT_CLIENT_SECRET", SECRET)
-            .env("HUBSPOT_RATE_LIMIT", "100000")
-            .env("SYNC_RECONCILE_SECS", "86400")
-            .env("WEBHOOK_LEASE_SECS", "2")
-            // Webhooks only: no GraphQL caller, so no local key file written into the test's folder.
-            .env("AUTH", "off")
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("the gateway starts");
-        Self { child }
-    }
-
-    /// SIGKILL: no shutdown, no flush.
-    fn kill(&mut self) {
-        self.child.kill().expect("killed");
-        self.child.wait().expect("reaped");
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn start(db: &TestDb, sim: &Running, port: u16) -> ServerProcess {
+    let env = [
+        ("HUBSPOT_CLIENT_SECRET", SECRET.to_owned()),
+        ("SYNC_RECONCILE_SECS", "86400".to_owned()),
+        ("WEBHOOK_LEASE_SECS", "2".to_owned()),
+    ];
+    ServerProcess::start(db, sim, port, &env)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -75,7 +39,7 @@ async fn a_gateway_killed_mid_burst_loses_nothing() {
     };
     let sim = Running::delivering(PORTAL, webhooks).await;
     let db = TestDb::migrated(Backend::Postgres).await;
-    let mut gateway = Gateway::start(&db, &sim, port);
+    let mut gateway = start(&db, &sim, port);
     wait_for("the backfill", 120, async || server::sync::is_complete(&db.db, PORTAL).await.unwrap_or(false)).await;
 
     let http = reqwest::Client::new();
@@ -95,7 +59,7 @@ async fn a_gateway_killed_mid_burst_loses_nothing() {
     let acknowledged_before = sim.sim.sender.snapshot().acknowledged;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(sim.sim.sender.snapshot().failed_attempts > 0, "deliveries failed while the gateway was down");
-    let _gateway = Gateway::start(&db, &sim, port);
+    let _gateway = start(&db, &sim, port);
 
     wait_for("the burst", 60, async || sim.sim.changes_made.load(std::sync::atomic::Ordering::Relaxed) == CHANGES)
         .await;
