@@ -290,6 +290,7 @@ impl AnalyticsQuery {
         let stages = pipeline_stage::Entity::find()
             .filter(pipeline_stage::Column::PortalId.eq(scope.portal_id))
             .filter(pipeline_stage::Column::PipelineId.eq(pipeline_id.as_str()))
+            .filter(pipeline_stage::Column::ArchivedAt.is_null())
             .order_by_asc(pipeline_stage::Column::DisplayOrder)
             .all(&scope.db);
         let sums = live_deals(scope)

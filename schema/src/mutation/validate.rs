@@ -153,6 +153,7 @@ async fn check_stage(
         .column(pipeline_stage::Column::HubspotId)
         .filter(pipeline_stage::Column::PortalId.eq(portal))
         .filter(pipeline_stage::Column::PipelineId.eq(&pipeline_id))
+        .filter(pipeline_stage::Column::ArchivedAt.is_null())
         .into_tuple()
         .all(db)
         .await?;

@@ -23,9 +23,11 @@ mirror_object!(
         &self.0.object_type
     }
 
+    /// The pipeline's stages in order; a stage removed at HubSpot is not listed (a record still in it resolves it).
     async fn stages(&self, ctx: &Context<'_>) -> GqlResult<Vec<PipelineStage>> {
         let stages = scope(ctx).loaders.stages.load_one(self.0.hubspot_id.clone()).await.gql()?;
-        Ok(stages.map(|s| s.iter().cloned().map(PipelineStage).collect()).unwrap_or_default())
+        let live = stages.iter().flat_map(|s| s.iter()).filter(|s| s.archived_at.is_none());
+        Ok(live.cloned().map(PipelineStage).collect())
     }
 });
 

@@ -226,7 +226,20 @@ pub async fn upsert_pipelines(
         .collect();
     let keys =
         [pipeline_stage::Column::PortalId, pipeline_stage::Column::PipelineId, pipeline_stage::Column::HubspotId];
-    upsert(db, stages, &keys, false).await
+    upsert(db, stages, &keys, false).await?;
+    // A pipeline is read whole: a stage it no longer lists was removed at HubSpot.
+    use sea_orm::{ColumnTrait, QueryFilter};
+    for p in pipelines {
+        pipeline_stage::Entity::update_many()
+            .col_expr(pipeline_stage::Column::ArchivedAt, Expr::value(now))
+            .filter(pipeline_stage::Column::PortalId.eq(portal_id))
+            .filter(pipeline_stage::Column::PipelineId.eq(&p.id))
+            .filter(pipeline_stage::Column::HubspotId.is_not_in(p.stages.iter().map(|s| s.id.clone())))
+            .filter(pipeline_stage::Column::ArchivedAt.is_null())
+            .exec(db)
+            .await?;
+    }
+    Ok(())
 }
 
 pub async fn upsert_campaigns(

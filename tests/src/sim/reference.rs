@@ -31,7 +31,7 @@ pub fn routes() -> Router<Shared> {
         .route("/crm/v3/pipelines/{type}", get(pipelines).post(create_pipeline))
         .route("/crm/v3/pipelines/{type}/{id}", get(pipeline))
         .route("/crm/v3/pipelines/{type}/{id}/stages", post(create_stage))
-        .route("/crm/v3/pipelines/{type}/{id}/stages/{stage}", patch(update_stage))
+        .route("/crm/v3/pipelines/{type}/{id}/stages/{stage}", patch(update_stage).delete(remove_stage))
         .route("/crm/v3/owners", get(owners))
         .route("/crm/v3/owners/{id}", get(owner))
         .route("/marketing/v3/campaigns", get(campaigns))
@@ -97,6 +97,31 @@ async fn create_stage(
     let mut world = sim.world.lock().expect("simulator state");
     let created = add_stage(world.portal_mut(portal), ty, &id, &body, Utc::now())?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+/// Removes a stage, as HubSpot's settings do; refused (400) while a live record is in it.
+async fn remove_stage(
+    State(sim): State<Shared>,
+    Extension(portal): Extension<PortalId>,
+    Path((ty, id, stage)): Path<(String, String, String)>,
+) -> Res {
+    let ty = pipeline_type(&ty)?;
+    let mut world = sim.world.lock().expect("simulator state");
+    let state = world.portal_mut(portal);
+    let property = if ty == ObjectType::Deal { "dealstage" } else { "hs_pipeline_stage" };
+    let in_use = state.records(ty).values().any(|r| !r.object.archived && r.property(property) == Some(stage.as_str()));
+    if in_use {
+        return Err(SimError::validation(format!("Stage {stage} still has records in it; move them first")));
+    }
+    let pipeline = live_pipeline(state, ty, &id)?;
+    let before = pipeline.stages.len();
+    pipeline.stages.retain(|s| s.id != stage);
+    if pipeline.stages.len() == before {
+        return Err(SimError::missing(format!("Stage {stage} not found in pipeline {id}")));
+    }
+    pipeline.updated_at = Utc::now();
+    state.refresh_pipeline_options();
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn update_stage(

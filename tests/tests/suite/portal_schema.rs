@@ -392,3 +392,32 @@ on_both!(association_edges_carry_their_labels_and_filter_by_them, |backend: Back
         .collect();
     assert!(ids.contains(&primary.to_id.to_string().as_str()) && !ids.contains(&other.to_string().as_str()));
 });
+
+on_both!(a_stage_removed_at_hubspot_is_no_longer_offered, |backend: Backend| async move {
+    let gateway = Gateway::start(backend, PORTAL).await;
+    let sim = gateway.sim.base_url();
+    let stage: Value = Client::new()
+        .post(format!("{sim}/_sim/pipelines/deals/default/stages"))
+        .json(&json!({ "label": "Short-lived", "metadata": { "probability": "0.5" } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let stages = "{ pipeline(id: \"default\") { stages { id } } }";
+    let listed =
+        |answer: Value| answer["pipeline"]["stages"].as_array().unwrap().iter().any(|s| s["id"] == stage["id"]);
+    let db = &gateway.db.db;
+    let hubspot = &gateway.upstream.hubspot;
+    server::sync::reference::refresh(db, hubspot, PORTAL, server::sync::reference::Kind::Pipelines).await.unwrap();
+    assert!(listed(gateway.data(stages, json!({})).await));
+    // Removed in HubSpot's settings; the next refresh of the pipelines marks it archived.
+    let path = format!("/crm/v3/pipelines/deals/default/stages/{}", stage["id"].as_str().unwrap());
+    at_hubspot(&gateway, reqwest::Method::DELETE, &path, json!({})).await;
+    server::sync::reference::refresh(db, hubspot, PORTAL, server::sync::reference::Kind::Pipelines).await.unwrap();
+    assert!(!listed(gateway.data(stages, json!({})).await));
+    let create = "mutation($input: DealInput!) { createDeal(input: $input) { id } }";
+    let error = gateway.error(create, json!({ "input": { "name": "Too late", "stage": stage["id"] } })).await;
+    assert_eq!(error["extensions"]["argument"], "input.stage", "{error}");
+});
