@@ -260,7 +260,7 @@ pub struct JwtArgs {
 impl std::fmt::Debug for JwtArgs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JwtArgs")
-            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "[redacted]"))
+            .field("jwt_secret", &redacted(&self.jwt_secret))
             .field("jwt_jwks_url", &self.jwt_jwks_url)
             .field("jwt_issuer", &self.jwt_issuer)
             .field("jwt_audience", &self.jwt_audience)
@@ -286,7 +286,7 @@ impl JwtArgs {
 }
 
 /// How the gateway reaches HubSpot.
-#[derive(Args, Clone, Debug)]
+#[derive(Args, Clone)]
 pub struct HubSpotConfig {
     /// HubSpot's REST API, or the simulator (`http://127.0.0.1:4010`).
     #[arg(long, env = "HUBSPOT_API_BASE", default_value = "https://api.hubapi.com", value_parser = api_base)]
@@ -331,7 +331,7 @@ pub const DEFAULT_OAUTH_SCOPES: &str = "oauth crm.objects.contacts.read crm.obje
     marketing.campaigns.read content";
 
 /// The public app (OAuth installs); all of client id, secret and encryption key, or none.
-#[derive(Args, Clone, Debug)]
+#[derive(Args, Clone)]
 pub struct OAuthConfig {
     #[arg(long, env = "HUBSPOT_CLIENT_ID")]
     pub hubspot_client_id: Option<String>,
@@ -362,6 +362,41 @@ pub struct OAuthConfig {
     /// Earlier keys, comma-separated, still used to decrypt tokens stored under them.
     #[arg(long, env = "TOKEN_ENCRYPTION_OLD_KEYS", hide_env_values = true, value_delimiter = ',')]
     pub token_encryption_old_keys: Vec<String>,
+}
+
+/// A secret as Debug output shows it: whether it is set, never its value.
+fn redacted<T>(secret: &Option<T>) -> Option<&'static str> {
+    secret.as_ref().map(|_| "[redacted]")
+}
+
+// By hand, so the private app's token never reaches Debug output.
+impl std::fmt::Debug for HubSpotConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubSpotConfig")
+            .field("hubspot_api_base", &self.hubspot_api_base)
+            .field("hubspot_access_token", &redacted(&self.hubspot_access_token))
+            .field("hubspot_rate_limit", &self.hubspot_rate_limit)
+            .field("sync_reconcile_secs", &self.sync_reconcile_secs)
+            .field("reference_refresh_secs", &self.reference_refresh_secs)
+            .field("disconnect_grace_secs", &self.disconnect_grace_secs)
+            .field("hubspot_timeout_secs", &self.hubspot_timeout_secs)
+            .field("hubspot_cache_ttl_secs", &self.hubspot_cache_ttl_secs)
+            .finish()
+    }
+}
+
+// By hand, so the client secrets and encryption keys never reach Debug output.
+impl std::fmt::Debug for OAuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthConfig")
+            .field("hubspot_client_id", &self.hubspot_client_id)
+            .field("hubspot_client_secret", &format!("[{} redacted]", self.hubspot_client_secret.len()))
+            .field("hubspot_oauth_scopes", &self.hubspot_oauth_scopes)
+            .field("hubspot_authorize_url", &self.hubspot_authorize_url)
+            .field("token_encryption_key", &redacted(&self.token_encryption_key))
+            .field("token_encryption_old_keys", &format!("[{} redacted]", self.token_encryption_old_keys.len()))
+            .finish()
+    }
 }
 
 impl HubSpotConfig {
@@ -479,6 +514,21 @@ mod tests {
             jwt_role_claim: "role".into(),
         };
         assert!(!format!("{jwt:?}").contains("s3cret"), "Debug never shows the JWT secret");
+        let cli = <crate::cli::Cli as clap::Parser>::try_parse_from([
+            "server",
+            "--hubspot-access-token",
+            "pat-na1-s3cret",
+            "--hubspot-client-id",
+            "app-1",
+            "--hubspot-client-secret",
+            "s3cret-one,s3cret-two",
+            "--token-encryption-key",
+            "k1:s3cret-key",
+        ])
+        .unwrap();
+        let shown = format!("{:?}", cli.config);
+        assert!(!shown.contains("s3cret"), "Debug never shows a HubSpot secret: {shown}");
+        assert!(shown.contains("app-1") && shown.contains("[2 redacted]"), "{shown}");
         assert_eq!(auth_mode("OFF"), Ok(false));
         assert!(origin("app.example.com").unwrap_err().contains("CORS_ORIGINS"));
         assert!(origin("https://app.example.com/path").is_err());
