@@ -317,18 +317,20 @@ impl PropertyFilter {
     }
 }
 
-/// `EXISTS (the record's properties row, where `cond` holds)`: a probe of the properties table's key per record.
-fn exists(table: &TableRef, kind: &str, cond: Condition) -> SimpleExpr {
+/// The properties row (alias `p`) of each record of `table`, `kind` records: a probe of its key per record.
+fn properties_row(table: &TableRef, kind: &str) -> sea_orm::sea_query::SelectStatement {
     let p = Alias::new("p");
-    let select = Query::select()
-        .expr(Expr::val(1))
+    Query::select()
         .from_as(Alias::new("object_properties"), p.clone())
         .and_where(Expr::col((p.clone(), Alias::new("portal_id"))).eq(table.col("portal_id")))
         .and_where(Expr::col((p.clone(), Alias::new("object_type"))).eq(kind))
         .and_where(Expr::col((p, Alias::new("hubspot_id"))).eq(table.col("hubspot_id")))
-        .cond_where(cond)
-        .to_owned();
-    Expr::exists(select)
+        .to_owned()
+}
+
+/// `EXISTS (the record's properties row, where `cond` holds)`.
+fn exists(table: &TableRef, kind: &str, cond: Condition) -> SimpleExpr {
+    Expr::exists(properties_row(table, kind).expr(Expr::val(1)).cond_where(cond).to_owned())
 }
 
 /// The property's text in the record's properties JSON (the alias `p`).
@@ -403,14 +405,7 @@ pub(crate) fn sort_value(table: &TableRef, kind: &str, name: &str, argument: &st
         _ => Compared::Text,
     };
     let value = value_expr(table.backend, compared, raw_value(table.backend, name));
-    let p = Alias::new("p");
-    let select = Query::select()
-        .expr(value)
-        .from_as(Alias::new("object_properties"), p.clone())
-        .and_where(Expr::col((p.clone(), Alias::new("portal_id"))).eq(table.col("portal_id")))
-        .and_where(Expr::col((p.clone(), Alias::new("object_type"))).eq(kind))
-        .and_where(Expr::col((p, Alias::new("hubspot_id"))).eq(table.col("hubspot_id")))
-        .to_owned();
+    let select = properties_row(table, kind).expr(value).to_owned();
     let subquery = sea_orm::sea_query::SubQueryStatement::SelectStatement(select);
     Ok((SimpleExpr::SubQuery(None, Box::new(subquery)), compared == Compared::Number))
 }

@@ -4,11 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use chrono::Utc;
-use hubspot::{CrmObject, ObjectType, PropertyDefinition};
+use hubspot::{CrmObject, ObjectType};
 use sea_orm::ConnectionTrait;
 
-use super::{SyncError, wire};
+use super::wire;
 use crate::{
     hubspot::{Call, HubSpot, HubSpotError},
     mirror::definitions,
@@ -93,23 +92,6 @@ pub async fn read_page(
         }
     }
     Ok((page, calls))
-}
-
-/// Reads the portal's definitions of `object_type` from HubSpot, live and archived, into the mirror.
-pub async fn refresh(
-    db: &impl ConnectionTrait,
-    hubspot: &HubSpot,
-    portal: i64,
-    object_type: ObjectType,
-) -> Result<Vec<PropertyDefinition>, SyncError> {
-    let mut all = Vec::new();
-    for archived in [false, true] {
-        let path = format!("/crm/v3/properties/{}?archived={archived}", object_type.plural());
-        let body = hubspot.send(portal, Call::get(path)).await?;
-        all.extend(wire::property_definitions(&body)?);
-    }
-    definitions::replace(db, portal, object_type, &all, Utc::now()).await?;
-    Ok(all)
 }
 
 #[cfg(test)]
