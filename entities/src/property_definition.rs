@@ -6,7 +6,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub portal_id: i64,
-    /// `contact`, `company`, `deal` or `ticket`.
+    /// `contact`, `company`, `deal`, `ticket`, or a custom type's `objectTypeId` (`2-1234567`).
     #[sea_orm(primary_key, auto_increment = false)]
     pub object_type: String,
     #[sea_orm(primary_key, auto_increment = false)]

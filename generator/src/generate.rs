@@ -68,6 +68,8 @@ pub fn generate(spec: &PortalSpec) -> Portal {
         campaigns,
         associations: links,
         custom_properties: custom::definitions(setup),
+        schemas: Vec::new(),
+        custom_objects: Default::default(),
     }
 }
 
@@ -110,7 +112,8 @@ impl Gen {
         created: DateTime<Utc>,
         updated: DateTime<Utc>,
     ) -> CrmObject {
-        let mut properties = self.templates[object_type as usize].clone();
+        let index = ObjectType::BUILT_IN.iter().position(|t| *t == object_type).expect("a built-in type");
+        let mut properties = self.templates[index].clone();
         properties.set("hs_object_id", id.to_string());
         properties.set("createdate", iso(created));
         properties.set(object_type.last_modified_property(), iso(updated));

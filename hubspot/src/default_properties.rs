@@ -28,6 +28,12 @@ const COMMON: &[Row] = &[
     ("hubspot_owner_id", "{Owner}", "enumeration", "select", "{info}", Plain),
 ];
 
+/// What HubSpot adds to every custom object type besides the schema's own properties.
+const CUSTOM: &[Row] = &[
+    ("hs_createdate", "Object create date/time", "datetime", "datetime", "{info}", ReadOnly),
+    ("hs_lastmodifieddate", "Object last modified date/time", "datetime", "datetime", "{info}", ReadOnly),
+];
+
 const CONTACT: &[Row] = &[
     ("email", "Email", "string", "text", "contactinformation", Plain),
     ("firstname", "First Name", "string", "text", "contactinformation", Plain),
@@ -177,6 +183,7 @@ pub fn default_properties(object_type: ObjectType) -> Vec<PropertyDefinition> {
         ObjectType::Company => (COMPANY, "companyinformation", "Company owner"),
         ObjectType::Deal => (DEAL, "dealinformation", "Deal owner"),
         ObjectType::Ticket => (TICKET, "ticketinformation", "Ticket owner"),
+        ObjectType::Custom(_) => (CUSTOM, "objectinformation", "Owner"),
     };
     COMMON
         .iter()
@@ -240,7 +247,7 @@ mod tests {
 
     #[test]
     fn every_type_has_its_ids_dates_and_owner() {
-        for t in ObjectType::ALL {
+        for t in ObjectType::BUILT_IN {
             let props = default_properties(t);
             for name in ["hs_object_id", "hs_merged_object_ids", "createdate", t.last_modified_property()] {
                 let p = props.iter().find(|p| p.name == name).unwrap_or_else(|| panic!("{t:?} {name}"));

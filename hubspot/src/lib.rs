@@ -6,6 +6,7 @@ mod default_properties;
 mod object_type;
 mod properties;
 mod records;
+mod schemas;
 mod time;
 mod wire;
 
@@ -14,7 +15,8 @@ pub use associations::{
     DEAL_CONTACT, DEAL_TICKET, TICKET_COMPANY_PRIMARY,
 };
 pub use default_properties::default_properties;
-pub use object_type::ObjectType;
+pub use object_type::{CustomType, ObjectType};
 pub use properties::{PROPERTY_TYPES, PropertyDefinition, PropertyOption};
 pub use records::*;
+pub use schemas::{ObjectSchema, SchemaAssociation};
 pub use time::iso;

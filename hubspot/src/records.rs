@@ -134,6 +134,12 @@ pub struct Portal {
     /// The properties the portal's admins added, by object type (HubSpot's own are [`crate::default_properties`]).
     #[serde(default)]
     pub custom_properties: Vec<(ObjectType, PropertyDefinition)>,
+    /// The portal's custom object types, with their properties.
+    #[serde(default)]
+    pub schemas: Vec<crate::ObjectSchema>,
+    /// Records of the custom object types, by type.
+    #[serde(default)]
+    pub custom_objects: std::collections::BTreeMap<ObjectType, Vec<CrmObject>>,
 }
 
 impl Portal {
@@ -143,6 +149,7 @@ impl Portal {
             ObjectType::Company => &self.companies,
             ObjectType::Deal => &self.deals,
             ObjectType::Ticket => &self.tickets,
+            ObjectType::Custom(_) => self.custom_objects.get(&object_type).map_or(&[], Vec::as_slice),
         }
     }
 }

@@ -17,6 +17,7 @@ mod m20261206_000012_audit_log;
 mod m20261206_000013_operations;
 mod m20261207_000014_property_definitions;
 mod m20261207_000015_portal_disconnect;
+mod m20261208_000016_custom_objects;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000013_operations::Migration),
             Box::new(m20261207_000014_property_definitions::Migration),
             Box::new(m20261207_000015_portal_disconnect::Migration),
+            Box::new(m20261208_000016_custom_objects::Migration),
         ]
     }
 }

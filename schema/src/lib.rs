@@ -6,6 +6,7 @@ pub mod audit;
 mod audit_log;
 mod columns;
 mod connection;
+pub mod custom_objects;
 mod error;
 pub mod feed;
 mod filter;
@@ -48,6 +49,7 @@ pub struct Query(
     insights::InsightQuery,
     sync_status::SyncStatusQuery,
     portal_properties::PropertiesQuery,
+    custom_objects::CustomObjectsQuery,
     webhook_admin::WebhookAdminQuery,
     audit_log::AuditQuery,
 );
@@ -57,6 +59,7 @@ pub struct Mutation(
     mutation::CrmMutation,
     mutation::BatchMutation,
     mutation::AssociationMutation,
+    mutation::CustomObjectMutation,
     webhook_admin::WebhookAdminMutation,
 );
 

@@ -4,8 +4,8 @@ use std::{collections::HashMap, hash::Hash, marker::PhantomData, str::FromStr, s
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entities::{
-    association, campaign, company, contact, deal, health_score, insight, object_properties, owner, pipeline,
-    pipeline_stage, ticket,
+    association, campaign, company, contact, custom_object, deal, health_score, insight, object_properties, owner,
+    pipeline, pipeline_stage, ticket,
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, ModelTrait, QueryFilter, QueryOrder,
@@ -98,6 +98,31 @@ fn by_kind(keys: &[RecordKey]) -> HashMap<&'static str, Vec<i64>> {
 pub(crate) struct RecordKey {
     pub kind: &'static str,
     pub id: i64,
+}
+
+/// Custom objects by type and id.
+pub(crate) struct CustomObjects {
+    db: DatabaseConnection,
+    portal_id: i64,
+}
+
+impl Loader<RecordKey> for CustomObjects {
+    type Value = Arc<custom_object::Model>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[RecordKey]) -> Result<HashMap<RecordKey, Self::Value>, LoadError> {
+        let mut out = HashMap::new();
+        for (kind, ids) in by_kind(keys) {
+            let rows = custom_object::Entity::find()
+                .filter(custom_object::Column::PortalId.eq(self.portal_id))
+                .filter(custom_object::Column::ObjectType.eq(kind))
+                .filter(custom_object::Column::HubspotId.is_in(ids))
+                .all(&self.db)
+                .await?;
+            out.extend(rows.into_iter().map(|row| (RecordKey { kind, id: row.hubspot_id }, Arc::new(row))));
+        }
+        Ok(out)
+    }
 }
 
 /// The properties text of CRM records.
@@ -370,6 +395,7 @@ pub(crate) struct Loaders {
     pub companies: Cached<ById<company::Entity, i64>>,
     pub deals: Cached<ById<deal::Entity, i64>>,
     pub tickets: Cached<ById<ticket::Entity, i64>>,
+    pub custom_objects: Cached<CustomObjects>,
     pub owners: Cached<ById<owner::Entity, i64>>,
     pub campaigns: Cached<ById<campaign::Entity, String>>,
     pub pipelines: Cached<ById<pipeline::Entity, String>>,
@@ -392,6 +418,7 @@ impl Loaders {
             companies: cached(ById::new(&db, portal_id)),
             deals: cached(ById::new(&db, portal_id)),
             tickets: cached(ById::new(&db, portal_id)),
+            custom_objects: cached(CustomObjects { db: db.clone(), portal_id }),
             owners: cached(ById::new(&db, portal_id)),
             campaigns: cached(ById::new(&db, portal_id)),
             pipelines: cached(ById::new(&db, portal_id)),

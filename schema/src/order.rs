@@ -40,7 +40,8 @@ pub struct OrderBy<F: InputType> {
     concrete(name = "ContactOrderBy", params(crate::objects::contact::ContactOrderField)),
     concrete(name = "CompanyOrderBy", params(crate::objects::company::CompanyOrderField)),
     concrete(name = "DealOrderBy", params(crate::objects::deal::DealOrderField)),
-    concrete(name = "TicketOrderBy", params(crate::objects::ticket::TicketOrderField))
+    concrete(name = "TicketOrderBy", params(crate::objects::ticket::TicketOrderField)),
+    concrete(name = "CustomObjectOrderBy", params(crate::custom_objects::CustomObjectOrderField))
 )]
 pub struct CrmOrderBy<F: InputType> {
     /// A field of the record; give this or `property`.

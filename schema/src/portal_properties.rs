@@ -49,6 +49,11 @@ impl Definitions {
         Ok(Self(rows.into_iter().map(|row| ((row.object_type.clone(), row.name.clone()), row)).collect()))
     }
 
+    /// The definition of `name` on `kind`, live or archived.
+    pub fn get(&self, kind: &str, name: &str) -> Option<&Model> {
+        self.0.get(&(kind.to_owned(), name.to_owned()))
+    }
+
     /// The live definition of `name` on `kind`, or an error naming `argument`.
     pub fn live(&self, kind: &str, name: &str, argument: &str) -> Res<&Model> {
         match self.0.get(&(kind.to_owned(), name.to_owned())) {
@@ -74,6 +79,11 @@ fn options(definition: &Model) -> Vec<(String, String, i32, bool)> {
         .collect()
 }
 
+/// An enumeration's option values, in order.
+pub(crate) fn option_values(definition: &Model) -> Vec<String> {
+    options(definition).into_iter().map(|o| o.0).collect()
+}
+
 /// One choice of an enumeration property.
 #[derive(SimpleObject)]
 pub struct PropertyOption {
@@ -84,7 +94,7 @@ pub struct PropertyOption {
 }
 
 /// A property as the portal defines it (HubSpot's properties API).
-pub struct PropertyDefinition(Model);
+pub struct PropertyDefinition(pub(crate) Model);
 
 #[Object]
 impl PropertyDefinition {

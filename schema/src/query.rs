@@ -182,6 +182,11 @@ impl CoreQuery {
             "Owner" => owner_by_id(ctx, &id).await?.map(Node::Owner),
             "Campaign" => campaign_by_id(ctx, &id).await?.map(Node::Campaign),
             "Pipeline" => pipeline_by_id(ctx, &id).await?.map(Node::Pipeline),
+            crate::custom_objects::NAME => {
+                let scope = scope(ctx);
+                let (object_type, key) = crate::custom_objects::custom_key(scope, &id, None, "id").await.gql()?;
+                crate::custom_objects::read(scope, object_type, key).await.gql()?.map(Node::CustomObject)
+            }
             _ => None,
         })
     }

@@ -123,4 +123,6 @@ pub trait Upstream: Send + Sync {
 pub enum Reference {
     Owners,
     Pipelines,
+    /// Property definitions (and the custom object schemas they belong to).
+    Properties,
 }

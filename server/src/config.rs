@@ -328,7 +328,7 @@ pub struct HubSpotConfig {
 pub const DEFAULT_OAUTH_SCOPES: &str = "oauth crm.objects.contacts.read crm.objects.contacts.write \
     crm.objects.companies.read crm.objects.companies.write crm.objects.deals.read crm.objects.deals.write tickets \
     crm.objects.owners.read crm.schemas.contacts.read crm.schemas.companies.read crm.schemas.deals.read \
-    marketing.campaigns.read content";
+    crm.schemas.custom.read crm.objects.custom.read crm.objects.custom.write marketing.campaigns.read content";
 
 /// The public app (OAuth installs); all of client id, secret and encryption key, or none.
 #[derive(Args, Clone)]

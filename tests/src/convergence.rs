@@ -20,7 +20,7 @@ pub async fn differences(db: &DatabaseConnection, sim: &Shared, portal: i64) -> 
     let (sim_records, sim_edges) = {
         let world = sim.world.lock().expect("simulator state");
         let state = &world.portals[&portal];
-        let records: BTreeMap<ObjectType, BTreeMap<i64, BTreeMap<String, Option<String>>>> = ObjectType::ALL
+        let records: BTreeMap<ObjectType, BTreeMap<i64, BTreeMap<String, Option<String>>>> = ObjectType::BUILT_IN
             .into_iter()
             .map(|t| {
                 let live = state.records(t).values().filter(|r| !r.object.archived);
@@ -39,7 +39,7 @@ pub async fn differences(db: &DatabaseConnection, sim: &Shared, portal: i64) -> 
         (records, edges)
     };
     let mut mirror_live: BTreeMap<ObjectType, BTreeSet<i64>> = BTreeMap::new();
-    for object_type in ObjectType::ALL {
+    for object_type in ObjectType::BUILT_IN {
         let live = live_ids(db, portal, object_type).await;
         let expected: BTreeSet<i64> = sim_records[&object_type].keys().copied().collect();
         for id in expected.difference(&live) {
@@ -76,7 +76,8 @@ pub async fn differences(db: &DatabaseConnection, sim: &Shared, portal: i64) -> 
         }
         mirror_live.insert(object_type, live);
     }
-    let live = |t: &str, id: i64| ObjectType::ALL.iter().any(|o| o.singular() == t && mirror_live[o].contains(&id));
+    let live =
+        |t: &str, id: i64| ObjectType::BUILT_IN.iter().any(|o| o.singular() == t && mirror_live[o].contains(&id));
     let mirror_edges: BTreeSet<Edge> = association::Entity::find()
         .filter(association::Column::PortalId.eq(portal))
         .all(db)

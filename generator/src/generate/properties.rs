@@ -35,8 +35,12 @@ pub fn generated_properties(object_type: ObjectType) -> &'static [&'static str] 
         ObjectType::Company => COMPANY_PROPERTIES,
         ObjectType::Deal => DEAL_PROPERTIES,
         ObjectType::Ticket => TICKET_PROPERTIES,
+        ObjectType::Custom(_) => CUSTOM_PROPERTIES,
     }
 }
+
+/// A custom object's records carry their schema's properties; these are HubSpot's own on every one.
+const CUSTOM_PROPERTIES: &[&str] = &["hs_createdate", "hs_lastmodifieddate", "hs_object_id"];
 
 const CONTACT_PROPERTIES: &[&str] = &[
     "city",
@@ -113,5 +117,5 @@ const TICKET_PROPERTIES: &[&str] = &[
 /// gives compact nodes and no rebalancing, which matters at 100k records.
 pub(super) fn templates() -> [PropertyMap; 4] {
     // `ALL` lists the types in declaration order, so position = `ObjectType as usize`.
-    ObjectType::ALL.map(|ty| generated_properties(ty).iter().map(|k| ((*k).to_owned(), None)).collect())
+    ObjectType::BUILT_IN.map(|ty| generated_properties(ty).iter().map(|k| ((*k).to_owned(), None)).collect())
 }

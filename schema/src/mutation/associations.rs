@@ -27,6 +27,18 @@ pub(super) async fn record(scope: &Scope, id: &ID, argument: &str) -> Res<(Objec
         }
         "Deal" => live::<Deal>(scope, id, argument).await.map(|(k, r)| (ObjectType::Deal, k, Node::Deal(r)))?,
         "Ticket" => live::<Ticket>(scope, id, argument).await.map(|(k, r)| (ObjectType::Ticket, k, Node::Ticket(r)))?,
+        crate::custom_objects::NAME => {
+            let (object_type, key) = crate::custom_objects::custom_key(scope, id, None, argument).await?;
+            match crate::custom_objects::read(scope, object_type, key).await? {
+                Some(record) if record.0.archived_at.is_none() => (object_type, key, Node::CustomObject(record)),
+                _ => {
+                    return Err(ApiError::invalid(
+                        argument,
+                        format!("no live {} {key} in this portal", object_type.singular()),
+                    ));
+                }
+            }
+        }
         other => return Err(ApiError::invalid(argument, format!("a {other} cannot be associated"))),
     })
 }
@@ -39,6 +51,14 @@ async fn edges(
     (to, to_id): (ObjectType, i64),
     label: Option<&str>,
 ) -> Res<(Association, Association)> {
+    if label.is_none() && (from.is_custom() || to.is_custom()) {
+        let kind = super::custom::schema_kind_between(scope, from, to, "to").await?;
+        let user_defined = |a: Association| Association { category: "USER_DEFINED".to_owned(), ..a };
+        return Ok((
+            user_defined(kind.association(from_id, to_id)),
+            user_defined(kind.inverse().association(to_id, from_id)),
+        ));
+    }
     let built_in = match label {
         None => Some(default_kind(from, to, "to")?),
         Some(label) if label.eq_ignore_ascii_case("primary") => Some(

@@ -45,22 +45,33 @@ impl Collect {
     }
 
     fn rest(mut self, properties: &Option<Json<BTreeMap<String, Value>>>) -> Res<Fields> {
-        for (name, value) in properties.iter().flat_map(|p| p.0.iter()) {
-            let field = format!("input.properties.{name}");
-            if self.0.contains_key(name) {
-                return Err(ApiError::invalid(field, "is also given as a typed field; give it once"));
+        let Some(properties) = properties else { return Ok(self.0) };
+        for (name, given) in loose(&properties.0, "input.properties")? {
+            if self.0.contains_key(&name) {
+                return Err(ApiError::invalid(given.1, "is also given as a typed field; give it once"));
             }
-            let value = match value {
-                Value::Null => None,
-                Value::String(s) => Some(s.clone()),
-                Value::Number(n) => Some(n.to_string()),
-                Value::Bool(b) => Some(b.to_string()),
-                _ => return Err(ApiError::invalid(field, "must be a string, number, boolean or null")),
-            };
-            self.0.insert(name.clone(), (value, field));
+            self.0.insert(name, given);
         }
         Ok(self.0)
     }
+}
+
+/// Properties by internal name (`{"tier": "gold"}`, null clears one) as HubSpot's strings, each remembering its
+/// field (`{argument}.{name}`).
+pub(crate) fn loose(properties: &BTreeMap<String, Value>, argument: &str) -> Res<Fields> {
+    let mut fields = Fields::new();
+    for (name, value) in properties {
+        let field = format!("{argument}.{name}");
+        let value = match value {
+            Value::Null => None,
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => return Err(ApiError::invalid(field, "must be a string, number, boolean or null")),
+        };
+        fields.insert(name.clone(), (value, field));
+    }
+    Ok(fields)
 }
 
 /// A contact's properties to set; fields left out are not changed.

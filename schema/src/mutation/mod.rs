@@ -5,11 +5,13 @@
 
 mod associations;
 mod batch;
+mod custom;
 mod inputs;
 mod validate;
 
 pub use associations::AssociationMutation;
 pub use batch::BatchMutation;
+pub use custom::CustomObjectMutation;
 
 use std::sync::Arc;
 

@@ -166,6 +166,48 @@ async fn check_stage(
     Ok(())
 }
 
+/// A write of `fields` to a record of `object_type` checked against the portal's definitions: each property must be
+/// defined, live and writable, and its value one its type holds (a number, a date, `true`/`false`, an enumeration's
+/// options); and an owner must exist. A name the mirror does not know may be new at HubSpot: the definitions are
+/// re-read once before it is refused.
+pub(crate) async fn check_definitions(scope: &Scope, object_type: ObjectType, fields: &Fields) -> Res<()> {
+    let kind = object_type.singular();
+    let mut definitions = scope.definitions().await?;
+    let unknown = |d: &crate::portal_properties::Definitions| fields.keys().any(|n| d.get(kind, n).is_none());
+    if unknown(&definitions) && refreshed(scope, Reference::Properties).await? {
+        definitions =
+            std::sync::Arc::new(crate::portal_properties::Definitions::load(&scope.db, scope.portal_id).await?);
+    }
+    for (name, (value, field)) in fields {
+        let definition = definitions.live(kind, name, field)?;
+        if definition.read_only_value || definition.calculated {
+            return Err(ApiError::invalid(field.clone(), format!("`{name}` is set by HubSpot only")));
+        }
+        let Some(value) = value.as_deref().filter(|v| !v.is_empty()) else { continue };
+        let problem = match definition.property_type.as_str() {
+            "number" if value.trim().parse::<f64>().map_or(true, |n| !n.is_finite()) => {
+                Some("is not a number".to_owned())
+            }
+            "date" | "datetime" if !is_date(value) => {
+                Some("is not a date (ISO-8601, or epoch milliseconds)".to_owned())
+            }
+            "bool" if !matches!(value, "true" | "false") => Some("is not `true` or `false`".to_owned()),
+            "enumeration" if name != "hubspot_owner_id" => {
+                let options = crate::portal_properties::option_values(definition);
+                value
+                    .split(';')
+                    .any(|part| !options.iter().any(|o| o == part))
+                    .then(|| format!("is not an option of `{name}` (its options: {})", options.join(", ")))
+            }
+            _ => None,
+        };
+        if let Some(problem) = problem {
+            return Err(ApiError::invalid(field.clone(), format!("`{value}` {problem}")));
+        }
+    }
+    check_owner(scope, fields).await
+}
+
 /// Every check of a write of `fields` to a record of `object_type`: a new one when `current` is `None`.
 pub(crate) async fn check(
     scope: &Scope,

@@ -80,6 +80,24 @@ macro_rules! crm_object {
                 self.0.synced_at
             }
 
+            /// The records of a custom object type (`objectTypeId`, name or fully qualified name) linked to this one.
+            #[allow(clippy::too_many_arguments)]
+            async fn custom_objects(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+                #[graphql(name = "type")] type_name: String,
+                #[graphql(desc = "Only the records linked with this association label.")] label: Option<String>,
+                first: Option<i32>,
+                after: Option<String>,
+                last: Option<i32>,
+                before: Option<String>,
+            ) -> crate::error::GqlResult<crate::connection::AssocConn<crate::custom_objects::CustomObject>> {
+                use crate::error::IntoGql;
+                let kind = <$model as crate::prefetch::Row>::KIND;
+                let args = crate::connection::PageArgs { first, after, last, before };
+                crate::custom_objects::linked_to(ctx, (kind, self.0.hubspot_id), &type_name, label, args).await.gql()
+            }
+
             /// Where this answer came from and how fresh it is.
             #[graphql(name = "_meta")]
             async fn meta(&self, ctx: &async_graphql::Context<'_>) -> crate::objects::Meta {

@@ -37,6 +37,7 @@ pub enum Node {
     Owner(owner::Owner),
     Campaign(campaign::Campaign),
     Pipeline(pipeline::Pipeline),
+    CustomObject(crate::custom_objects::CustomObject),
 }
 
 /// The future of a field that loads something, boxed. async-graphql boxes every selected field's future, each the

@@ -25,6 +25,7 @@ pub fn reads_property(object_type: ObjectType, name: &str) -> bool {
         ObjectType::Company => &["lifecyclestage", "notes_last_updated"],
         ObjectType::Deal => &["amount", "dealstage", "pipeline", "hs_is_closed", "hs_is_closed_won", "createdate"],
         ObjectType::Ticket => &["closed_date", "hs_ticket_priority", "hs_pipeline_stage", "createdate"],
+        ObjectType::Custom(_) => &[],
     };
     read.contains(&name)
 }

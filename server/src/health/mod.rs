@@ -118,6 +118,8 @@ pub async fn affected(
                 companies.extend(linked(db, portal, *object_type, ids, ObjectType::Company).await?);
                 contacts.extend(linked(db, portal, *object_type, ids, ObjectType::Contact).await?);
             }
+            // The scores read nothing of custom objects.
+            ObjectType::Custom(_) => {}
         }
     }
     let contacts: Vec<i64> = contacts.into_iter().collect();

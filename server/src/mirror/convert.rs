@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeZone, Utc};
-use entities::{company, contact, deal, object_properties, ticket};
+use entities::{company, contact, custom_object, deal, object_properties, ticket};
 use hubspot::{CrmObject, ObjectType};
 use sea_orm::ActiveValue::Set;
 
@@ -61,6 +61,27 @@ pub(super) fn properties(portal_id: i64, object_type: ObjectType, obj: &CrmObjec
         properties: Set(serde_json::to_string(&obj.properties).unwrap_or_else(|_| "{}".into())),
         property_times: Set("{}".into()),
         updated_at: Set(obj.updated_at),
+    }
+}
+
+/// A custom object's typed row: its name (the schema's primary display property) and its times.
+pub(super) fn custom(
+    portal_id: i64,
+    object_type: ObjectType,
+    display_property: Option<&str>,
+    obj: &CrmObject,
+    now: DateTime<Utc>,
+) -> custom_object::ActiveModel {
+    custom_object::ActiveModel {
+        portal_id: Set(portal_id),
+        object_type: Set(object_type.singular().to_owned()),
+        hubspot_id: Set(obj.id),
+        display_name: Set(display_property.and_then(|p| Props(&obj.properties).text(p))),
+        created_at: Set(obj.created_at),
+        updated_at: Set(obj.updated_at),
+        archived_at: Set(archived_at(obj)),
+        merged_into: Set(None),
+        synced_at: Set(now),
     }
 }
 

@@ -98,9 +98,10 @@ async fn created_at(
     }
     let select = Query::select()
         .columns(["hubspot_id", "created_at"].map(Alias::new))
-        .from(Alias::new(object_type.plural()))
+        .from(super::schemas::table(object_type))
         .and_where(Expr::col(Alias::new("portal_id")).eq(portal))
         .and_where(Expr::col(Alias::new("hubspot_id")).is_in(ids.iter().copied()))
+        .and_where_option(super::schemas::of_type(object_type))
         .to_owned();
     let rows = Created::find_by_statement(db.get_database_backend().build(&select)).all(db).await?;
     Ok(rows.into_iter().map(|c| (c.hubspot_id, c.created_at)).collect())
@@ -116,13 +117,14 @@ pub async fn tombstone(
 ) -> Result<(), DbErr> {
     let at = millis(occurred_ms);
     let update = Query::update()
-        .table(Alias::new(object_type.plural()))
+        .table(super::schemas::table(object_type))
         .value(Alias::new("archived_at"), at)
         .value(Alias::new("updated_at"), at)
         .and_where(Expr::col(Alias::new("portal_id")).eq(portal))
         .and_where(Expr::col(Alias::new("hubspot_id")).eq(id))
         .and_where(Expr::col(Alias::new("archived_at")).is_null())
         .and_where(Expr::col(Alias::new("updated_at")).lte(at))
+        .and_where_option(super::schemas::of_type(object_type))
         .to_owned();
     db.execute(&update).await.map(drop)
 }

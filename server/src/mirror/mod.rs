@@ -6,6 +6,7 @@ pub mod definitions;
 pub mod events;
 mod merge;
 pub mod purge;
+pub mod schemas;
 mod write;
 
 pub use write::{

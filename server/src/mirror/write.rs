@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use entities::{
-    association, campaign, company, contact, deal, object_properties, owner, pipeline, pipeline_stage, portal, ticket,
+    association, campaign, company, contact, custom_object, deal, object_properties, owner, pipeline, pipeline_stage,
+    portal, ticket,
 };
 use hubspot::{Association, Campaign, CrmObject, ObjectType, Owner, Pipeline, Portal};
 use sea_orm::{
@@ -155,6 +156,14 @@ pub(super) async fn upsert_typed(
         ObjectType::Ticket => {
             let rows = objects.iter().map(|o| convert::ticket(portal_id, o, now)).collect();
             upsert_keeping(db, rows, &[ticket::Column::PortalId, ticket::Column::HubspotId], true, kept).await
+        }
+        ObjectType::Custom(_) => {
+            let display = super::schemas::display_property(db, portal_id, object_type).await?;
+            let rows =
+                objects.iter().map(|o| convert::custom(portal_id, object_type, display.as_deref(), o, now)).collect();
+            let keys =
+                [custom_object::Column::PortalId, custom_object::Column::ObjectType, custom_object::Column::HubspotId];
+            upsert_keeping(db, rows, &keys, true, kept).await
         }
     }
 }
@@ -328,7 +337,7 @@ pub async fn write_portal(db: &DatabaseConnection, portal: &Portal) -> Result<()
     let id = portal.portal_id;
     let txn = crate::db::begin_write(db).await?;
     ensure_portal(&txn, id, &portal.name).await?;
-    for object_type in ObjectType::ALL {
+    for object_type in ObjectType::BUILT_IN {
         let mut definitions = hubspot::default_properties(object_type);
         let custom = portal.custom_properties.iter().filter(|(t, _)| *t == object_type);
         definitions.extend(custom.map(|(_, d)| d.clone()));
@@ -336,7 +345,7 @@ pub async fn write_portal(db: &DatabaseConnection, portal: &Portal) -> Result<()
     }
     upsert_owners(&txn, id, &portal.owners, now).await?;
     upsert_pipelines(&txn, id, &portal.pipelines, now).await?;
-    for object_type in ObjectType::ALL {
+    for object_type in ObjectType::BUILT_IN {
         upsert_objects(&txn, id, object_type, portal.objects(object_type), now).await?;
     }
     upsert_campaigns(&txn, id, &portal.campaigns, now).await?;
@@ -380,7 +389,7 @@ pub async fn mark_merged(
         return Ok(0);
     }
     let update = sea_orm::sea_query::Query::update()
-        .table(Alias::new(object_type.plural()))
+        .table(super::schemas::table(object_type))
         .value(Alias::new("merged_into"), survivor)
         .value(
             Alias::new("archived_at"),
@@ -389,6 +398,7 @@ pub async fn mark_merged(
         .and_where(Expr::col(Alias::new("portal_id")).eq(portal_id))
         .and_where(Expr::col(Alias::new("hubspot_id")).is_in(merged.iter().copied()))
         .and_where(Expr::col(Alias::new("merged_into")).is_null())
+        .and_where_option(super::schemas::of_type(object_type))
         .to_owned();
     Ok(db.execute(&update).await?.rows_affected())
 }
@@ -404,9 +414,10 @@ pub async fn held(
     for chunk in ids.chunks(CHUNK) {
         let select = sea_orm::sea_query::Query::select()
             .column(Alias::new("hubspot_id"))
-            .from(Alias::new(object_type.plural()))
+            .from(super::schemas::table(object_type))
             .and_where(Expr::col(Alias::new("portal_id")).eq(portal_id))
             .and_where(Expr::col(Alias::new("hubspot_id")).is_in(chunk.iter().copied()))
+            .and_where_option(super::schemas::of_type(object_type))
             .to_owned();
         for row in db.query_all(&select).await? {
             held.insert(row.try_get::<i64>("", "hubspot_id")?);

@@ -9,9 +9,11 @@ mod state;
 mod supervisor;
 pub(crate) mod wire;
 
+use std::collections::BTreeMap;
+
 use chrono::Utc;
 use hubspot::{Association, AssociationKind, ObjectType};
-use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 use serde_json::{Value, json};
 
 pub use self::{
@@ -36,20 +38,45 @@ pub enum SyncError {
 /// Records per list call (HubSpot's maximum).
 const PAGE: usize = 100;
 
-/// The types a type's records can be associated with.
-fn linked(object_type: ObjectType) -> &'static [ObjectType] {
-    match object_type {
-        ObjectType::Contact => &[ObjectType::Company, ObjectType::Deal, ObjectType::Ticket],
-        ObjectType::Company => &[ObjectType::Contact, ObjectType::Deal, ObjectType::Ticket],
-        ObjectType::Deal => &[ObjectType::Contact, ObjectType::Company, ObjectType::Ticket],
-        ObjectType::Ticket => &[ObjectType::Contact, ObjectType::Company, ObjectType::Deal],
+/// The types whose links a re-read of `object_type`'s records reads (and replaces): the other built-in types; for a
+/// custom type, the built-in types its schema defines associations with. A built-in type's links to custom objects
+/// are read from the custom side, which has its schema's association types.
+async fn linked(db: &impl ConnectionTrait, portal: i64, object_type: ObjectType) -> Result<Linked, DbErr> {
+    if !object_type.is_custom() {
+        let types = ObjectType::BUILT_IN.into_iter().filter(|t| *t != object_type).collect();
+        return Ok(Linked { types, inverses: BTreeMap::new() });
     }
+    let schemas = mirror::schemas::live(db, portal).await?;
+    let Some(schema) = schemas.into_iter().find(|s| s.object_type == object_type) else { return Ok(Linked::default()) };
+    let types: Vec<ObjectType> = schema.linked_types().into_iter().filter(|t| !t.is_custom()).collect();
+    let mut inverses = BTreeMap::new();
+    for other in &types {
+        if let (Some(to), Some(from)) = (schema.association_to(*other), schema.association_from(*other)) {
+            inverses.insert(to, from);
+        }
+    }
+    Ok(Linked { types, inverses })
+}
+
+/// The types a type's records link to, and for a custom type the inverse of each association type its schema
+/// defines (HubSpot gives each direction its own id; built-in ones are in [`AssociationKind`]).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Linked {
+    pub types: Vec<ObjectType>,
+    pub inverses: BTreeMap<i32, i32>,
 }
 
 /// The types whose associations the backfill reads from `object_type`'s pages: each pair once, from the side that
-/// comes first in [`ObjectType::ALL`]; the mirror gets both directions.
-fn read_from(object_type: ObjectType) -> impl Iterator<Item = ObjectType> {
-    linked(object_type).iter().copied().filter(move |other| *other > object_type)
+/// comes first in [`ObjectType::BUILT_IN`] (custom types after them); the mirror gets both directions.
+fn read_from(object_type: ObjectType, linked: &Linked) -> Vec<ObjectType> {
+    linked.types.iter().copied().filter(|other| *other > object_type || object_type.is_custom()).collect()
+}
+
+/// Every type of `portal` with records: the built-in ones, then its live custom object types.
+pub async fn object_types(db: &impl ConnectionTrait, portal: i64) -> Result<Vec<ObjectType>, DbErr> {
+    let mut types = ObjectType::BUILT_IN.to_vec();
+    types.extend(mirror::schemas::custom_types(db, portal).await?);
+    Ok(types)
 }
 
 /// What a backfill did.
@@ -76,7 +103,7 @@ pub async fn backfill(
         state::reset(db, portal).await?;
     }
     report.calls += reference::refresh_all(db, hubspot, portal).await?;
-    for object_type in ObjectType::ALL {
+    for object_type in object_types(db, portal).await? {
         if let Err(err) = backfill_type(db, hubspot, portal, object_type, &mut report, progress).await {
             state::record_error(db, portal, object_type, &err.to_string()).await?;
             return Err(err);
@@ -103,6 +130,8 @@ async fn backfill_type(
     let mut synced = saved.map_or(0, |s| s.objects_synced as u64);
     progress.start(object_type, total(hubspot, portal, object_type, report).await, synced);
     let asked = properties::Asked::load(db, portal, object_type).await?;
+    let linked = linked(db, portal, object_type).await?;
+    let read_from = read_from(object_type, &linked);
     loop {
         let after = cursor.as_ref().map(|c| format!("&after={c}")).unwrap_or_default();
         let path = format!("/crm/v3/objects/{}?limit={PAGE}{after}", object_type.plural());
@@ -110,8 +139,8 @@ async fn backfill_type(
         report.calls += calls;
         let ids: Vec<i64> = page.results.iter().map(|o| o.id).collect();
         let mut links = Vec::new();
-        for to in read_from(object_type) {
-            links.extend(associations(hubspot, portal, object_type, to, &ids).await?);
+        for to in &read_from {
+            links.extend(associations(hubspot, portal, (object_type, *to), &linked.inverses, &ids).await?);
             report.calls += 1;
         }
         let now = Utc::now();
@@ -146,8 +175,8 @@ async fn total(hubspot: &HubSpot, portal: i64, object_type: ObjectType, report: 
 async fn associations(
     hubspot: &HubSpot,
     portal: i64,
-    from: ObjectType,
-    to: ObjectType,
+    (from, to): (ObjectType, ObjectType),
+    inverses: &BTreeMap<i32, i32>,
     ids: &[i64],
 ) -> Result<Vec<Association>, HubSpotError> {
     if ids.is_empty() {
@@ -166,11 +195,13 @@ async fn associations(
             };
             for t in target["associationTypes"].as_array().into_iter().flatten() {
                 let Some(type_id) = t["typeId"].as_i64().map(|v| v as i32) else { continue };
-                let kind = AssociationKind::by_type_id(type_id);
+                // A custom type's ids are its own: a built-in kind only where the pair is HubSpot's.
+                let kind = AssociationKind::by_type_id(type_id).filter(|k| k.from == from && k.to == to);
                 let label = t["label"].as_str().map(str::to_owned);
                 let primary = kind.is_some_and(|k| k.primary) || label.as_deref() == Some("Primary");
                 let category = t["category"].as_str().unwrap_or("HUBSPOT_DEFINED").to_owned();
-                let inverse = kind.map_or(type_id, |k| k.inverse_type_id);
+                let inverse =
+                    kind.map(|k| k.inverse_type_id).or_else(|| inverses.get(&type_id).copied()).unwrap_or(type_id);
                 out.push(Association {
                     from_type: from,
                     from_id,
@@ -199,7 +230,7 @@ async fn associations(
 
 /// Whether every object type of `portal` has been backfilled.
 pub async fn is_complete(db: &DatabaseConnection, portal: i64) -> Result<bool, DbErr> {
-    for object_type in ObjectType::ALL {
+    for object_type in object_types(db, portal).await? {
         if !state::load(db, portal, object_type).await?.is_some_and(|s| s.backfill_done) {
             return Ok(false);
         }

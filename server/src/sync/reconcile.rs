@@ -11,7 +11,7 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use super::{SyncError, associations, linked, properties::Asked, state, wire};
+use super::{Linked, SyncError, associations, linked, properties::Asked, state, wire};
 use crate::{
     health::Health,
     hubspot::{Call, HubSpot},
@@ -38,7 +38,7 @@ pub async fn reconcile(
     health: Option<&Health>,
 ) -> Result<ReconcileReport, SyncError> {
     let mut report = ReconcileReport::default();
-    for object_type in ObjectType::ALL {
+    for object_type in super::object_types(db, portal).await? {
         let found = sweep_changes(db, hubspot, portal, object_type, &mut report).await?;
         if let Some(health) = health {
             let records: Vec<(ObjectType, i64)> = found.into_iter().map(|id| (object_type, id)).collect();
@@ -72,8 +72,9 @@ async fn aggregate<T: sea_orm::TryGetable>(
     let mut query = Query::select();
     query
         .expr_as(value, Alias::new("value"))
-        .from(Alias::new(object_type.plural()))
-        .and_where(Expr::col(Alias::new("portal_id")).eq(portal));
+        .from(mirror::schemas::table(object_type))
+        .and_where(Expr::col(Alias::new("portal_id")).eq(portal))
+        .and_where_option(mirror::schemas::of_type(object_type));
     if let Some(filter) = filter {
         query.and_where(filter);
     }
@@ -139,9 +140,10 @@ async fn write_changes(
     cursor: DateTime<Utc>,
     report: &mut ReconcileReport,
 ) -> Result<(), SyncError> {
-    let links = links_of(hubspot, portal, object_type, objects).await?;
+    let linked = linked(db, portal, object_type).await?;
+    let links = links_of(hubspot, portal, object_type, &linked, objects).await?;
     let txn = crate::db::begin_write(db).await?;
-    report.merged += write_with_links(&txn, portal, object_type, objects, &links).await?;
+    report.merged += write_with_links(&txn, portal, object_type, objects, &linked, &links).await?;
     state::save_reconcile(&txn, portal, object_type, cursor).await?;
     txn.commit().await?;
     report.changed += objects.len() as u64;
@@ -153,12 +155,13 @@ async fn links_of(
     hubspot: &HubSpot,
     portal: i64,
     object_type: ObjectType,
+    linked: &Linked,
     objects: &[CrmObject],
 ) -> Result<Vec<hubspot::Association>, SyncError> {
     let ids: Vec<i64> = objects.iter().map(|o| o.id).collect();
     let mut links = Vec::new();
-    for other in linked(object_type) {
-        links.extend(associations(hubspot, portal, object_type, *other, &ids).await?);
+    for other in &linked.types {
+        links.extend(associations(hubspot, portal, (object_type, *other), &linked.inverses, &ids).await?);
     }
     // Each edge once: one upsert may not write a row twice.
     let mut seen = std::collections::BTreeSet::new();
@@ -173,12 +176,13 @@ async fn write_with_links(
     portal: i64,
     object_type: ObjectType,
     objects: &[CrmObject],
+    linked: &Linked,
     links: &[hubspot::Association],
 ) -> Result<u64, DbErr> {
     let ids: Vec<i64> = objects.iter().map(|o| o.id).collect();
     let now = Utc::now();
     mirror::upsert_objects(txn, portal, object_type, objects, now).await?;
-    mirror::clear_associations(txn, portal, object_type, &ids, linked(object_type)).await?;
+    mirror::clear_associations(txn, portal, object_type, &ids, &linked.types).await?;
     mirror::upsert_associations(txn, portal, links, now).await?;
     let mut merged = 0;
     for survivor in objects {
@@ -217,9 +221,10 @@ pub async fn refresh(
     // A merged id answers with its survivor, which may be asked for as well.
     let mut seen = std::collections::BTreeSet::new();
     objects.retain(|o| seen.insert(o.id));
-    let links = links_of(hubspot, portal, object_type, &objects).await?;
+    let linked = linked(db, portal, object_type).await?;
+    let links = links_of(hubspot, portal, object_type, &linked, &objects).await?;
     let txn = crate::db::begin_write(db).await?;
-    write_with_links(&txn, portal, object_type, &objects, &links).await?;
+    write_with_links(&txn, portal, object_type, &objects, &linked, &links).await?;
     txn.commit().await?;
     Ok(objects.len())
 }

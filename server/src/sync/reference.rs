@@ -26,17 +26,21 @@ use crate::{
 pub enum Kind {
     Owners,
     Pipelines,
+    /// Custom object schemas.
+    Schemas,
     Properties,
     Campaigns,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Owners, Kind::Pipelines, Kind::Properties, Kind::Campaigns];
+    /// In refresh order: schemas before properties, whose custom types they name.
+    pub const ALL: [Kind; 5] = [Kind::Owners, Kind::Pipelines, Kind::Schemas, Kind::Properties, Kind::Campaigns];
 
     pub fn name(self) -> &'static str {
         match self {
             Kind::Owners => "owners",
             Kind::Pipelines => "pipelines",
+            Kind::Schemas => "schemas",
             Kind::Properties => "properties",
             Kind::Campaigns => "campaigns",
         }
@@ -70,7 +74,8 @@ pub async fn refresh(
     kind: Kind,
 ) -> Result<(Refreshed, u64), SyncError> {
     let mut calls = 0;
-    let read = read(hubspot, portal, kind, &mut calls).await;
+    let types = super::object_types(db, portal).await?;
+    let read = read(hubspot, portal, kind, &types, &mut calls).await;
     let answers = match read {
         Ok(answers) => answers,
         Err(err) => {
@@ -89,7 +94,7 @@ pub async fn refresh(
     let outcome = if held.as_deref() == Some(fingerprint.as_str()) {
         Refreshed::Unchanged
     } else {
-        match write(db, portal, kind, &answers).await {
+        match write(db, portal, kind, &types, &answers).await {
             Ok(()) => Refreshed::Changed,
             Err(SyncError::HubSpot(err)) => {
                 state::refresh_failed(db, portal, kind.name(), &err.to_string(), None).await?;
@@ -103,7 +108,14 @@ pub async fn refresh(
 }
 
 /// HubSpot's answers for a kind, in a fixed order.
-async fn read(hubspot: &HubSpot, portal: i64, kind: Kind, calls: &mut u64) -> Result<Vec<Value>, HubSpotError> {
+/// `types` are the portal's object types, custom ones included, whose properties are read.
+async fn read(
+    hubspot: &HubSpot,
+    portal: i64,
+    kind: Kind,
+    types: &[ObjectType],
+    calls: &mut u64,
+) -> Result<Vec<Value>, HubSpotError> {
     let mut report = super::BackfillReport::default();
     let answers = match kind {
         Kind::Owners => {
@@ -119,9 +131,13 @@ async fn read(hubspot: &HubSpot, portal: i64, kind: Kind, calls: &mut u64) -> Re
             }
             out
         }
+        Kind::Schemas => {
+            report.calls += 1;
+            vec![hubspot.send(portal, Call::get("/crm/v3/schemas".to_owned())).await?]
+        }
         Kind::Properties => {
             let mut out = Vec::new();
-            for object_type in ObjectType::ALL {
+            for &object_type in types {
                 for archived in [false, true] {
                     let path = format!("/crm/v3/properties/{}?archived={archived}", object_type.plural());
                     report.calls += 1;
@@ -141,7 +157,13 @@ async fn read(hubspot: &HubSpot, portal: i64, kind: Kind, calls: &mut u64) -> Re
     Ok(answers)
 }
 
-async fn write(db: &DatabaseConnection, portal: i64, kind: Kind, answers: &[Value]) -> Result<(), SyncError> {
+async fn write(
+    db: &DatabaseConnection,
+    portal: i64,
+    kind: Kind,
+    types: &[ObjectType],
+    answers: &[Value],
+) -> Result<(), SyncError> {
     let now = Utc::now();
     match kind {
         Kind::Owners => {
@@ -153,9 +175,12 @@ async fn write(db: &DatabaseConnection, portal: i64, kind: Kind, answers: &[Valu
                 mirror::upsert_pipelines(db, portal, &wire::pipelines(answer, object_type)?, now).await?;
             }
         }
+        Kind::Schemas => {
+            mirror::schemas::replace(db, portal, &wire::schemas(&answers[0])?, now).await?;
+        }
         Kind::Properties => {
             let txn = crate::db::begin_write(db).await?;
-            for (pair, object_type) in answers.chunks(2).zip(ObjectType::ALL) {
+            for (pair, &object_type) in answers.chunks(2).zip(types) {
                 let mut all = Vec::new();
                 for answer in pair {
                     all.extend(wire::property_definitions(answer)?);
@@ -240,6 +265,9 @@ pub async fn unknown_in(
     use entities::{owner, pipeline_stage, property_definition as def};
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
     let mut unknown = BTreeSet::new();
+    if object_type.is_custom() && !crate::mirror::schemas::is_known(db, portal, object_type).await? {
+        unknown.insert(Kind::Schemas);
+    }
     let names: BTreeSet<&str> = changes.iter().map(|(n, _)| n.as_str()).collect();
     let defined = def::Entity::find()
         .filter(def::Column::PortalId.eq(portal))

@@ -61,6 +61,12 @@ pub fn property_definitions(body: &Value) -> Result<Vec<hubspot::PropertyDefinit
         .collect()
 }
 
+/// `GET /crm/v3/schemas`: the portal's custom object types.
+pub fn schemas(body: &Value) -> Result<Vec<hubspot::ObjectSchema>, HubSpotError> {
+    let entries = body.get("results").and_then(Value::as_array).ok_or_else(|| bad("schemas", "no results"))?;
+    entries.iter().map(|e| hubspot::ObjectSchema::from_hubspot_json(e).ok_or_else(|| bad("schema", e))).collect()
+}
+
 pub fn objects(body: &Value) -> Result<Page<CrmObject>, HubSpotError> {
     let wire: Vec<WireObject> = results(body, "CRM objects")?;
     let results = wire.into_iter().map(WireObject::into_object).collect::<Result<_, HubSpotError>>()?;

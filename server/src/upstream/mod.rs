@@ -66,8 +66,11 @@ fn associations(links: &[Link]) -> Vec<serde_json::Value> {
     links
         .iter()
         .map(|link| {
+            // A custom object's association types are its schema's own.
+            let category =
+                if link.kind.from.is_custom() || link.kind.to.is_custom() { "USER_DEFINED" } else { "HUBSPOT_DEFINED" };
             json!({ "to": { "id": link.to_id.to_string() },
-                    "types": [{ "associationCategory": "HUBSPOT_DEFINED", "associationTypeId": link.kind.type_id }] })
+                    "types": [{ "associationCategory": category, "associationTypeId": link.kind.type_id }] })
         })
         .collect()
 }
@@ -140,9 +143,10 @@ impl HubSpotUpstream {
     ) -> Result<Option<chrono::DateTime<Utc>>, sea_orm::DbErr> {
         let select = Query::select()
             .column(Alias::new("updated_at"))
-            .from(Alias::new(object_type.plural()))
+            .from(crate::mirror::schemas::table(object_type))
             .and_where(Expr::col(Alias::new("portal_id")).eq(portal))
             .and_where(Expr::col(Alias::new("hubspot_id")).eq(id))
+            .and_where_option(crate::mirror::schemas::of_type(object_type))
             .to_owned();
         match self.db.query_one(&select).await? {
             Some(row) => Ok(Some(row.try_get("", "updated_at")?)),
@@ -297,6 +301,7 @@ impl Upstream for HubSpotUpstream {
             let kind = match kind {
                 Reference::Owners => crate::sync::reference::Kind::Owners,
                 Reference::Pipelines => crate::sync::reference::Kind::Pipelines,
+                Reference::Properties => crate::sync::reference::Kind::Properties,
             };
             this.reference.refresh(&this.db, &this.hubspot, portal, kind).await.map_err(|err| match err {
                 crate::sync::SyncError::HubSpot(err) => refused(err),

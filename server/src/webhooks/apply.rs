@@ -115,8 +115,7 @@ type Refetch = BTreeMap<(i64, ObjectType), BTreeSet<(i64, i64)>>;
 type RecordChanges = (i64, Vec<(i64, events::Change)>);
 
 fn object_type(event: &Event) -> Option<ObjectType> {
-    let prefix = event.subscription_type.split('.').next()?;
-    ObjectType::ALL.into_iter().find(|t| t.singular() == prefix)
+    ObjectType::from_singular(event.subscription_type.split('.').next()?)
 }
 
 fn kind(event: &Event) -> &str {
@@ -142,11 +141,10 @@ fn scored_records(event: &Event) -> Vec<(ObjectType, i64)> {
         }
         "associationChange" => {
             // `CONTACT_TO_COMPANY`: the other end is a company.
-            let to_type = payload
-                .get("associationType")
-                .and_then(Value::as_str)
-                .and_then(|t| t.rsplit_once("_TO_"))
-                .and_then(|(_, to)| ObjectType::ALL.into_iter().find(|t| t.singular().eq_ignore_ascii_case(to)));
+            let to_type =
+                payload.get("associationType").and_then(Value::as_str).and_then(|t| t.rsplit_once("_TO_")).and_then(
+                    |(_, to)| ObjectType::BUILT_IN.into_iter().find(|t| t.singular().eq_ignore_ascii_case(to)),
+                );
             if let (Some(to_type), Some(to_id)) = (to_type, id_field(payload, "toObjectId")) {
                 records.push((to_type, to_id));
             }

@@ -4,7 +4,6 @@ use serde_json::Value;
 
 /// The kinds the applier knows; others are kept and counted, not applied.
 pub const KNOWN_KINDS: [&str; 6] = ["creation", "deletion", "propertyChange", "associationChange", "restore", "merge"];
-const OBJECT_TYPES: [&str; 4] = ["contact", "company", "deal", "ticket"];
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
@@ -32,9 +31,9 @@ impl Event {
         if self.subscription_type == "contact.privacyDeletion" {
             return true;
         }
-        self.subscription_type
-            .split_once('.')
-            .is_some_and(|(object, kind)| OBJECT_TYPES.contains(&object) && KNOWN_KINDS.contains(&kind))
+        self.subscription_type.split_once('.').is_some_and(|(object, kind)| {
+            hubspot::ObjectType::from_singular(object).is_some() && KNOWN_KINDS.contains(&kind)
+        })
     }
 }
 
@@ -62,8 +61,8 @@ fn parse_event(payload: Value) -> Result<Event, String> {
     let subscription_type = ["subscriptionType", "eventType"]
         .iter()
         .find_map(|key| payload.get(*key).and_then(Value::as_str))
-        .ok_or("`subscriptionType` (or `eventType`) is missing")?
-        .to_owned();
+        .ok_or("`subscriptionType` (or `eventType`) is missing")?;
+    let subscription_type = typed_subscription(subscription_type, payload.get("objectTypeId").and_then(Value::as_str));
     Ok(Event {
         portal_id: int("portalId")?.ok_or("`portalId` is missing")?,
         event_id: int("eventId")?.unwrap_or(0),
@@ -72,6 +71,18 @@ fn parse_event(payload: Value) -> Result<Event, String> {
         subscription_type,
         payload,
     })
+}
+
+/// The subscription type under the name the mirror gives the object type: events of the generic subscriptions
+/// (`object.propertyChange`) and of custom objects (`p_machines.creation`) name their type by `objectTypeId`, so
+/// `object.creation` of `2-1234567` is logged as `2-1234567.creation` and of `0-1` as `contact.creation`.
+fn typed_subscription(subscription_type: &str, object_type_id: Option<&str>) -> String {
+    let (object, kind) = subscription_type.split_once('.').unwrap_or((subscription_type, ""));
+    let named = hubspot::ObjectType::from_singular(object).is_some();
+    match object_type_id.and_then(hubspot::ObjectType::from_path) {
+        Some(t) if !named => format!("{}.{kind}", t.singular()),
+        _ => subscription_type.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -97,5 +108,19 @@ mod tests {
         );
         assert!(parse_batch(br#"[{"portalId":1,"occurredAt":1}]"#).unwrap_err().contains("subscriptionType"));
         assert!(parse_batch(br#"[1]"#).unwrap_err().contains("not a JSON object"));
+    }
+
+    #[test]
+    fn generic_and_custom_subscriptions_are_named_by_their_object_type() {
+        let batch =
+            br#"[{"portalId":1,"occurredAt":5,"subscriptionType":"object.propertyChange","objectTypeId":"2-77"},
+                         {"portalId":1,"occurredAt":5,"subscriptionType":"p1_machines.creation","objectTypeId":"2-77"},
+                         {"portalId":1,"occurredAt":5,"subscriptionType":"object.deletion","objectTypeId":"0-3"},
+                         {"portalId":1,"occurredAt":5,"subscriptionType":"object.creation"}]"#;
+        let events = parse_batch(batch).unwrap();
+        let types: Vec<&str> = events.iter().map(|e| e.subscription_type.as_str()).collect();
+        assert_eq!(types, ["2-77.propertyChange", "2-77.creation", "deal.deletion", "object.creation"]);
+        assert!(events[0].is_known() && events[2].is_known());
+        assert!(!events[3].is_known());
     }
 }

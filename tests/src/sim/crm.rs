@@ -94,6 +94,7 @@ fn returned_by_default(object_type: ObjectType) -> Vec<String> {
             "hs_ticket_priority",
             "subject",
         ],
+        ObjectType::Custom(_) => &["hs_createdate", "hs_lastmodifieddate", "hs_object_id"],
     };
     names.iter().map(|s| s.to_string()).collect()
 }

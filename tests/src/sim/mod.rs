@@ -15,6 +15,7 @@ pub mod mutate;
 mod oauth;
 mod properties;
 mod reference;
+mod schemas;
 pub mod scopes;
 mod search;
 pub mod store;
@@ -199,6 +200,7 @@ pub fn router(sim: Shared) -> Router {
         .merge(assoc::routes())
         .merge(reference::routes())
         .merge(properties::routes())
+        .merge(schemas::routes())
         .route_layer(middleware::from_fn_with_state(sim.clone(), limits::guard));
     Router::new()
         .merge(api)

@@ -263,6 +263,7 @@ fn searchable(object_type: ObjectType) -> &'static [&'static str] {
         ObjectType::Company => &["name", "domain", "phone"],
         ObjectType::Deal => &["dealname"],
         ObjectType::Ticket => &["subject", "content"],
+        ObjectType::Custom(_) => &[],
     }
 }
 

@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, Utc};
 use generator::generated_properties;
 use hubspot::{
-    Association, Campaign, CrmObject, ObjectType, Owner, Pipeline, Portal, PropertyDefinition, PropertyOption, iso,
+    Association, Campaign, CrmObject, ObjectSchema, ObjectType, Owner, Pipeline, Portal, PropertyDefinition,
+    PropertyOption, iso,
 };
 use serde_json::{Map, Value, json};
 
@@ -81,6 +82,8 @@ pub struct PortalState {
     pub campaigns: Vec<Campaign>,
     /// Each type's property definitions, HubSpot's own first, archived ones included.
     pub properties: HashMap<ObjectType, Vec<PropertyDefinition>>,
+    /// The portal's custom object types (their properties are in `properties`).
+    pub schemas: Vec<ObjectSchema>,
     next_id: HashMap<ObjectType, i64>,
     /// The last id given to a pipeline or stage made at run time.
     last_reference_id: i64,
@@ -94,7 +97,8 @@ impl PortalState {
     pub fn new(portal: Portal) -> Self {
         let mut records = HashMap::new();
         let mut next_id = HashMap::new();
-        for object_type in ObjectType::ALL {
+        let custom_types = portal.schemas.iter().map(|s| s.object_type);
+        for object_type in ObjectType::BUILT_IN.into_iter().chain(custom_types) {
             let rows: BTreeMap<i64, Record> = portal
                 .objects(object_type)
                 .iter()
@@ -105,6 +109,7 @@ impl PortalState {
                 ObjectType::Company => 5_000_001,
                 ObjectType::Deal => 9_000_001,
                 ObjectType::Ticket => 12_000_001,
+                ObjectType::Custom(_) => 20_000_001,
             };
             next_id.insert(object_type, rows.keys().next_back().map_or(base, |id| id + 1));
             records.insert(object_type, rows);
@@ -120,9 +125,14 @@ impl PortalState {
             }
         }
         let mut properties: HashMap<ObjectType, Vec<PropertyDefinition>> =
-            ObjectType::ALL.into_iter().map(|t| (t, hubspot::default_properties(t))).collect();
+            ObjectType::BUILT_IN.into_iter().map(|t| (t, hubspot::default_properties(t))).collect();
         for (object_type, definition) in portal.custom_properties {
             properties.entry(object_type).or_default().push(definition);
+        }
+        for schema in &portal.schemas {
+            let mut defined = hubspot::default_properties(schema.object_type);
+            defined.extend(schema.properties.iter().cloned());
+            properties.insert(schema.object_type, defined);
         }
         let mut state = Self {
             portal_id: portal.portal_id,
@@ -135,6 +145,7 @@ impl PortalState {
             pipelines: portal.pipelines,
             campaigns: portal.campaigns,
             properties,
+            schemas: portal.schemas,
             next_id,
             last_reference_id: 100_000_000,
             outbox: Vec::new(),
@@ -712,10 +723,5 @@ pub fn object_type(path: &str) -> Result<ObjectType, SimError> {
 
 /// HubSpot's object type id (`0-1` for contacts).
 pub fn type_id(object_type: ObjectType) -> &'static str {
-    match object_type {
-        ObjectType::Contact => "0-1",
-        ObjectType::Company => "0-2",
-        ObjectType::Deal => "0-3",
-        ObjectType::Ticket => "0-5",
-    }
+    object_type.type_id()
 }

@@ -22,6 +22,7 @@ fn connections(object_type: ObjectType) -> &'static [(&'static str, ObjectType)]
         ObjectType::Deal | ObjectType::Ticket => {
             &[("contacts", ObjectType::Contact), ("companies", ObjectType::Company)]
         }
+        ObjectType::Custom(_) => &[],
     }
 }
 

@@ -91,6 +91,7 @@ fn type_name(object_type: ObjectType) -> &'static str {
         ObjectType::Company => "Company",
         ObjectType::Deal => "Deal",
         ObjectType::Ticket => "Ticket",
+        ObjectType::Custom(_) => "CustomObject",
     }
 }
 

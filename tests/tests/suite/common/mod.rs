@@ -25,6 +25,7 @@ fn archived(object_type: ObjectType, index: usize) -> bool {
         ObjectType::Company => index % 12 == 5,
         ObjectType::Deal => index % 9 == 4,
         ObjectType::Ticket => index % 8 == 3,
+        ObjectType::Custom(_) => index % 11 == 6,
     }
 }
 
@@ -37,12 +38,13 @@ pub fn portal() -> Portal {
 /// The portal `spec` describes, archived and touched as [`portal`] is.
 pub fn portal_of(spec: &generator::PortalSpec) -> Portal {
     let mut portal = generator::generate(spec);
-    for object_type in ObjectType::ALL {
+    for object_type in ObjectType::BUILT_IN {
         let objects = match object_type {
             ObjectType::Contact => &mut portal.contacts,
             ObjectType::Company => &mut portal.companies,
             ObjectType::Deal => &mut portal.deals,
             ObjectType::Ticket => &mut portal.tickets,
+            ObjectType::Custom(_) => continue,
         };
         for (i, o) in objects.iter_mut().enumerate() {
             o.archived = archived(object_type, i);
