@@ -161,4 +161,3 @@ impl CustomObjectMutation {
         trail.finish(result).await.gql()
     }
 }
-

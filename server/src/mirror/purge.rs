@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use entities::{
-    association, campaign, company, contact, deal, health_score, health_score_history, idempotency_key, insight,
-    insight_event, oauth_token, object_properties, owner, pipeline, pipeline_stage, portal, property_definition,
-    sync_state, ticket, webhook_event, webhook_queue,
+    association, campaign, company, contact, custom_object, deal, health_score, health_score_history, idempotency_key,
+    insight, insight_event, oauth_token, object_properties, object_schema, owner, pipeline, pipeline_stage, portal,
+    property_definition, sync_state, ticket, webhook_event, webhook_queue,
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
@@ -130,6 +130,8 @@ async fn delete_rows(txn: &DatabaseTransaction, portal: i64) -> Result<u64, DbEr
         company,
         deal,
         ticket,
+        custom_object,
+        object_schema,
         pipeline_stage,
         pipeline,
         owner,

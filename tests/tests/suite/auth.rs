@@ -181,6 +181,7 @@ fn literal(ty: &Value, types: &Value) -> String {
             "Float" => "1.5".to_owned(),
             "Boolean" => "true".to_owned(),
             "DateTime" => "\"2026-01-01T00:00:00Z\"".to_owned(),
+            "JSON" => "{}".to_owned(),
             _ => "\"1\"".to_owned(),
         },
     }

@@ -10,6 +10,7 @@ mod auth;
 mod backfill;
 mod batch_mutations;
 mod batching;
+mod custom_objects;
 mod disconnect;
 mod end_to_end;
 mod fallback_reads;

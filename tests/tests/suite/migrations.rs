@@ -18,6 +18,8 @@ const TABLES: &[&str] = &[
     "associations",
     "object_properties",
     "property_definitions",
+    "object_schemas",
+    "custom_objects",
     "webhook_events",
     "webhook_queue",
     "sync_state",
