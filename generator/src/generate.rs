@@ -70,6 +70,7 @@ pub fn generate(spec: &PortalSpec) -> Portal {
         custom_properties: custom::definitions(setup),
         schemas: Vec::new(),
         custom_objects: Default::default(),
+        association_labels: Vec::new(),
     }
 }
 

@@ -86,3 +86,53 @@ impl AssociationKind {
         out.push(self.inverse().association(to_id, from_id));
     }
 }
+
+/// A label a portal's admins defined between two object types (category `USER_DEFINED`): a pair of type ids, one
+/// per direction, each allocated by the portal. Without an inverse label both directions read `label`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AssociationLabel {
+    pub from: ObjectType,
+    pub to: ObjectType,
+    /// The internal name, unique between the pair (`billing_contact`).
+    pub name: String,
+    pub label: String,
+    pub inverse_label: Option<String>,
+    /// Type id from `from` to `to`.
+    pub type_id: i32,
+    /// Type id of the same link read from `to` to `from`.
+    pub inverse_type_id: i32,
+}
+
+impl AssociationLabel {
+    /// The label read from `to` to `from`.
+    pub fn inverse_label(&self) -> &str {
+        self.inverse_label.as_deref().unwrap_or(&self.label)
+    }
+
+    /// This label's direction of a link between `from_id` and `to_id` (the category is `USER_DEFINED`).
+    pub fn association(&self, from_id: i64, to_id: i64) -> Association {
+        Association {
+            from_type: self.from,
+            from_id,
+            to_type: self.to,
+            to_id,
+            type_id: self.type_id,
+            category: "USER_DEFINED".to_owned(),
+            label: Some(self.label.clone()),
+            primary: false,
+        }
+    }
+
+    /// The same label read from the other end.
+    pub fn inverse(&self) -> AssociationLabel {
+        AssociationLabel {
+            from: self.to,
+            to: self.from,
+            name: self.name.clone(),
+            label: self.inverse_label().to_owned(),
+            inverse_label: Some(self.label.clone()),
+            type_id: self.inverse_type_id,
+            inverse_type_id: self.type_id,
+        }
+    }
+}

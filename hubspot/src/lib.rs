@@ -11,8 +11,8 @@ mod time;
 mod wire;
 
 pub use associations::{
-    ASSOCIATION_KINDS, AssociationKind, CONTACT_COMPANY, CONTACT_COMPANY_PRIMARY, CONTACT_TICKET, DEAL_COMPANY_PRIMARY,
-    DEAL_CONTACT, DEAL_TICKET, TICKET_COMPANY_PRIMARY,
+    ASSOCIATION_KINDS, AssociationKind, AssociationLabel, CONTACT_COMPANY, CONTACT_COMPANY_PRIMARY, CONTACT_TICKET,
+    DEAL_COMPANY_PRIMARY, DEAL_CONTACT, DEAL_TICKET, TICKET_COMPANY_PRIMARY,
 };
 pub use default_properties::default_properties;
 pub use object_type::{CustomType, ObjectType};

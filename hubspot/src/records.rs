@@ -140,6 +140,9 @@ pub struct Portal {
     /// Records of the custom object types, by type.
     #[serde(default)]
     pub custom_objects: std::collections::BTreeMap<ObjectType, Vec<CrmObject>>,
+    /// The association labels the portal's admins defined; links using them are in `associations`.
+    #[serde(default)]
+    pub association_labels: Vec<crate::AssociationLabel>,
 }
 
 impl Portal {

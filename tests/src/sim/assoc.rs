@@ -85,10 +85,11 @@ async fn put_labelled(
     let (from, to) = (object_type(&from)?, object_type(&to)?);
     let (id, to_id, types) = (parse_id(&id)?, parse_id(&to_id)?, specs(&types)?);
     let mut world = sim.world.lock().expect("simulator state");
-    world.portal_mut(portal).associate(from, id, to, to_id, &types)?;
+    let state = world.portal_mut(portal);
+    state.associate(from, id, to, to_id, &types)?;
     Ok(Json(json!({
         "fromObjectTypeId": type_id(from), "fromObjectId": id, "toObjectTypeId": type_id(to), "toObjectId": to_id,
-        "labels": [],
+        "labels": state.labels_between(from, id, to, to_id),
     }))
     .into_response())
 }
@@ -186,7 +187,8 @@ async fn batch(
                 let (id, to_id) = (input_id(&input["from"]["id"])?, input_id(&input["to"]["id"])?);
                 state.associate(from, id, to, to_id, &specs(&input["types"])?)?;
                 results.push(json!({ "fromObjectTypeId": type_id(from), "fromObjectId": id,
-                    "toObjectTypeId": type_id(to), "toObjectId": to_id, "labels": [] }));
+                    "toObjectTypeId": type_id(to), "toObjectId": to_id,
+                    "labels": state.labels_between(from, id, to, to_id) }));
             }
             Ok((StatusCode::CREATED, Json(json!({ "status": "COMPLETE", "results": results, "startedAt": started_at, "completedAt": completed_at }))).into_response())
         }

@@ -2,7 +2,9 @@
 //! - `POST /_sim/owners` `{email, firstName, lastName, teams?: [{id, name, primary}]}` → 201 the owner as
 //!   `GET /crm/v3/owners` lists it, with fresh `id` and `userId` (HubSpot has no API to add users);
 //! - `POST /_sim/properties/{objectType}` with the body of HubSpot's `POST /crm/v3/properties/{objectType}` → as it;
-//! - `POST /_sim/pipelines/{objectType}/{pipelineId}/stages` with the body of HubSpot's `POST …/stages` → as it.
+//! - `POST /_sim/pipelines/{objectType}/{pipelineId}/stages` with the body of HubSpot's `POST …/stages` → as it;
+//! - `POST /_sim/association-labels/{fromObjectType}/{toObjectType}` with the body of HubSpot's label create
+//!   (`{label, name, inverseLabel?}`) → as it (200, the type ids of both directions).
 //!
 //! Each takes `?portalId=` and acts on the first portal without it (404 for a portal the simulator does not serve).
 
@@ -20,6 +22,7 @@ use serde_json::Value;
 
 use super::{
     Shared, World,
+    assoc_labels::{NewLabel, define},
     error::SimError,
     properties::create_property,
     reference::{add_stage, pipeline_type},
@@ -31,6 +34,7 @@ pub fn routes() -> Router<Shared> {
         .route("/_sim/owners", post(add_owner))
         .route("/_sim/properties/{type}", post(add_property))
         .route("/_sim/pipelines/{type}/{id}/stages", post(add_pipeline_stage))
+        .route("/_sim/association-labels/{from}/{to}", post(add_association_label))
 }
 
 type Res = Result<Response, SimError>;
@@ -102,4 +106,15 @@ async fn add_pipeline_stage(
     let mut world = sim.world.lock().expect("simulator state");
     let created = add_stage(portal(&mut world, target)?, ty, &id, &body, Utc::now())?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+async fn add_association_label(
+    State(sim): State<Shared>,
+    Path((from, to)): Path<(String, String)>,
+    Query(target): Query<Target>,
+    Json(body): Json<NewLabel>,
+) -> Res {
+    let (from, to) = (object_type(&from)?, object_type(&to)?);
+    let mut world = sim.world.lock().expect("simulator state");
+    Ok(Json(define(portal(&mut world, target)?, from, to, &body)?).into_response())
 }

@@ -230,12 +230,15 @@ fn create_one(state: &mut PortalState, object_type: ObjectType, input: &Value) -
     let links = creation_links(input)?;
     let id = state.create(object_type, properties, Utc::now())?.object.id;
     for (to_id, types) in links {
-        // The target's type follows from the type id (`279`: contact → company).
+        // The target's type follows from the type id (`279`: contact → company; a label's id names its pair).
+        let ends = |type_id: i32| {
+            hubspot::AssociationKind::by_type_id(type_id).map(|k| (k.from, k.to)).or_else(|| state.labels.ends(type_id))
+        };
         let to = types
             .first()
-            .and_then(|t| hubspot::AssociationKind::by_type_id(t.type_id))
-            .filter(|k| k.from == object_type)
-            .map(|k| k.to)
+            .and_then(|t| ends(t.type_id))
+            .filter(|(from, _)| *from == object_type)
+            .map(|(_, to)| to)
             .ok_or_else(|| SimError::validation("associationTypeId does not start at this object type"))?;
         state.associate(object_type, id, to, to_id, &types)?;
     }

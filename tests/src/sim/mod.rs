@@ -4,12 +4,15 @@
 //!
 //! Controls outside HubSpot's API, without a token: `GET /_sim/stats`, `POST /_sim/chaos`, `GET /_sim/webhooks`,
 //! `POST /_sim/mutate` (random changes), and `POST /_sim/owners`, `/_sim/properties/{type}` and
-//! `/_sim/pipelines/{type}/{id}/stages` to change a portal's reference data at run time (see `control`).
+//! `/_sim/pipelines/{type}/{id}/stages` and
+//! `/_sim/association-labels/{from}/{to}` to change a portal's reference data at run time (see `control`).
 
 mod assoc;
+mod assoc_labels;
 mod control;
 mod crm;
 pub mod error;
+pub mod labels;
 pub mod limits;
 pub mod mutate;
 mod oauth;
@@ -198,6 +201,7 @@ pub fn router(sim: Shared) -> Router {
     let api = Router::new()
         .merge(crm::routes())
         .merge(assoc::routes())
+        .merge(assoc_labels::routes())
         .merge(reference::routes())
         .merge(properties::routes())
         .merge(schemas::routes())

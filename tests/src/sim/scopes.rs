@@ -47,6 +47,9 @@ enum Need {
     Fixed { read: &'static [&'static str], write: &'static [&'static str] },
     /// The object type in the segment after the prefix (records, and the associations from that type).
     Object,
+    /// Associations v4 between two types: as `Object`, and for the labels defined between them
+    /// (`/{from}/{to}/labels`) the from type's schema scope does as well, as for its property definitions.
+    Associations,
     /// Property definitions of the object type after the prefix: its schema scope, or (reading) its own read scope.
     Properties,
     /// Pipelines of the object type after the prefix.
@@ -57,7 +60,7 @@ enum Need {
 const TABLE: &[(&str, Need)] = &[
     ("/crm/v3/objects", Need::Object),
     ("/crm/v3/associations", Need::Object),
-    ("/crm/v4/associations", Need::Object),
+    ("/crm/v4/associations", Need::Associations),
     ("/crm/v4/objects", Need::Object),
     ("/crm/v3/owners", Need::Fixed { read: &["crm.objects.owners.read"], write: &["crm.objects.owners.read"] }),
     ("/crm/v3/pipelines", Need::Pipelines),
@@ -95,6 +98,14 @@ pub fn required(method: &Method, path: &str) -> Option<Vec<String>> {
             scopes.iter().map(|s| (*s).to_owned()).collect()
         }
         Need::Object => vec![object_scope(object, verb)?],
+        Need::Associations => {
+            let mut scopes = vec![object_scope(object, verb)?];
+            if rest.split('/').filter(|s| !s.is_empty()).nth(2) == Some("labels") && kind(object)? != Kind::Tickets {
+                let suffix = if verb == Verb::Read { "read" } else { "write" };
+                scopes.push(format!("crm.schemas.{}.{suffix}", kind(object)?.name()));
+            }
+            scopes
+        }
         Need::Properties => match (kind(object)?, verb) {
             (Kind::Tickets, _) => vec!["tickets".to_owned()],
             (kind, Verb::Read) => vec![format!("crm.schemas.{}.read", kind.name()), object_scope(object, verb)?],
@@ -225,6 +236,27 @@ mod tests {
             need(Method::POST, "/crm/v3/associations/contacts/deals/batch/archive"),
             one("crm.objects.contacts.write")
         );
+    }
+
+    #[test]
+    fn association_labels_need_the_from_types_object_or_schema_scope() {
+        let both = |a: &str, b: &str| Some(vec![a.to_owned(), b.to_owned()]);
+        assert_eq!(
+            need(Method::GET, "/crm/v4/associations/contacts/companies/labels"),
+            both("crm.objects.contacts.read", "crm.schemas.contacts.read")
+        );
+        assert_eq!(
+            need(Method::POST, "/crm/v4/associations/companies/contacts/labels"),
+            both("crm.objects.companies.write", "crm.schemas.companies.write")
+        );
+        assert_eq!(
+            need(Method::DELETE, "/crm/v4/associations/deals/contacts/labels/1001"),
+            both("crm.objects.deals.write", "crm.schemas.deals.write")
+        );
+        assert_eq!(need(Method::PUT, "/crm/v4/associations/tickets/deals/labels"), one("tickets"));
+        let granted = vec!["crm.objects.contacts.read".to_owned()];
+        assert!(check(&granted, &Method::GET, "/crm/v4/associations/contacts/companies/labels").is_ok());
+        assert!(check(&granted, &Method::POST, "/crm/v4/associations/contacts/companies/labels").is_err());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use hubspot::{
 };
 use serde_json::{Map, Value, json};
 
-use super::error::SimError;
+use super::{error::SimError, labels::Labels};
 
 /// One record as the simulator keeps it.
 #[derive(Clone, Debug)]
@@ -77,6 +77,8 @@ pub struct PortalState {
     merged: HashMap<(ObjectType, i64), i64>,
     /// Both directions of every association, each with the types HubSpot reports for that direction.
     pub associations: BTreeMap<Edge, Vec<AssocType>>,
+    /// The association labels the portal's admins defined.
+    pub labels: Labels,
     pub owners: Vec<Owner>,
     pub pipelines: Vec<Pipeline>,
     pub campaigns: Vec<Campaign>,
@@ -141,6 +143,7 @@ impl PortalState {
             emails,
             merged: HashMap::new(),
             associations,
+            labels: Labels::new(portal.association_labels),
             owners: portal.owners,
             pipelines: portal.pipelines,
             campaigns: portal.campaigns,
@@ -562,7 +565,9 @@ impl PortalState {
             .collect()
     }
 
-    /// Adds an association type in both directions; the other direction gets the inverse type id.
+    /// Adds association types in both directions, each completed with its category and label; the other direction
+    /// gets the inverse type id and label. A type not defined between the two types is HubSpot's 400, and nothing
+    /// is added.
     pub fn associate(
         &mut self,
         from: ObjectType,
@@ -574,10 +579,12 @@ impl PortalState {
         let (from_id, to_id) = (self.resolve(from, from_id), self.resolve(to, to_id));
         self.get(from, from_id, false)?;
         self.get(to, to_id, false)?;
-        for t in types {
-            let inverse = inverse_type(from, to, t)?;
+        let resolved: Vec<(AssocType, AssocType)> =
+            types.iter().map(|t| self.labels.resolve(from, to, t)).collect::<Result<_, _>>()?;
+        for (forward, inverse) in resolved {
+            let primary = forward.label.as_deref() == Some("Primary");
             let mut added = false;
-            for (key, t) in [((from, from_id, to, to_id), t.clone()), ((to, to_id, from, from_id), inverse)] {
+            for (key, t) in [((from, from_id, to, to_id), forward), ((to, to_id, from, from_id), inverse)] {
                 let entry = self.associations.entry(key).or_default();
                 if !entry.contains(&t) {
                     entry.push(t);
@@ -586,11 +593,32 @@ impl PortalState {
                 }
             }
             if added {
-                let primary = t.label.as_deref() == Some("Primary");
                 self.emit_association(from, from_id, to, to_id, false, primary);
             }
         }
         Ok(())
+    }
+
+    /// The labels of the links between two records, from `from`'s side: what HubSpot's PUT answers.
+    pub fn labels_between(&self, from: ObjectType, from_id: i64, to: ObjectType, to_id: i64) -> Vec<String> {
+        let (from_id, to_id) = (self.resolve(from, from_id), self.resolve(to, to_id));
+        let types = self.associations.get(&(from, from_id, to, to_id));
+        types.into_iter().flatten().filter_map(|t| t.label.clone()).collect()
+    }
+
+    /// Whether any link, live or archived, uses type `type_id` from `from` to `to`.
+    pub fn type_in_use(&self, from: ObjectType, to: ObjectType, type_id: i32) -> bool {
+        self.associations
+            .iter()
+            .any(|((ft, _, tt, _), types)| (*ft, *tt) == (from, to) && types.iter().any(|t| t.type_id == type_id))
+    }
+
+    /// Gives every link of type `type_id` from `from` to `to` its new label, as HubSpot reports a renamed label.
+    pub fn relabel(&mut self, from: ObjectType, to: ObjectType, type_id: i32, label: &str) {
+        let links = self.associations.iter_mut().filter(|((ft, _, tt, _), _)| (*ft, *tt) == (from, to));
+        for t in links.flat_map(|(_, types)| types.iter_mut()).filter(|t| t.type_id == type_id) {
+            t.label = Some(label.to_owned());
+        }
     }
 
     /// Removes every association between two records, both directions.
@@ -659,22 +687,6 @@ fn touch(record: &mut Record, object_type: ObjectType, now: DateTime<Utc>) {
 
 fn assoc_type(a: &Association) -> AssocType {
     AssocType { category: a.category.clone(), type_id: a.type_id, label: a.label.clone() }
-}
-
-/// The type id of the same association read from the other end.
-fn inverse_type(from: ObjectType, to: ObjectType, t: &AssocType) -> Result<AssocType, SimError> {
-    match hubspot::AssociationKind::by_type_id(t.type_id) {
-        Some(kind) if kind.from == from && kind.to == to => {
-            let inverse = kind.inverse();
-            Ok(AssocType { category: t.category.clone(), type_id: inverse.type_id, label: t.label.clone() })
-        }
-        _ => Err(SimError::validation(format!(
-            "associationTypeId {} is not valid between {} and {}",
-            t.type_id,
-            from.plural(),
-            to.plural()
-        ))),
-    }
 }
 
 /// One value HubSpot would refuse: the property, HubSpot's error code and its message.

@@ -37,6 +37,7 @@ mod reconcile;
 mod schema_sdl;
 mod search_index;
 mod simulator;
+mod simulator_labels;
 mod subscriptions;
 mod supervision;
 mod upstream;

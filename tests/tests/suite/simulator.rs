@@ -14,24 +14,24 @@ use tests::{
 
 const PORTAL: i64 = 100_001;
 
-fn config() -> SimConfig {
+pub(crate) fn config() -> SimConfig {
     SimConfig { portals: vec![small_spec(PORTAL)], ..SimConfig::default() }
 }
 
-struct Api {
-    sim: Running,
+pub(crate) struct Api {
+    pub(crate) sim: Running,
     http: Client,
     token: String,
 }
 
 impl Api {
-    async fn start(config: SimConfig) -> Self {
+    pub(crate) async fn start(config: SimConfig) -> Self {
         let sim = Running::start(config).await.expect("simulator starts");
         let token = sim.token().to_owned();
         Self { sim, http: Client::builder().redirect(Policy::none()).build().unwrap(), token }
     }
 
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub(crate) async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
         let mut request = self.http.request(method, format!("{}{path}", self.sim.base_url())).bearer_auth(&self.token);
         if let Some(body) = body {
             request = request.json(&body);
@@ -42,11 +42,11 @@ impl Api {
         (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("JSON body") })
     }
 
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
+    pub(crate) async fn get(&self, path: &str) -> (StatusCode, Value) {
         self.call(Method::GET, path, None).await
     }
 
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
         self.call(Method::POST, path, Some(body)).await
     }
 }
