@@ -5,7 +5,12 @@ import os
 import sys
 
 from hubspot import HubSpot
-from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest
+from hubspot.crm.associations.v4 import AssociationSpec, BatchInputPublicFetchAssociationsBatchRequest
+from hubspot.crm.associations.v4.schema import (
+    ApiException as SchemaApiException,
+    PublicAssociationDefinitionCreateRequest,
+    PublicAssociationDefinitionUpdateRequest,
+)
 from hubspot.crm.properties import OptionInput, PropertyCreate, PropertyUpdate
 from hubspot.crm.contacts import (
     BatchReadInputSimplePublicObjectId,
@@ -108,6 +113,48 @@ check("write custom property", chosen.properties["fidelity_choice"] == "one")
 client.crm.properties.core_api.archive(object_type="contacts", property_name="fidelity_choice")
 archived_definitions = client.crm.properties.core_api.get_all(object_type="contacts", archived=True)
 check("archive property", [p.name for p in archived_definitions.results] == ["fidelity_choice"])
+
+# Association labels: defined, used on a link (each direction with its own type id and label), renamed, refused
+# deletion while in use, deleted once the link is gone.
+labels_api = client.crm.associations.v4.schema.definitions_api
+listed = labels_api.get_all("contacts", "companies")
+check("association labels", any(t.type_id == 279 and t.category == "HUBSPOT_DEFINED" for t in listed.results))
+made_label = labels_api.create(
+    "contacts",
+    "companies",
+    PublicAssociationDefinitionCreateRequest(label="Billing contact", name="billing_contact", inverse_label="Billed company"),
+)
+forward, inverse = made_label.results[0], made_label.results[1]
+check(
+    "create association label",
+    forward.category == "USER_DEFINED" and forward.label == "Billing contact" and inverse.label == "Billed company",
+)
+spec = [AssociationSpec(association_category="USER_DEFINED", association_type_id=forward.type_id)]
+linked = client.crm.associations.v4.basic_api.create("contacts", created.id, "companies", company_id, spec)
+check("labelled association", linked.labels == ["Billing contact"])
+from_company = client.crm.associations.v4.basic_api.get_page("companies", company_id, "contacts")
+entry = next(r for r in from_company.results if str(r.to_object_id) == created.id)
+check(
+    "labelled association from the other end",
+    any(t.type_id == inverse.type_id and t.label == "Billed company" for t in entry.association_types),
+)
+labels_api.update(
+    "contacts",
+    "companies",
+    PublicAssociationDefinitionUpdateRequest(association_type_id=forward.type_id, label="Invoice contact"),
+)
+renamed = client.crm.associations.v4.basic_api.get_page("contacts", created.id, "companies")
+check("rename association label", any(t.label == "Invoice contact" for t in renamed.results[0].association_types))
+try:
+    labels_api.remove("contacts", "companies", forward.type_id)
+    kept = False
+except SchemaApiException as e:
+    kept = e.status == 400
+check("association label in use is kept", kept)
+client.crm.associations.v4.basic_api.archive("contacts", created.id, "companies", company_id)
+labels_api.remove("contacts", "companies", forward.type_id)
+remaining = labels_api.get_all("contacts", "companies").results
+check("delete association label", all(t.type_id != forward.type_id for t in remaining))
 
 client.crm.contacts.basic_api.archive(created.id)
 archived = client.crm.contacts.basic_api.get_by_id(created.id, archived=True)

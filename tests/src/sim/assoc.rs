@@ -87,11 +87,12 @@ async fn put_labelled(
     let mut world = sim.world.lock().expect("simulator state");
     let state = world.portal_mut(portal);
     state.associate(from, id, to, to_id, &types)?;
-    Ok(Json(json!({
+    // 201, as HubSpot's own clients expect (`LabelsBetweenObjectPair`).
+    let body = json!({
         "fromObjectTypeId": type_id(from), "fromObjectId": id, "toObjectTypeId": type_id(to), "toObjectId": to_id,
         "labels": state.labels_between(from, id, to, to_id),
-    }))
-    .into_response())
+    });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 /// The default (unlabeled) type between two object types: the non-primary one where HubSpot has both.

@@ -54,7 +54,7 @@ async fn labels_are_defined_used_both_ways_renamed_and_deleted_once_unused() {
     let link = format!("/crm/v4/objects/contacts/{contact}/associations/companies/{company}");
     let spec = json!([{ "associationCategory": "USER_DEFINED", "associationTypeId": forward["typeId"] }]);
     let (status, answer) = api.call(Method::PUT, &link, Some(spec)).await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(status, StatusCode::CREATED);
     assert!(answer["labels"].as_array().unwrap().contains(&json!("Billing contact")));
     let from_contact = types_between(&api, "contacts", contact, "companies", company).await;
     assert!(has(&from_contact, "USER_DEFINED", &forward["typeId"], "Billing contact"), "{from_contact:?}");
@@ -129,7 +129,7 @@ async fn batch_create_v3_reads_and_webhook_events_carry_the_labelled_type() {
 
     let (_, read) = api.get(&format!("/crm/v3/objects/deals/{deal}?associations=tickets")).await;
     let listed = read["associations"]["tickets"]["results"].as_array().unwrap();
-    assert!(listed.iter().any(|r| r["id"] == ticket.to_string()), "{read}");
+    assert!(listed.iter().any(|r| r["id"] == ticket.to_string().as_str()), "{read}");
 
     // One event per side, as for HubSpot's own types.
     let events: Vec<Value> =
