@@ -106,8 +106,11 @@ pub trait Upstream: Send + Sync {
     fn update(&self, portal: i64, object_type: ObjectType, id: i64, properties: Properties) -> Answer<()>;
     /// Archives a record (HubSpot's delete).
     fn archive(&self, portal: i64, object_type: ObjectType, id: i64) -> Answer<()>;
-    /// Links two records with `edge`'s type; `inverse` is the same link read from the other end.
-    fn associate(&self, portal: i64, edge: Association, inverse: Association) -> Answer<()>;
+    /// Links two records with `edge`'s type; `inverse` is the same link read from the other end, `None` for a
+    /// portal's own label, whose other direction only HubSpot knows (the link is then read back from both ends).
+    fn associate(&self, portal: i64, edge: Association, inverse: Option<Association>) -> Answer<()>;
+    /// The association types HubSpot defines from `from` to `to` (its labels API): built-in ones and the portal's.
+    fn association_labels(&self, portal: i64, from: ObjectType, to: ObjectType) -> Answer<Vec<AssociationType>>;
     /// Removes every link between two records.
     fn dissociate(&self, portal: i64, from: (ObjectType, i64), to: (ObjectType, i64)) -> Answer<()>;
     /// Merges record `merged` into `primary`; the id of the record that remains.
@@ -116,6 +119,15 @@ pub trait Upstream: Send + Sync {
     /// (added at HubSpot since the last refresh). At most once every few seconds per portal and kind; `false` when
     /// one ran just before and nothing was read.
     fn refresh_reference(&self, portal: i64, kind: Reference) -> Answer<bool>;
+}
+
+/// One association type between two object types as HubSpot's labels API lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AssociationType {
+    pub type_id: i32,
+    /// `HUBSPOT_DEFINED`, `USER_DEFINED` or `INTEGRATOR_DEFINED`.
+    pub category: String,
+    pub label: Option<String>,
 }
 
 /// Reference data a write's check reads.

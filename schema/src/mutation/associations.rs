@@ -43,21 +43,20 @@ pub(super) async fn record(scope: &Scope, id: &ID, argument: &str) -> Res<(Objec
     })
 }
 
-/// The link from `from_id` to `to_id` and its inverse, of HubSpot's default type, or of the type `label` names:
-/// `Primary`, or a label the portal's associations already use.
+/// The link from `from_id` to `to_id`, of HubSpot's default type, or of the type `label` names: `Primary`, or a
+/// label of the portal's own. With it the same link read from the other end when the mirror can tell (HubSpot's
+/// built-in types); a portal's label leaves that to HubSpot.
 async fn edges(
     scope: &Scope,
     (from, from_id): (ObjectType, i64),
     (to, to_id): (ObjectType, i64),
     label: Option<&str>,
-) -> Res<(Association, Association)> {
+) -> Res<(Association, Option<Association>)> {
     if label.is_none() && (from.is_custom() || to.is_custom()) {
+        // A custom object's association types are its schema's; HubSpot's answer gives the other direction.
         let kind = super::custom::schema_kind_between(scope, from, to, "to").await?;
-        let user_defined = |a: Association| Association { category: "USER_DEFINED".to_owned(), ..a };
-        return Ok((
-            user_defined(kind.association(from_id, to_id)),
-            user_defined(kind.inverse().association(to_id, from_id)),
-        ));
+        let edge = Association { category: "USER_DEFINED".to_owned(), ..kind.association(from_id, to_id) };
+        return Ok((edge, None));
     }
     let built_in = match label {
         None => Some(default_kind(from, to, "to")?),
@@ -76,35 +75,48 @@ async fn edges(
         Some(_) => None,
     };
     if let Some(kind) = built_in {
-        return Ok((kind.association(from_id, to_id), kind.inverse().association(to_id, from_id)));
+        return Ok((kind.association(from_id, to_id), Some(kind.inverse().association(to_id, from_id))));
     }
     let label = label.expect("built-in types handled above");
-    // A user-defined label: its type ids, one per direction, as the mirror has seen them.
-    let used = |a: ObjectType, b: ObjectType| {
-        association::Entity::find()
-            .filter(association::Column::PortalId.eq(scope.portal_id))
-            .filter(association::Column::FromType.eq(a.singular()))
-            .filter(association::Column::ToType.eq(b.singular()))
-            .filter(association::Column::Label.eq(label))
-            .one(&scope.db)
+    let (type_id, category) = match mirrored_type(scope, from, to, label).await? {
+        Some(found) => found,
+        None => defined_type(scope, from, to, label).await?,
     };
-    let (Some(forward), Some(backward)) = (used(from, to).await?, used(to, from).await?) else {
-        return Err(ApiError::invalid(
-            "label",
-            format!("no association label `{label}` from a {} to a {} in this portal", from.singular(), to.singular()),
-        ));
-    };
-    let edge = |from_type, from_id, to_type, to_id, row: &association::Model| Association {
-        from_type,
+    let edge = Association {
+        from_type: from,
         from_id,
-        to_type,
+        to_type: to,
         to_id,
-        type_id: row.type_id,
-        category: row.category.clone(),
+        type_id,
+        category,
         label: Some(label.to_owned()),
         primary: false,
     };
-    Ok((edge(from, from_id, to, to_id, &forward), edge(to, to_id, from, from_id, &backward)))
+    Ok((edge, None))
+}
+
+/// The type id and category of `label` from `from` to `to`, as the mirror has seen it on a link.
+async fn mirrored_type(scope: &Scope, from: ObjectType, to: ObjectType, label: &str) -> Res<Option<(i32, String)>> {
+    let row = association::Entity::find()
+        .filter(association::Column::PortalId.eq(scope.portal_id))
+        .filter(association::Column::FromType.eq(from.singular()))
+        .filter(association::Column::ToType.eq(to.singular()))
+        .filter(association::Column::Label.eq(label))
+        .one(&scope.db)
+        .await?;
+    Ok(row.map(|row| (row.type_id, row.category)))
+}
+
+/// The type id and category of `label` from `from` to `to` as HubSpot's labels API lists it: a label no link in
+/// the mirror uses yet (defined at HubSpot since, or never used).
+async fn defined_type(scope: &Scope, from: ObjectType, to: ObjectType, label: &str) -> Res<(i32, String)> {
+    let defined = upstream(scope)?.association_labels(scope.portal_id, from, to).await?;
+    defined.into_iter().find(|t| t.label.as_deref() == Some(label)).map(|t| (t.type_id, t.category)).ok_or_else(|| {
+        ApiError::invalid(
+            "label",
+            format!("no association label `{label}` from a {} to a {} in this portal", from.singular(), to.singular()),
+        )
+    })
 }
 
 /// HubSpot's default association type from `from` to `to`, or an error naming `argument` when there is none.

@@ -11,6 +11,7 @@ use super::{
     owner::{Owner, load_owner},
     pipeline::{Pipeline, PipelineStage, load_pipeline, load_stage},
     relation::{RelationFilter, Where, combine},
+    ticket::Ticket,
 };
 use crate::{
     connection::{AssocConn, PageArgs},
@@ -114,6 +115,22 @@ crm_object!(
         let from = LinksFrom { from_type: "deal", from_id: self.0.hubspot_id, to_type: "company" };
         let page = associated(ctx, from, label, |l| &l.companies, args).await;
         page.map(|p| p.into_assoc_connection(from, |r| r.hubspot_id, Company)).gql()
+    }
+    /// Deal ↔ ticket links (HubSpot's types 27 and 28).
+    async fn tickets(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only the records linked with this association label (`Decision maker`, `Primary`).")]
+        label: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<AssocConn<Ticket>> {
+        let args = PageArgs { first, after, last, before };
+        let from = LinksFrom { from_type: "deal", from_id: self.0.hubspot_id, to_type: "ticket" };
+        let page = associated(ctx, from, label, |l| &l.tickets, args).await;
+        page.map(|p| p.into_assoc_connection(from, |r| r.hubspot_id, Ticket)).gql()
     }
 });
 

@@ -8,6 +8,7 @@ use super::{
     company::{Company, CompanyWhere},
     contact::{Contact, ContactWhere},
     crm_object,
+    deal::Deal,
     owner::{Owner, load_owner},
     pipeline::{Pipeline, PipelineStage, load_pipeline, load_stage},
     relation::{RelationFilter, Where, combine},
@@ -101,6 +102,22 @@ crm_object!(
         let from = LinksFrom { from_type: "ticket", from_id: self.0.hubspot_id, to_type: "company" };
         let page = associated(ctx, from, label, |l| &l.companies, args).await;
         page.map(|p| p.into_assoc_connection(from, |r| r.hubspot_id, Company)).gql()
+    }
+    /// Deal ↔ ticket links (HubSpot's types 27 and 28).
+    async fn deals(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only the records linked with this association label (`Decision maker`, `Primary`).")]
+        label: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<AssocConn<Deal>> {
+        let args = PageArgs { first, after, last, before };
+        let from = LinksFrom { from_type: "ticket", from_id: self.0.hubspot_id, to_type: "deal" };
+        let page = associated(ctx, from, label, |l| &l.deals, args).await;
+        page.map(|p| p.into_assoc_connection(from, |r| r.hubspot_id, Deal)).gql()
     }
 });
 

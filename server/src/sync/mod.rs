@@ -1,6 +1,7 @@
 //! Filling the mirror from HubSpot. The backfill pages every record type with its associations into the mirror,
 //! one transaction a page with the cursor saved beside it, so a killed backfill resumes where it stopped.
 
+pub(crate) mod links;
 mod progress;
 pub mod properties;
 mod reconcile;
@@ -9,13 +10,12 @@ mod state;
 mod supervisor;
 pub(crate) mod wire;
 
-use std::collections::BTreeMap;
-
 use chrono::Utc;
-use hubspot::{Association, AssociationKind, ObjectType};
+use hubspot::ObjectType;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 use serde_json::{Value, json};
 
+use self::links::associations;
 pub use self::{
     progress::Progress,
     reconcile::{ReconcileReport, reconcile, refresh},
@@ -41,35 +41,19 @@ const PAGE: usize = 100;
 /// The types whose links a re-read of `object_type`'s records reads (and replaces): the other built-in types; for a
 /// custom type, the built-in types its schema defines associations with. A built-in type's links to custom objects
 /// are read from the custom side, which has its schema's association types.
-async fn linked(db: &impl ConnectionTrait, portal: i64, object_type: ObjectType) -> Result<Linked, DbErr> {
+async fn linked(db: &impl ConnectionTrait, portal: i64, object_type: ObjectType) -> Result<Vec<ObjectType>, DbErr> {
     if !object_type.is_custom() {
-        let types = ObjectType::BUILT_IN.into_iter().filter(|t| *t != object_type).collect();
-        return Ok(Linked { types, inverses: BTreeMap::new() });
+        return Ok(ObjectType::BUILT_IN.into_iter().filter(|t| *t != object_type).collect());
     }
     let schemas = mirror::schemas::live(db, portal).await?;
-    let Some(schema) = schemas.into_iter().find(|s| s.object_type == object_type) else { return Ok(Linked::default()) };
-    let types: Vec<ObjectType> = schema.linked_types().into_iter().filter(|t| !t.is_custom()).collect();
-    let mut inverses = BTreeMap::new();
-    for other in &types {
-        if let (Some(to), Some(from)) = (schema.association_to(*other), schema.association_from(*other)) {
-            inverses.insert(to, from);
-        }
-    }
-    Ok(Linked { types, inverses })
-}
-
-/// The types a type's records link to, and for a custom type the inverse of each association type its schema
-/// defines (HubSpot gives each direction its own id; built-in ones are in [`AssociationKind`]).
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Linked {
-    pub types: Vec<ObjectType>,
-    pub inverses: BTreeMap<i32, i32>,
+    let schema = schemas.into_iter().find(|s| s.object_type == object_type);
+    Ok(schema.map(|s| s.linked_types().into_iter().filter(|t| !t.is_custom()).collect()).unwrap_or_default())
 }
 
 /// The types whose associations the backfill reads from `object_type`'s pages: each pair once, from the side that
 /// comes first in [`ObjectType::BUILT_IN`] (custom types after them); the mirror gets both directions.
-fn read_from(object_type: ObjectType, linked: &Linked) -> Vec<ObjectType> {
-    linked.types.iter().copied().filter(|other| *other > object_type || object_type.is_custom()).collect()
+fn read_from(object_type: ObjectType, linked: &[ObjectType]) -> Vec<ObjectType> {
+    linked.iter().copied().filter(|other| *other > object_type || object_type.is_custom()).collect()
 }
 
 /// Every type of `portal` with records: the built-in ones, then its live custom object types.
@@ -140,7 +124,7 @@ async fn backfill_type(
         let ids: Vec<i64> = page.results.iter().map(|o| o.id).collect();
         let mut links = Vec::new();
         for to in &read_from {
-            links.extend(associations(hubspot, portal, (object_type, *to), &linked.inverses, &ids).await?);
+            links.extend(associations(hubspot, portal, object_type, *to, &ids).await?);
             report.calls += 1;
         }
         let now = Utc::now();
@@ -169,63 +153,6 @@ async fn total(hubspot: &HubSpot, portal: i64, object_type: ObjectType, report: 
     report.calls += 1;
     let body = hubspot.send(portal, Call::post(path, json!({ "limit": 1 }))).await.ok()?;
     body["total"].as_u64()
-}
-
-/// Both directions of the associations from `ids` (of `from`) to `to`, by v4 batch read.
-async fn associations(
-    hubspot: &HubSpot,
-    portal: i64,
-    (from, to): (ObjectType, ObjectType),
-    inverses: &BTreeMap<i32, i32>,
-    ids: &[i64],
-) -> Result<Vec<Association>, HubSpotError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let inputs: Vec<Value> = ids.iter().map(|id| json!({ "id": id.to_string() })).collect();
-    let path = format!("/crm/v4/associations/{}/{}/batch/read", from.plural(), to.plural());
-    let body = hubspot.send(portal, Call::post(path, json!({ "inputs": inputs }))).await?;
-    let mut out = Vec::new();
-    for result in body["results"].as_array().into_iter().flatten() {
-        let Some(from_id) = result["from"]["id"].as_str().and_then(|s| s.parse::<i64>().ok()) else { continue };
-        for target in result["to"].as_array().into_iter().flatten() {
-            let Some(to_id) = target["toObjectId"].as_i64().or_else(|| target["toObjectId"].as_str()?.parse().ok())
-            else {
-                continue;
-            };
-            for t in target["associationTypes"].as_array().into_iter().flatten() {
-                let Some(type_id) = t["typeId"].as_i64().map(|v| v as i32) else { continue };
-                // A custom type's ids are its own: a built-in kind only where the pair is HubSpot's.
-                let kind = AssociationKind::by_type_id(type_id).filter(|k| k.from == from && k.to == to);
-                let label = t["label"].as_str().map(str::to_owned);
-                let primary = kind.is_some_and(|k| k.primary) || label.as_deref() == Some("Primary");
-                let category = t["category"].as_str().unwrap_or("HUBSPOT_DEFINED").to_owned();
-                let inverse =
-                    kind.map(|k| k.inverse_type_id).or_else(|| inverses.get(&type_id).copied()).unwrap_or(type_id);
-                out.push(Association {
-                    from_type: from,
-                    from_id,
-                    to_type: to,
-                    to_id,
-                    type_id,
-                    category: category.clone(),
-                    label: label.clone(),
-                    primary,
-                });
-                out.push(Association {
-                    from_type: to,
-                    from_id: to_id,
-                    to_type: from,
-                    to_id: from_id,
-                    type_id: inverse,
-                    category,
-                    label,
-                    primary,
-                });
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// Whether every object type of `portal` has been backfilled.

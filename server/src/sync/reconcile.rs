@@ -11,7 +11,7 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use super::{Linked, SyncError, associations, linked, properties::Asked, state, wire};
+use super::{SyncError, associations, linked, properties::Asked, state, wire};
 use crate::{
     health::Health,
     hubspot::{Call, HubSpot},
@@ -155,13 +155,13 @@ async fn links_of(
     hubspot: &HubSpot,
     portal: i64,
     object_type: ObjectType,
-    linked: &Linked,
+    linked: &[ObjectType],
     objects: &[CrmObject],
 ) -> Result<Vec<hubspot::Association>, SyncError> {
     let ids: Vec<i64> = objects.iter().map(|o| o.id).collect();
     let mut links = Vec::new();
-    for other in &linked.types {
-        links.extend(associations(hubspot, portal, (object_type, *other), &linked.inverses, &ids).await?);
+    for other in linked {
+        links.extend(associations(hubspot, portal, object_type, *other, &ids).await?);
     }
     // Each edge once: one upsert may not write a row twice.
     let mut seen = std::collections::BTreeSet::new();
@@ -176,13 +176,13 @@ async fn write_with_links(
     portal: i64,
     object_type: ObjectType,
     objects: &[CrmObject],
-    linked: &Linked,
+    linked: &[ObjectType],
     links: &[hubspot::Association],
 ) -> Result<u64, DbErr> {
     let ids: Vec<i64> = objects.iter().map(|o| o.id).collect();
     let now = Utc::now();
     mirror::upsert_objects(txn, portal, object_type, objects, now).await?;
-    mirror::clear_associations(txn, portal, object_type, &ids, &linked.types).await?;
+    mirror::clear_associations(txn, portal, object_type, &ids, linked).await?;
     mirror::upsert_associations(txn, portal, links, now).await?;
     let mut merged = 0;
     for survivor in objects {

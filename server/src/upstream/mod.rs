@@ -8,7 +8,8 @@ mod batch;
 use chrono::Utc;
 use hubspot::{Association, CrmObject, ObjectType};
 use schema::upstream::{
-    Answer, ItemAnswer, Link, NewRecord, Properties, Reference, Source, Upstream, UpstreamError, WriteError,
+    Answer, AssociationType, ItemAnswer, Link, NewRecord, Properties, Reference, Source, Upstream, UpstreamError,
+    WriteError,
 };
 use sea_orm::{
     ConnectionTrait, DatabaseConnection,
@@ -240,7 +241,7 @@ impl HubSpotUpstream {
         Ok(())
     }
 
-    async fn associate(self, portal: i64, edge: Association, inverse: Association) -> Result<(), WriteError> {
+    async fn associate(self, portal: i64, edge: Association, inverse: Option<Association>) -> Result<(), WriteError> {
         let path = format!(
             "/crm/v4/objects/{}/{}/associations/{}/{}",
             edge.from_type.plural(),
@@ -251,9 +252,48 @@ impl HubSpotUpstream {
         let body = json!([{ "associationCategory": edge.category, "associationTypeId": edge.type_id }]);
         self.hubspot.send(portal, Call::put(path, body)).await.map_err(refused)?;
         let ends = [(edge.from_type, edge.from_id), (edge.to_type, edge.to_id)];
-        mirror::upsert_associations(&self.db, portal, &[edge, inverse], Utc::now()).await?;
+        match inverse {
+            Some(inverse) => mirror::upsert_associations(&self.db, portal, &[edge, inverse], Utc::now()).await?,
+            None => self.read_back_link(portal, edge).await?,
+        }
         self.rescore(portal, "associate", &ends).await;
         Ok(())
+    }
+
+    /// The link as HubSpot now holds it, both directions, in place of the mirror's: a label's other direction has
+    /// a type id and label only HubSpot knows. Should the read fail, the edge made is written alone and the webhook
+    /// of the change brings the rest.
+    async fn read_back_link(&self, portal: i64, edge: Association) -> Result<(), sea_orm::DbErr> {
+        let ends = ((edge.from_type, edge.from_id), (edge.to_type, edge.to_id));
+        let rows = match crate::sync::links::between(&self.hubspot, portal, ends.0, ends.1).await {
+            Ok(rows) => rows,
+            Err(err) => {
+                tracing::warn!(error = %err, portal, "reading back a labelled link failed");
+                return mirror::upsert_associations(&self.db, portal, &[edge], Utc::now()).await;
+            }
+        };
+        let txn = crate::db::begin_write(&self.db).await?;
+        mirror::remove_links(&txn, portal, ends.0, ends.1).await?;
+        mirror::upsert_associations(&txn, portal, &rows, Utc::now()).await?;
+        txn.commit().await
+    }
+
+    async fn association_labels(
+        self,
+        portal: i64,
+        from: ObjectType,
+        to: ObjectType,
+    ) -> Result<Vec<AssociationType>, WriteError> {
+        let path = format!("/crm/v4/associations/{}/{}/labels", from.plural(), to.plural());
+        let answer = self.hubspot.send(portal, Call::get(path)).await.map_err(refused)?;
+        let types = answer["results"].as_array().into_iter().flatten().filter_map(|t| {
+            Some(AssociationType {
+                type_id: i32::try_from(t["typeId"].as_i64()?).ok()?,
+                category: t["category"].as_str().unwrap_or("HUBSPOT_DEFINED").to_owned(),
+                label: t["label"].as_str().map(str::to_owned),
+            })
+        });
+        Ok(types.collect())
     }
 
     async fn dissociate(
@@ -310,8 +350,12 @@ impl Upstream for HubSpotUpstream {
         })
     }
 
-    fn associate(&self, portal: i64, edge: Association, inverse: Association) -> Answer<()> {
+    fn associate(&self, portal: i64, edge: Association, inverse: Option<Association>) -> Answer<()> {
         Box::pin(self.clone().associate(portal, edge, inverse))
+    }
+
+    fn association_labels(&self, portal: i64, from: ObjectType, to: ObjectType) -> Answer<Vec<AssociationType>> {
+        Box::pin(self.clone().association_labels(portal, from, to))
     }
 
     fn dissociate(&self, portal: i64, from: (ObjectType, i64), to: (ObjectType, i64)) -> Answer<()> {

@@ -4,6 +4,7 @@
 mod common;
 
 mod analytics;
+mod association_labels;
 mod associations;
 mod audit;
 mod auth;
