@@ -16,7 +16,7 @@ use super::{
     crm::Params,
     error::SimError,
     limits::PortalId,
-    store::{AssocType, PortalState, object_type, type_id},
+    store::{AssocType, PortalState, type_id},
 };
 
 pub fn routes() -> Router<Shared> {
@@ -61,11 +61,12 @@ async fn read(
     Path((from, id, to)): Path<(String, String, String)>,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Res {
-    let (from, to, id, params) = (object_type(&from)?, object_type(&to)?, parse_id(&id)?, Params(params));
+    let (id, params) = (parse_id(&id)?, Params(params));
     let limit = params.limit(500, 500)?;
     let after: usize = params.one("after").and_then(|a| a.parse().ok()).unwrap_or(0);
     let mut world = sim.world.lock().expect("simulator state");
     let state = world.portal_mut(portal);
+    let (from, to) = (state.object_type(&from)?, state.object_type(&to)?);
     let id = state.resolve(from, id);
     state.get(from, id, false)?;
     let all = to_entries(state, from, id, to);
@@ -82,10 +83,10 @@ async fn put_labelled(
     Path((from, id, to, to_id)): Path<(String, String, String, String)>,
     Json(types): Json<Value>,
 ) -> Res {
-    let (from, to) = (object_type(&from)?, object_type(&to)?);
     let (id, to_id, types) = (parse_id(&id)?, parse_id(&to_id)?, specs(&types)?);
     let mut world = sim.world.lock().expect("simulator state");
     let state = world.portal_mut(portal);
+    let (from, to) = (state.object_type(&from)?, state.object_type(&to)?);
     state.associate(from, id, to, to_id, &types)?;
     // 201, as HubSpot's own clients expect (`LabelsBetweenObjectPair`).
     let body = json!({
@@ -95,11 +96,14 @@ async fn put_labelled(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-/// The default (unlabeled) type between two object types: the non-primary one where HubSpot has both.
-fn default_type(from: ObjectType, to: ObjectType) -> Result<AssocType, SimError> {
-    let kind = AssociationKind::default_between(from, to).ok_or_else(|| {
-        SimError::validation(format!("No association type between {} and {}", from.plural(), to.plural()))
-    })?;
+/// The default (unlabeled) type between two object types: the non-primary one where HubSpot has both; with a custom
+/// end, the one its schema defines.
+fn default_type(state: &PortalState, from: ObjectType, to: ObjectType) -> Result<AssocType, SimError> {
+    let none = || SimError::validation(format!("No association type between {} and {}", from.plural(), to.plural()));
+    if from.is_custom() || to.is_custom() {
+        return state.custom_default_type(from, to).ok_or_else(none);
+    }
+    let kind = AssociationKind::default_between(from, to).ok_or_else(none)?;
     Ok(AssocType { category: "HUBSPOT_DEFINED".into(), type_id: kind.type_id, label: None })
 }
 
@@ -108,12 +112,13 @@ async fn put_default(
     Extension(portal): Extension<PortalId>,
     Path((from, id, to, to_id)): Path<(String, String, String, String)>,
 ) -> Res {
-    let (from, to) = (object_type(&from)?, object_type(&to)?);
     let (id, to_id) = (parse_id(&id)?, parse_id(&to_id)?);
-    let kind = default_type(from, to)?;
     let started = Utc::now();
     let mut world = sim.world.lock().expect("simulator state");
-    world.portal_mut(portal).associate(from, id, to, to_id, std::slice::from_ref(&kind))?;
+    let state = world.portal_mut(portal);
+    let (from, to) = (state.object_type(&from)?, state.object_type(&to)?);
+    let kind = default_type(state, from, to)?;
+    state.associate(from, id, to, to_id, std::slice::from_ref(&kind))?;
     let (started_at, completed_at) = batch_times(started);
     Ok(Json(json!({
         "status": "COMPLETE",
@@ -129,10 +134,11 @@ async fn remove(
     Extension(portal): Extension<PortalId>,
     Path((from, id, to, to_id)): Path<(String, String, String, String)>,
 ) -> Res {
-    let (from, to) = (object_type(&from)?, object_type(&to)?);
     let (id, to_id) = (parse_id(&id)?, parse_id(&to_id)?);
     let mut world = sim.world.lock().expect("simulator state");
-    world.portal_mut(portal).dissociate(from, id, to, to_id);
+    let state = world.portal_mut(portal);
+    let (from, to) = (state.object_type(&from)?, state.object_type(&to)?);
+    state.dissociate(from, id, to, to_id);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -150,7 +156,6 @@ async fn batch(
     Path((from, to, op)): Path<(String, String, String)>,
     Json(body): Json<Value>,
 ) -> Res {
-    let (from, to) = (object_type(&from)?, object_type(&to)?);
     let inputs =
         body.get("inputs").and_then(Value::as_array).ok_or_else(|| SimError::validation("inputs is required"))?;
     if inputs.len() > 1000 {
@@ -159,6 +164,7 @@ async fn batch(
     let started = Utc::now();
     let mut world = sim.world.lock().expect("simulator state");
     let state = world.portal_mut(portal);
+    let (from, to) = (state.object_type(&from)?, state.object_type(&to)?);
     let (started_at, completed_at) = batch_times(started);
     match op.as_str() {
         "read" => {

@@ -90,9 +90,10 @@ async fn add_property(
     Query(target): Query<Target>,
     Json(body): Json<Value>,
 ) -> Res {
-    let object_type = object_type(&ty)?;
     let mut world = sim.world.lock().expect("simulator state");
-    let created = create_property(portal(&mut world, target)?, object_type, &body, Utc::now())?;
+    let state = portal(&mut world, target)?;
+    let object_type = state.object_type(&ty)?;
+    let created = create_property(state, object_type, &body, Utc::now())?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 

@@ -17,7 +17,7 @@ use super::{
     error::SimError,
     limits::PortalId,
     search::{Search, SearchRequest},
-    store::{AssocType, PortalState, Record, object_type, properties_from_json},
+    store::{AssocType, PortalState, Record, properties_from_json},
 };
 
 const MAX_BATCH: usize = 100;
@@ -151,8 +151,8 @@ fn v3_type_name(from: ObjectType, to: ObjectType, t: &AssocType) -> String {
     if t.label.is_none() && matches!(t.type_id, 279 | 280) { format!("{base}_unlabeled") } else { base }
 }
 
-fn assoc_types(params: &Params) -> Result<Vec<ObjectType>, SimError> {
-    params.list("associations").unwrap_or_default().iter().map(|s| object_type(s)).collect()
+fn assoc_types(state: &PortalState, params: &Params) -> Result<Vec<ObjectType>, SimError> {
+    params.list("associations").unwrap_or_default().iter().map(|s| state.object_type(s)).collect()
 }
 
 fn link(headers: &HeaderMap, path: &str, after: &str) -> String {
@@ -167,15 +167,16 @@ async fn list(
     Query(params): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Res {
-    let (object_type, params) = (object_type(&ty)?, Params(params));
+    let params = Params(params);
     let limit = params.limit(10, 100)?;
     let after: i64 = match params.one("after") {
         None => i64::MIN,
         Some(a) => a.parse().map_err(|_| SimError::validation(format!("after is not a valid cursor: {a}")))?,
     };
-    let (assoc, archived) = (assoc_types(&params)?, params.flag("archived"));
     let mut world = sim.world.lock().expect("simulator state");
     let state = world.portal_mut(portal);
+    let object_type = state.object_type(&ty)?;
+    let (assoc, archived) = (assoc_types(state, &params)?, params.flag("archived"));
     let props = wanted(state, object_type, params.list("properties"));
     let mut page: Vec<&Record> = state
         .records(object_type)
@@ -202,10 +203,11 @@ async fn read(
     Path((ty, id)): Path<(String, String)>,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Res {
-    let (object_type, params) = (object_type(&ty)?, Params(params));
-    let assoc = assoc_types(&params)?;
+    let params = Params(params);
     let mut world = sim.world.lock().expect("simulator state");
     let state = world.portal_mut(portal);
+    let object_type = state.object_type(&ty)?;
+    let assoc = assoc_types(state, &params)?;
     let props = wanted(state, object_type, params.list("properties"));
     let id = lookup(state, object_type, params.one("idProperty"), &Value::String(id))
         .map_err(|_| SimError::missing("resource not found"))?;
@@ -230,15 +232,17 @@ fn create_one(state: &mut PortalState, object_type: ObjectType, input: &Value) -
     let links = creation_links(input)?;
     let id = state.create(object_type, properties, Utc::now())?.object.id;
     for (to_id, types) in links {
-        // The target's type follows from the type id (`279`: contact → company; a label's id names its pair).
+        // The target's type follows from the type id (`279`: contact → company; a label's id names its pair; a custom
+        // type's comes from its schema).
         let ends = |type_id: i32| {
             hubspot::AssociationKind::by_type_id(type_id).map(|k| (k.from, k.to)).or_else(|| state.labels.ends(type_id))
         };
         let to = types
             .first()
-            .and_then(|t| ends(t.type_id))
-            .filter(|(from, _)| *from == object_type)
-            .map(|(_, to)| to)
+            .and_then(|t| {
+                let listed = ends(t.type_id).filter(|(from, _)| *from == object_type).map(|(_, to)| to);
+                listed.or_else(|| state.custom_target(object_type, t.type_id))
+            })
             .ok_or_else(|| SimError::validation("associationTypeId does not start at this object type"))?;
         state.associate(object_type, id, to, to_id, &types)?;
     }
@@ -251,9 +255,10 @@ async fn create(
     Path(ty): Path<String>,
     Json(input): Json<Value>,
 ) -> Res {
-    let object_type = object_type(&ty)?;
     let mut world = sim.world.lock().expect("simulator state");
-    let body = create_one(world.portal_mut(portal), object_type, &input)?;
+    let state = world.portal_mut(portal);
+    let object_type = state.object_type(&ty)?;
+    let body = create_one(state, object_type, &input)?;
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
@@ -264,10 +269,11 @@ async fn update(
     Query(params): Query<Vec<(String, String)>>,
     Json(input): Json<Value>,
 ) -> Res {
-    let (object_type, params) = (object_type(&ty)?, Params(params));
+    let params = Params(params);
     let properties = properties_from_json(input.get("properties"))?;
     let mut world = sim.world.lock().expect("simulator state");
     let state = world.portal_mut(portal);
+    let object_type = state.object_type(&ty)?;
     let id = lookup(state, object_type, params.one("idProperty"), &Value::String(id))
         .map_err(|_| SimError::missing("resource not found"))?;
     let record = state.update(object_type, id, properties, Utc::now())?;
@@ -279,10 +285,10 @@ async fn archive(
     Extension(portal): Extension<PortalId>,
     Path((ty, id)): Path<(String, String)>,
 ) -> Res {
-    let object_type = object_type(&ty)?;
     let id: i64 = id.parse().map_err(|_| SimError::missing("resource not found"))?;
     let mut world = sim.world.lock().expect("simulator state");
     let state = world.portal_mut(portal);
+    let object_type = state.object_type(&ty)?;
     // Archiving an archived or unknown record answers 204 as well: DELETE is idempotent at HubSpot.
     let _ = state.archive(object_type, id, Utc::now());
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -294,14 +300,15 @@ async fn search(
     Path(ty): Path<String>,
     Json(request): Json<SearchRequest>,
 ) -> Res {
-    let object_type = object_type(&ty)?;
     let requested = request.properties.clone();
     let search = Search::new(request)?;
     let mut world = sim.world.lock().expect("simulator state");
     let state = world.portal_mut(portal);
+    let object_type = state.object_type(&ty)?;
     let props = wanted(state, object_type, requested);
+    let searchable = state.searchable_properties(object_type);
     let mut hits: Vec<&Record> =
-        state.records(object_type).values().filter(|r| !r.object.archived && search.matches(object_type, r)).collect();
+        state.records(object_type).values().filter(|r| !r.object.archived && search.matches(&searchable, r)).collect();
     search.sort(&mut hits);
     let total = hits.len();
     let page: Vec<Value> =
@@ -329,11 +336,12 @@ async fn merge(
     Path(ty): Path<String>,
     Json(input): Json<Value>,
 ) -> Res {
-    let object_type = object_type(&ty)?;
     let primary = id_of(&input["primaryObjectId"], "primaryObjectId")?;
     let merged = id_of(&input["objectIdToMerge"], "objectIdToMerge")?;
     let mut world = sim.world.lock().expect("simulator state");
-    let record = world.portal_mut(portal).merge(object_type, primary, merged, Utc::now())?;
+    let state = world.portal_mut(portal);
+    let object_type = state.object_type(&ty)?;
+    let record = state.merge(object_type, primary, merged, Utc::now())?;
     Ok(Json(record.to_json(None)).into_response())
 }
 
@@ -343,12 +351,12 @@ async fn gdpr_delete(
     Path(ty): Path<String>,
     Json(input): Json<Value>,
 ) -> Res {
-    let object_type = object_type(&ty)?;
+    let mut world = sim.world.lock().expect("simulator state");
+    let state = world.portal_mut(portal);
+    let object_type = state.object_type(&ty)?;
     if object_type != ObjectType::Contact {
         return Err(SimError::validation("GDPR delete is only for contacts"));
     }
-    let mut world = sim.world.lock().expect("simulator state");
-    let state = world.portal_mut(portal);
     let id = lookup(state, object_type, id_property(&input), &input["objectId"])?;
     state.erase(object_type, id)?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -444,11 +452,11 @@ async fn batch(
     Path((ty, op)): Path<(String, String)>,
     Json(body): Json<Value>,
 ) -> Res {
-    let object_type = object_type(&ty)?;
     let inputs = inputs(&body)?;
     let started = Utc::now();
     let mut world = sim.world.lock().expect("simulator state");
     let state = world.portal_mut(portal);
+    let object_type = state.object_type(&ty)?;
     let (status, (results, errors)) = match op.as_str() {
         "read" => {
             let requested = body.get("properties").and_then(|p| serde_json::from_value::<Vec<String>>(p.clone()).ok());

@@ -22,13 +22,7 @@ use chrono::{DateTime, Utc};
 use hubspot::{ObjectType, PROPERTY_TYPES, PropertyDefinition, PropertyOption};
 use serde_json::{Value, json};
 
-use super::{
-    Shared,
-    crm::Params,
-    error::SimError,
-    limits::PortalId,
-    store::{PortalState, object_type},
-};
+use super::{Shared, crm::Params, error::SimError, limits::PortalId, store::PortalState};
 
 pub fn routes() -> Router<Shared> {
     Router::new()
@@ -44,9 +38,10 @@ async fn list(
     Path(ty): Path<String>,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Res {
-    let (object_type, archived) = (object_type(&ty)?, Params(params).flag("archived"));
+    let archived = Params(params).flag("archived");
     let mut world = sim.world.lock().expect("simulator state");
     let state = world.portal_mut(portal);
+    let object_type = state.object_type(&ty)?;
     let results: Vec<Value> =
         state.properties[&object_type].iter().filter(|p| p.archived == archived).map(|p| p.to_hubspot_json()).collect();
     Ok(Json(json!({ "results": results })).into_response())
@@ -58,9 +53,10 @@ async fn read(
     Path((ty, name)): Path<(String, String)>,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Res {
-    let (object_type, archived) = (object_type(&ty)?, Params(params).flag("archived"));
+    let archived = Params(params).flag("archived");
     let mut world = sim.world.lock().expect("simulator state");
     let state = world.portal_mut(portal);
+    let object_type = state.object_type(&ty)?;
     state.properties[&object_type]
         .iter()
         .find(|p| p.name == name && p.archived == archived)
@@ -74,9 +70,10 @@ async fn create(
     Path(ty): Path<String>,
     Json(body): Json<Value>,
 ) -> Res {
-    let object_type = object_type(&ty)?;
     let mut world = sim.world.lock().expect("simulator state");
-    let created = create_property(world.portal_mut(portal), object_type, &body, Utc::now())?;
+    let state = world.portal_mut(portal);
+    let object_type = state.object_type(&ty)?;
+    let created = create_property(state, object_type, &body, Utc::now())?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
@@ -86,9 +83,10 @@ async fn update(
     Path((ty, name)): Path<(String, String)>,
     Json(body): Json<Value>,
 ) -> Res {
-    let object_type = object_type(&ty)?;
     let mut world = sim.world.lock().expect("simulator state");
-    let updated = update_property(world.portal_mut(portal), object_type, &name, &body, Utc::now())?;
+    let state = world.portal_mut(portal);
+    let object_type = state.object_type(&ty)?;
+    let updated = update_property(state, object_type, &name, &body, Utc::now())?;
     Ok(Json(updated).into_response())
 }
 
@@ -97,9 +95,10 @@ async fn archive(
     Extension(portal): Extension<PortalId>,
     Path((ty, name)): Path<(String, String)>,
 ) -> Res {
-    let object_type = object_type(&ty)?;
     let mut world = sim.world.lock().expect("simulator state");
-    let definition = custom_mut(world.portal_mut(portal), object_type, &name)?;
+    let state = world.portal_mut(portal);
+    let object_type = state.object_type(&ty)?;
+    let definition = custom_mut(state, object_type, &name)?;
     definition.archived = true;
     definition.updated_at = Some(Utc::now());
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -135,6 +134,21 @@ pub fn create_property(
     body: &Value,
     now: DateTime<Utc>,
 ) -> Result<Value, SimError> {
+    let existing = state.properties.get(&object_type).map_or(&[][..], Vec::as_slice);
+    let definition = definition_from(object_type, existing, body, now)?;
+    let json = definition.to_hubspot_json();
+    state.properties.entry(object_type).or_default().push(definition);
+    Ok(json)
+}
+
+/// A new custom property from the body of HubSpot's `POST /crm/v3/properties/{objectType}`, checked against the
+/// type's `existing` definitions (a custom object's schema is made of such bodies too).
+pub fn definition_from(
+    object_type: ObjectType,
+    existing: &[PropertyDefinition],
+    body: &Value,
+    now: DateTime<Utc>,
+) -> Result<PropertyDefinition, SimError> {
     let text = |key: &str| body.get(key).and_then(Value::as_str).filter(|s| !s.is_empty());
     let missing: Vec<&str> =
         ["name", "label", "type", "fieldType", "groupName"].into_iter().filter(|k| text(k).is_none()).collect();
@@ -162,7 +176,7 @@ pub fn create_property(
             "type",
         ));
     }
-    if state.properties.get(&object_type).is_some_and(|all| all.iter().any(|p| p.name == name)) {
+    if existing.iter().any(|p| p.name == name) {
         let mut e = SimError::new(
             StatusCode::CONFLICT,
             "OBJECT_ALREADY_EXISTS",
@@ -189,9 +203,7 @@ pub fn create_property(
     };
     definition.created_at = Some(now);
     definition.updated_at = Some(now);
-    let json = definition.to_hubspot_json();
-    state.properties.entry(object_type).or_default().push(definition);
-    Ok(json)
+    Ok(definition)
 }
 
 /// Changes a custom property's label, description, group, options, display order or field type; its JSON.

@@ -85,9 +85,10 @@ impl Search {
         Ok(Self { groups, sort, query: request.query.filter(|q| !q.trim().is_empty()), limit, offset })
     }
 
-    pub fn matches(&self, object_type: ObjectType, record: &Record) -> bool {
+    /// Whether a record passes the filters, and `query` over the type's `searchable` properties.
+    pub fn matches(&self, searchable: &[String], record: &Record) -> bool {
         let filtered = self.groups.is_empty() || self.groups.iter().any(|g| g.iter().all(|f| holds(f, record)));
-        filtered && self.query.as_deref().is_none_or(|q| query_matches(object_type, record, q))
+        filtered && self.query.as_deref().is_none_or(|q| query_matches(searchable, record, q))
     }
 
     pub fn sort(&self, records: &mut Vec<&Record>) {
@@ -256,8 +257,9 @@ fn wildcard(text: &str, parts: &[&str]) -> bool {
     true
 }
 
-/// The properties `query` searches, per type, as HubSpot documents them.
-fn searchable(object_type: ObjectType) -> &'static [&'static str] {
+/// The properties `query` searches, per built-in type, as HubSpot documents them (a custom type's schema names its
+/// own: [`super::store::PortalState::searchable_properties`]).
+pub fn searchable(object_type: ObjectType) -> &'static [&'static str] {
     match object_type {
         ObjectType::Contact => &["firstname", "lastname", "email", "phone", "company"],
         ObjectType::Company => &["name", "domain", "phone"],
@@ -268,8 +270,8 @@ fn searchable(object_type: ObjectType) -> &'static [&'static str] {
 }
 
 /// `query`: every word must start a word of one of the searchable properties.
-fn query_matches(object_type: ObjectType, record: &Record, query: &str) -> bool {
-    let words: Vec<String> = searchable(object_type)
+fn query_matches(searchable: &[String], record: &Record, query: &str) -> bool {
+    let words: Vec<String> = searchable
         .iter()
         .filter_map(|p| record.property(p))
         .flat_map(|v| {

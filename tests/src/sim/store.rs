@@ -13,6 +13,10 @@ use serde_json::{Map, Value, json};
 
 use super::{error::SimError, labels::Labels};
 
+mod custom_types;
+
+pub use custom_types::{SCHEMA_CATEGORY, schema_not_found};
+
 /// One record as the simulator keeps it.
 #[derive(Clone, Debug)]
 pub struct Record {
@@ -111,7 +115,7 @@ impl PortalState {
                 ObjectType::Company => 5_000_001,
                 ObjectType::Deal => 9_000_001,
                 ObjectType::Ticket => 12_000_001,
-                ObjectType::Custom(_) => 20_000_001,
+                ObjectType::Custom(_) => custom_types::CUSTOM_FIRST_ID,
             };
             next_id.insert(object_type, rows.keys().next_back().map_or(base, |id| id + 1));
             records.insert(object_type, rows);
@@ -309,6 +313,11 @@ impl PortalState {
             "objectId": id,
             "changeSource": "CRM",
         });
+        // A custom object's events come from HubSpot's generic `object.*` subscriptions, typed by `objectTypeId`.
+        if object_type.is_custom() {
+            event["subscriptionType"] = json!(format!("object.{kind}"));
+            event["objectTypeId"] = json!(object_type.type_id());
+        }
         if let (Some(event), Value::Object(extra)) = (event.as_object_mut(), extra) {
             event.extend(extra);
         }
@@ -327,10 +336,23 @@ impl PortalState {
     ) {
         let now = Utc::now();
         for (a, a_id, b, b_id) in [(from, from_id, to, to_id), (to, to_id, from, from_id)] {
-            let kind = format!("{}_TO_{}", a.singular().to_uppercase(), b.singular().to_uppercase());
-            let extra = json!({ "associationType": kind, "fromObjectId": a_id, "toObjectId": b_id,
-                                "associationRemoved": removed, "isPrimaryAssociation": primary });
+            let kind = format!("{}_TO_{}", self.event_name(a), self.event_name(b));
+            let mut extra = json!({ "associationType": kind, "fromObjectId": a_id, "toObjectId": b_id,
+                                    "associationRemoved": removed, "isPrimaryAssociation": primary });
+            // With a custom end, the event names both types by id as HubSpot's generic association events do.
+            if a.is_custom() || b.is_custom() {
+                extra["fromObjectTypeId"] = json!(a.type_id());
+                extra["toObjectTypeId"] = json!(b.type_id());
+            }
             self.emit(a, "associationChange", a_id, now, extra);
+        }
+    }
+
+    /// A type's name in an association event's `associationType` (`CONTACT`, a custom type's schema name `MACHINES`).
+    fn event_name(&self, object_type: ObjectType) -> String {
+        match self.schemas.iter().find(|s| s.object_type == object_type) {
+            Some(schema) => schema.name.to_uppercase(),
+            None => object_type.singular().to_uppercase(),
         }
     }
 
@@ -378,6 +400,7 @@ impl PortalState {
         now: DateTime<Utc>,
     ) -> Result<&Record, SimError> {
         self.check_write(object_type, &properties)?;
+        self.check_required(object_type, &properties)?;
         self.calculate(object_type, None, &mut properties);
         if object_type == ObjectType::Contact
             && let Some(email) = properties.get("email").and_then(|v| v.as_deref())
@@ -392,7 +415,9 @@ impl PortalState {
             generated_properties(object_type).iter().map(|name| (name.to_string(), None)).collect();
         props.extend(properties);
         props.insert("hs_object_id".into(), Some(id.to_string()));
-        props.insert("createdate".into(), Some(iso(now)));
+        // Custom objects carry HubSpot's `hs_createdate`; the built-in types their historical `createdate`.
+        let created = if object_type.is_custom() { "hs_createdate" } else { "createdate" };
+        props.insert(created.into(), Some(iso(now)));
         props.insert(object_type.last_modified_property().into(), Some(iso(now)));
         let object = CrmObject { id, properties: props, created_at: now, updated_at: now, archived: false };
         self.emit(object_type, "creation", id, now, json!({ "changeFlag": "CREATED" }));
@@ -579,8 +604,17 @@ impl PortalState {
         let (from_id, to_id) = (self.resolve(from, from_id), self.resolve(to, to_id));
         self.get(from, from_id, false)?;
         self.get(to, to_id, false)?;
-        let resolved: Vec<(AssocType, AssocType)> =
-            types.iter().map(|t| self.labels.resolve(from, to, t)).collect::<Result<_, _>>()?;
+        // A custom end's links are its schema's types; the others HubSpot's own or the portal's labels.
+        let resolved: Vec<(AssocType, AssocType)> = types
+            .iter()
+            .map(|t| {
+                if from.is_custom() || to.is_custom() {
+                    self.custom_pair(from, to, t)
+                } else {
+                    self.labels.resolve(from, to, t)
+                }
+            })
+            .collect::<Result<_, _>>()?;
         for (forward, inverse) in resolved {
             let primary = forward.label.as_deref() == Some("Primary");
             let mut added = false;
@@ -722,7 +756,8 @@ pub fn properties_from_json(value: Option<&Value>) -> Result<BTreeMap<String, Op
         .collect()
 }
 
-/// `contacts` → Contact, the plural names of HubSpot's paths (and the object type ids `0-1`…).
+/// `contacts` → Contact, the plural names of HubSpot's paths (and the object type ids `0-1`…); a portal's custom
+/// types resolve through it ([`PortalState::object_type`]).
 pub fn object_type(path: &str) -> Result<ObjectType, SimError> {
     match path {
         "contacts" | "contact" | "0-1" => Ok(ObjectType::Contact),
