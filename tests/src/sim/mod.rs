@@ -18,6 +18,7 @@ pub mod mutate;
 mod oauth;
 mod properties;
 mod reference;
+mod schema_input;
 mod schemas;
 pub mod scopes;
 mod search;

@@ -27,6 +27,7 @@ pub const PRIVATE_APP_SCOPES: &[&str] = &[
     "crm.schemas.companies.write",
     "crm.schemas.deals.write",
     "crm.schemas.custom.read",
+    "crm.schemas.custom.write",
     "crm.objects.custom.read",
     "crm.objects.custom.write",
     "crm.lists.read",
@@ -66,6 +67,10 @@ const TABLE: &[(&str, Need)] = &[
     ("/crm/v3/pipelines", Need::Pipelines),
     ("/crm/v3/properties", Need::Properties),
     ("/crm/v3/schemas", Need::Fixed { read: &["crm.schemas.custom.read"], write: &["crm.schemas.custom.write"] }),
+    (
+        "/crm-object-schemas/v3/schemas",
+        Need::Fixed { read: &["crm.schemas.custom.read"], write: &["crm.schemas.custom.write"] },
+    ),
     ("/crm/v3/lists", Need::Fixed { read: &["crm.lists.read"], write: &["crm.lists.write"] }),
     (
         "/marketing/v3/campaigns",
