@@ -6,6 +6,7 @@ mod companies;
 mod contacts;
 mod custom;
 mod deals;
+mod machines;
 mod owners;
 mod properties;
 mod rollup;
@@ -16,6 +17,7 @@ use rand::distr::uniform::{SampleRange, SampleUniform};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+pub use machines::machine_type;
 pub use properties::generated_properties;
 pub(crate) use properties::{PropertyMap, Props};
 
@@ -56,6 +58,8 @@ pub fn generate(spec: &PortalSpec) -> Portal {
         g.now,
         [(ObjectType::Contact, &mut contacts), (ObjectType::Company, &mut companies), (ObjectType::Deal, &mut deals)],
     );
+    let machines = machines::generate(spec, setup, g.now, &companies);
+    links.extend(machines.links);
     Portal {
         portal_id: spec.portal_id,
         name: format!("Demo portal {}", spec.portal_id),
@@ -68,8 +72,8 @@ pub fn generate(spec: &PortalSpec) -> Portal {
         campaigns,
         associations: links,
         custom_properties: custom::definitions(setup),
-        schemas: Vec::new(),
-        custom_objects: Default::default(),
+        custom_objects: [(machines.schema.object_type, machines.records)].into_iter().collect(),
+        schemas: vec![machines.schema],
         association_labels: Vec::new(),
     }
 }

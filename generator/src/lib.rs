@@ -9,7 +9,7 @@ mod time;
 #[cfg(test)]
 mod wire_shapes;
 
-pub use generate::{generate, generated_properties};
+pub use generate::{generate, generated_properties, machine_type};
 pub use model::PortalSpec;
 pub use pipelines::{
     DEFAULT_DEAL_PIPELINE, RENEWALS_PIPELINE, SUPPORT_PIPELINE, TICKET_CLOSED_STAGE, renewals_pipeline, sales_pipeline,

@@ -1,5 +1,5 @@
 //! The convergence checker: does the mirror hold exactly what the simulator holds? The same live records with the
-//! same properties, and the same associations between them.
+//! same properties, and the same associations between them, for the built-in types and the portal's custom ones.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,14 +20,16 @@ pub async fn differences(db: &DatabaseConnection, sim: &Shared, portal: i64) -> 
     let (sim_records, sim_edges) = {
         let world = sim.world.lock().expect("simulator state");
         let state = &world.portals[&portal];
+        let custom = state.schemas.iter().filter(|s| !s.archived).map(|s| s.object_type);
         let records: BTreeMap<ObjectType, BTreeMap<i64, BTreeMap<String, Option<String>>>> = ObjectType::BUILT_IN
             .into_iter()
+            .chain(custom)
             .map(|t| {
                 let live = state.records(t).values().filter(|r| !r.object.archived);
                 (t, live.map(|r| (r.object.id, r.object.properties.clone())).collect())
             })
             .collect();
-        let live = |t: ObjectType, id: i64| records[&t].contains_key(&id);
+        let live = |t: ObjectType, id: i64| records.get(&t).is_some_and(|ids| ids.contains_key(&id));
         let edges: BTreeSet<Edge> = state
             .associations
             .iter()
@@ -39,7 +41,8 @@ pub async fn differences(db: &DatabaseConnection, sim: &Shared, portal: i64) -> 
         (records, edges)
     };
     let mut mirror_live: BTreeMap<ObjectType, BTreeSet<i64>> = BTreeMap::new();
-    for object_type in ObjectType::BUILT_IN {
+    let types: Vec<ObjectType> = sim_records.keys().copied().collect();
+    for object_type in types {
         let live = live_ids(db, portal, object_type).await;
         let expected: BTreeSet<i64> = sim_records[&object_type].keys().copied().collect();
         for id in expected.difference(&live) {
@@ -76,8 +79,7 @@ pub async fn differences(db: &DatabaseConnection, sim: &Shared, portal: i64) -> 
         }
         mirror_live.insert(object_type, live);
     }
-    let live =
-        |t: &str, id: i64| ObjectType::BUILT_IN.iter().any(|o| o.singular() == t && mirror_live[o].contains(&id));
+    let live = |t: &str, id: i64| mirror_live.iter().any(|(o, ids)| o.singular() == t && ids.contains(&id));
     let mirror_edges: BTreeSet<Edge> = association::Entity::find()
         .filter(association::Column::PortalId.eq(portal))
         .all(db)
@@ -100,10 +102,11 @@ pub async fn differences(db: &DatabaseConnection, sim: &Shared, portal: i64) -> 
 async fn live_ids(db: &DatabaseConnection, portal: i64, object_type: ObjectType) -> BTreeSet<i64> {
     let select = Query::select()
         .column(Alias::new("hubspot_id"))
-        .from(Alias::new(object_type.plural()))
+        .from(server::mirror::schemas::table(object_type))
         .and_where(Expr::col(Alias::new("portal_id")).eq(portal))
         .and_where(Expr::col(Alias::new("archived_at")).is_null())
         .and_where(Expr::col(Alias::new("merged_into")).is_null())
+        .and_where_option(server::mirror::schemas::of_type(object_type))
         .to_owned();
     db.query_all(&select)
         .await

@@ -143,7 +143,7 @@ fn every_association_has_both_ends_and_directions() {
     let links: HashSet<(ObjectType, i64, ObjectType, i64, i32)> =
         p.associations.iter().map(|a| (a.from_type, a.from_id, a.to_type, a.to_id, a.type_id)).collect();
     assert_eq!(links.len(), p.associations.len(), "no duplicates");
-    for a in &p.associations {
+    for a in p.associations.iter().filter(|a| !a.from_type.is_custom() && !a.to_type.is_custom()) {
         assert!(ids.contains(&(a.from_type, a.from_id)) && ids.contains(&(a.to_type, a.to_id)));
         assert_eq!(a.category, "HUBSPOT_DEFINED");
         let kind = AssociationKind::by_type_id(a.type_id).expect("known type id");
@@ -289,4 +289,49 @@ fn empty_and_tiny_portals() {
     assert!(no_companies.contacts.iter().all(|c| prop(c, "company").is_none()));
     let no_contacts = generate(&PortalSpec::sized(1, 1, 0, 10, 10, now()));
     assert_eq!(no_contacts.deals.len(), 10);
+}
+
+#[test]
+fn machines_are_a_custom_type_linked_with_companies_both_ways() {
+    let p = demo();
+    let [schema] = p.schemas.as_slice() else { panic!("one custom object type") };
+    let machines = crate::machine_type(12345);
+    assert_eq!((schema.object_type, schema.fully_qualified_name.as_str()), (machines, "p12345_machines"));
+    let records = p.objects(machines);
+    let live_companies = p.companies.iter().filter(|c| !c.archived).count();
+    assert_eq!(records.len(), live_companies / 2);
+    let mut defined = hubspot::default_properties(machines);
+    defined.extend(schema.properties.iter().cloned());
+    for record in records {
+        for name in &schema.required_properties {
+            assert!(prop(record, name).is_some(), "{} lacks {name}", record.id);
+        }
+        for (name, value) in record.properties.iter().filter_map(|(k, v)| Some((k, v.as_deref()?))) {
+            let definition = defined.iter().find(|d| &d.name == name).unwrap_or_else(|| panic!("{name} is defined"));
+            if definition.property_type == "enumeration" {
+                assert!(definition.option_label(value).is_some(), "{name}={value}");
+            }
+        }
+        assert_eq!(prop(record, "hs_object_id"), Some(record.id.to_string().as_str()));
+    }
+    let companies: HashSet<i64> = p.companies.iter().map(|c| c.id).collect();
+    let links: HashSet<(i64, i64, i32)> = p
+        .associations
+        .iter()
+        .filter(|a| a.from_type == machines || a.to_type == machines)
+        .map(|a| {
+            assert_eq!(a.category, "USER_DEFINED");
+            (a.from_id, a.to_id, a.type_id)
+        })
+        .collect();
+    assert_eq!(links.len(), 2 * records.len(), "each machine has one company, both directions");
+    let (to_company, from_company) =
+        (schema.association_to(ObjectType::Company), schema.association_from(ObjectType::Company));
+    for (from, to, type_id) in &links {
+        if Some(*type_id) == to_company {
+            assert!(companies.contains(to) && links.contains(&(*to, *from, from_company.unwrap())));
+        } else {
+            assert_eq!(Some(*type_id), from_company);
+        }
+    }
 }

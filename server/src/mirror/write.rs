@@ -331,21 +331,27 @@ pub async fn portal_ids(db: &impl ConnectionTrait) -> Result<Vec<i64>, DbErr> {
 }
 
 /// A whole portal (the benchmark's, generated), in one transaction: its property definitions are HubSpot's own and
-/// the portal's custom ones.
+/// the portal's custom ones; its custom object types with their schemas, definitions and records.
 pub async fn write_portal(db: &DatabaseConnection, portal: &Portal) -> Result<(), DbErr> {
     let now = Utc::now();
     let id = portal.portal_id;
     let txn = crate::db::begin_write(db).await?;
     ensure_portal(&txn, id, &portal.name).await?;
-    for object_type in ObjectType::BUILT_IN {
+    // Schemas first: a custom type's typed rows read its display property from them.
+    super::schemas::replace(&txn, id, &portal.schemas, now).await?;
+    let custom_types: Vec<ObjectType> = portal.schemas.iter().map(|s| s.object_type).collect();
+    let all_types: Vec<ObjectType> = ObjectType::BUILT_IN.into_iter().chain(custom_types).collect();
+    for &object_type in &all_types {
         let mut definitions = hubspot::default_properties(object_type);
         let custom = portal.custom_properties.iter().filter(|(t, _)| *t == object_type);
         definitions.extend(custom.map(|(_, d)| d.clone()));
+        let schema = portal.schemas.iter().filter(|s| s.object_type == object_type);
+        definitions.extend(schema.flat_map(|s| s.properties.iter().cloned()));
         super::definitions::replace(&txn, id, object_type, &definitions, now).await?;
     }
     upsert_owners(&txn, id, &portal.owners, now).await?;
     upsert_pipelines(&txn, id, &portal.pipelines, now).await?;
-    for object_type in ObjectType::BUILT_IN {
+    for &object_type in &all_types {
         upsert_objects(&txn, id, object_type, portal.objects(object_type), now).await?;
     }
     upsert_campaigns(&txn, id, &portal.campaigns, now).await?;
