@@ -11,6 +11,10 @@ from hubspot.crm.associations.v4.schema import (
     PublicAssociationDefinitionCreateRequest,
     PublicAssociationDefinitionUpdateRequest,
 )
+
+from hubspot.crm.objects import PublicObjectSearchRequest as ObjectSearchRequest
+from hubspot.crm.objects import SimplePublicObjectInputForCreate as ObjectInputForCreate
+from hubspot.crm.schemas import ObjectSchemaEgg, ObjectTypeDefinitionLabels, ObjectTypePropertyCreate
 from hubspot.crm.properties import OptionInput, PropertyCreate, PropertyUpdate
 from hubspot.crm.contacts import (
     BatchReadInputSimplePublicObjectId,
@@ -155,6 +159,52 @@ client.crm.associations.v4.basic_api.archive("contacts", created.id, "companies"
 labels_api.remove("contacts", "companies", forward.type_id)
 remaining = labels_api.get_all("contacts", "companies").results
 check("delete association label", all(t.type_id != forward.type_id for t in remaining))
+
+schemas = client.crm.schemas.core_api.get_all()
+machines = next(s for s in schemas.results if s.name == "machines")
+check("list schemas", machines.object_type_id.startswith("2-") and any(p.name == "machine_name" for p in machines.properties))
+schema = client.crm.schemas.core_api.get_by_id(object_type=machines.fully_qualified_name)
+check("read schema", schema.object_type_id == machines.object_type_id and schema.required_properties == ["machine_name"])
+widgets = client.crm.schemas.core_api.create(
+    ObjectSchemaEgg(
+        name="fidelity_widgets",
+        labels=ObjectTypeDefinitionLabels(singular="Widget", plural="Widgets"),
+        primary_display_property="widget_name",
+        required_properties=["widget_name"],
+        searchable_properties=["widget_name"],
+        properties=[ObjectTypePropertyCreate(name="widget_name", label="Widget name", type="string", field_type="text")],
+        associated_objects=["COMPANY"],
+    )
+)
+check("create schema", widgets.object_type_id.startswith("2-") and len(widgets.associations) == 2)
+machine = client.crm.objects.basic_api.create(
+    machines.object_type_id,
+    ObjectInputForCreate(properties={"machine_name": "Fidelity press", "serial_number": "SN-FID-1", "model": "mx200"}),
+)
+check("create custom record", machine.properties["machine_name"] == "Fidelity press")
+got = client.crm.objects.basic_api.get_by_id(machines.object_type_id, machine.id, properties=["serial_number", "model"])
+check("read custom record", got.properties["serial_number"] == "SN-FID-1" and got.properties["model"] == "mx200")
+found = client.crm.objects.search_api.do_search(
+    machines.object_type_id, ObjectSearchRequest(query="fidelity", properties=["machine_name"], limit=10)
+)
+check("search custom records", [r.id for r in found.results] == [machine.id])
+to_company = next(
+    int(a.id) for a in machines.associations if a.from_object_type_id == machines.object_type_id and a.to_object_type_id == "0-2"
+)
+client.crm.associations.v4.basic_api.create(
+    machines.object_type_id,
+    machine.id,
+    "companies",
+    company_id,
+    [AssociationSpec(association_category="USER_DEFINED", association_type_id=to_company)],
+)
+linked = client.crm.associations.v4.basic_api.get_page(machines.object_type_id, machine.id, "companies")
+check(
+    "associate custom record",
+    [str(r.to_object_id) for r in linked.results] == [company_id] and linked.results[0].association_types[0].type_id == to_company,
+)
+back = client.crm.associations.v4.basic_api.get_page("companies", company_id, machines.object_type_id)
+check("association read from the company", machine.id in [str(r.to_object_id) for r in back.results])
 
 client.crm.contacts.basic_api.archive(created.id)
 archived = client.crm.contacts.basic_api.get_by_id(created.id, archived=True)

@@ -38,6 +38,7 @@ mod reconcile;
 mod schema_sdl;
 mod search_index;
 mod simulator;
+mod simulator_custom_objects;
 mod simulator_labels;
 mod subscriptions;
 mod supervision;
