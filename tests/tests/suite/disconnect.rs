@@ -42,11 +42,13 @@ const REDIRECT: &str = "http://127.0.0.1:1/oauth/hubspot/callback";
 const GRACE: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Every table the purge empties of the portal's rows.
-const PURGED: [&str; 19] = [
+const PURGED: [&str; 21] = [
     "contacts",
     "companies",
     "deals",
     "tickets",
+    "custom_objects",
+    "object_schemas",
     "associations",
     "object_properties",
     "property_definitions",

@@ -282,7 +282,7 @@ async fn custom_records_associate_with_the_schemas_type_ids_in_both_directions()
     let other = portal.companies[4].id;
     let labelled = format!("/crm/v4/objects/companies/{other}/associations/{}/{id}", machines.type_id());
     let spec = json!([{ "associationCategory": "USER_DEFINED", "associationTypeId": from_company }]);
-    assert_eq!(api.call(Method::PUT, &labelled, Some(spec)).await.0, StatusCode::OK);
+    assert_eq!(api.call(Method::PUT, &labelled, Some(spec)).await.0, StatusCode::CREATED, "201, as for built-in types");
     let wrong = json!([{ "associationCategory": "USER_DEFINED", "associationTypeId": 279 }]);
     assert_error(&api.call(Method::PUT, &labelled, Some(wrong)).await, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
     let deal = portal.deals[0].id;
