@@ -43,7 +43,7 @@ pub fn new_schema(state: &PortalState, body: &Value, now: DateTime<Utc>) -> Resu
     let mut defined = hubspot::default_properties(object_type);
     let mut properties = Vec::with_capacity(inputs.len());
     for input in inputs {
-        let property = definition_from(object_type, &defined, &with_defaults(input, &name), now)?;
+        let property = definition_from(object_type, &defined, &with_defaults(input, name), now)?;
         defined.push(property.clone());
         properties.push(property);
     }

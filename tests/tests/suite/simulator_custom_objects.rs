@@ -274,8 +274,12 @@ async fn custom_records_associate_with_the_schemas_type_ids_in_both_directions()
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["results"][0]["associationSpec"]["associationTypeId"], to_company);
     let (_, back) = api.get(&format!("/crm/v4/objects/companies/{company}/associations/p_machines")).await;
-    let entry =
-        back["results"].as_array().unwrap().iter().find(|r| r["toObjectId"].to_string() == id).expect("inverse");
+    let entry = back["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["toObjectId"].as_i64() == id.parse().ok())
+        .expect("inverse");
     assert_eq!(entry["associationTypes"][0]["typeId"], from_company);
 
     // Labelled by type id from the company's side; a type id the schema does not define is refused.
