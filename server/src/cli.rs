@@ -11,7 +11,7 @@ use schema::{
 };
 use sea_orm::DatabaseConnection;
 
-use crate::{config::Config, db, http, hubspot::credentials::Credentials, metrics::Metrics};
+use crate::{config::Config, db, http, hubspot::credentials::Credentials, metrics::Metrics, stopping::Stopping};
 
 #[derive(Parser, Debug)]
 #[command(name = "server", about = "HubSpot CRM behind one GraphQL API")]
@@ -261,8 +261,12 @@ async fn sync(config: &Config, portal: Option<i64>, full: bool) -> anyhow::Resul
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    let budget = config.database_budget().map_err(anyhow::Error::msg)?;
+    let stopping = Stopping::default();
     let mut metrics = Metrics::default();
-    let mut db = db::connect_and_migrate(&config.database_url).await.context("connecting to DATABASE_URL")?;
+    let mut db = db::connect_and_migrate_sized(&config.database_url, budget.background)
+        .await
+        .context("connecting to DATABASE_URL")?;
     db::count_statements(&mut db, Arc::clone(&metrics.sql_statements));
     let redis = config.redis().map_err(anyhow::Error::msg)?;
     let notifier = match (&config.redis_url, &redis) {
@@ -280,7 +284,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         Some((client, credentials, _)) => {
             metrics.read_cache = client.cache_stats().clone();
             let schedule = config.hubspot.schedule();
-            let supervisor = crate::sync::Supervisor::new(db.clone(), client.clone(), Some(health.clone()), schedule);
+            let supervisor = crate::sync::Supervisor::new(db.clone(), client.clone(), Some(health.clone()), schedule)
+                .stopped_by(stopping.clone());
             supervisor.start(credentials.clone()).await;
             Some(supervisor)
         }
@@ -314,21 +319,30 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         };
         let postgres = db.get_database_backend() == sea_orm::DbBackend::Postgres;
         for _ in 0..config.webhook_appliers.unwrap_or(if postgres { 2 } else { 1 }) {
-            tokio::spawn(applier.clone().run());
+            stopping.spawn("webhook applier", applier.clone().run_until(stopping.token()));
         }
     }
     let grace = std::time::Duration::from_secs(config.hubspot.disconnect_grace_secs);
-    tokio::spawn(crate::mirror::purge::keep_purging(db.clone(), grace, std::time::Duration::from_secs(60)));
+    // Each purge is one transaction, and scores are derived data a full pass at every start recomputes: both may be
+    // cut anywhere.
+    let purging = crate::mirror::purge::keep_purging(db.clone(), grace, std::time::Duration::from_secs(60));
+    stopping.spawn_until_stopped("purging disconnected portals", purging);
     let every = std::time::Duration::from_secs(config.health_rescore_secs);
-    tokio::spawn(crate::health::keep_scored(health.clone(), every, metrics.health_full_passes.clone()));
+    let scoring = crate::health::keep_scored(health.clone(), every, metrics.health_full_passes.clone());
+    stopping.spawn_until_stopped("health scoring", scoring);
     let upstream = hubspot.map(|hubspot| {
         let keys = crate::idempotency::Keys { db: db.clone(), redis: redis.clone() };
         let health = Some(health.clone());
-        Arc::new(crate::upstream::HubSpotUpstream { db: db.clone(), hubspot, keys, health, reference })
-            as Arc<dyn schema::upstream::Upstream>
+        Arc::new(crate::upstream::HubSpotUpstream {
+            db: db.clone(),
+            hubspot,
+            keys,
+            health,
+            reference: reference.clone(),
+        }) as Arc<dyn schema::upstream::Upstream>
     });
     let (auth, local_key) = authenticator(&config, &db).await?;
-    tokio::spawn(auth.clone().keep_reloading(db.clone()));
+    stopping.spawn_until_stopped("reloading API keys", auth.clone().keep_reloading(db.clone()));
     let operations = crate::operations::Operations::load(&db, config.operations, redis.clone())
         .await
         .context("loading registered operations")?;
@@ -339,7 +353,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             _ => tracing::info!(registered, "OPERATIONS=safelist: only registered operations run"),
         }
     }
-    tokio::spawn(operations.clone().keep_reloading());
+    stopping.spawn_until_stopped("reloading registered operations", operations.clone().keep_reloading());
     let state = http::AppState::new(db, metrics)
         .await
         .context("loading portals")?
@@ -351,18 +365,74 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .with_operations(operations)
         .with_graphiql(config.graphiql.unwrap_or(config.bind.is_loopback()))
         .with_bounds(config.http.bounds())
-        .with_rates(crate::http::rate::CallerRates::new(config.http.rate_limit_per_minute, redis.clone()));
+        .with_rates(crate::http::rate::CallerRates::new(config.http.rate_limit_per_minute, redis.clone()))
+        .with_stopping(stopping.child());
     let addr = SocketAddr::new(config.bind, config.port);
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr} (BIND, PORT)"))?;
-    tracing::info!(workers = config.workers, "GraphQL and GraphiQL at http://{addr}/graphql");
+    let connections = budget.total(config.workers);
+    tracing::info!(workers = config.workers, connections, "GraphQL and GraphiQL at http://{addr}/graphql");
     if let Some(key) = local_key {
         // Shown on the terminal, not in the log: the loopback admin key GraphiQL already sends.
         println!("Local admin key (also in {}): Authorization: Bearer {key}", config.local_key_file.display());
     }
-    http::workers::serve(listener, state, config.workers, &config.database_url, shutdown()).await?;
-    Ok(())
+    let signal = crate::stopping::signals().context("listening for SIGTERM and SIGINT")?;
+    let running = Running { http: state.stopping.clone(), in_flight: state.in_flight.clone(), reference };
+    let workers = http::workers::Workers::new(config.workers, &config.database_url).with_pool(budget.per_worker);
+    // The workers stop when `stopping` does (the state's is its child).
+    let serving = http::workers::serve(listener, state, workers, std::future::pending());
+    tokio::pin!(serving);
+    let signal = tokio::select! {
+        served = &mut serving => return served,
+        signal = signal => signal,
+    };
+    let grace = std::time::Duration::from_secs(config.shutdown_grace_secs);
+    tracing::info!(signal, ?grace, "stopping: refusing new connections, finishing open requests and passes");
+    stopping.stop();
+    let everything = async {
+        let (served, (), ()) = tokio::join!(serving, stopping.finished(), running.reference.finished());
+        served
+    };
+    match tokio::time::timeout(grace, everything).await {
+        Ok(served) => {
+            served?;
+            tracing::info!("stopped");
+            flush_logs();
+            Ok(())
+        }
+        Err(_) => {
+            running.log_cut_off(&stopping, config.http.max_concurrent_requests);
+            flush_logs();
+            // Not a return: the runtime's drop would wait for the worker threads still serving.
+            std::process::exit(STOP_OVERRAN);
+        }
+    }
 }
 
-async fn shutdown() {
-    let _ = tokio::signal::ctrl_c().await;
+/// The exit status when the stop's grace ran out.
+const STOP_OVERRAN: i32 = 1;
+
+/// What a stop waits for besides the background tasks, to name what is left when the grace runs out.
+struct Running {
+    http: Stopping,
+    in_flight: http::bounds::InFlight,
+    reference: Arc<crate::sync::reference::OnMiss>,
+}
+
+impl Running {
+    fn log_cut_off(&self, background: &Stopping, max_in_flight: u64) {
+        let permits = self.in_flight.0.available_permits() as u64;
+        tracing::error!(
+            requests_in_flight = max_in_flight.saturating_sub(permits),
+            sockets = ?self.http.still_running(),
+            background = ?background.still_running(),
+            "the stop's grace (SHUTDOWN_GRACE_SECS) ran out; exiting with these cut off"
+        );
+    }
+}
+
+/// Log lines are written as they come; what the standard streams still buffer goes out before the exit.
+fn flush_logs() {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
 }

@@ -31,6 +31,18 @@ pub struct Config {
     #[arg(long, env = "WORKERS", default_value_t = default_workers(), value_parser = workers)]
     pub workers: usize,
 
+    /// Connections to the database this process opens at most, all its pools together: a third for background work
+    /// (webhook appliers, sync, scoring, writes), the rest split evenly among the HTTP workers. By default 32 on
+    /// Postgres and 16 on SQLite (at least 4 plus 2 a worker). Replicas times this must stay under Postgres's
+    /// `max_connections`.
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub database_max_connections: Option<u32>,
+
+    /// Seconds a stop (SIGTERM or SIGINT) may take to finish open requests and the webhook applier's pass, close
+    /// sockets and stop background work; past them the gateway exits non-zero, naming what was still running.
+    #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub shutdown_grace_secs: u64,
+
     /// The gateway's public address as HubSpot calls it (`https://crm.example.com`): webhook signatures cover it and
     /// the OAuth redirect starts with it; by default `http://BIND:PORT`.
     #[arg(long, env = "PUBLIC_URL")]
@@ -105,6 +117,14 @@ impl Config {
             .unwrap_or_else(|| format!("http://{}:{}", self.bind, self.port))
             .trim_end_matches('/')
             .to_owned()
+    }
+
+    /// How the process's database connections are shared among its pools (`DATABASE_MAX_CONNECTIONS`).
+    pub fn database_budget(&self) -> Result<crate::db::Budget, String> {
+        let total = self.database_max_connections.unwrap_or_else(|| {
+            crate::db::default_max_connections(&self.database_url).max(crate::db::Budget::least(self.workers))
+        });
+        crate::db::Budget::split(total, self.workers)
     }
 
     /// The webhook receiver, when a client secret is set.

@@ -11,10 +11,55 @@ use sea_orm::{
 // Defined beside the schema, whose admin mutations write the webhook log too.
 pub use schema::begin_write;
 
-/// The connections a gateway opens at most, per pool kind: Postgres refuses clients past its `max_connections`
-/// (100 by default), shared by every replica.
+/// The connections a one-off command (`migrate`, `sync`, `keys`) opens at most.
 pub fn pool_size(url: &str) -> u32 {
     if url.starts_with("sqlite:") { 8 } else { 16 }
+}
+
+/// The connections a serving process opens at most, all its pools together, unless `DATABASE_MAX_CONNECTIONS` says
+/// otherwise: Postgres refuses clients past its `max_connections` (100 by default), shared by every replica, so
+/// three replicas fit with room for `psql` and migrations.
+pub fn default_max_connections(url: &str) -> u32 {
+    if url.starts_with("sqlite:") { 16 } else { 32 }
+}
+
+/// How a serving process shares its connection budget out: a third to the main pool (webhook appliers, sync,
+/// scoring, writes through HubSpot), the rest evenly to the HTTP workers' own pools.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    pub background: u32,
+    pub per_worker: u32,
+}
+
+impl Budget {
+    /// The least the main pool may have: two appliers and a supervisor hold a connection through a pass each.
+    const MIN_BACKGROUND: u32 = 4;
+    /// The least a worker's pool may have, so one slow request does not stop its worker.
+    const MIN_PER_WORKER: u32 = 2;
+
+    /// `total` connections shared by the main pool and `workers` pools; an error when they would not fit.
+    pub fn split(total: u32, workers: usize) -> Result<Self, String> {
+        let workers = u32::try_from(workers.max(1)).unwrap_or(u32::MAX);
+        let background = (total / 3).max(Self::MIN_BACKGROUND);
+        let per_worker = total.saturating_sub(background) / workers;
+        if per_worker < Self::MIN_PER_WORKER {
+            let least = Self::least(workers as usize);
+            return Err(format!(
+                "DATABASE_MAX_CONNECTIONS {total} is too small for {workers} WORKERS: at least {least} (4 for background work, 2 a worker)"
+            ));
+        }
+        Ok(Self { background, per_worker })
+    }
+
+    /// The smallest budget `workers` fit in.
+    pub fn least(workers: usize) -> u32 {
+        Self::MIN_BACKGROUND + Self::MIN_PER_WORKER * u32::try_from(workers.max(1)).unwrap_or(u32::MAX / 4)
+    }
+
+    /// Connections opened at most, all pools together.
+    pub fn total(&self, workers: usize) -> u32 {
+        self.background + self.per_worker * workers as u32
+    }
 }
 
 /// Connects with a pool of `pool_size` connections at most.
@@ -50,7 +95,12 @@ pub async fn connect_sized(url: &str, max: u32) -> Result<DatabaseConnection, Db
 
 /// Connects and runs every pending migration.
 pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, DbErr> {
-    let db = connect(url).await?;
+    connect_and_migrate_sized(url, pool_size(url)).await
+}
+
+/// Connects with a pool of `max` connections at most and runs every pending migration.
+pub async fn connect_and_migrate_sized(url: &str, max: u32) -> Result<DatabaseConnection, DbErr> {
+    let db = connect_sized(url, max).await?;
     Migrator::up(&db, None).await?;
     Ok(db)
 }
@@ -73,4 +123,18 @@ fn sqlite_path(url: &str) -> Option<&str> {
     let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next()?;
     (!path.is_empty() && path != ":memory:").then_some(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Budget;
+
+    #[test]
+    fn a_budget_gives_a_third_to_background_work_and_the_rest_to_the_workers() {
+        assert_eq!(Budget::split(32, 2), Ok(Budget { background: 10, per_worker: 11 }));
+        assert_eq!(Budget::split(16, 2).map(|b| b.total(2)), Ok(15));
+        assert_eq!(Budget::split(8, 2), Ok(Budget { background: 4, per_worker: 2 }));
+        assert!(Budget::split(7, 2).unwrap_err().contains("at least 8"));
+        assert!(Budget::split(32, 16).unwrap_err().contains("DATABASE_MAX_CONNECTIONS"));
+    }
 }

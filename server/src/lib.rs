@@ -15,6 +15,7 @@ pub mod oauth;
 pub mod operations;
 pub mod reload;
 pub mod shared_redis;
+pub mod stopping;
 pub mod sync;
 pub mod upstream;
 pub mod webhooks;

@@ -50,6 +50,8 @@ pub struct AppState {
     pub rates: Arc<rate::CallerRates>,
     /// Persisted queries and registered operations; part of the schema, kept to rebuild it.
     pub operations: Operations,
+    /// The HTTP side's stop: open connections finish their requests and close, sockets say they are going away.
+    pub stopping: crate::stopping::Stopping,
 }
 
 impl AppState {
@@ -73,6 +75,7 @@ impl AppState {
             bounds: Arc::default(),
             rates: Arc::new(rate::CallerRates::new(rate::DEFAULT_PER_MINUTE, None)),
             operations,
+            stopping: crate::stopping::Stopping::default(),
         })
     }
 
@@ -109,6 +112,11 @@ impl AppState {
 
     pub fn with_rates(self, rates: rate::CallerRates) -> Self {
         Self { rates: Arc::new(rates), ..self }
+    }
+
+    /// Stopped with `stopping` (a child of the process's stop, so the sockets are waited for apart).
+    pub fn with_stopping(self, stopping: crate::stopping::Stopping) -> Self {
+        Self { stopping, ..self }
     }
 
     pub fn with_webhooks(self, webhooks: Option<crate::webhooks::Receiver>) -> Self {
@@ -157,5 +165,12 @@ async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
 }
 
 async fn metrics(State(state): State<AppState>) -> String {
+    // Requests in flight count this one too.
+    let in_flight = state.bounds.max_in_flight.saturating_sub(state.in_flight.0.available_permits());
+    let sockets = state.stopping.still_running().get("websocket").copied().unwrap_or_default();
     state.metrics.render()
+        + &format!(
+            "# TYPE gateway_http_requests_in_flight gauge\ngateway_http_requests_in_flight {in_flight}\n\
+             # TYPE gateway_websockets_open gauge\ngateway_websockets_open {sockets}\n"
+        )
 }

@@ -1,17 +1,27 @@
 //! Subscriptions over a WebSocket at `/graphql` (`graphql-transport-ws` and the legacy `graphql-ws`): a socket from
-//! a foreign `Origin` is refused, and each is authenticated and scoped to one portal at its `connection_init`.
+//! a foreign `Origin` is refused, and each is authenticated and scoped to one portal at its `connection_init`. When
+//! the gateway stops, each socket is sent a close frame 1001 ("going away"), so its client reconnects, to another
+//! replica, with its `after` cursor.
 
 use async_graphql::{Data, ErrorExtensions, http::ALL_WEBSOCKET_PROTOCOLS};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::{
-    extract::{FromRequestParts, WebSocketUpgrade},
+    extract::{
+        FromRequestParts, WebSocketUpgrade,
+        ws::{CloseFrame, Message, WebSocket, close_code},
+    },
     http::{HeaderMap, HeaderValue, StatusCode, request::Parts},
     response::{IntoResponse, Response},
 };
+use futures::{SinkExt, StreamExt, channel::mpsc, stream::SplitSink};
 use schema::Scope;
 use serde_json::Value;
 
 use super::{AppState, portal::PORTAL_HEADER};
+use crate::stopping::Stopping;
+
+/// Messages the session has said and the socket not yet sent.
+const OUTGOING: usize = 16;
 
 /// Upgrades the request to a GraphQL WebSocket.
 pub(super) async fn upgrade(state: AppState, mut parts: Parts) -> Response {
@@ -30,17 +40,60 @@ pub(super) async fn upgrade(state: AppState, mut parts: Parts) -> Response {
     let headers = parts.headers;
     // A message is a request: bounded as a POST body is (a larger one closes the socket).
     let max = state.bounds.max_body;
+    // Counted from the upgrade on, so a stop waits for this socket's close frame too.
+    let running = state.stopping.enter("websocket");
     upgrade
         .max_message_size(max)
         .max_frame_size(max)
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| {
-            let schema = state.schema.clone();
-            GraphQLWebSocket::new(socket, schema, protocol)
+        .on_upgrade(move |socket| async move {
+            let (schema, stopping) = (state.schema.clone(), state.stopping.clone());
+            let (sink, stream) = socket.split();
+            let (to_client, outgoing) = mpsc::channel(OUTGOING);
+            let session = GraphQLWebSocket::new_with_pair(to_client, stream, schema, protocol)
                 .on_connection_init(move |payload| connection_scope(state, headers, payload))
-                .serve()
+                .serve();
+            relay(session, outgoing, sink, &stopping).await;
+            drop(running);
         })
         .into_response()
+}
+
+/// Carries what the session says to the client until the session ends, or until the gateway stops: then the session
+/// is dropped, what it said is sent, and the socket is closed with 1001, "going away".
+async fn relay(
+    session: impl Future<Output = ()>,
+    mut outgoing: mpsc::Receiver<Message>,
+    mut sink: SplitSink<WebSocket, Message>,
+    stopping: &Stopping,
+) {
+    let mut session = Box::pin(session);
+    let mut ended = false;
+    loop {
+        tokio::select! {
+            biased;
+            message = outgoing.next() => match message {
+                Some(message) => {
+                    if sink.send(message).await.is_err() {
+                        return;
+                    }
+                }
+                // The session ended and everything it said is sent.
+                None => return,
+            },
+            () = &mut session, if !ended => ended = true,
+            () = stopping.stopped() => break,
+        }
+    }
+    drop(session);
+    while let Some(message) = outgoing.next().await {
+        if sink.send(message).await.is_err() {
+            return;
+        }
+    }
+    let frame =
+        CloseFrame { code: close_code::AWAY, reason: "the gateway is stopping; reconnect with your cursor".into() };
+    let _ = sink.send(Message::Close(Some(frame))).await;
 }
 
 /// The caller check of HTTP requests for a socket, from the `connection_init` payload (browsers cannot set a

@@ -4,6 +4,10 @@
 //! request moved to whichever thread polled the database's answer, and memory written on one core was reused on
 //! the other: a fifth of the nested query's CPU (BENCHMARKS.md). Background work (appliers, scoring, sync) stays on
 //! the main runtime.
+//!
+//! At a stop the listener closes at once (new connections are refused, so a load balancer sends them elsewhere),
+//! open connections finish the requests they are serving and close, and sockets say they are going away; a worker's
+//! thread ends when its last connection and socket have.
 
 use std::{
     net::TcpStream as StdStream,
@@ -24,15 +28,39 @@ use hyper_util::{
 };
 use tokio::{
     net::{TcpListener, TcpStream},
-    sync::{mpsc, watch},
+    sync::mpsc,
     task::JoinSet,
 };
 use tower::ServiceExt;
 
 use super::AppState;
+use crate::stopping::Stopping;
 
 /// Each HTTP worker's stack.
 const WORKER_STACK: usize = 8 * 1024 * 1024;
+
+/// How many workers serve, and the database pool each opens.
+#[derive(Clone, Debug)]
+pub struct Workers {
+    pub count: usize,
+    pub database_url: String,
+    /// Connections of each worker's pool (a share of `DATABASE_MAX_CONNECTIONS`).
+    pub pool: u32,
+}
+
+impl Workers {
+    /// `count` workers with their share of the default budget for `database_url`.
+    pub fn new(count: usize, database_url: &str) -> Self {
+        let total = crate::db::default_max_connections(database_url).max(crate::db::Budget::least(count));
+        let pool = crate::db::Budget::split(total, count).map_or(2, |budget| budget.per_worker);
+        Self { count, database_url: database_url.to_owned(), pool }
+    }
+
+    /// Each worker's pool of `pool` connections.
+    pub fn with_pool(self, pool: u32) -> Self {
+        Self { pool, ..self }
+    }
+}
 
 struct Worker {
     connections: mpsc::UnboundedSender<StdStream>,
@@ -40,19 +68,25 @@ struct Worker {
     thread: JoinHandle<()>,
 }
 
-/// Serves `listener` on `workers` threads until `shutdown` completes, then lets open requests finish.
+/// Serves `listener` on the workers until `shutdown` completes or `state.stopping` begins; then stops accepting,
+/// begins `state.stopping` (connections finish their requests, sockets close) and returns once every worker ended.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
-    workers: usize,
-    database_url: &str,
+    workers: Workers,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let (closing, closed) = watch::channel(false);
-    let mut pool = Vec::with_capacity(workers);
-    for n in 0..workers {
-        pool.push(spawn(n, workers, state.clone(), database_url.to_owned(), closed.clone())?);
+    let stopping = state.stopping.clone();
+    let mut pool = Vec::with_capacity(workers.count);
+    for n in 0..workers.count {
+        pool.push(spawn(n, &workers, state.clone())?);
     }
+    let shutdown = async {
+        tokio::select! {
+            () = shutdown => {}
+            () = stopping.stopped() => {}
+        }
+    };
     tokio::pin!(shutdown);
     loop {
         let (stream, _) = tokio::select! {
@@ -71,7 +105,9 @@ pub async fn serve(
         worker.open.fetch_add(1, Ordering::Relaxed);
         let _ = worker.connections.send(stream.into_std()?);
     }
-    let _ = closing.send(true);
+    // Refused from now on, rather than left in the backlog until the process exits.
+    drop(listener);
+    stopping.stop();
     for worker in pool {
         drop(worker.connections);
         let thread = worker.thread;
@@ -80,13 +116,8 @@ pub async fn serve(
     Ok(())
 }
 
-fn spawn(
-    n: usize,
-    workers: usize,
-    state: AppState,
-    database_url: String,
-    closed: watch::Receiver<bool>,
-) -> anyhow::Result<Worker> {
+fn spawn(n: usize, workers: &Workers, state: AppState) -> anyhow::Result<Worker> {
+    let (database_url, size) = (workers.database_url.clone(), workers.pool);
     let (connections, mut incoming) = mpsc::unbounded_channel::<StdStream>();
     let open = Arc::new(AtomicUsize::new(0));
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -99,7 +130,8 @@ fn spawn(
         .spawn(move || {
             runtime.block_on(async move {
                 let header_timeout = state.bounds.header_timeout;
-                let app = match own_pool(state, &database_url, workers).await {
+                let stopping = state.stopping.clone();
+                let app = match own_pool(state, &database_url, size).await {
                     Ok(state) => super::app(state),
                     Err(err) => {
                         tracing::error!(error = %err, "a worker could not open its database pool; it serves none");
@@ -108,10 +140,10 @@ fn spawn(
                 };
                 let mut open = JoinSet::new();
                 while let Some(stream) = incoming.recv().await {
-                    let (app, closed, counted) = (app.clone(), closed.clone(), Arc::clone(&counted));
+                    let (app, stopping, counted) = (app.clone(), stopping.clone(), Arc::clone(&counted));
                     open.spawn(async move {
                         if let Ok(stream) = TcpStream::from_std(stream) {
-                            connection(stream, app, header_timeout, closed).await;
+                            connection(stream, app, header_timeout, &stopping).await;
                         }
                         counted.fetch_sub(1, Ordering::Relaxed);
                     });
@@ -119,28 +151,28 @@ fn spawn(
                     while open.try_join_next().is_some() {}
                 }
                 while open.join_next().await.is_some() {}
+                // The sockets this runtime serves send their close frames before it ends.
+                stopping.finished().await;
             });
         })
         .context("starting an HTTP worker thread")?;
     Ok(Worker { connections, open, thread })
 }
 
-/// `state` with a database pool of the worker's own (its connections then wake this thread, not the main
-/// runtime's), the workers sharing one pool's worth of connections; an in-memory SQLite database exists once, so
-/// that one is shared.
-async fn own_pool(state: AppState, database_url: &str, workers: usize) -> Result<AppState, sea_orm::DbErr> {
+/// `state` with a database pool of the worker's own of `size` connections (its connections then wake this thread,
+/// not the main runtime's); an in-memory SQLite database exists once, so that one is shared.
+async fn own_pool(state: AppState, database_url: &str, size: u32) -> Result<AppState, sea_orm::DbErr> {
     if crate::db::is_in_memory(database_url) {
         return Ok(state);
     }
-    let size = (crate::db::pool_size(database_url) / workers as u32).max(4);
     let mut db = crate::db::connect_sized(database_url, size).await?;
     crate::db::count_statements(&mut db, Arc::clone(&state.metrics.sql_statements));
     Ok(AppState { db, ..state })
 }
 
 /// One connection, HTTP/1 or HTTP/2, WebSocket upgrades included; told to finish its requests and close when the
-/// gateway shuts down.
-async fn connection(stream: TcpStream, app: Router, header_timeout: Duration, mut closed: watch::Receiver<bool>) {
+/// gateway stops.
+async fn connection(stream: TcpStream, app: Router, header_timeout: Duration, stopping: &Stopping) {
     let service =
         TowerToHyperService::new(app.map_request(|request: Request<hyper::body::Incoming>| request.map(Body::new)));
     let mut builder = Builder::new(TokioExecutor::new());
@@ -150,7 +182,7 @@ async fn connection(stream: TcpStream, app: Router, header_timeout: Duration, mu
     tokio::pin!(serving);
     tokio::select! {
         _ = serving.as_mut() => {}
-        () = async { closed.wait_for(|closed| *closed).await.map(drop).unwrap_or_default() } => {
+        () = stopping.stopped() => {
             serving.as_mut().graceful_shutdown();
             let _ = serving.await;
         }

@@ -220,6 +220,8 @@ pub type Change = (String, Option<String>);
 #[derive(Default)]
 pub struct OnMiss {
     slots: std::sync::Mutex<std::collections::HashMap<(i64, Kind), Arc<LastRead>>>,
+    /// Re-reads started in the background, so a stop can wait for them.
+    background: tokio_util::task::TaskTracker,
 }
 
 /// When a kind was last re-read for a miss; held while a re-read is in flight.
@@ -251,6 +253,28 @@ impl OnMiss {
             "re-read reference data for an id the mirror did not know"
         );
         Ok(true)
+    }
+
+    /// [`OnMiss::refresh`] in the background, tracked: what applied a change need not wait for the read.
+    pub fn refresh_in_background(
+        self: &Arc<Self>,
+        db: &DatabaseConnection,
+        hubspot: &HubSpot,
+        portal: i64,
+        kind: Kind,
+    ) {
+        let (this, db, hubspot) = (Arc::clone(self), db.clone(), hubspot.clone());
+        self.background.spawn(async move {
+            if let Err(err) = this.refresh(&db, &hubspot, portal, kind).await {
+                tracing::warn!(portal, kind = kind.name(), error = %err, "re-reading reference data failed");
+            }
+        });
+    }
+
+    /// Waits for the background re-reads under way (a stop); any started after run to their end too.
+    pub async fn finished(&self) {
+        self.background.close();
+        self.background.wait().await;
     }
 }
 

@@ -1,6 +1,7 @@
 //! One supervisor task per portal, whatever its credential (the private app's token, an OAuth install): it finishes
 //! the portal's backfill (resuming an interrupted one), then runs the reconcile sweep and refreshes the reference data
-//! on their schedules. A failure is retried with backoff; a disconnect stops the task.
+//! on their schedules. A failure is retried with backoff; a disconnect stops the task, and so does the gateway's stop
+//! (a backfill page or sweep in flight rolls back with its transaction and starts again from its saved place).
 
 use std::{
     collections::HashMap,
@@ -17,6 +18,7 @@ use crate::{
     health::Health,
     hubspot::{HubSpot, credentials::Credentials},
     mirror,
+    stopping::Stopping,
 };
 
 /// How often each portal is swept and its reference data re-read, and how failures are retried.
@@ -46,11 +48,18 @@ pub struct Supervisor {
     health: Option<Health>,
     schedule: Schedule,
     tasks: Arc<Mutex<HashMap<i64, JoinHandle<()>>>>,
+    /// Its tasks end when this stop begins; by default one that never does.
+    stopping: Stopping,
 }
 
 impl Supervisor {
     pub fn new(db: DatabaseConnection, hubspot: HubSpot, health: Option<Health>, schedule: Schedule) -> Self {
-        Self { db, hubspot, health, schedule, tasks: Arc::default() }
+        Self { db, hubspot, health, schedule, tasks: Arc::default(), stopping: Stopping::default() }
+    }
+
+    /// Its tasks tracked by `stopping`, and ended when it begins.
+    pub fn stopped_by(self, stopping: Stopping) -> Self {
+        Self { stopping, ..self }
     }
 
     /// Starts keeping `portal` in step, unless it already is.
@@ -60,7 +69,7 @@ impl Supervisor {
             return;
         }
         tracing::info!(portal, "supervising the portal's sync");
-        tasks.insert(portal, tokio::spawn(self.clone().keep(portal)));
+        tasks.insert(portal, self.stopping.spawn_until_stopped("sync supervisor", self.clone().keep(portal)));
     }
 
     /// Stops keeping `portal` in step (a disconnect). A backfill page or sweep in flight is rolled back with its
@@ -95,7 +104,7 @@ impl Supervisor {
         }
         let Some(token) = credentials.private_app().map(str::to_owned) else { return };
         let this = self.clone();
-        tokio::spawn(async move {
+        self.stopping.spawn_until_stopped("finding the private app's portal", async move {
             let mut waits = this.backoff();
             loop {
                 match token_portal(&this.hubspot, &token).await {

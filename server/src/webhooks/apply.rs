@@ -29,6 +29,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict, Order, Query},
 };
 use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
 
 use super::{WebhookStats, log::state};
 use crate::{
@@ -199,15 +200,28 @@ impl Applier {
     /// Runs for ever: a pass, or a pause when nothing is due, cut short by a delivery this process stores (another
     /// replica's deliveries wait for the poll).
     pub async fn run(self) {
-        loop {
+        self.run_until(CancellationToken::new()).await;
+    }
+
+    /// Runs until `stop` is cancelled, then returns once the pass under way has ended. A pass is never cut: it
+    /// commits what it applied, and what it leased for a read from HubSpot goes back on the work list for the next
+    /// start (or another replica) once the lease ends.
+    pub async fn run_until(self, stop: CancellationToken) {
+        while !stop.is_cancelled() {
             match self.pass().await {
                 Ok(pass) if pass.handled() > 0 => {}
                 Ok(_) => {
-                    let _ = tokio::time::timeout(self.settings.idle, self.stats.arrivals.notified()).await;
+                    tokio::select! {
+                        _ = tokio::time::timeout(self.settings.idle, self.stats.arrivals.notified()) => {}
+                        () = stop.cancelled() => {}
+                    }
                 }
                 Err(err) => {
                     tracing::error!(error = %err, "webhook applier: the event log is unreachable");
-                    tokio::time::sleep(self.settings.min_backoff).await;
+                    tokio::select! {
+                        () = tokio::time::sleep(self.settings.min_backoff) => {}
+                        () = stop.cancelled() => {}
+                    }
                 }
             }
         }
@@ -299,12 +313,7 @@ impl Applier {
         }
         for ((portal, object_type), changes) in changes {
             for kind in sync::reference::unknown_in(&self.db, portal, object_type, &changes).await? {
-                let (db, hubspot, misses) = (self.db.clone(), hubspot.clone(), self.reference.clone());
-                tokio::spawn(async move {
-                    if let Err(err) = misses.refresh(&db, &hubspot, portal, kind).await {
-                        tracing::warn!(portal, kind = kind.name(), error = %err, "re-reading reference data failed");
-                    }
-                });
+                self.reference.refresh_in_background(&self.db, hubspot, portal, kind);
             }
         }
         Ok(())

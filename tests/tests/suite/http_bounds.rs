@@ -155,7 +155,13 @@ async fn a_client_trickling_its_headers_is_cut_off_while_others_are_served() {
     let url = mirror.db.url.clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(async move {
-        workers::serve(listener, state, 1, &url, async move { stopped.await.unwrap_or_default() }).await
+        workers::serve(
+            listener,
+            state,
+            workers::Workers::new(1, &url),
+            async move { stopped.await.unwrap_or_default() },
+        )
+        .await
     });
 
     let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();

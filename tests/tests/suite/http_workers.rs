@@ -23,7 +23,13 @@ on_both!(workers_answer_every_connection_from_their_own_pools_and_stop_on_shutdo
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let url = mirror.db.url.clone();
     let serving = tokio::spawn(async move {
-        workers::serve(listener, state, 3, &url, async move { stopped.await.unwrap_or_default() }).await
+        workers::serve(
+            listener,
+            state,
+            workers::Workers::new(3, &url),
+            async move { stopped.await.unwrap_or_default() },
+        )
+        .await
     });
 
     let main_pool_before = mirror.db.statement_count();
