@@ -2,7 +2,7 @@
 
 use std::{
     path::PathBuf,
-    process::{Child, Command, Stdio},
+    process::{Child, Command, ExitStatus, Stdio},
 };
 
 use crate::{TestDb, sim::Running};
@@ -16,7 +16,7 @@ impl ServerProcess {
     /// checks (no GraphQL caller: no local key file is written into the test's folder); `env` adds or overrides
     /// variables.
     pub fn start(db: &TestDb, sim: &Running, port: u16, env: &[(&str, String)]) -> Self {
-        let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/server");
+        let binary = server_binary();
         assert!(binary.exists(), "{} is missing: cargo build --workspace builds it", binary.display());
         let mut command = Command::new(binary);
         command
@@ -41,6 +41,36 @@ impl ServerProcess {
         self.child.kill().expect("killed");
         self.child.wait().expect("reaped");
     }
+
+    /// SIGTERM, as an orchestrator stops a replica: the gateway stops cleanly.
+    pub fn terminate(&self) {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("a pid");
+        // SAFETY: kill(2) with a pid this test started and has not reaped reads no memory of ours.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0, "SIGTERM sent");
+    }
+
+    /// Its exit status, once it has exited.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().expect("its status")
+    }
+
+    /// Its exit status, waiting at most `secs` seconds (checked ten times a second).
+    pub async fn exit_within(&mut self, secs: u64) -> ExitStatus {
+        let mut status = None;
+        crate::wait_for("the gateway's exit", secs, async || {
+            status = self.exited();
+            status.is_some()
+        })
+        .await;
+        status.expect("exited")
+    }
+}
+
+/// The `server` binary beside this test's own (`target/debug/deps/suite-…`), so a `CARGO_TARGET_DIR` elsewhere works.
+fn server_binary() -> PathBuf {
+    let test = std::env::current_exe().expect("the test binary's path");
+    let debug = test.parent().and_then(|deps| deps.parent()).expect("target/debug");
+    debug.join("server")
 }
 
 impl Drop for ServerProcess {

@@ -75,6 +75,17 @@ impl Subscriber {
         }
     }
 
+    /// The code of the close frame that ends the socket, skipping messages before it; `None` when it ends without
+    /// one (cut) or says nothing for 30 s.
+    pub async fn close_code(&mut self) -> Option<u16> {
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(30), self.socket.next()).await.ok()??.ok()?;
+            if let Message::Close(frame) = frame {
+                return frame.map(|frame| u16::from(frame.code));
+            }
+        }
+    }
+
     /// The next change the subscription delivers (the value of its one field).
     pub async fn change(&mut self) -> Value {
         self.next_change().await.expect("a change")

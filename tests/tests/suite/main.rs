@@ -40,6 +40,7 @@ mod search_index;
 mod simulator;
 mod simulator_custom_objects;
 mod simulator_labels;
+mod stopping;
 mod subscriptions;
 mod supervision;
 mod upstream;
