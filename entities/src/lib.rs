@@ -15,6 +15,7 @@ pub mod health_score_history;
 pub mod idempotency_key;
 pub mod insight;
 pub mod insight_event;
+pub mod lease;
 pub mod oauth_state;
 pub mod oauth_ticket;
 pub mod oauth_token;

@@ -33,6 +33,7 @@ const TABLES: &[&str] = &[
     "insight_events",
     "api_keys",
     "audit_log",
+    "leases",
     "operations",
 ];
 
