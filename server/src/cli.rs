@@ -4,7 +4,6 @@ use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use migrations::{Migrator, MigratorTrait};
 use schema::{
     ApiError,
     audit::{Entry, write},
@@ -100,7 +99,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate => {
             let db = db::connect(&cli.config.database_url).await.context("connecting to DATABASE_URL")?;
-            Migrator::up(&db, None).await.context("migrating")?;
+            crate::migrate::run(&cli.config.database_url, &db).await.context("migrating")?;
             tracing::info!("migrations applied");
             Ok(())
         }
@@ -279,13 +278,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         scoring: crate::health::Scoring { weights: config.health_weights, thresholds: config.insight_thresholds },
         notifier: Some(notifier.clone()),
     };
+    let leases = crate::leases::Leases::for_database(&db, std::time::Duration::from_secs(config.lease_secs));
+    tracing::info!(holder = leases.holder(), "this replica's name in the leases table");
     let hubspot = upstream(&config, &db, redis.clone())?;
     let supervisor = match &hubspot {
         Some((client, credentials, _)) => {
             metrics.read_cache = client.cache_stats().clone();
             let schedule = config.hubspot.schedule();
             let supervisor = crate::sync::Supervisor::new(db.clone(), client.clone(), Some(health.clone()), schedule)
-                .stopped_by(stopping.clone());
+                .stopped_by(stopping.clone())
+                .with_leases(leases.clone());
             supervisor.start(credentials.clone()).await;
             Some(supervisor)
         }
@@ -322,13 +324,21 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             stopping.spawn("webhook applier", applier.clone().run_until(stopping.token()));
         }
     }
+    // Singleton work: each runs on whichever replica holds its lease.
     let grace = std::time::Duration::from_secs(config.hubspot.disconnect_grace_secs);
     // Each purge is one transaction, and scores are derived data a full pass at every start recomputes: both may be
     // cut anywhere.
-    let purging = crate::mirror::purge::keep_purging(db.clone(), grace, std::time::Duration::from_secs(60));
+    let every = std::time::Duration::from_secs(60);
+    let purge_db = db.clone();
+    let purge = leases.clone();
+    let purging =
+        async move { purge.run("purge", || crate::mirror::purge::keep_purging(purge_db.clone(), grace, every)).await };
     stopping.spawn_until_stopped("purging disconnected portals", purging);
     let every = std::time::Duration::from_secs(config.health_rescore_secs);
-    let scoring = crate::health::keep_scored(health.clone(), every, metrics.health_full_passes.clone());
+    let (score, scored_health, passes) = (leases.clone(), health.clone(), metrics.health_full_passes.clone());
+    let scoring = async move {
+        score.run("health:full-pass", || crate::health::keep_scored(scored_health.clone(), every, passes.clone())).await
+    };
     stopping.spawn_until_stopped("health scoring", scoring);
     let upstream = hubspot.map(|hubspot| {
         let keys = crate::idempotency::Keys { db: db.clone(), redis: redis.clone() };
@@ -395,6 +405,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     match tokio::time::timeout(grace, everything).await {
         Ok(served) => {
             served?;
+            // A clean stop hands the singleton work to another replica at once rather than when the leases run out.
+            leases.release_all().await;
             tracing::info!("stopped");
             flush_logs();
             Ok(())

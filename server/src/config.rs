@@ -52,6 +52,11 @@ pub struct Config {
     #[arg(long, env = "WEBHOOK_LEASE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub webhook_lease_secs: u64,
 
+    /// Seconds a replica holds the lease on singleton work (a portal's backfill and sweeps, the full scoring pass,
+    /// the purge) without renewing it; renewed every third of it, taken over within it when the holder dies.
+    #[arg(long, env = "LEASE_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(3..))]
+    pub lease_secs: u64,
+
     /// Webhook appliers in this process, sharing the event log as replicas do; by default 2 on Postgres (a pass
     /// mostly waits on the database; more take the database from the receiver and thin the backlog a pass
     /// coalesces) and 1 on SQLite (one writer at a time: more would only queue, and delay the

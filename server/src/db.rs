@@ -2,7 +2,6 @@
 
 use std::{path::Path, sync::Arc, time::Duration};
 
-use migrations::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, Database, DatabaseConnection, DbErr,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
@@ -93,7 +92,7 @@ pub async fn connect_sized(url: &str, max: u32) -> Result<DatabaseConnection, Db
     Database::connect(options).await
 }
 
-/// Connects and runs every pending migration.
+/// Connects and runs every pending migration (one replica at a time: see `migrate`).
 pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, DbErr> {
     connect_and_migrate_sized(url, pool_size(url)).await
 }
@@ -101,7 +100,7 @@ pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, DbErr>
 /// Connects with a pool of `max` connections at most and runs every pending migration.
 pub async fn connect_and_migrate_sized(url: &str, max: u32) -> Result<DatabaseConnection, DbErr> {
     let db = connect_sized(url, max).await?;
-    Migrator::up(&db, None).await?;
+    crate::migrate::run(url, &db).await?;
     Ok(db)
 }
 

@@ -2,6 +2,7 @@
 //! the portal's backfill (resuming an interrupted one), then runs the reconcile sweep and refreshes the reference data
 //! on their schedules. A failure is retried with backoff; a disconnect stops the task, and so does the gateway's stop
 //! (a backfill page or sweep in flight rolls back with its transaction and starts again from its saved place).
+//! Replicas on one database share the work: only the one holding a portal's lease runs its task's body (see `leases`).
 
 use std::{
     collections::HashMap,
@@ -17,6 +18,7 @@ use super::{Progress, backfill, is_complete, reconcile, reference, token_portal}
 use crate::{
     health::Health,
     hubspot::{HubSpot, credentials::Credentials},
+    leases::Leases,
     mirror,
     stopping::Stopping,
 };
@@ -47,6 +49,7 @@ pub struct Supervisor {
     hubspot: HubSpot,
     health: Option<Health>,
     schedule: Schedule,
+    leases: Leases,
     tasks: Arc<Mutex<HashMap<i64, JoinHandle<()>>>>,
     /// Its tasks end when this stop begins; by default one that never does.
     stopping: Stopping,
@@ -54,12 +57,27 @@ pub struct Supervisor {
 
 impl Supervisor {
     pub fn new(db: DatabaseConnection, hubspot: HubSpot, health: Option<Health>, schedule: Schedule) -> Self {
-        Self { db, hubspot, health, schedule, tasks: Arc::default(), stopping: Stopping::default() }
+        Self {
+            db,
+            hubspot,
+            health,
+            schedule,
+            leases: Leases::local(),
+            tasks: Arc::default(),
+            stopping: Stopping::default(),
+        }
     }
 
     /// Its tasks tracked by `stopping`, and ended when it begins.
     pub fn stopped_by(self, stopping: Stopping) -> Self {
         Self { stopping, ..self }
+    }
+
+    /// Keeps each portal in step only while this replica holds the portal's lease (`sync:{portal}`), so replicas
+    /// on one database backfill and sweep it once.
+    pub fn with_leases(mut self, leases: Leases) -> Self {
+        self.leases = leases;
+        self
     }
 
     /// Starts keeping `portal` in step, unless it already is.
@@ -69,7 +87,9 @@ impl Supervisor {
             return;
         }
         tracing::info!(portal, "supervising the portal's sync");
-        tasks.insert(portal, self.stopping.spawn_until_stopped("sync supervisor", self.clone().keep(portal)));
+        let this = self.clone();
+        let kept = async move { this.leases.run(&format!("sync:{portal}"), || this.clone().keep(portal)).await };
+        tasks.insert(portal, self.stopping.spawn_until_stopped("sync supervisor", kept));
     }
 
     /// Stops keeping `portal` in step (a disconnect). A backfill page or sweep in flight is rolled back with its
