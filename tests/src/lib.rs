@@ -221,6 +221,7 @@ macro_rules! on_both {
     };
 }
 
+pub mod balancer;
 pub mod convergence;
 pub mod gateway;
 pub mod load;

@@ -36,6 +36,11 @@ impl ServerProcess {
         Self { child: command.spawn().expect("the gateway starts") }
     }
 
+    /// The process id (a replica's holder id in the `leases` table contains it).
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGKILL: no shutdown, no flush.
     pub fn kill(&mut self) {
         self.child.kill().expect("killed");

@@ -35,6 +35,7 @@ mod python_client;
 mod read_cache;
 mod read_columns;
 mod reconcile;
+mod replicas;
 mod schema_sdl;
 mod search_index;
 mod simulator;
