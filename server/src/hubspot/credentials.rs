@@ -61,7 +61,7 @@ impl Credentials {
                 }
                 Err(err) => Err(err),
             },
-            None => Err(HubSpotError::bad_response(format!(
+            None => Err(HubSpotError::local(format!(
                 "portal {portal} has no credential: the private app's token belongs to another portal and it has no \
                  OAuth install"
             ))),

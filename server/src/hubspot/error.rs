@@ -4,6 +4,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+/// The category of [`HubSpotError::local`].
+const LOCAL: &str = "LOCAL";
+
 #[derive(Clone, Debug, thiserror::Error)]
 #[error("HubSpot answered {}: {category}: {message}", status.map_or("nothing".to_owned(), |s| s.to_string()))]
 pub struct HubSpotError {
@@ -52,6 +55,17 @@ impl HubSpotError {
         }
     }
 
+    /// A failure on our side before or after the call (reading or decrypting a stored token, a portal with no
+    /// credential, a database error): HubSpot did not fail, so it is never retried as if it had.
+    pub fn local(message: impl Into<String>) -> Self {
+        Self { category: LOCAL.to_owned(), ..Self::bad_response(message) }
+    }
+
+    /// Whether this failure is ours ([`Self::local`]) rather than HubSpot's.
+    pub fn is_local(&self) -> bool {
+        self.category == LOCAL
+    }
+
     /// No answer at all. The URL is left out: OAuth paths carry tokens.
     pub fn transport(err: reqwest::Error) -> Self {
         let err = err.without_url();
@@ -75,11 +89,12 @@ impl HubSpotError {
         })
     }
 
-    /// Worth another try: rate limits (429), HubSpot's locks (423) and migrations (477), server errors and no
-    /// answer. Other 4xx will fail the same way again.
+    /// Worth another try, as HubSpot's guidance says: rate limits (429), HubSpot's locks (423) and migrations (477),
+    /// server errors, timeouts and refused connections. Other 4xx will fail the same way again, and so will a local
+    /// error or an answer we cannot read: retrying those would only hide them behind HubSpot's name.
     pub fn retryable(&self) -> bool {
         match self.status {
-            None => true,
+            None => matches!(self.category.as_str(), "TIMEOUT" | "UNREACHABLE"),
             Some(status) => matches!(status, 423 | 429 | 477) || status >= 500,
         }
     }
@@ -110,5 +125,13 @@ mod tests {
         assert_eq!(bare.category, "HTTP_502");
         assert!(bare.retryable());
         assert!(HubSpotError::from_response(477, None, b"").retryable());
+    }
+
+    #[test]
+    fn only_hubspots_failures_are_retried() {
+        let local = HubSpotError::local("decrypting the stored token failed");
+        assert!(local.is_local() && !local.retryable(), "a local error is not HubSpot failing");
+        assert!(!HubSpotError::bad_response("HubSpot's answer is not JSON").retryable());
+        assert!(!HubSpotError::from_response(404, None, b"").is_local());
     }
 }

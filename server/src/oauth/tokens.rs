@@ -131,10 +131,10 @@ impl OAuthTokens {
         let row = oauth_token::Entity::find_by_id(portal)
             .one(&self.db)
             .await
-            .map_err(|e| HubSpotError::bad_response(format!("reading stored tokens: {e}")))?;
+            .map_err(|e| HubSpotError::local(format!("reading stored tokens: {e}")))?;
         let Some(row) = row else { return Ok(None) };
         let decrypt =
-            |data: &[u8]| self.keys.decrypt(&row.key_id, data).map_err(|e| HubSpotError::bad_response(e.to_string()));
+            |data: &[u8]| self.keys.decrypt(&row.key_id, data).map_err(|e| HubSpotError::local(e.to_string()));
         Ok(Some(TokenSet {
             access_token: decrypt(&row.access_token_enc)?,
             refresh_token: decrypt(&row.refresh_token_enc)?,
@@ -163,7 +163,7 @@ impl OAuthTokens {
         oauth_token::Entity::delete_by_id(portal)
             .exec(&self.db)
             .await
-            .map_err(|e| HubSpotError::bad_response(format!("deleting stored tokens: {e}")))?;
+            .map_err(|e| HubSpotError::local(format!("deleting stored tokens: {e}")))?;
         Ok(())
     }
 
@@ -187,7 +187,7 @@ impl OAuthTokens {
     /// The stored tokens, refreshed first when they are due.
     async fn read_or_refresh(&self, portal: i64) -> Result<TokenSet, HubSpotError> {
         let fresh = |t: &TokenSet| t.expires_at - Utc::now() > REFRESH_AHEAD;
-        let missing = || HubSpotError::bad_response(format!("portal {portal} has no OAuth install"));
+        let missing = || HubSpotError::local(format!("portal {portal} has no OAuth install"));
         let tokens = self.load(portal).await?.ok_or_else(missing)?;
         if fresh(&tokens) {
             return Ok(tokens);
@@ -207,7 +207,7 @@ impl OAuthTokens {
         ];
         let answer = self.hubspot.unauthenticated(Method::POST, "/oauth/v1/token", Some(&form)).await?;
         let renewed = TokenSet::from_answer(&answer, tokens.scopes)?;
-        self.store(portal, &renewed).await.map_err(|e| HubSpotError::bad_response(format!("storing tokens: {e}")))?;
+        self.store(portal, &renewed).await.map_err(|e| HubSpotError::local(format!("storing tokens: {e}")))?;
         tracing::info!(portal, expires_at = %renewed.expires_at, "refreshed the OAuth access token");
         Ok(renewed)
     }

@@ -103,6 +103,23 @@ impl std::ops::AddAssign for Pass {
     }
 }
 
+/// How the reason of a failure on our side starts (the database, a stored token that does not decrypt, a portal
+/// without a credential): retried like any failure, but never reported as HubSpot's.
+pub const LOCAL: &str = "local: ";
+
+/// How the reason of a failure HubSpot answered (or did not answer) starts.
+pub const UPSTREAM: &str = "HubSpot: ";
+
+/// The reason stored for a failed read, saying whose failure it was.
+fn failure(err: &sync::SyncError) -> String {
+    match err {
+        // HubSpot answered, or could not be reached; anything else (an answer of the wrong shape included) is ours.
+        sync::SyncError::HubSpot(e) if e.status.is_some() || e.retryable() => format!("{UPSTREAM}{e}"),
+        sync::SyncError::HubSpot(e) => format!("{LOCAL}{}: {}", e.category, e.message),
+        sync::SyncError::Db(_) => format!("{LOCAL}{err}"),
+    }
+}
+
 /// A pass takes at most this many batches of the claimed records' later events besides its batch.
 const SAME_RECORDS: u64 = 4;
 
@@ -248,20 +265,17 @@ impl Applier {
                 // The transaction applied none of them: each is retried, after a backoff, so that an event that
                 // breaks the transaction every time ends dead instead of blocking the log.
                 tracing::warn!(error = %err, "webhook applier: a pass failed, its events will be retried");
-                outcomes = claimed.iter().map(|e| (e.id, Err(format!("writing the mirror: {err}")))).collect();
+                outcomes = claimed.iter().map(|e| (e.id, Err(format!("{LOCAL}writing the mirror: {err}")))).collect();
                 (Refetch::new(), self.record_apart(&claimed, &outcomes).await?)
             }
         };
         let mut read: BTreeMap<i64, Result<(), String>> = BTreeMap::new();
         for ((portal, object_type), ids) in refetch {
             let result = match &self.hubspot {
-                None => Err("no HubSpot client is configured to read the record".to_owned()),
+                None => Err(format!("{LOCAL}no HubSpot client is configured to read the record")),
                 Some(hubspot) => {
                     let ids: Vec<i64> = ids.iter().map(|(id, _)| *id).collect();
-                    sync::refresh(&self.db, hubspot, portal, object_type, &ids)
-                        .await
-                        .map(drop)
-                        .map_err(|e| e.to_string())
+                    sync::refresh(&self.db, hubspot, portal, object_type, &ids).await.map(drop).map_err(|e| failure(&e))
                 }
             };
             for (_, event_id) in ids {
@@ -608,10 +622,12 @@ impl Applier {
             if dead {
                 pass.dead += 1;
                 self.stats.count_dead();
-                tracing::error!(event = event.id, kind = %event.subscription_type, %reason, "webhook event dead");
+                let local = reason.starts_with(LOCAL);
+                tracing::error!(event = event.id, kind = %event.subscription_type, local, %reason, "webhook event dead");
             } else {
                 pass.retried += 1;
-                tracing::warn!(event = event.id, kind = %event.subscription_type, %reason, attempts, "webhook event will be retried");
+                let local = reason.starts_with(LOCAL);
+                tracing::warn!(event = event.id, kind = %event.subscription_type, local, %reason, attempts, "webhook event will be retried");
             }
         }
         Ok(pass)
