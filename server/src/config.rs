@@ -81,6 +81,18 @@ pub struct Config {
     #[arg(long, env = "WEBHOOK_SIGNATURES", default_value = "any")]
     pub webhook_signatures: crate::webhooks::signature::Versions,
 
+    /// Events one webhook delivery may hold (HubSpot sends at most 100); a larger one is refused with 413.
+    #[arg(long, env = "WEBHOOK_MAX_EVENTS", default_value_t = crate::webhooks::DEFAULT_MAX_EVENTS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub webhook_max_events: usize,
+
+    /// Seconds an event's `occurredAt` may be ahead of this clock; a later one is stored dead with its reason.
+    #[arg(long, env = "WEBHOOK_MAX_SKEW_SECS", default_value_t = crate::webhooks::screen::DEFAULT_MAX_SKEW_SECS)]
+    pub webhook_max_skew_secs: u64,
+
+    /// Seconds a request waits for a database connection before it is answered 503 (`SERVICE_UNAVAILABLE`).
+    #[arg(long, env = "DB_ACQUIRE_TIMEOUT_SECS", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    pub db_acquire_timeout_secs: u64,
+
     /// `on`: every caller needs a credential (an API key). `off`: anyone who reaches the port is an admin of every
     /// portal; only on a loopback address, and logged at every start.
     #[arg(long, env = "AUTH", default_value = "on", value_parser = auth_mode)]
@@ -139,6 +151,10 @@ impl Config {
             secrets,
             public_url: self.public_url(),
             signatures: self.webhook_signatures,
+            limits: crate::webhooks::DeliveryLimits {
+                max_events: self.webhook_max_events,
+                max_skew_secs: self.webhook_max_skew_secs,
+            },
         })
     }
 

@@ -4,7 +4,7 @@ use axum::{
     Json,
     body::Body,
     extract::{OriginalUri, State},
-    http::{HeaderMap, Method, StatusCode},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde_json::json;
@@ -32,13 +32,19 @@ pub async fn receive(
     let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
     match receiver.accept(&state.db, stats, method.as_str(), path, signed_headers(&headers), &body).await {
         Ok(appended) => Json(json!({ "stored": appended.stored, "duplicates": appended.duplicates })).into_response(),
+        Err(NotAccepted::Storage(db)) => {
+            // The database's text stays in our log: the answer names the request, so the two can be matched.
+            let request_id = format!("{:016x}", rand::random::<u64>());
+            tracing::error!(%request_id, error = %db, "webhook delivery not stored; HubSpot will retry");
+            let message = "the delivery could not be stored; nothing was kept, retry later";
+            let body = json!({ "status": "error", "message": message, "requestId": request_id });
+            let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            response
+        }
         Err(err) => {
-            if let NotAccepted::Storage(db) = &err {
-                tracing::error!(error = %db, "webhook delivery not stored; HubSpot will retry");
-            } else {
-                tracing::warn!(error = %err, "webhook delivery refused");
-            }
-            let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            tracing::warn!(error = %err, "webhook delivery refused");
+            let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::BAD_REQUEST);
             (status, Json(json!({ "status": "error", "message": err.to_string() }))).into_response()
         }
     }

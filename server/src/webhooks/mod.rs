@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod event;
 pub mod log;
+pub mod screen;
 pub mod signature;
 
 use std::sync::{
@@ -17,6 +18,24 @@ pub use self::log::Appended;
 
 /// The largest delivery accepted (HubSpot sends at most 100 events).
 pub const MAX_BODY: usize = 1 << 20;
+
+/// `WEBHOOK_MAX_EVENTS`'s default: ten times what HubSpot sends in one delivery.
+pub const DEFAULT_MAX_EVENTS: usize = 1_000;
+
+/// What a delivery may hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeliveryLimits {
+    /// Events in one delivery; more is refused with 413 (a retry would be refused again).
+    pub max_events: usize,
+    /// How far ahead of our clock an `occurredAt` may be before its event is stored inert.
+    pub max_skew_secs: u64,
+}
+
+impl Default for DeliveryLimits {
+    fn default() -> Self {
+        Self { max_events: DEFAULT_MAX_EVENTS, max_skew_secs: screen::DEFAULT_MAX_SKEW_SECS }
+    }
+}
 
 /// Why a delivery was refused; each is counted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,7 +87,7 @@ pub enum NotAccepted {
     /// The sender's fault; `message` says what to fix.
     #[error("{message}")]
     Refused { reason: Refusal, message: String },
-    /// Ours: nothing was stored, and HubSpot will retry.
+    /// Ours: nothing was stored, and HubSpot will retry. The database's text is for our log, not the answer.
     #[error("storing the delivery failed: {0}")]
     Storage(#[from] sea_orm::DbErr),
 }
@@ -93,6 +112,8 @@ pub struct WebhookStats {
     refused: Arc<[AtomicU64; Refusal::ALL.len()]>,
     pub applied: Arc<AtomicU64>,
     pub dead: Arc<AtomicU64>,
+    /// Events stored inert at receipt, per [`screen::Inert::ALL`].
+    inert: Arc<[AtomicU64; screen::Inert::ALL.len()]>,
     /// Receipt to applied, summed over applied events, in milliseconds (with `applied`, the mean lag).
     pub lag_ms_sum: Arc<AtomicU64>,
     /// Told of each stored delivery, so this process's applier starts at once instead of at its next poll.
@@ -104,8 +125,15 @@ impl WebhookStats {
         self.refused[reason as usize].load(Ordering::Relaxed)
     }
 
+    pub fn inert(&self, why: screen::Inert) -> u64 {
+        self.inert[why as usize].load(Ordering::Relaxed)
+    }
+
     fn count_accepted(&self, events: u64, appended: Appended) {
         self.received.fetch_add(events, Ordering::Relaxed);
+        for (counter, n) in self.inert.iter().zip(appended.inert) {
+            counter.fetch_add(n, Ordering::Relaxed);
+        }
         self.duplicates.fetch_add(appended.duplicates, Ordering::Relaxed);
         self.unknown.fetch_add(appended.unknown, Ordering::Relaxed);
         self.arrivals.notify_one();
@@ -151,6 +179,14 @@ impl WebhookStats {
                 self.refused(reason)
             ));
         }
+        out.push_str("# TYPE gateway_webhook_events_inert_total counter\n");
+        for why in screen::Inert::ALL {
+            out.push_str(&format!(
+                "gateway_webhook_events_inert_total{{reason=\"{}\"}} {}\n",
+                why.label(),
+                self.inert(why)
+            ));
+        }
         out
     }
 }
@@ -167,6 +203,8 @@ pub struct Receiver {
     pub public_url: String,
     /// `WEBHOOK_SIGNATURES`: whether v1 and v2 signatures are still taken.
     pub signatures: signature::Versions,
+    /// `WEBHOOK_MAX_EVENTS`, `WEBHOOK_MAX_SKEW_SECS`.
+    pub limits: DeliveryLimits,
 }
 
 /// The signature headers, looked up without regard to case.
@@ -208,9 +246,18 @@ impl Receiver {
             refuse(reason, message)
         })?;
         let events = event::parse_batch(body).map_err(|message| refuse(Refusal::Malformed, message))?;
+        if events.len() > self.limits.max_events {
+            // Refused for good: however often HubSpot retries, the delivery stays this size.
+            let message = format!(
+                "the delivery holds {} events; this gateway takes at most {} (WEBHOOK_MAX_EVENTS; HubSpot sends at most 100)",
+                events.len(),
+                self.limits.max_events
+            );
+            return Err(refuse(Refusal::TooLarge, message));
+        }
         let count = events.len() as u64;
         let batch_id = format!("{:016x}", rand::random::<u64>());
-        let appended = log::append(db, &batch_id, events).await?;
+        let appended = log::append_screened(db, &batch_id, events, Some(self.limits.max_skew_secs)).await?;
         stats.count_accepted(count, appended);
         Ok(appended)
     }

@@ -123,7 +123,12 @@ impl World {
         let db = self.db.db.clone();
         self.tasks.push(tokio::spawn(async move {
             let metrics = Metrics::default();
-            let receiver = Receiver { secrets: vec![SECRET.into()], public_url, signatures: Versions::Any };
+            let receiver = Receiver {
+                secrets: vec![SECRET.into()],
+                public_url,
+                signatures: Versions::Any,
+                limits: Default::default(),
+            };
             let state = AppState::new(db.clone(), metrics.clone()).await.unwrap().with_webhooks(Some(receiver));
             let applier = Applier {
                 db,

@@ -93,6 +93,7 @@ async fn a_change_in_hubspot_reaches_subscribers_of_every_protocol_through_a_sig
             secrets: vec![SECRET.into()],
             public_url: public_url.clone(),
             signatures: Versions::Any,
+            limits: Default::default(),
         }))
         .with_feed(Some(Arc::new(notifier.clone())));
     let gateway = tokio::spawn(async move { axum::serve(listener, server::http::app(state)).await });

@@ -64,7 +64,8 @@ on_both!(duplicated_shuffled_deliveries_converge, |backend: Backend| async move 
     assert_eq!(differences(&db.db, &sim.sim, PORTAL).await, Vec::<String>::new(), "the backfill starts equal");
 
     let metrics = Metrics::default();
-    let receiver = Receiver { secrets: vec![SECRET.into()], public_url, signatures: Versions::Any };
+    let receiver =
+        Receiver { secrets: vec![SECRET.into()], public_url, signatures: Versions::Any, limits: Default::default() };
     let state = AppState::new(db.db.clone(), metrics.clone()).await.unwrap().with_webhooks(Some(receiver));
     let gateway = tokio::spawn(async move { axum::serve(listener, server::http::app(state)).await });
     let applier = Applier {

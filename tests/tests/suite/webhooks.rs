@@ -51,7 +51,7 @@ fn headers_of<'a>(case: &'a Value, signature: &'a str) -> signature::Signed<'a> 
     }
 }
 
-async fn stored(db: &TestDb) -> u64 {
+pub(crate) async fn stored(db: &TestDb) -> u64 {
     webhook_event::Entity::find().count(&db.db).await.unwrap()
 }
 
@@ -66,6 +66,7 @@ on_both!(official_client_signatures_are_accepted_and_any_change_refused, |backen
             secrets: vec!["an-old-secret".into(), secret.clone()],
             public_url: text("base"),
             signatures: Versions::Any,
+            limits: Default::default(),
         };
         let accept = |body: Vec<u8>, secrets: Vec<String>| {
             let receiver = Receiver { secrets, ..receiver.clone() };
@@ -98,7 +99,12 @@ on_both!(official_client_signatures_are_accepted_and_any_change_refused, |backen
     // v3 with a timestamp over 300 s old: refused even though the signature matches.
     for case in signed_by_python(true).into_iter().filter(|c| c["version"] == "v3") {
         let text = |key: &str| case[key].as_str().unwrap().to_owned();
-        let receiver = Receiver { secrets: vec![text("secret")], public_url: text("base"), signatures: Versions::Any };
+        let receiver = Receiver {
+            secrets: vec![text("secret")],
+            public_url: text("base"),
+            signatures: Versions::Any,
+            limits: Default::default(),
+        };
         let sig = text("signature");
         let outcome = receiver
             .accept(&db.db, &stats, "POST", &text("path"), headers_of(&case, &sig), text("body").as_bytes())
@@ -115,14 +121,25 @@ async fn app(db: &TestDb, metrics: Metrics) -> axum::Router {
     app_taking(db, metrics, Versions::Any).await
 }
 
-async fn app_taking(db: &TestDb, metrics: Metrics, signatures: Versions) -> axum::Router {
-    let receiver = Receiver { secrets: vec![SECRET.into()], public_url: PUBLIC_URL.into(), signatures };
+pub(crate) async fn app_taking(db: &TestDb, metrics: Metrics, signatures: Versions) -> axum::Router {
+    app_with(db, metrics, signatures, Default::default()).await
+}
+
+/// The router with a receiver taking `limits`; the deliveries' portal (62515) is served.
+pub(crate) async fn app_with(
+    db: &TestDb,
+    metrics: Metrics,
+    signatures: Versions,
+    limits: server::webhooks::DeliveryLimits,
+) -> axum::Router {
+    server::mirror::ensure_portal(&db.db, 62515, "Webhooks").await.unwrap();
+    let receiver = Receiver { secrets: vec![SECRET.into()], public_url: PUBLIC_URL.into(), signatures, limits };
     let state = AppState::new(db.db.clone(), metrics).await.unwrap().with_webhooks(Some(receiver));
     server::http::app(state)
 }
 
 /// A delivery signed v3 now, as HubSpot sends it (with the v1 header alongside).
-fn delivery(body: &[u8], path: &str) -> Request<Body> {
+pub(crate) fn delivery(body: &[u8], path: &str) -> Request<Body> {
     let timestamp = chrono::Utc::now().timestamp_millis().to_string();
     let uri = format!("{PUBLIC_URL}{path}");
     let request = signature::Request { method: "POST", uri: &uri, body };
@@ -158,14 +175,14 @@ fn signed_only(version: &str, body: &[u8], path: &str) -> Request<Body> {
     builder.body(Body::from(body.to_vec())).unwrap()
 }
 
-async fn send(app: &axum::Router, request: Request<Body>) -> (StatusCode, Value) {
+pub(crate) async fn send(app: &axum::Router, request: Request<Body>) -> (StatusCode, Value) {
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
-fn events(n: usize) -> Vec<u8> {
+pub(crate) fn events(n: usize) -> Vec<u8> {
     let events: Vec<Value> = (0..n)
         .map(|i| {
             json!({ "eventId": i, "subscriptionId": 1, "portalId": 62515, "appId": 1, "occurredAt": 1_700_000_000_000_i64 + i as i64,
