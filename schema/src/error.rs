@@ -24,8 +24,24 @@ pub enum ApiError {
     /// The request asked for more than a limit allows (see `limits`).
     #[error("{message}")]
     LimitExceeded { limit: &'static str, max: usize, message: String },
-    #[error("internal error")]
+    #[error("{}", if is_outage(.0) { "the database is unavailable; retry later" } else { "internal error" })]
     Internal(#[source] Arc<DbErr>),
+}
+
+/// Whether `err` says the database cannot be reached now (no connection within the pool's wait, a refused or cut
+/// connection, a server shutting down), rather than that a statement failed: a retry later may well succeed.
+pub fn is_outage(err: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx::Error as Sqlx};
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => match e.as_ref() {
+            Sqlx::Io(_) | Sqlx::Tls(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed => true,
+            // Postgres' connection exceptions (08…) and operator interventions (57P01 admin shutdown and the like).
+            Sqlx::Database(db) => db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 impl ApiError {
@@ -50,6 +66,7 @@ impl ApiError {
             Self::NoUpstream => "UPSTREAM_UNAVAILABLE",
             Self::NoFeed => "UNAVAILABLE",
             Self::LimitExceeded { .. } => "LIMIT_EXCEEDED",
+            Self::Internal(err) if is_outage(err) => "SERVICE_UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
         }
     }
@@ -102,8 +119,13 @@ impl ErrorExtensions for ApiError {
             }),
             Self::NoUpstream | Self::NoFeed => self.extend_with(|_, e| e.set("code", code)),
             Self::Internal(source) => {
-                tracing::error!(error = %source, "database error while answering a query");
-                self.extend_with(|_, e| e.set("code", code))
+                // The database's text goes to our log only; the caller gets the code and an id to quote.
+                let request_id = format!("{:016x}", rand::random::<u64>());
+                tracing::error!(%request_id, error = %source, "database error while answering a query");
+                self.extend_with(|_, e| {
+                    e.set("code", code);
+                    e.set("requestId", request_id.as_str());
+                })
             }
         }
     }

@@ -7,7 +7,7 @@ mod audit_log;
 mod columns;
 mod connection;
 pub mod custom_objects;
-mod error;
+pub mod error;
 pub mod feed;
 mod filter;
 mod health;

@@ -92,6 +92,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
+    db::set_acquire_timeout(std::time::Duration::from_secs(cli.config.db_acquire_timeout_secs));
     match cli.command.unwrap_or(Command::Serve) {
         Command::Schema => {
             print!("{}", schema::sdl());

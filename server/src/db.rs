@@ -10,6 +10,18 @@ use sea_orm::{
 // Defined beside the schema, whose admin mutations write the webhook log too.
 pub use schema::begin_write;
 
+/// `DB_ACQUIRE_TIMEOUT_SECS`, set once at start: every pool the process opens (one per worker, the CLI's) waits
+/// this long for a connection. Short, so an outage answers 503 at once instead of holding requests.
+static ACQUIRE_TIMEOUT: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+
+/// The default wait for a pooled connection.
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Sets the wait for a pooled connection of pools opened from now on (the first call wins).
+pub fn set_acquire_timeout(timeout: Duration) {
+    let _ = ACQUIRE_TIMEOUT.set(timeout);
+}
+
 /// The connections a one-off command (`migrate`, `sync`, `keys`) opens at most.
 pub fn pool_size(url: &str) -> u32 {
     if url.starts_with("sqlite:") { 8 } else { 16 }
@@ -77,7 +89,7 @@ pub async fn connect_sized(url: &str, max: u32) -> Result<DatabaseConnection, Db
     let mut options = ConnectOptions::new(url);
     options
         .sqlx_logging(false)
-        .acquire_timeout(Duration::from_secs(10))
+        .acquire_timeout(ACQUIRE_TIMEOUT.get().copied().unwrap_or(DEFAULT_ACQUIRE_TIMEOUT))
         // A ping before every statement would double the round trips of a query; a connection idle for a while is
         // still checked, and a broken one surfaces as an error on its statement.
         .test_before_acquire(false)

@@ -27,9 +27,11 @@ pub enum PortalError {
     Forbidden(i64),
     #[error("the credential grants several portals: name one with the X-HubSpot-Portal-Id header")]
     Choose,
-    #[error("internal error")]
+    #[error("{}", if schema::error::is_outage(.0) { "the database is unavailable; retry later" } else { "internal error" })]
     Db(#[from] DbErr),
 }
+
+use super::respond::SERVICE_UNAVAILABLE;
 
 impl ErrorExtensions for PortalError {
     fn extend(&self) -> Error {
@@ -40,6 +42,7 @@ impl ErrorExtensions for PortalError {
             Self::NoPortal => "NO_PORTAL",
             Self::Ambiguous | Self::Unknown(_) | Self::Choose => "PORTAL_REQUIRED",
             Self::Forbidden(_) => "FORBIDDEN_PORTAL",
+            Self::Db(err) if schema::error::is_outage(err) => SERVICE_UNAVAILABLE,
             Self::Db(_) => "INTERNAL",
         };
         self.extend_with(|_, e| e.set("code", code))

@@ -12,6 +12,26 @@ use serde_json::json;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
+/// The code of an error that a retry later may fix (the database is down): its answer is 503 with `Retry-After`.
+pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
+
+/// Seconds a client is asked to wait before retrying during an outage.
+const RETRY_AFTER_SECS: u32 = 2;
+
+/// Whether any of `errors` is [`SERVICE_UNAVAILABLE`].
+fn outage(errors: &[ServerError]) -> bool {
+    let code = async_graphql::Value::String(SERVICE_UNAVAILABLE.to_owned());
+    errors.iter().any(|e| e.extensions.as_ref().and_then(|x| x.get("code")) == Some(&code))
+}
+
+/// 503 with `Retry-After`, whatever the media type: a legacy client's 200 would hide an outage from load balancers
+/// and retrying clients.
+fn unavailable(errors: Vec<ServerError>, media: Media) -> Response {
+    let mut response = refusal(StatusCode::SERVICE_UNAVAILABLE, errors, media);
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+    response
+}
+
 /// The media type an answer is written in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Media {
@@ -59,6 +79,9 @@ pub fn refusal(status: StatusCode, errors: Vec<ServerError>, media: Media) -> Re
 
 /// Errors raised before execution: 400 for `graphql-response+json`, 200 for `application/json`.
 pub fn request_errors(errors: Vec<ServerError>, media: Media) -> Response {
+    if outage(&errors) {
+        return unavailable(errors, media);
+    }
     let status = match media {
         Media::GraphqlResponse => StatusCode::BAD_REQUEST,
         Media::Json => StatusCode::OK,
@@ -74,6 +97,10 @@ pub fn answer(response: async_graphql::Response, media: Media) -> Response {
         && response.errors.iter().all(|e| e.path.is_empty());
     if before_execution {
         return request_errors(response.errors, media);
+    }
+    if outage(&response.errors) {
+        // Partial data from a database that went away mid-request is not worth a 200.
+        return unavailable(response.errors, media);
     }
     let mut headers = response.http_headers.clone();
     let body = match serde_json::to_string(&response) {
