@@ -27,6 +27,7 @@ pub mod pipeline;
 pub mod pipeline_stage;
 pub mod portal;
 pub mod property_definition;
+pub mod property_value;
 pub mod sync_state;
 pub mod ticket;
 pub mod webhook_event;

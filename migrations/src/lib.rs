@@ -18,6 +18,7 @@ mod m20261206_000013_operations;
 mod m20261207_000014_property_definitions;
 mod m20261207_000015_portal_disconnect;
 mod m20261208_000016_custom_objects;
+mod m20261208_000017_property_values;
 mod m20261208_000018_leases;
 
 pub struct Migrator;
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000014_property_definitions::Migration),
             Box::new(m20261207_000015_portal_disconnect::Migration),
             Box::new(m20261208_000016_custom_objects::Migration),
+            Box::new(m20261208_000017_property_values::Migration),
             Box::new(m20261208_000018_leases::Migration),
         ]
     }

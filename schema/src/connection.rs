@@ -312,6 +312,7 @@ pub(crate) async fn keyset_page<E: EntityTrait>(
         };
     }
     let select = select.limit(limit + 1);
+    let mut computed = std::collections::HashMap::new();
     let mut rows = match read {
         Read::Whole => select.all(db).await?,
         Read::Columns { mut columns, decode } => {
@@ -321,8 +322,21 @@ pub(crate) async fn keyset_page<E: EntityTrait>(
                     columns.push(column);
                 }
             }
-            let stmt = select.select_only().columns(columns.iter().copied()).into_query();
-            db.query_all(&stmt).await?.iter().map(|row| decode(row, &columns)).collect::<Result<Vec<_>, _>>()?
+            let mut select = select.select_only().columns(columns.iter().copied());
+            // The values of the keys that are no column come with the rows: read apart, the filter ran twice.
+            for (i, key) in keys.iter().enumerate().filter(|(_, k)| k.column.is_none()) {
+                select = select.expr_as(key.expr.clone(), format!("k{i}"));
+            }
+            let results = db.query_all(&select.into_query()).await?;
+            let models = results.iter().map(|row| decode(row, &columns)).collect::<Result<Vec<_>, _>>()?;
+            if keys.iter().any(|k| k.column.is_none()) {
+                // Only CRM lists sort by a property, and their rows have a HubSpot id.
+                let id = column::<E>("hubspot_id");
+                for (row, model) in results.iter().zip(&models) {
+                    computed_values(row, &keys, as_id(model.get(id)), &mut computed)?;
+                }
+            }
+            models
         }
     };
     let more = rows.len() as u64 > limit;
@@ -330,7 +344,9 @@ pub(crate) async fn keyset_page<E: EntityTrait>(
     if backward {
         rows.reverse();
     }
-    let computed = computed_keys::<E>(db, &filter, &keys, &rows).await?;
+    if computed.is_empty() {
+        computed = computed_keys::<E>(db, &filter, &keys, &rows).await?;
+    }
     let rows = rows
         .into_iter()
         .map(|row| {
@@ -383,15 +399,27 @@ async fn computed_keys<E: EntityTrait>(
     }
     for row in db.query_all(&select.into_query()).await? {
         let hubspot_id: i64 = row.try_get("", id.as_str())?;
-        for (i, key) in keys.iter().enumerate().filter(|(_, k)| k.column.is_none()) {
-            let value = match key.ty {
-                ColumnType::Double => row.try_get::<Option<f64>>("", &format!("k{i}"))?.into(),
-                _ => row.try_get::<Option<String>>("", &format!("k{i}"))?.into(),
-            };
-            out.insert((i, hubspot_id), value);
-        }
+        computed_values(&row, keys, hubspot_id, &mut out)?;
     }
     Ok(out)
+}
+
+/// The values of the keys that are not columns in `row` (selected as `k{index}`), into `out` by key index and HubSpot
+/// id.
+fn computed_values<C>(
+    row: &sea_orm::QueryResult,
+    keys: &[Key<C>],
+    hubspot_id: i64,
+    out: &mut std::collections::HashMap<(usize, i64), JsonValue>,
+) -> Result<(), sea_orm::DbErr> {
+    for (i, key) in keys.iter().enumerate().filter(|(_, k)| k.column.is_none()) {
+        let value = match key.ty {
+            ColumnType::Double => row.try_get::<Option<f64>>("", &format!("k{i}"))?.into(),
+            _ => row.try_get::<Option<String>>("", &format!("k{i}"))?.into(),
+        };
+        out.insert((i, hubspot_id), value);
+    }
+    Ok(())
 }
 
 /// A page of already loaded rows (an object's associations), ordered by HubSpot id.

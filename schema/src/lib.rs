@@ -20,6 +20,7 @@ mod objects;
 mod order;
 mod portal_properties;
 mod prefetch;
+mod property_values;
 mod query;
 mod records;
 mod relay;

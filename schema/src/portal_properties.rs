@@ -16,6 +16,7 @@ use serde_json::Value;
 use crate::{
     error::{ApiError, GqlResult, IntoGql, Res},
     filter::TableRef,
+    property_values,
     scope::scope,
 };
 
@@ -263,26 +264,77 @@ impl PropertyFilter {
     pub(crate) fn condition(&self, table: &TableRef, kind: &str, index: usize) -> Res<Condition> {
         let at = |op: &str| format!("where.properties[{index}].{op}");
         let definition = table.definitions.live(kind, &self.name, &at("name"))?;
-        let compared = match definition.property_type.as_str() {
-            "number" => Compared::Number,
-            "date" => Compared::Date,
-            "datetime" => Compared::DateTime,
-            "bool" => Compared::Bool,
-            _ => Compared::Text,
+        let compared = compared(definition);
+        let source = Source::of(definition, table.backend);
+        let read = |raw: SimpleExpr| self.parts(definition, compared, source, raw, &at);
+        let (parts, bounds) = read(source.raw(&self.name))?;
+        // A keyed value's text is its `text_key`: read there, the index answers alone (30k row lookups cost 100 ms).
+        let keyed = |held: bool| -> Res<Option<Condition>> {
+            let by_text = held || compared != Compared::Number;
+            Ok(match source {
+                Source::Indexed(_) if by_text => {
+                    let key = property_values::col("text_key");
+                    if held { Some(Self::held(key)) } else { read(key)?.0 }
+                }
+                _ => None,
+            })
         };
-        let backend = table.backend;
-        let raw = raw_value(backend, &self.name);
-        let value = value_expr(backend, compared, raw.clone());
+        let mut cond = Condition::all();
+        if let Some(parts) = parts {
+            cond = cond.add(source.holding(table, kind, &self.name, keyed(false)?, parts, bounds));
+        }
+        if let Some(null) = self.is_null {
+            let held = Self::held(source.raw(&self.name));
+            let holding = source.holding(table, kind, &self.name, keyed(true)?, held, Default::default());
+            cond = cond.add(if null { holding.not() } else { holding });
+        }
+        Ok(cond)
+    }
+
+    /// A value held: neither null nor empty.
+    fn held(raw: SimpleExpr) -> Condition {
+        Condition::all().add(raw.clone().is_not_null()).add(raw.ne(""))
+    }
+
+    /// The operators' conditions on the text `raw` (read as `compared`), none when no operator is given, and the
+    /// `text_key` bounds they imply.
+    fn parts(
+        &self,
+        definition: &Model,
+        compared: Compared,
+        source: Source,
+        raw: SimpleExpr,
+        at: &dyn Fn(&str) -> String,
+    ) -> Res<(Option<Condition>, property_values::KeyBounds)> {
+        let value = source.value(compared, raw.clone());
         let coerce = |v: &str, op: &str| coerce(definition, compared, v, &at(op));
         let mut parts: Vec<SimpleExpr> = Vec::new();
+        let mut bounds = property_values::KeyBounds::default();
+        // `text_key` bounds the exact comparisons below imply for keyed values (numbers have their own index).
+        let key = property_values::col("text_key");
+        let by_text = compared != Compared::Number;
         if let Some(v) = &self.eq {
-            parts.push(value.clone().eq(coerce(v, "eq")?));
+            let c = coerce(v, "eq")?;
+            parts.push(value.clone().eq(c.clone()));
+            match compared {
+                Compared::Date => bounds.conds.push(key.clone().gte(c)),
+                _ if by_text && property_values::keyed(v) => {
+                    bounds.conds.push(key.clone().eq(c));
+                    bounds.keyed_only = true;
+                }
+                _ => {}
+            }
         }
         if let Some(v) = &self.ne {
             parts.push(value.clone().ne(coerce(v, "ne")?));
         }
         if let Some(vs) = &self.in_ {
-            parts.push(value.clone().is_in(vs.iter().map(|v| coerce(v, "in")).collect::<Res<Vec<_>>>()?));
+            let cs = vs.iter().map(|v| coerce(v, "in")).collect::<Res<Vec<_>>>()?;
+            parts.push(value.clone().is_in(cs.clone()));
+            if by_text && compared != Compared::Date && vs.iter().all(|v| property_values::keyed(v)) {
+                bounds.conds.push(key.clone().is_in(cs));
+                bounds.keyed_only = true;
+            }
         }
         if let Some(vs) = &self.not_in {
             parts.push(value.clone().is_not_in(vs.iter().map(|v| coerce(v, "notIn")).collect::<Res<Vec<_>>>()?));
@@ -293,6 +345,11 @@ impl PropertyFilter {
                 return Err(ApiError::invalid(at(op), format!("`{}` is a bool property: use eq or ne", self.name)));
             }
             let v = coerce(v, op)?;
+            let upper = matches!(op, "lt" | "lte");
+            // A date compares by its first ten characters: a longer text is above them, so only its lower bound holds.
+            if by_text && !(upper && compared == Compared::Date) {
+                bounds.conds.push(if upper { key.clone().lte(v.clone()) } else { key.clone().gte(v.clone()) });
+            }
             parts.push(match op {
                 "lt" => value.clone().lt(v),
                 "lte" => value.clone().lte(v),
@@ -304,7 +361,14 @@ impl PropertyFilter {
             let [from, to] = vs.as_slice() else {
                 return Err(ApiError::invalid(at("between"), "give two values, [from, to]"));
             };
-            parts.push(value.clone().between(coerce(from, "between")?, coerce(to, "between")?));
+            let (from, to) = (coerce(from, "between")?, coerce(to, "between")?);
+            if by_text {
+                bounds.conds.push(key.clone().gte(from.clone()));
+                if compared != Compared::Date {
+                    bounds.conds.push(key.clone().lte(to.clone()));
+                }
+            }
+            parts.push(value.clone().between(from, to));
         }
         if let Some(v) = &self.contains {
             if compared != Compared::Text {
@@ -313,17 +377,76 @@ impl PropertyFilter {
             let pattern = format!("%{}%", crate::filter::like_escape(&v.to_lowercase()));
             parts.push(crate::filter::like(Func::lower(raw.clone()).into(), pattern));
         }
-        let mut cond = Condition::all();
-        if !parts.is_empty() {
-            cond = cond.add(exists(table, kind, parts.into_iter().fold(Condition::all(), Condition::add)));
+        let all = (!parts.is_empty()).then(|| parts.into_iter().fold(Condition::all(), Condition::add));
+        Ok((all, bounds))
+    }
+}
+
+/// How a property's values compare, by its definition's type.
+fn compared(definition: &Model) -> Compared {
+    match definition.property_type.as_str() {
+        "number" => Compared::Number,
+        "date" => Compared::Date,
+        "datetime" => Compared::DateTime,
+        "bool" => Compared::Bool,
+        _ => Compared::Text,
+    }
+}
+
+/// Where a property's values are read: a custom property's from `property_values`, by its indexes; HubSpot's own
+/// from each record's properties JSON (most are typed columns too, and indexing them all doubled a record's write).
+#[derive(Clone, Copy)]
+enum Source {
+    Json(DbBackend),
+    Indexed(DbBackend),
+}
+
+impl Source {
+    fn of(definition: &Model, backend: DbBackend) -> Self {
+        if definition.hubspot_defined { Self::Json(backend) } else { Self::Indexed(backend) }
+    }
+
+    /// The property's text (HubSpot's string).
+    fn raw(self, name: &str) -> SimpleExpr {
+        match self {
+            Self::Json(backend) => raw_value(backend, name),
+            Self::Indexed(_) => property_values::col("text_value"),
         }
-        let held = || Condition::all().add(raw.clone().is_not_null()).add(raw.clone().ne(""));
-        match self.is_null {
-            Some(true) => cond = cond.add(exists(table, kind, held()).not()),
-            Some(false) => cond = cond.add(exists(table, kind, held())),
-            None => {}
+    }
+
+    /// The text read as its type compares.
+    fn value(self, compared: Compared, raw: SimpleExpr) -> SimpleExpr {
+        match (self, compared) {
+            // Read as `value_expr` reads it, when the value was written.
+            (Self::Indexed(_), Compared::Number) => property_values::col("number_value"),
+            (Self::Json(backend) | Self::Indexed(backend), _) => value_expr(backend, compared, raw),
         }
-        Ok(cond)
+    }
+
+    /// `table`'s records whose value of `name` satisfies `cond` (on the source's alias), or `keyed` for values with a
+    /// `text_key`; `bounds` narrow the index.
+    fn holding(
+        self,
+        table: &TableRef,
+        kind: &str,
+        name: &str,
+        keyed: Option<Condition>,
+        cond: Condition,
+        bounds: property_values::KeyBounds,
+    ) -> SimpleExpr {
+        match self {
+            Self::Json(_) => exists(table, kind, cond),
+            Self::Indexed(_) => property_values::holding(table, kind, name, keyed, cond, bounds),
+        }
+    }
+
+    /// The value `table`'s record sorts by: a scalar subquery.
+    fn sort_value(self, table: &TableRef, kind: &str, name: &str, value: SimpleExpr) -> SimpleExpr {
+        let select = match self {
+            Self::Json(_) => properties_row(table, kind).expr(value).to_owned(),
+            Self::Indexed(_) => property_values::of_record(table, kind, name, value),
+        };
+        SimpleExpr::SubQuery(None, Box::new(sea_orm::sea_query::SubQueryStatement::SelectStatement(select)))
     }
 }
 
@@ -409,15 +532,13 @@ fn coerce(definition: &Model, compared: Compared, v: &str, argument: &str) -> Re
 /// each record's properties, as its type compares; and whether that is a number.
 pub(crate) fn sort_value(table: &TableRef, kind: &str, name: &str, argument: &str) -> Res<(SimpleExpr, bool)> {
     let definition = table.definitions.live(kind, name, argument)?;
-    let compared = match definition.property_type.as_str() {
-        "number" => Compared::Number,
-        "date" => Compared::Date,
+    let compared = match compared(definition) {
+        c @ (Compared::Number | Compared::Date) => c,
         _ => Compared::Text,
     };
-    let value = value_expr(table.backend, compared, raw_value(table.backend, name));
-    let select = properties_row(table, kind).expr(value).to_owned();
-    let subquery = sea_orm::sea_query::SubQueryStatement::SelectStatement(select);
-    Ok((SimpleExpr::SubQuery(None, Box::new(subquery)), compared == Compared::Number))
+    let source = Source::of(definition, table.backend);
+    let value = source.value(compared, source.raw(name));
+    Ok((source.sort_value(table, kind, name, value), compared == Compared::Number))
 }
 
 /// `properties: [...]` of a `where`: every filter must hold.

@@ -2,7 +2,8 @@
 //! `DISCONNECT_GRACE_SECS` has passed without a reinstall, every row the gateway holds for it goes, in one
 //! transaction. Kept: `audit_log`, the record of what was done (the disconnect included), and `api_keys`, grants
 //! an admin revokes (a key naming the portal then finds nothing). The search tables (`*_search`) follow the records'
-//! deletes by their triggers on both backends.
+//! deletes by their triggers on both backends; `property_values` is deleted first, in one statement, so its
+//! trigger on `object_properties` then finds nothing to do per row.
 
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use entities::{
     association, campaign, company, contact, custom_object, deal, health_score, health_score_history, idempotency_key,
     insight, insight_event, oauth_token, object_properties, object_schema, owner, pipeline, pipeline_stage, portal,
-    property_definition, sync_state, ticket, webhook_event, webhook_queue,
+    property_definition, property_value, sync_state, ticket, webhook_event, webhook_queue,
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
@@ -125,6 +126,7 @@ async fn delete_rows(txn: &DatabaseTransaction, portal: i64) -> Result<u64, DbEr
         health_score,
         idempotency_key,
         association,
+        property_value,
         object_properties,
         contact,
         company,

@@ -42,7 +42,7 @@ const REDIRECT: &str = "http://127.0.0.1:1/oauth/hubspot/callback";
 const GRACE: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Every table the purge empties of the portal's rows.
-const PURGED: [&str; 21] = [
+const PURGED: [&str; 22] = [
     "contacts",
     "companies",
     "deals",
@@ -51,6 +51,7 @@ const PURGED: [&str; 21] = [
     "object_schemas",
     "associations",
     "object_properties",
+    "property_values",
     "property_definitions",
     "owners",
     "pipelines",

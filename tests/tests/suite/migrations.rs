@@ -20,6 +20,7 @@ const TABLES: &[&str] = &[
     "property_definitions",
     "object_schemas",
     "custom_objects",
+    "property_values",
     "webhook_events",
     "webhook_queue",
     "sync_state",

@@ -421,3 +421,70 @@ on_both!(a_stage_removed_at_hubspot_is_no_longer_offered, |backend: Backend| asy
     let error = gateway.error(create, json!({ "input": { "name": "Too late", "stage": stage["id"] } })).await;
     assert_eq!(error["extensions"]["argument"], "input.stage", "{error}");
 });
+
+/// The contacts (HubSpot ids) a property filter of the mirror's finds.
+async fn filtered(mirror: &tests::Mirror, filter: Value) -> Vec<i64> {
+    let query = "query($where: ContactWhere) { contacts(where: $where, first: 100) { nodes { hubspotId } } }";
+    let answer = mirror.data(query, json!({ "where": { "properties": [filter] } })).await;
+    answer["contacts"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["hubspotId"].as_str().unwrap().parse().unwrap())
+        .collect()
+}
+
+/// The rows of the value index a portal (or one of its records) holds.
+async fn indexed(mirror: &tests::Mirror, portal: i64, record: Option<i64>) -> u64 {
+    use entities::property_value::{Column, Entity};
+    use sea_orm::PaginatorTrait;
+    let mut find = Entity::find().filter(Column::PortalId.eq(portal));
+    if let Some(id) = record {
+        find = find.filter(Column::HubspotId.eq(id));
+    }
+    find.count(&mirror.db.db).await.unwrap()
+}
+
+on_both!(property_filters_follow_every_change_of_a_custom_value, |backend: Backend| async move {
+    let mirror = tests::Mirror::small(backend).await;
+    let (db, portal) = (&mirror.db.db, mirror.portal.portal_id);
+    let contact = mirror.portal.contacts.iter().find(|c| !c.archived).unwrap().clone();
+    let later = Utc::now().timestamp_millis() + 3_600_000;
+    let top = json!({ "name": "custom_score", "gte": "987654" });
+
+    // A webhook's change is found by the filters and the sort at once.
+    let changes = vec![
+        Change { name: "custom_score".into(), value: Some("987654".into()), occurred_ms: later },
+        Change { name: "tier".into(), value: Some("silver".into()), occurred_ms: later },
+    ];
+    events::set_properties(db, portal, ObjectType::Contact, &[(contact.id, changes)]).await.unwrap();
+    assert_eq!(filtered(&mirror, top.clone()).await, [contact.id]);
+    assert!(filtered(&mirror, json!({ "name": "tier", "eq": "silver" })).await.contains(&contact.id));
+    let sorted =
+        "{ contacts(first: 1, orderBy: [{ property: \"custom_score\", direction: DESC }]) { nodes { hubspotId } } }";
+    assert_eq!(mirror.data(sorted, json!({})).await["contacts"]["nodes"][0]["hubspotId"], contact.id.to_string());
+
+    // Cleared by a later webhook: no longer held.
+    let cleared = vec![Change { name: "tier".into(), value: None, occurred_ms: later + 1 }];
+    events::set_properties(db, portal, ObjectType::Contact, &[(contact.id, cleared)]).await.unwrap();
+    assert!(!filtered(&mirror, json!({ "name": "tier", "eq": "silver" })).await.contains(&contact.id));
+    assert!(filtered(&mirror, json!({ "name": "tier", "isNull": true })).await.contains(&contact.id));
+
+    // A newer read from HubSpot merges over it.
+    let mut read = contact.clone();
+    read.properties.insert("custom_score".into(), Some("12.5".into()));
+    read.updated_at = Utc::now() + chrono::Duration::hours(2);
+    server::mirror::upsert_objects(db, portal, ObjectType::Contact, &[read], Utc::now()).await.unwrap();
+    assert_eq!(filtered(&mirror, top).await, Vec::<i64>::new());
+    assert_eq!(filtered(&mirror, json!({ "name": "custom_score", "eq": "12.5" })).await, [contact.id]);
+
+    // Erased (GDPR): gone from the filters and from the index.
+    events::erase_contact(db, portal, contact.id).await.unwrap();
+    assert_eq!(filtered(&mirror, json!({ "name": "custom_score", "eq": "12.5" })).await, Vec::<i64>::new());
+    assert_eq!(indexed(&mirror, portal, Some(contact.id)).await, 0);
+
+    // Purged with its portal: the index keeps nothing of it.
+    assert!(indexed(&mirror, portal, None).await > 0);
+    server::mirror::purge::purge_portal(db, portal).await.unwrap();
+    assert_eq!(indexed(&mirror, portal, None).await, 0);
+});
