@@ -35,12 +35,7 @@ pub(crate) const NAME: &str = "CustomObject";
 /// The portal's custom type `name` names (its `objectTypeId`, name or fully qualified name), or an error naming
 /// `argument` that lists the types the portal has.
 pub(crate) async fn resolve_type(scope: &Scope, name: &str, argument: &str) -> Res<(ObjectType, object_schema::Model)> {
-    let schemas = object_schema::Entity::find()
-        .filter(object_schema::Column::PortalId.eq(scope.portal_id))
-        .filter(object_schema::Column::Archived.eq(false))
-        .order_by_asc(object_schema::Column::Name)
-        .all(&scope.db)
-        .await?;
+    let schemas = scope.schemas().await?;
     let wanted = name.to_ascii_lowercase();
     let found = schemas
         .iter()

@@ -40,6 +40,8 @@ pub struct Scope {
     hubspot_calls: usize,
     /// The portal's property definitions, read on first need.
     definitions: tokio::sync::OnceCell<Arc<crate::portal_properties::Definitions>>,
+    /// The portal's live custom object schemas, read on first need (each linked record asks for its type's).
+    schemas: tokio::sync::OnceCell<Arc<Vec<entities::object_schema::Model>>>,
 }
 
 impl Scope {
@@ -60,6 +62,7 @@ impl Scope {
             hubspot_calls_left: AtomicUsize::new(hubspot_calls),
             hubspot_calls,
             definitions: tokio::sync::OnceCell::new(),
+            schemas: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -67,6 +70,22 @@ impl Scope {
     pub(crate) async fn definitions(&self) -> Res<Arc<crate::portal_properties::Definitions>> {
         let load = async || crate::portal_properties::Definitions::load(&self.db, self.portal_id).await.map(Arc::new);
         self.definitions.get_or_try_init(load).await.cloned()
+    }
+
+    /// The portal's live custom object schemas by name, read once per request.
+    pub(crate) async fn schemas(&self) -> Res<Arc<Vec<entities::object_schema::Model>>> {
+        use entities::object_schema::{Column, Entity};
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+        let load = async || {
+            let rows = Entity::find()
+                .filter(Column::PortalId.eq(self.portal_id))
+                .filter(Column::Archived.eq(false))
+                .order_by_asc(Column::Name)
+                .all(&self.db)
+                .await?;
+            Ok::<_, ApiError>(Arc::new(rows))
+        };
+        self.schemas.get_or_try_init(load).await.cloned()
     }
 
     /// The caller the audit log names; a scope made without one (tests, embedding) records `test`.
