@@ -342,7 +342,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     };
     stopping.spawn_until_stopped("health scoring", scoring);
     let upstream = hubspot.map(|hubspot| {
-        let keys = crate::idempotency::Keys { db: db.clone(), redis: redis.clone() };
+        let keys = crate::idempotency::Keys::new(db.clone(), hubspot.settings().longest_call());
         let health = Some(health.clone());
         Arc::new(crate::upstream::HubSpotUpstream {
             db: db.clone(),
@@ -350,6 +350,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             keys,
             health,
             reference: reference.clone(),
+            search_lag: crate::upstream::SEARCH_LAG,
         }) as Arc<dyn schema::upstream::Upstream>
     });
     let (auth, local_key) = authenticator(&config, &db).await?;

@@ -363,6 +363,16 @@ pub struct HubSpotConfig {
     /// Seconds a read answered by HubSpot stays cached (in Redis when REDIS_URL is set).
     #[arg(long, env = "HUBSPOT_CACHE_TTL_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
     pub hubspot_cache_ttl_secs: u64,
+
+    /// Calls to a portal failing in a row as an outage does (no answer, or a 5xx) that open its circuit: calls
+    /// then fail at once with UPSTREAM_UNAVAILABLE.
+    #[arg(long, env = "HUBSPOT_CIRCUIT_FAILURES", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub hubspot_circuit_failures: u32,
+
+    /// Seconds an open circuit refuses calls before letting them try again (doubling, up to 8 times, while they
+    /// keep failing).
+    #[arg(long, env = "HUBSPOT_CIRCUIT_OPEN_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub hubspot_circuit_open_secs: u64,
 }
 
 /// The scopes an install asks for unless `HUBSPOT_OAUTH_SCOPES` says otherwise.
@@ -422,6 +432,8 @@ impl std::fmt::Debug for HubSpotConfig {
             .field("disconnect_grace_secs", &self.disconnect_grace_secs)
             .field("hubspot_timeout_secs", &self.hubspot_timeout_secs)
             .field("hubspot_cache_ttl_secs", &self.hubspot_cache_ttl_secs)
+            .field("hubspot_circuit_failures", &self.hubspot_circuit_failures)
+            .field("hubspot_circuit_open_secs", &self.hubspot_circuit_open_secs)
             .finish()
     }
 }
@@ -448,6 +460,10 @@ impl HubSpotConfig {
             timeout: std::time::Duration::from_secs(self.hubspot_timeout_secs),
             cache_ttl: std::time::Duration::from_secs(self.hubspot_cache_ttl_secs),
             redis,
+            circuit: crate::hubspot::CircuitSettings {
+                failures: self.hubspot_circuit_failures,
+                open_for: std::time::Duration::from_secs(self.hubspot_circuit_open_secs),
+            },
             ..Default::default()
         }
     }

@@ -1,32 +1,35 @@
-//! Creates by idempotency key: the first request with a key claims it, creates the record and notes its id for
-//! 24 h; a retry with the key gets that record instead of a duplicate, and a retry that overlaps the first waits
-//! for it. Redis holds the keys when configured (replicas share them), the database otherwise.
+//! Creates by idempotency key, kept in the database (every replica's, and it outlives a Redis restart): the first
+//! request with a key claims it, creates the record and notes its id for 24 h; a retry with the key gets that record
+//! instead of a duplicate, and a retry that overlaps the first waits for it.
+//!
+//! A claim holds for [`Keys::pending`], longer than the create can take (its call and the look-up after a lost
+//! answer, each at most HubSpot's longest retry chain), so no second request creates while the first still might.
+//! A claim whose create may have reached HubSpot without an answer (a timeout, a cut connection, a 5xx, or a
+//! claimer that died) is kept, not deleted: the next request with the key takes it over and looks for the record
+//! at HubSpot before creating, from the time the key was first claimed.
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use entities::idempotency_key::{self, Column as C};
 use hubspot::ObjectType;
-use redis::AsyncCommands;
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    sea_query::{ExprTrait, OnConflict},
+    sea_query::{Expr, ExprTrait, OnConflict},
 };
-
-use crate::shared_redis::SharedRedis;
 
 /// How long a key remembers its record.
 const KEEP: Duration = Duration::from_secs(24 * 60 * 60);
-/// How long a claim holds without a record: the claimer died mid-create if it takes longer.
-const PENDING: Duration = Duration::from_secs(60);
-const PENDING_MARK: &str = "pending";
+/// Added to a claim's hold past the create's longest time: the database round trips and the mirror's write.
+const MARGIN: Duration = Duration::from_secs(60);
 
 /// What a key says when a create comes with it.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Claim {
-    /// The key is this request's: create, then [`Keys::finish`] or [`Keys::release`].
-    Mine,
+    /// The key is this request's: create, then [`Keys::finish`], [`Keys::release`] or [`Keys::abandon`]. `since`
+    /// is set when an earlier create with the key may have made a record (from then on): look for it first.
+    Mine { since: Option<DateTime<Utc>> },
     /// An earlier request with the key created this record.
     Created(i64),
     /// An earlier request with the key is still creating.
@@ -36,11 +39,8 @@ pub enum Claim {
 #[derive(Clone)]
 pub struct Keys {
     pub db: DatabaseConnection,
-    pub redis: Option<SharedRedis>,
-}
-
-fn redis_key(redis: &SharedRedis, portal: i64, object_type: ObjectType, key: &str) -> String {
-    redis.key(&format!("idempotency:{portal}:{}:{key}", object_type.singular()))
+    /// How long a claim holds without a record.
+    pub pending: Duration,
 }
 
 fn by_key(portal: i64, object_type: ObjectType, key: &str) -> sea_orm::Condition {
@@ -51,33 +51,21 @@ fn by_key(portal: i64, object_type: ObjectType, key: &str) -> sea_orm::Condition
 }
 
 impl Keys {
+    /// Keys whose claims outlive a create through a client whose one call takes at most `longest_call`: the
+    /// create, and the look-up after a lost answer.
+    pub fn new(db: DatabaseConnection, longest_call: Duration) -> Self {
+        Self { db, pending: longest_call * 2 + MARGIN }
+    }
+
     pub async fn claim(&self, portal: i64, object_type: ObjectType, key: &str) -> Result<Claim, DbErr> {
-        if let Some(redis) = &self.redis {
-            let name = redis_key(redis, portal, object_type, key);
-            let options = redis::SetOptions::default()
-                .conditional_set(redis::ExistenceCheck::NX)
-                .with_expiration(redis::SetExpiry::EX(PENDING.as_secs()));
-            let claimed: Option<String> =
-                redis.conn().set_options(&name, PENDING_MARK, options).await.map_err(redis_failed)?;
-            if claimed.is_some() {
-                return Ok(Claim::Mine);
-            }
-            let held: Option<String> = redis.conn().get(&name).await.map_err(redis_failed)?;
-            return Ok(match held.as_deref().map(str::parse) {
-                Some(Ok(id)) => Claim::Created(id),
-                Some(Err(_)) => Claim::Pending,
-                // Expired between the two commands: try again.
-                None => Box::pin(self.claim(portal, object_type, key)).await?,
-            });
-        }
         let now = Utc::now();
-        // A claim past its time (the claimer died, or the key is older than a day) is free again.
+        // A key older than a day is free again; so is an abandoned claim that old.
         idempotency_key::Entity::delete_many()
             .filter(by_key(portal, object_type, key))
             .filter(
                 sea_orm::Condition::any()
-                    .add(C::ExpiresAt.lt(now))
-                    .add(C::HubspotId.is_null().and(C::CreatedAt.lt(now - PENDING))),
+                    .add(C::HubspotId.is_not_null().and(C::ExpiresAt.lt(now)))
+                    .add(C::CreatedAt.lt(now - KEEP)),
             )
             .exec(&self.db)
             .await?;
@@ -87,47 +75,58 @@ impl Keys {
             key: Set(key.to_owned()),
             hubspot_id: Set(None),
             created_at: Set(now),
-            expires_at: Set(now + KEEP),
+            expires_at: Set(now + self.pending),
         };
         let inserted = idempotency_key::Entity::insert(row)
             .on_conflict(OnConflict::columns([C::PortalId, C::ObjectType, C::Key]).do_nothing().to_owned())
             .exec_without_returning(&self.db)
             .await?;
         if inserted == 1 {
-            return Ok(Claim::Mine);
+            return Ok(Claim::Mine { since: None });
         }
+        // A claim past its hold, without a record: its create failed without knowing, or its claimer died. One
+        // statement takes it over, so only one request does.
+        let taken = idempotency_key::Entity::update_many()
+            .col_expr(C::ExpiresAt, Expr::val(now + self.pending))
+            .filter(by_key(portal, object_type, key))
+            .filter(C::HubspotId.is_null())
+            .filter(C::ExpiresAt.lt(now))
+            .exec(&self.db)
+            .await?;
         let held = idempotency_key::Entity::find().filter(by_key(portal, object_type, key)).one(&self.db).await?;
-        Ok(match held.and_then(|h| h.hubspot_id) {
-            Some(id) => Claim::Created(id),
-            None => Claim::Pending,
+        Ok(match held {
+            Some(held) if taken.rows_affected == 1 => Claim::Mine { since: Some(held.created_at) },
+            Some(held) => held.hubspot_id.map_or(Claim::Pending, Claim::Created),
+            // Deleted since the insert failed (released by its claimer): try again.
+            None => Box::pin(self.claim(portal, object_type, key)).await?,
         })
     }
 
     /// The claimed key made record `id`.
     pub async fn finish(&self, portal: i64, object_type: ObjectType, key: &str, id: i64) -> Result<(), DbErr> {
-        if let Some(redis) = &self.redis {
-            let name = redis_key(redis, portal, object_type, key);
-            return redis.conn().set_ex(name, id, KEEP.as_secs()).await.map_err(redis_failed);
-        }
         idempotency_key::Entity::update_many()
-            .col_expr(C::HubspotId, sea_orm::sea_query::Expr::val(id))
+            .col_expr(C::HubspotId, Expr::val(id))
+            .col_expr(C::ExpiresAt, Expr::val(Utc::now() + KEEP))
             .filter(by_key(portal, object_type, key))
             .exec(&self.db)
             .await
             .map(drop)
     }
 
-    /// The create failed: the key is free for a retry.
+    /// The create failed and HubSpot made nothing: the key is free for a retry.
     pub async fn release(&self, portal: i64, object_type: ObjectType, key: &str) -> Result<(), DbErr> {
-        if let Some(redis) = &self.redis {
-            let name = redis_key(redis, portal, object_type, key);
-            return redis.conn().del(name).await.map_err(redis_failed);
-        }
         idempotency_key::Entity::delete_many().filter(by_key(portal, object_type, key)).exec(&self.db).await.map(drop)
     }
-}
 
-/// Redis failing here would risk a duplicate record: the create is refused instead, as a storage error.
-fn redis_failed(err: redis::RedisError) -> DbErr {
-    DbErr::Custom(format!("idempotency keys in Redis: {err}"))
+    /// The create failed without knowing whether HubSpot made the record: the claim is free for a retry, which
+    /// looks for the record first.
+    pub async fn abandon(&self, portal: i64, object_type: ObjectType, key: &str) -> Result<(), DbErr> {
+        idempotency_key::Entity::update_many()
+            .col_expr(C::ExpiresAt, Expr::val(Utc::now() - chrono::Duration::seconds(1)))
+            .filter(by_key(portal, object_type, key))
+            .filter(C::HubspotId.is_null())
+            .exec(&self.db)
+            .await
+            .map(drop)
+    }
 }

@@ -24,19 +24,35 @@ impl Gateway {
         Self::start_with(backend, portal, None).await
     }
 
-    /// The same, sharing `redis` as replicas do (the read cache and idempotency keys).
+    /// The same, sharing `redis` as replicas do (the read cache and HubSpot's rate budget).
     pub async fn start_with(backend: Backend, portal: i64, redis: Option<SharedRedis>) -> Self {
-        let settings = ClientSettings {
+        Self::start_custom(backend, portal, ClientSettings { redis, ..Self::settings() }).await
+    }
+
+    /// The client settings of [`Gateway::start`]: quick retries.
+    pub fn settings() -> ClientSettings {
+        ClientSettings {
             min_backoff: Duration::from_millis(10),
             max_backoff: Duration::from_millis(50),
             max_retries: 2,
-            redis: redis.clone(),
             ..ClientSettings::default()
-        };
+        }
+    }
+
+    /// A gateway whose client to HubSpot has `settings` (the simulator's address is filled in).
+    pub async fn start_custom(backend: Backend, portal: i64, settings: ClientSettings) -> Self {
         let (sim, db, hubspot) = synced_mirror(backend, portal, settings).await;
-        let keys = Keys { db: db.db.clone(), redis };
+        let keys = Keys::new(db.db.clone(), hubspot.settings().longest_call());
         let health = Some(server::health::Health { db: db.db.clone(), scoring: Default::default(), notifier: None });
-        let upstream = HubSpotUpstream { db: db.db.clone(), hubspot, keys, health, reference: Default::default() };
+        let upstream = HubSpotUpstream {
+            db: db.db.clone(),
+            hubspot,
+            keys,
+            health,
+            reference: Default::default(),
+            // The simulator's search sees a record as soon as it is made.
+            search_lag: Duration::ZERO,
+        };
         Self { portal, sim, db, schema: schema::build(), upstream }
     }
 

@@ -1,5 +1,7 @@
-//! The one client every call to HubSpot goes through: auth per portal, the rate budget, timeouts, and retries with
-//! exponential backoff and jitter on 429, 423, 477, 5xx and timeouts (honouring `Retry-After`), never on other 4xx.
+//! The one client every call to HubSpot goes through: auth per portal, the rate budget, timeouts, retries with
+//! exponential backoff and jitter on 429, 423, 477, 5xx and timeouts (honouring `Retry-After`), never on other 4xx,
+//! and a circuit breaker per portal that fails calls at once while HubSpot is down. A create is not re-sent when
+//! its outcome is unknown: the caller looks for the record first.
 
 use std::{sync::Arc, time::Duration};
 
@@ -10,6 +12,7 @@ use serde_json::Value;
 
 use super::{
     cache::{CacheStats, Cached, ReadCache},
+    circuit::{CircuitSettings, Circuits},
     error::HubSpotError,
     limiter::{Budget, Limiter},
 };
@@ -49,6 +52,18 @@ pub struct ClientSettings {
     pub cache_ttl: Duration,
     /// Replicas share the rate budget and the read cache here; without it both stay in this process.
     pub redis: Option<SharedRedis>,
+    /// When calls stop going to a failing HubSpot, and for how long.
+    pub circuit: CircuitSettings,
+}
+
+impl ClientSettings {
+    /// The longest one [`HubSpot::send`] can take: every attempt waiting out a rate window and its timeout, and
+    /// the longest backoff between them. HubSpot's `Retry-After` (honoured in place of a shorter backoff) stays
+    /// within its rate window.
+    pub fn longest_call(&self) -> Duration {
+        let attempts = self.max_retries as u32 + 1;
+        (self.rate_window + self.timeout) * attempts + self.max_backoff * self.max_retries as u32
+    }
 }
 
 impl Default for ClientSettings {
@@ -64,6 +79,7 @@ impl Default for ClientSettings {
             max_backoff: Duration::from_secs(30),
             cache_ttl: Duration::from_secs(300),
             redis: None,
+            circuit: CircuitSettings::default(),
         }
     }
 }
@@ -74,27 +90,39 @@ pub struct Call {
     pub method: Method,
     pub path: String,
     pub body: Option<Value>,
+    /// Sending it twice could make two records (a create): it is retried only after failures that say HubSpot did
+    /// nothing, never after a timeout or a 5xx ([`HubSpotError::outcome_unknown`]).
+    pub once: bool,
 }
 
 impl Call {
+    fn new(method: Method, path: impl Into<String>, body: Option<Value>) -> Self {
+        Self { method, path: path.into(), body, once: false }
+    }
+
     pub fn get(path: impl Into<String>) -> Self {
-        Self { method: Method::GET, path: path.into(), body: None }
+        Self::new(Method::GET, path, None)
     }
 
     pub fn post(path: impl Into<String>, body: Value) -> Self {
-        Self { method: Method::POST, path: path.into(), body: Some(body) }
+        Self::new(Method::POST, path, Some(body))
+    }
+
+    /// A POST that makes records: see [`Call::once`].
+    pub fn create(path: impl Into<String>, body: Value) -> Self {
+        Self { once: true, ..Self::post(path, body) }
     }
 
     pub fn patch(path: impl Into<String>, body: Value) -> Self {
-        Self { method: Method::PATCH, path: path.into(), body: Some(body) }
+        Self::new(Method::PATCH, path, Some(body))
     }
 
     pub fn put(path: impl Into<String>, body: Value) -> Self {
-        Self { method: Method::PUT, path: path.into(), body: Some(body) }
+        Self::new(Method::PUT, path, Some(body))
     }
 
     pub fn delete(path: impl Into<String>) -> Self {
-        Self { method: Method::DELETE, path: path.into(), body: None }
+        Self::new(Method::DELETE, path, None)
     }
 
     /// The read cache's key: portal, method, path and query, and a digest of the body (a search's filters).
@@ -128,6 +156,7 @@ pub struct HubSpot {
     settings: ClientSettings,
     limiter: Limiter,
     cache: ReadCache,
+    circuits: Circuits,
     tokens: Arc<dyn TokenSource>,
 }
 
@@ -145,7 +174,8 @@ impl HubSpot {
             settings.redis.clone(),
         );
         let cache = ReadCache::new(settings.cache_ttl, settings.redis.clone(), CACHE_CAPACITY);
-        Self { http, settings, limiter, cache, tokens }
+        let circuits = Circuits::new(settings.circuit);
+        Self { http, settings, limiter, cache, circuits, tokens }
     }
 
     /// A client for HubSpot's OAuth endpoints, which take no bearer token.
@@ -198,7 +228,7 @@ impl HubSpot {
     pub async fn send(&self, portal: i64, call: Call) -> Result<Value, HubSpotError> {
         (|| self.attempt(portal, &call))
             .retry(self.backoff())
-            .when(HubSpotError::retryable)
+            .when(|err| err.retryable() && !(call.once && err.outcome_unknown()))
             .adjust(|err, next| next.map(|backoff| err.retry_after.map_or(backoff, |wait| wait.max(backoff))))
             .notify(|err, wait| {
                 tracing::warn!(portal, path = %call.path, status = ?err.status, category = %err.category, ?wait, "retrying a HubSpot call");
@@ -236,6 +266,15 @@ impl HubSpot {
     }
 
     async fn attempt(&self, portal: i64, call: &Call) -> Result<Value, HubSpotError> {
+        self.circuits.admit(portal)?;
+        let outcome = self.attempt_now(portal, call).await;
+        if !outcome.as_ref().is_err_and(HubSpotError::is_local) {
+            self.circuits.record(portal, outcome.as_ref().map(drop));
+        }
+        outcome
+    }
+
+    async fn attempt_now(&self, portal: i64, call: &Call) -> Result<Value, HubSpotError> {
         let token = self.tokens.token(portal).await?;
         let slot = self.limiter.acquire(portal, call.budget()).await;
         let url = self.url(&call.path);

@@ -6,6 +6,8 @@ use serde_json::Value;
 
 /// The category of [`HubSpotError::local`].
 const LOCAL: &str = "LOCAL";
+/// The category of [`HubSpotError::circuit_open`].
+const CIRCUIT_OPEN: &str = "CIRCUIT_OPEN";
 
 #[derive(Clone, Debug, thiserror::Error)]
 #[error("HubSpot answered {}: {category}: {message}", status.map_or("nothing".to_owned(), |s| s.to_string()))]
@@ -13,7 +15,8 @@ pub struct HubSpotError {
     /// The HTTP status; `None` when no answer came (timeout, connection refused).
     pub status: Option<u16>,
     /// HubSpot's `category` (`VALIDATION_ERROR`, `OBJECT_NOT_FOUND`, `RATE_LIMITS`, …), or ours for transport
-    /// failures (`TIMEOUT`, `UNREACHABLE`).
+    /// failures (`TIMEOUT`; `UNREACHABLE`: no connection, nothing sent; `CONNECTION_LOST`: cut after sending) and
+    /// for a call refused while HubSpot's circuit is open (`CIRCUIT_OPEN`).
     pub category: String,
     pub message: String,
     pub correlation_id: Option<String>,
@@ -66,10 +69,30 @@ impl HubSpotError {
         self.category == LOCAL
     }
 
+    /// A call not made because HubSpot's circuit is open (see `circuit`): its status and message are those of the
+    /// failure that opened it, so the caller sees what HubSpot last answered.
+    pub fn circuit_open(last: Option<&HubSpotError>) -> Self {
+        let last_words = last.map_or_else(String::new, |e| format!("; the last call: {e}"));
+        Self {
+            status: last.and_then(|e| e.status),
+            category: CIRCUIT_OPEN.to_owned(),
+            message: format!("HubSpot is failing: calls to it are paused for a while{last_words}"),
+            correlation_id: None,
+            retry_after: None,
+            errors: Box::default(),
+        }
+    }
+
     /// No answer at all. The URL is left out: OAuth paths carry tokens.
     pub fn transport(err: reqwest::Error) -> Self {
         let err = err.without_url();
-        let category = if err.is_timeout() { "TIMEOUT" } else { "UNREACHABLE" };
+        let category = if err.is_timeout() {
+            "TIMEOUT"
+        } else if err.is_connect() {
+            "UNREACHABLE"
+        } else {
+            "CONNECTION_LOST"
+        };
         Self {
             status: None,
             category: category.to_owned(),
@@ -93,10 +116,39 @@ impl HubSpotError {
     /// server errors, timeouts and refused connections. Other 4xx will fail the same way again, and so will a local
     /// error or an answer we cannot read: retrying those would only hide them behind HubSpot's name.
     pub fn retryable(&self) -> bool {
+        if self.category == CIRCUIT_OPEN {
+            return false;
+        }
         match self.status {
-            None => matches!(self.category.as_str(), "TIMEOUT" | "UNREACHABLE"),
+            None => matches!(self.category.as_str(), "TIMEOUT" | "UNREACHABLE" | "CONNECTION_LOST"),
             Some(status) => matches!(status, 423 | 429 | 477) || status >= 500,
         }
+    }
+
+    /// HubSpot down or failing rather than refusing: no answer, or a 5xx. These open the circuit; a refusal (any
+    /// 4xx, 429 included) is HubSpot up and answering.
+    pub fn is_outage(&self) -> bool {
+        let failed = match self.status {
+            None => matches!(self.category.as_str(), "TIMEOUT" | "UNREACHABLE" | "CONNECTION_LOST"),
+            Some(status) => status >= 500,
+        };
+        failed && self.category != CIRCUIT_OPEN
+    }
+
+    /// The same request may work later: [`Self::retryable`], or refused at once while the circuit is open.
+    pub fn unavailable(&self) -> bool {
+        self.retryable() || self.category == CIRCUIT_OPEN
+    }
+
+    /// Whether HubSpot may have done what a call asked although no success came back: it timed out, its
+    /// connection was cut after sending, or a 5xx came (a proxy's 502/504/524 can follow work done behind it).
+    /// A refused connection, a 4xx (429, 423 and 477 included) and an open circuit say it did nothing.
+    pub fn outcome_unknown(&self) -> bool {
+        let unanswered = match self.status {
+            None => matches!(self.category.as_str(), "TIMEOUT" | "CONNECTION_LOST"),
+            Some(status) => status >= 500,
+        };
+        unanswered && self.category != CIRCUIT_OPEN
     }
 }
 
@@ -133,5 +185,16 @@ mod tests {
         assert!(local.is_local() && !local.retryable(), "a local error is not HubSpot failing");
         assert!(!HubSpotError::bad_response("HubSpot's answer is not JSON").retryable());
         assert!(!HubSpotError::from_response(404, None, b"").is_local());
+    }
+
+    #[test]
+    fn an_open_circuit_is_unavailable_but_not_retried_nor_an_outage() {
+        let last = HubSpotError::from_response(503, None, b"");
+        let open = HubSpotError::circuit_open(Some(&last));
+        assert_eq!((open.status, open.category.as_str()), (Some(503), "CIRCUIT_OPEN"));
+        assert!(open.unavailable() && !open.retryable() && !open.is_outage() && !open.outcome_unknown());
+        assert!(last.outcome_unknown() && last.is_outage());
+        let throttled = HubSpotError::from_response(429, None, b"");
+        assert!(throttled.retryable() && !throttled.is_outage() && !throttled.outcome_unknown());
     }
 }

@@ -15,7 +15,10 @@ use crate::{
 };
 
 fn batch_call(object_type: ObjectType, operation: &str, inputs: Vec<Value>) -> Call {
-    Call::post(format!("/crm/v3/objects/{}/batch/{operation}", object_type.plural()), json!({ "inputs": inputs }))
+    let call =
+        Call::post(format!("/crm/v3/objects/{}/batch/{operation}", object_type.plural()), json!({ "inputs": inputs }));
+    // A batch create whose answer was lost is not sent again: the client hears HubSpot was unavailable.
+    Call { once: operation == "create", ..call }
 }
 
 /// The input position a trace id names.

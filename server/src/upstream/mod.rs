@@ -4,6 +4,7 @@
 //! to apply, and the cached fallback read of the record is dropped.
 
 mod batch;
+mod create;
 
 use chrono::Utc;
 use hubspot::{Association, CrmObject, ObjectType};
@@ -20,7 +21,7 @@ use serde_json::json;
 use crate::{
     health::Health,
     hubspot::{Call, HubSpot, HubSpotError},
-    idempotency::{Claim, Keys},
+    idempotency::Keys,
     mirror::{self, events},
     sync::{properties::Asked, wire},
 };
@@ -34,15 +35,17 @@ pub struct HubSpotUpstream {
     pub health: Option<Health>,
     /// Re-reads owners or pipelines when a mutation names one the mirror does not know.
     pub reference: std::sync::Arc<crate::sync::reference::OnMiss>,
+    /// How long after a create HubSpot's search may still miss its record: a look-up after a lost answer waits
+    /// this long past the send (see `create`).
+    pub search_lag: std::time::Duration,
 }
 
-/// How often, and how many times, a create waits on another request creating with the same idempotency key.
-const KEY_POLL: std::time::Duration = std::time::Duration::from_millis(100);
-const KEY_POLLS: u32 = 100;
+/// HubSpot's search index trails writes by a few seconds.
+pub const SEARCH_LAG: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn refused(err: HubSpotError) -> WriteError {
     WriteError::HubSpot(UpstreamError {
-        unavailable: err.retryable(),
+        unavailable: err.unavailable(),
         status: err.status,
         category: err.category,
         message: err.message,
@@ -153,59 +156,6 @@ impl HubSpotUpstream {
             Some(row) => Ok(Some(row.try_get("", "updated_at")?)),
             None => Ok(None),
         }
-    }
-
-    /// A create, made once per idempotency key.
-    async fn create(self, portal: i64, object_type: ObjectType, new: NewRecord) -> Result<i64, WriteError> {
-        let Some(key) = new.idempotency_key.clone() else {
-            return self.create_now(portal, object_type, new.properties, new.links).await;
-        };
-        for _ in 0..KEY_POLLS {
-            match self.keys.claim(portal, object_type, &key).await? {
-                Claim::Mine => {
-                    let created = self.clone().create_now(portal, object_type, new.properties, new.links).await;
-                    match &created {
-                        Ok(id) => self.keys.finish(portal, object_type, &key, *id).await?,
-                        Err(_) => self.keys.release(portal, object_type, &key).await?,
-                    }
-                    return created;
-                }
-                Claim::Created(id) => {
-                    // Made through another replica, or before a restart: the mirror may not hold it yet.
-                    if self.mirrored_version(portal, object_type, id).await?.is_none() {
-                        self.clone().fetch(portal, object_type, id).await?;
-                    }
-                    return Ok(id);
-                }
-                Claim::Pending => tokio::time::sleep(KEY_POLL).await,
-            }
-        }
-        Err(WriteError::KeyInUse)
-    }
-
-    async fn create_now(
-        self,
-        portal: i64,
-        object_type: ObjectType,
-        properties: Properties,
-        links: Vec<Link>,
-    ) -> Result<i64, WriteError> {
-        let body = json!({ "properties": properties, "associations": associations(&links) });
-        let call = Call::post(format!("/crm/v3/objects/{}", object_type.plural()), body);
-        let answer = self.hubspot.send(portal, call).await.map_err(refused)?;
-        let object = wire::object(&answer).map_err(refused)?;
-        let edges = edges(object.id, &links);
-        let now = Utc::now();
-        let txn = crate::db::begin_write(&self.db).await?;
-        mirror::upsert_objects(&txn, portal, object_type, std::slice::from_ref(&object), now).await?;
-        mirror::upsert_associations(&txn, portal, &edges, now).await?;
-        txn.commit().await?;
-        // A read of the id before it existed may have been remembered as missing.
-        self.hubspot.forget(portal, &record(object_type, object.id)).await;
-        let mut touched = vec![(object_type, object.id)];
-        touched.extend(links.iter().map(|link| (link.kind.to, link.to_id)));
-        self.rescore(portal, "create", &touched).await;
-        Ok(object.id)
     }
 
     async fn update(

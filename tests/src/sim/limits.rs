@@ -38,6 +38,10 @@ pub struct Chaos {
     pub throttle_next: u32,
     /// Every API call is answered 503 until this many milliseconds from the moment the chaos was set.
     pub outage_ms: u64,
+    /// The next this many writes (calls that change something; searches and batch reads are reads) are carried
+    /// out, but their answer is lost: HubSpot's edge answers `524` (its origin timed out) after the work was done,
+    /// as a timeout or a dropped connection would leave a client not knowing.
+    pub lose_next: u32,
 }
 
 /// A rolling window of call times.
@@ -85,7 +89,13 @@ pub async fn guard(State(sim): State<Shared>, mut request: Request, next: Next) 
         }
         let delay = Duration::from_millis(world.chaos.latency_ms);
         let call = (request.method(), request.uri().path());
-        (delay, admit(&sim, &mut world, request.headers(), call, search))
+        let verdict = admit(&sim, &mut world, request.headers(), call, search);
+        let write = super::scopes::verb(request.method(), request.uri().path()) == super::scopes::Verb::Write;
+        let lose = verdict.is_ok() && write && world.chaos.lose_next > 0;
+        if lose {
+            world.chaos.lose_next -= 1;
+        }
+        (delay, verdict.map(|(portal, headers)| (portal, headers, lose)))
     };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -97,9 +107,13 @@ pub async fn guard(State(sim): State<Shared>, mut request: Request, next: Next) 
             }
             error.into_response()
         }
-        Ok((portal, headers)) => {
+        Ok((portal, headers, lose)) => {
             request.extensions_mut().insert(portal);
             let mut response = next.run(request).await;
+            if lose {
+                let timed_out = StatusCode::from_u16(524).expect("524 is a status code");
+                return SimError::server(timed_out).into_response();
+            }
             response.headers_mut().extend(headers);
             response
         }

@@ -111,9 +111,10 @@ async fn start(backend: Backend) -> World {
     let upstream = HubSpotUpstream {
         db: db.db.clone(),
         hubspot: hubspot.clone(),
-        keys: server::idempotency::Keys { db: db.db.clone(), redis: None },
+        keys: server::idempotency::Keys::new(db.db.clone(), hubspot.settings().longest_call()),
         health: None,
         reference: Default::default(),
+        search_lag: Duration::ZERO,
     };
     World { sim, db, upstream, schema: schema::build(), tasks: vec![] }.serving(listener, public_url, hubspot)
 }

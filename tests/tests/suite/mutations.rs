@@ -2,17 +2,10 @@
 //! the write and HubSpot holds it. Bad input never reaches HubSpot; HubSpot's refusals and outages reach the client
 //! with HubSpot's status, category, message and correlation id.
 
-use redis::AsyncCommands;
 use reqwest::Client;
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
-use tests::{
-    Backend, execute,
-    gateway::Gateway,
-    on_both,
-    redis_server::{isolated, redis_url},
-    sim::limits::Chaos,
-};
+use tests::{execute, gateway::Gateway, on_both, sim::limits::Chaos};
 
 const PORTAL: i64 = 100_001;
 
@@ -302,17 +295,6 @@ on_both!(a_retried_create_with_the_same_key_makes_one_record, |backend| async mo
     let held = entities::idempotency_key::Entity::find().count(&gateway.db.db).await.unwrap();
     assert_eq!(held, 3, "the database holds the keys");
 });
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn idempotency_keys_live_in_redis_when_configured() {
-    let redis = isolated(&redis_url());
-    let gateway = Gateway::start_with(Backend::Postgres, PORTAL, Some(redis.clone())).await;
-    creates_once_per_key(&gateway).await;
-    let id: Option<i64> = redis.conn().get(redis.key(&format!("idempotency:{PORTAL}:deal:order-1"))).await.unwrap();
-    assert!(id.is_some(), "Redis holds the key and the deal it made");
-    let held = entities::idempotency_key::Entity::find().count(&gateway.db.db).await.unwrap();
-    assert_eq!(held, 0, "and the database none");
-}
 
 /// The ids of the records a record links to, as the mirror holds them.
 async fn linked(gateway: &Gateway, type_field: &str, id: &Value, list: &str) -> Vec<String> {
