@@ -341,6 +341,19 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         score.run("health:full-pass", || crate::health::keep_scored(scored_health.clone(), every, passes.clone())).await
     };
     stopping.spawn_until_stopped("health scoring", scoring);
+    let policy = crate::retention::Policy {
+        webhook_days: config.webhook_retention_days,
+        history_detail_days: config.health_history_detail_days,
+    };
+    // Each batch commits by itself: a pass may be cut anywhere, and the next finishes it.
+    let retaining = crate::retention::run(
+        db.clone(),
+        policy,
+        leases.clone(),
+        std::time::Duration::from_secs(config.retention_pass_secs),
+        metrics.retention_passes.clone(),
+    );
+    stopping.spawn_until_stopped("retention", retaining);
     let upstream = hubspot.map(|hubspot| {
         let keys = crate::idempotency::Keys::new(db.clone(), hubspot.settings().longest_call());
         let health = Some(health.clone());

@@ -53,7 +53,7 @@ pub struct Config {
     pub webhook_lease_secs: u64,
 
     /// Seconds a replica holds the lease on singleton work (a portal's backfill and sweeps, the full scoring pass,
-    /// the purge) without renewing it; renewed every third of it, taken over within it when the holder dies.
+    /// the purge, retention) without renewing it; renewed every third of it, taken over within it when the holder dies.
     #[arg(long, env = "LEASE_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(3..))]
     pub lease_secs: u64,
 
@@ -75,6 +75,19 @@ pub struct Config {
     /// Seconds between full passes that score every client again (recency and the 90-day windows move with time).
     #[arg(long, env = "HEALTH_RESCORE_SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
     pub health_rescore_secs: u64,
+
+    /// Days an applied (or ignored) webhook event is kept, payload and all; then it is deleted. At least 2: the
+    /// dedupe key must outlive HubSpot's retries (24 hours). Pending and dead events are kept however old.
+    #[arg(long, env = "WEBHOOK_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(2..=36_500))]
+    pub webhook_retention_days: u32,
+
+    /// Days every change of a health score is kept; before them, only each client's last change of a UTC day.
+    #[arg(long, env = "HEALTH_HISTORY_DETAIL_DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub health_history_detail_days: u32,
+
+    /// Seconds between retention passes (expired webhook events, OAuth states, idempotency keys; history compaction).
+    #[arg(long, env = "RETENTION_PASS_SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub retention_pass_secs: u64,
 
     /// `any`: webhook deliveries signed v3, v2 or v1; `v3`: v3 only (v1 and v2 sign no time, so a captured
     /// delivery could be replayed for ever). Use `v3` in production.

@@ -16,6 +16,7 @@ pub mod mirror;
 pub mod oauth;
 pub mod operations;
 pub mod reload;
+pub mod retention;
 pub mod shared_redis;
 pub mod stopping;
 pub mod sync;

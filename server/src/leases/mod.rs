@@ -1,5 +1,5 @@
-//! Singleton work under a lease: a portal's backfill, reconcile sweep and reference refresh, the full scoring pass
-//! and the purge of disconnected portals run on one replica at a time. The replica that takes a lease renews it
+//! Singleton work under a lease: a portal's backfill, reconcile sweep and reference refresh, the full scoring pass,
+//! the purge of disconnected portals and the retention pass run on one replica at a time. The replica that takes a lease renews it
 //! every third of its term; the others try again every second, so when the holder dies another takes over within
 //! the term and a second. A holder that cannot renew drops its work before the lease can run out, so two replicas
 //! never do it at once. On SQLite the gateway is one process: every lease is held.

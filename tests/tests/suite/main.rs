@@ -39,6 +39,7 @@ mod read_cache;
 mod read_columns;
 mod reconcile;
 mod replicas;
+mod retention;
 mod schema_sdl;
 mod search_index;
 mod simulator;

@@ -38,10 +38,10 @@ async fn holders(db: &TestDb) -> Vec<(String, u32)> {
     rows.into_iter().map(|l| (l.name.clone(), pid(&l.holder))).collect()
 }
 
-/// Every singleton lease (the portal's sync, scoring, purge) is held by `pid`.
+/// Every singleton lease (the portal's sync, scoring, purge, retention) is held by `pid`.
 async fn all_held_by(db: &TestDb, pid: u32) -> bool {
     let held = holders(db).await;
-    held.len() == 3 && held.iter().all(|(_, holder)| *holder == pid)
+    held.len() == 4 && held.iter().all(|(_, holder)| *holder == pid)
 }
 
 async fn sync_holder(db: &TestDb) -> Option<u32> {
@@ -80,7 +80,7 @@ async fn only_the_lease_holder_backfills_and_the_other_takes_over_when_it_is_kil
         ServerProcess::start(&db, &sims[1], free_port(), &env),
     ];
 
-    wait_for("every lease taken", 30, async || holders(&db).await.len() == 3).await;
+    wait_for("every lease taken", 30, async || holders(&db).await.len() == 4).await;
     let holder = sync_holder(&db).await.unwrap();
     let (h, other) = if replicas[0].id() == holder { (0, 1) } else { (1, 0) };
     assert_eq!(replicas[h].id(), holder, "the portal's lease names a replica");
