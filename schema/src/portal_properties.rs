@@ -371,6 +371,7 @@ impl PropertyFilter {
             parts.push(value.clone().between(from, to));
         }
         if let Some(v) = &self.contains {
+            crate::filter::no_nul([v.as_str()], &at("contains"))?;
             if compared != Compared::Text {
                 return Err(ApiError::invalid(at("contains"), format!("`{}` is not a text property", self.name)));
             }
@@ -495,6 +496,7 @@ fn value_expr(backend: DbBackend, compared: Compared, raw: SimpleExpr) -> Simple
 
 /// A filter's value read as the property's type, as SQL; an error naming `argument` when it cannot be one.
 fn coerce(definition: &Model, compared: Compared, v: &str, argument: &str) -> Res<SimpleExpr> {
+    crate::filter::no_nul([v], argument)?;
     let wrong = |what: &str| ApiError::invalid(argument, format!("`{v}` is not {what} (`{}` is one)", definition.name));
     Ok(match compared {
         Compared::Number => {

@@ -62,7 +62,8 @@ pub fn verify(
 ) -> Result<(), Refusal> {
     if let (Some(signature), Some(timestamp)) = (headers.v3, headers.timestamp) {
         let sent: i64 = timestamp.trim().parse().map_err(|_| Refusal::StaleTimestamp)?;
-        if (now_ms - sent).abs() > MAX_AGE_MS {
+        // `abs_diff`: a timestamp near either end of i64 would overflow a subtraction.
+        if now_ms.abs_diff(sent) > MAX_AGE_MS.unsigned_abs() {
             return Err(Refusal::StaleTimestamp);
         }
         let expected = STANDARD.decode(signature.trim()).map_err(|_| Refusal::BadSignature)?;
@@ -153,6 +154,8 @@ fn v3_uri(uri: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     // HubSpot's published test vectors (HUBSPOT.md).
@@ -220,6 +223,57 @@ mod tests {
         assert_eq!(verify(Signed::default(), &req, &secrets, Versions::V3, now), Err(Refusal::MissingSignature));
         assert_eq!("V3".parse(), Ok(Versions::V3));
         assert!("v2".parse::<Versions>().unwrap_err().contains("WEBHOOK_SIGNATURES"));
+    }
+
+    #[test]
+    fn a_timestamp_at_either_end_of_i64_is_stale_not_an_overflow() {
+        let req = request("POST", "[]");
+        for stamp in [i64::MIN.to_string(), i64::MAX.to_string()] {
+            let headers = Signed { v3: Some("AAAA"), timestamp: Some(&stamp), ..Signed::default() };
+            assert_eq!(verify(headers, &req, &["s".to_owned()], Versions::Any, 0), Err(Refusal::StaleTimestamp));
+        }
+    }
+
+    const NOW: i64 = 1_700_000_000_000;
+
+    /// A header's value: absent, any text, or text shaped like a signature, a version or a timestamp.
+    fn header() -> impl Strategy<Value = Option<String>> {
+        proptest::option::of(prop_oneof![
+            "\\PC{0,80}",
+            "[A-Za-z0-9+/=%]{0,64}",
+            "[0-9a-fA-F]{0,70}",
+            "[ vV]{0,2}[0-9]{0,2} ?",
+            prop_oneof![
+                Just(i64::MIN),
+                Just(i64::MAX),
+                proptest::arbitrary::any::<i64>(),
+                (NOW - 400_000)..(NOW + 400_000)
+            ]
+            .prop_map(|t| t.to_string()),
+        ])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Whatever the headers and the request hold, verifying answers (never panics), and a signature nobody
+        /// computed never verifies.
+        #[test]
+        fn arbitrary_signature_headers_are_refused_without_a_panic(
+            v3 in header(), timestamp in header(), version in header(), signature in header(),
+            method in "\\PC{0,8}", uri in "\\PC{0,40}", body in proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..64),
+            secrets in proptest::collection::vec("\\PC{0,12}", 0..3), only_v3 in proptest::arbitrary::any::<bool>(),
+        ) {
+            let headers = Signed {
+                v3: v3.as_deref(),
+                timestamp: timestamp.as_deref(),
+                version: version.as_deref(),
+                signature: signature.as_deref(),
+            };
+            let request = Request { method: &method, uri: &uri, body: &body };
+            let versions = if only_v3 { Versions::V3 } else { Versions::Any };
+            prop_assert!(verify(headers, &request, &secrets, versions, NOW).is_err());
+        }
     }
 
     #[test]

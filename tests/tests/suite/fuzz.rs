@@ -1,5 +1,6 @@
-//! Property-based fuzzing of the schema (issue 24: nothing a caller sends can crash the process). Random `where`
-//! trees, random query texts and random variables each get an answer: no panic, no stack overflow (the test process
+//! Property-based fuzzing of the schema (issue 24: nothing a caller sends can crash the process) and of webhook
+//! deliveries. Random `where` trees, property filters, query texts and variables each get an answer, and random
+//! signed deliveries are stored or refused with a 4xx: no panic, no stack overflow (the test process
 //! living on is the proof: each property runs on a tokio worker's 2 MiB stack, in a debug build, which needs more
 //! stack than the release one), and no error a client cannot act on (`INTERNAL`).
 //!
@@ -9,15 +10,17 @@
 mod filters;
 mod found;
 mod input;
+mod properties;
 mod texts;
 mod variables;
+mod webhooks;
 
 use proptest::{
     prelude::*,
     test_runner::{Config, RngSeed, TestCaseError, TestRunner},
 };
 use serde_json::{Value, json};
-use tests::{Backend, Mirror};
+use tests::{Backend, Mirror, TestDb};
 
 use filters::Kind;
 
@@ -166,4 +169,131 @@ fn random_variables_get_an_answer_and_never_an_internal_error() {
             panic!("{failure}");
         }
     });
+}
+
+/// Every error names what is wrong: a `BAD_USER_INPUT` the argument it refuses, under `where.properties`; a
+/// coercion error (no code) the argument or variable whose value has the wrong type.
+fn names_the_property_field(response: &Value) -> Result<(), TestCaseError> {
+    for error in response["errors"].as_array().into_iter().flatten() {
+        let extensions = &error["extensions"];
+        match extensions["code"].as_str() {
+            Some("BAD_USER_INPUT") => {
+                let argument = extensions["argument"].as_str().unwrap_or_default();
+                prop_assert!(argument.starts_with("where.properties"), "names no property field: {error}");
+            }
+            Some("LIMIT_EXCEEDED") => prop_assert!(extensions["limit"].is_string(), "names no limit: {error}"),
+            Some(_) => {}
+            None => {
+                let message = error["message"].as_str().unwrap_or_default();
+                // async-graphql's own: a literal names the argument (`where.properties`), a variable the input
+                // type it failed to read (`PropertyFilter`, `ContactWhere`).
+                let named =
+                    ["where", "properties", "PropertyFilter", "ContactWhere"].iter().any(|n| message.contains(n));
+                prop_assert!(named, "names no argument: {error}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Random `where.properties` filters, as a literal and as a variable: a count, or errors naming the field.
+fn random_property_filters(backend: Backend) {
+    on_a_worker_stack(move |runtime| {
+        let mirror = runtime.block_on(Mirror::small(backend));
+        let tier = runtime.block_on(mirror.run(
+            r#"{ contacts(where: { properties: [{ name: "tier", in: ["gold", "silver"] }] }) { totalCount } }"#,
+            json!({}),
+        ));
+        assert!(tier["data"]["contacts"]["totalCount"].as_u64().is_some(), "the portal defines `tier`: {tier}");
+        let by_variable = "query($w: ContactWhere) { contacts(where: $w, first: 3) { totalCount nodes { id } } }";
+        let result = runner(150).run(&properties::properties(), |properties| {
+            let literal = format!(
+                "{{ contacts(where: {{ properties: {} }}, first: 3) {{ totalCount nodes {{ id }} }} }}",
+                properties.text()
+            );
+            let answers = [
+                runtime.block_on(mirror.run(&literal, json!({}))),
+                runtime.block_on(mirror.run(by_variable, json!({ "w": { "properties": properties.json() } }))),
+            ];
+            for response in &answers {
+                client_errors_only(response)?;
+                names_the_property_field(response)?;
+                total_count(response, "contacts")?;
+            }
+            Ok(())
+        });
+        if let Err(failure) = result {
+            panic!("{failure}");
+        }
+    });
+}
+
+#[test]
+fn random_property_filters_get_a_count_or_an_error_naming_the_field_on_sqlite() {
+    random_property_filters(Backend::Sqlite);
+}
+
+#[test]
+fn random_property_filters_get_a_count_or_an_error_naming_the_field_on_postgres() {
+    random_property_filters(Backend::Postgres);
+}
+
+/// Random deliveries, each correctly signed v3, into the receiver: stored, or refused with a 4xx saying why.
+fn random_deliveries(backend: Backend) {
+    use base64::{Engine, engine::general_purpose::STANDARD};
+    use sea_orm::{ActiveValue::Set, EntityTrait};
+    use server::webhooks::{
+        DeliveryLimits, NotAccepted, Receiver, WebhookStats,
+        signature::{self, Request, Signed, Versions},
+    };
+
+    const SECRET: &str = "fuzz-secret";
+    const PUBLIC_URL: &str = "https://gateway.example.com";
+    const PATH: &str = "/webhooks/hubspot";
+    on_a_worker_stack(move |runtime| {
+        let db = runtime.block_on(TestDb::migrated(backend));
+        let served = entities::portal::ActiveModel {
+            portal_id: Set(webhooks::PORTAL),
+            name: Set("fuzzed".to_owned()),
+            created_at: Set(chrono::Utc::now()),
+            disconnected_at: Set(None),
+        };
+        runtime.block_on(entities::portal::Entity::insert(served).exec_without_returning(&db.db)).expect("portal");
+        let receiver = Receiver {
+            secrets: vec![SECRET.to_owned()],
+            public_url: PUBLIC_URL.to_owned(),
+            signatures: Versions::V3,
+            limits: DeliveryLimits::default(),
+        };
+        let stats = WebhookStats::default();
+        let uri = format!("{PUBLIC_URL}{PATH}");
+        let result = runner(150).run(&webhooks::body(chrono::Utc::now().timestamp_millis()), |body| {
+            let stamp = chrono::Utc::now().timestamp_millis().to_string();
+            let request = Request { method: "POST", uri: &uri, body: &body };
+            let v3 = STANDARD.encode(signature::v3(SECRET, &request, &stamp));
+            let headers = Signed { v3: Some(&v3), timestamp: Some(&stamp), ..Signed::default() };
+            match runtime.block_on(receiver.accept(&db.db, &stats, "POST", PATH, headers, &body)) {
+                Ok(_) => Ok(()),
+                Err(NotAccepted::Refused { reason, message }) => {
+                    prop_assert!(matches!(reason.status(), 400 | 413), "{reason:?}: {message}");
+                    prop_assert!(!message.is_empty(), "{reason:?} without a message");
+                    Ok(())
+                }
+                Err(err) => Err(TestCaseError::fail(format!("{err} for {}", String::from_utf8_lossy(&body)))),
+            }
+        });
+        if let Err(failure) = result {
+            panic!("{failure}");
+        }
+    });
+}
+
+#[test]
+fn random_signed_deliveries_are_stored_or_refused_with_a_4xx_saying_why_on_sqlite() {
+    random_deliveries(Backend::Sqlite);
+}
+
+#[test]
+fn random_signed_deliveries_are_stored_or_refused_with_a_4xx_saying_why_on_postgres() {
+    random_deliveries(Backend::Postgres);
 }

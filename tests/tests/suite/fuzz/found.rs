@@ -116,3 +116,20 @@ fn nul_characters_and_arguments_past_the_bound_parameters_are_refused_on_postgre
         assert!(fine["data"]["contacts"]["totalCount"].is_number(), "{fine:.300}");
     });
 }
+
+#[test]
+fn nul_characters_in_property_filters_are_refused_naming_the_operator_on_postgres() {
+    on_a_worker_stack(|runtime| {
+        let mirror = runtime.block_on(Mirror::small(Backend::Postgres));
+        // Each failed its statement on Postgres, an internal error.
+        for (filter, argument) in [
+            (json!({"name": "tier", "contains": "\u{0}"}), "where.properties[0].contains"),
+            (json!({"name": "email", "eq": "a\u{0}b"}), "where.properties[0].eq"),
+            (json!({"name": "tier", "in": ["gold", "\u{0}"]}), "where.properties[0].in"),
+        ] {
+            let w = json!({ "properties": [filter] });
+            let response = runtime.block_on(mirror.run(BY_VARIABLE, json!({ "w": w })));
+            assert_eq!(code_and_argument(&response), ("BAD_USER_INPUT", argument), "{w}: {response}");
+        }
+    });
+}
