@@ -199,7 +199,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+        #![proptest_config(crate::webhooks::fuzz_config(512))]
 
         /// Any bytes at all are read as a delivery or refused with a reason (never a panic).
         #[test]

@@ -262,3 +262,20 @@ impl Receiver {
         Ok(appended)
     }
 }
+
+/// The proptests' settings: `cases` cases (or `PROPTEST_CASES`) from a fixed seed (or `PROPTEST_RNG_SEED`), so CI
+/// runs the same ones each time in a bounded time; no persistence file in the repository.
+#[cfg(test)]
+fn fuzz_config(cases: u32) -> proptest::test_runner::Config {
+    use proptest::test_runner::{Config, RngSeed};
+    let defaults = Config::default();
+    Config {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(cases),
+        failure_persistence: None,
+        rng_seed: match defaults.rng_seed {
+            RngSeed::Random => RngSeed::Fixed(26),
+            fixed => fixed,
+        },
+        ..defaults
+    }
+}

@@ -254,7 +254,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+        #![proptest_config(crate::webhooks::fuzz_config(512))]
 
         /// Whatever the headers and the request hold, verifying answers (never panics), and a signature nobody
         /// computed never verifies.
