@@ -25,7 +25,7 @@ use std::{
 use chrono::{DateTime, TimeDelta, Utc};
 use entities::{idempotency_key, oauth_state, oauth_ticket, webhook_event, webhook_queue};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Condition, Expr, ExprTrait, Query},
 };
 
@@ -123,15 +123,28 @@ async fn settled_events(db: &DatabaseConnection, cutoff: DateTime<Utc>) -> Resul
         )
         .add(webhook_event::Column::State.eq(state::IGNORED));
     let queued = Query::select().column(webhook_queue::Column::Id).from(webhook_queue::Entity).to_owned();
+    let mut due = Condition::all()
+        .add(settled)
+        .add(webhook_event::Column::ReceivedAt.lt(cutoff))
+        .add(webhook_event::Column::Id.not_in_subquery(queued));
+    // Ids follow receipt: the scan in id order stops at the first event inside the window instead of reading
+    // the whole window's events (the log has no index on time) every pass.
+    let first_kept: Option<i64> = webhook_event::Entity::find()
+        .select_only()
+        .column(webhook_event::Column::Id)
+        .filter(webhook_event::Column::ReceivedAt.gte(cutoff))
+        .order_by_asc(webhook_event::Column::Id)
+        .limit(1)
+        .into_tuple()
+        .one(db)
+        .await?;
+    if let Some(id) = first_kept {
+        due = due.add(webhook_event::Column::Id.lt(id));
+    }
     let batch = Query::select()
         .column(webhook_event::Column::Id)
         .from(webhook_event::Entity)
-        .cond_where(
-            Condition::all()
-                .add(settled)
-                .add(webhook_event::Column::ReceivedAt.lt(cutoff))
-                .add(webhook_event::Column::Id.not_in_subquery(queued)),
-        )
+        .cond_where(due)
         .order_by(webhook_event::Column::Id, sea_orm::Order::Asc)
         .limit(BATCH)
         .to_owned();
