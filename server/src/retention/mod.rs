@@ -5,7 +5,9 @@
 //!   ordering does not need the log, and the dedupe key only has to outlive HubSpot's retries (24 hours). Deleted
 //!   rather than redacted, because a redacted row would still grow the log for ever. Pending and dead events (an
 //!   admin may replay those) are never deleted, however old;
-//! - OAuth states and install tickets, and idempotency keys, whose `expires_at` has passed;
+//! - OAuth states and install tickets, and idempotency keys, whose `expires_at` has passed; a claim that lapsed
+//!   without a record (its create's outcome unknown) is kept a day from its claim, so a retry with the key still
+//!   looks the record up at HubSpot before creating;
 //! - health score history older than `HEALTH_HISTORY_DETAIL_DAYS` but the last change of each client per UTC day
 //!   (see [`history`]).
 //!
@@ -180,13 +182,16 @@ async fn expired_oauth_tickets(db: &DatabaseConnection, now: DateTime<Utc>) -> R
     .await
 }
 
-/// Only keys whose `expires_at` has passed: a pending or live key is the idempotency module's.
+/// Only keys whose `expires_at` has passed: a pending or live key is the idempotency module's. A lapsed claim with no
+/// record stays a day from its claim: its create may have reached HubSpot, and the key's retry looks for it first.
 async fn expired_idempotency_keys(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<u64, DbErr> {
     use idempotency_key::Column as C;
+    let settled = || Condition::any().add(C::HubspotId.is_not_null()).add(C::CreatedAt.lt(now - TimeDelta::days(1)));
     let batch = Query::select()
         .columns([C::PortalId, C::ObjectType, C::Key])
         .from(idempotency_key::Entity)
         .and_where(C::ExpiresAt.lt(now))
+        .cond_where(settled())
         .limit(BATCH)
         .to_owned();
     let key = Expr::tuple([Expr::col(C::PortalId), Expr::col(C::ObjectType), Expr::col(C::Key)]);
@@ -195,6 +200,7 @@ async fn expired_idempotency_keys(db: &DatabaseConnection, now: DateTime<Utc>) -
             .filter(key.clone().in_subquery(batch.clone()))
             // Checked again on the row itself: a key renewed since the subquery read it stays.
             .filter(C::ExpiresAt.lt(now))
+            .filter(settled())
             .exec(db)
     })
     .await

@@ -137,6 +137,12 @@ on_both!(expired_oauth_states_tickets_and_idempotency_keys_are_purged_and_live_o
         key(2, "live-pending", None, now() + TimeDelta::seconds(30)),
     ];
     idempotency_key::Entity::insert_many(keys).exec_without_returning(db).await.unwrap();
+    // A claim that lapsed minutes ago without a record: its create's outcome is unknown, so the key stays for its retry.
+    let lapsed = idempotency_key::ActiveModel {
+        created_at: Set(now() - TimeDelta::minutes(20)),
+        ..key(2, "lapsed-claim", None, now() - TimeDelta::minutes(5))
+    };
+    idempotency_key::Entity::insert(lapsed).exec_without_returning(db).await.unwrap();
 
     let deleted = Retention::new(db.clone(), POLICY).pass(now()).await.unwrap();
     assert_eq!((deleted.oauth_states, deleted.oauth_tickets, deleted.idempotency_keys), (1, 1, 2));
@@ -148,7 +154,7 @@ on_both!(expired_oauth_states_tickets_and_idempotency_keys_are_purged_and_live_o
     let mut kept: Vec<(i64, String)> =
         idempotency_key::Entity::find().all(db).await.unwrap().into_iter().map(|k| (k.portal_id, k.key)).collect();
     kept.sort();
-    assert_eq!(kept, [(1, "live".to_owned()), (2, "live-pending".to_owned())]);
+    assert_eq!(kept, [(1, "live".to_owned()), (2, "lapsed-claim".to_owned()), (2, "live-pending".to_owned())]);
 });
 
 fn change(portal: i64, subject: i64, overall: i32, at: DateTime<Utc>) -> health_score_history::ActiveModel {
