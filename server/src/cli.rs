@@ -89,9 +89,7 @@ pub enum OperationsAction {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
+    init_logs(cli.config.log_format_json);
     db::set_acquire_timeout(std::time::Duration::from_secs(cli.config.db_acquire_timeout_secs));
     match cli.command.unwrap_or(Command::Serve) {
         Command::Schema => {
@@ -108,6 +106,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys { action } => keys(&cli.config, action).await,
         Command::Operations { action } => operations(&cli.config, action).await,
         Command::Serve => serve(cli.config).await,
+    }
+}
+
+/// Log lines on standard output, as text or one JSON object a line (`LOG_FORMAT=json`), filtered by `RUST_LOG`.
+fn init_logs(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    if json {
+        // The request's id (its span) sits beside each line's own fields; the whole span list would repeat it.
+        logs.json().with_current_span(true).with_span_list(false).init();
+    } else {
+        logs.init();
     }
 }
 
@@ -281,7 +291,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     };
     let leases = crate::leases::Leases::for_database(&db, std::time::Duration::from_secs(config.lease_secs));
     tracing::info!(holder = leases.holder(), "this replica's name in the leases table");
-    let hubspot = upstream(&config, &db, redis.clone())?;
+    let hubspot = upstream(&config, &db, redis.clone())?
+        .map(|(client, credentials, oauth)| (client.with_sink(metrics.sink.clone()), credentials, oauth));
     let supervisor = match &hubspot {
         Some((client, credentials, _)) => {
             metrics.read_cache = client.cache_stats().clone();
@@ -391,7 +402,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .with_graphiql(config.graphiql.unwrap_or(config.bind.is_loopback()))
         .with_bounds(config.http.bounds())
         .with_rates(crate::http::rate::CallerRates::new(config.http.rate_limit_per_minute, redis.clone()))
-        .with_stopping(stopping.child());
+        .with_stopping(stopping.child())
+        .with_readiness(crate::readiness::Readiness { thresholds: config.readiness(), redis: redis.clone() });
     let addr = SocketAddr::new(config.bind, config.port);
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr} (BIND, PORT)"))?;
     let connections = budget.total(config.workers);

@@ -106,6 +106,24 @@ pub struct Config {
     #[arg(long, env = "DB_ACQUIRE_TIMEOUT_SECS", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
     pub db_acquire_timeout_secs: u64,
 
+    /// `/readyz` answers 503 while more webhook events than this wait to be applied; 0 turns the check off.
+    #[arg(long, env = "READY_MAX_WEBHOOK_BACKLOG", default_value_t = crate::readiness::Thresholds::DEFAULT.max_webhook_backlog)]
+    pub ready_max_webhook_backlog: u64,
+
+    /// `/readyz` answers 503 while the oldest event waiting to be applied was received longer ago than this; 0
+    /// turns the check off.
+    #[arg(long, env = "READY_MAX_WEBHOOK_LAG_SECS", default_value_t = crate::readiness::Thresholds::DEFAULT.max_webhook_lag_secs)]
+    pub ready_max_webhook_lag_secs: u64,
+
+    /// `fail`: `/readyz` answers 503 while a portal's sync is failing; `report` (the default): it names the portal
+    /// and kind but stays ready, since the mirror still answers reads and every replica shares the failure.
+    #[arg(long, env = "READY_SYNC_ERRORS", default_value = "report", value_parser = sync_errors)]
+    pub ready_sync_errors_fail: bool,
+
+    /// `text` (the default) or `json`: one JSON object per log line, for a log collector.
+    #[arg(long, env = "LOG_FORMAT", default_value = "text", value_parser = log_format)]
+    pub log_format_json: bool,
+
     /// `on`: every caller needs a credential (an API key). `off`: anyone who reaches the port is an admin of every
     /// portal; only on a loopback address, and logged at every start.
     #[arg(long, env = "AUTH", default_value = "on", value_parser = auth_mode)]
@@ -140,6 +158,15 @@ pub struct Config {
 }
 
 impl Config {
+    /// What `/readyz` tolerates.
+    pub fn readiness(&self) -> crate::readiness::Thresholds {
+        crate::readiness::Thresholds {
+            max_webhook_backlog: self.ready_max_webhook_backlog,
+            max_webhook_lag_secs: self.ready_max_webhook_lag_secs,
+            sync_errors_fail: self.ready_sync_errors_fail,
+        }
+    }
+
     /// `PUBLIC_URL` without a trailing slash, or `http://BIND:PORT`.
     pub fn public_url(&self) -> String {
         self.public_url
@@ -554,6 +581,22 @@ fn auth_mode(value: &str) -> Result<bool, String> {
 
 fn bind(value: &str) -> Result<IpAddr, String> {
     value.parse().map_err(|_| format!("BIND must be an IP address such as 127.0.0.1 or 0.0.0.0, got {value:?}"))
+}
+
+fn sync_errors(value: &str) -> Result<bool, String> {
+    match value {
+        "fail" => Ok(true),
+        "report" => Ok(false),
+        _ => Err(format!("READY_SYNC_ERRORS must be `fail` or `report`, not {value:?}")),
+    }
+}
+
+fn log_format(value: &str) -> Result<bool, String> {
+    match value {
+        "json" => Ok(true),
+        "text" => Ok(false),
+        _ => Err(format!("LOG_FORMAT must be `text` or `json`, not {value:?}")),
+    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod migrate;
 pub mod mirror;
 pub mod oauth;
 pub mod operations;
+pub mod readiness;
 pub mod reload;
 pub mod retention;
 pub mod shared_redis;

@@ -1,12 +1,34 @@
-//! Counters the gateway exposes at `/metrics` in Prometheus' text format.
+//! What the gateway counts and times, rendered at `/metrics` in Prometheus' text format by
+//! `metrics-exporter-prometheus`. Each gateway has a recorder of its own rather than the process-wide one, so the
+//! gateways a test process runs side by side never mix their numbers.
 
-use crate::{hubspot::cache::CacheStats, webhooks::WebhookStats};
 use std::sync::{
     Arc,
     atomic::{AtomicU64, Ordering},
 };
 
-#[derive(Clone, Default)]
+use metrics::counter;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+
+use crate::{hubspot::cache::CacheStats, webhooks::WebhookStats};
+
+/// Bounds of the duration histograms, in seconds: a mirror read takes milliseconds, a HubSpot call up to its timeout.
+const SECONDS_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+/// Where counts and durations go: a gateway's own recorder, or nowhere (a component built alone, as tests do).
+#[derive(Clone, Debug, Default)]
+pub struct Sink(Option<Arc<PrometheusRecorder>>);
+
+impl Sink {
+    /// Runs `record`, whose `metrics::counter!`, `gauge!` and `histogram!` reach this sink's recorder.
+    pub fn record(&self, record: impl FnOnce()) {
+        if let Some(recorder) = &self.0 {
+            metrics::with_local_recorder(recorder.as_ref(), record);
+        }
+    }
+}
+
+#[derive(Clone)]
 pub struct Metrics {
     pub graphql_requests: Arc<AtomicU64>,
     pub sql_statements: Arc<AtomicU64>,
@@ -17,24 +39,54 @@ pub struct Metrics {
     /// The upstream client's read cache.
     pub read_cache: CacheStats,
     pub webhooks: WebhookStats,
+    pub sink: Sink,
+    /// Renders what the sink recorded.
+    pub handle: PrometheusHandle,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(SECONDS_BUCKETS)
+            .expect("the duration buckets are not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        let sink = Sink(Some(Arc::new(recorder)));
+        Self {
+            graphql_requests: Arc::default(),
+            sql_statements: Arc::default(),
+            health_full_passes: Arc::default(),
+            retention_passes: Arc::default(),
+            read_cache: CacheStats::default(),
+            webhooks: WebhookStats::recorded_in(sink.clone()),
+            sink,
+            handle,
+        }
+    }
 }
 
 impl Metrics {
+    /// Everything recorded so far, the counters kept beside the recorder included.
     pub fn render(&self) -> String {
         let [hits, misses, upstream, redis_errors] = self.read_cache.snapshot();
-        format!(
-            "# TYPE gateway_graphql_requests_total counter\ngateway_graphql_requests_total {}\n\
-             # TYPE gateway_sql_statements_total counter\ngateway_sql_statements_total {}\n\
-             # TYPE gateway_health_full_passes_total counter\ngateway_health_full_passes_total {}\n\
-             # TYPE gateway_retention_passes_total counter\ngateway_retention_passes_total {}\n\
-             # TYPE gateway_read_cache_hits_total counter\ngateway_read_cache_hits_total {hits}\n\
-             # TYPE gateway_read_cache_misses_total counter\ngateway_read_cache_misses_total {misses}\n\
-             # TYPE gateway_read_cache_upstream_calls_total counter\ngateway_read_cache_upstream_calls_total {upstream}\n\
-             # TYPE gateway_read_cache_redis_errors_total counter\ngateway_read_cache_redis_errors_total {redis_errors}\n",
-            self.graphql_requests.load(Ordering::Relaxed),
-            self.sql_statements.load(Ordering::Relaxed),
-            self.health_full_passes.load(Ordering::Relaxed),
-            self.retention_passes.load(Ordering::Relaxed),
-        ) + &self.webhooks.render()
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        self.sink.record(|| {
+            counter!("gateway_graphql_requests_total").absolute(get(&self.graphql_requests));
+            counter!("gateway_sql_statements_total").absolute(get(&self.sql_statements));
+            counter!("gateway_health_full_passes_total").absolute(get(&self.health_full_passes));
+            counter!("gateway_retention_passes_total").absolute(get(&self.retention_passes));
+            counter!("gateway_read_cache_hits_total").absolute(hits);
+            counter!("gateway_read_cache_misses_total").absolute(misses);
+            counter!("gateway_read_cache_upstream_calls_total").absolute(upstream);
+            counter!("gateway_read_cache_redis_errors_total").absolute(redis_errors);
+            self.webhooks.publish();
+        });
+        self.handle.render()
     }
+}
+
+/// A caller-chosen or path-derived name made fit for a label: at most 64 characters of `[A-Za-z0-9_]`, so a label
+/// can neither break the exposition format nor grow without end.
+pub fn label(name: &str) -> String {
+    name.chars().take(64).map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
 }

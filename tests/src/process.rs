@@ -1,8 +1,10 @@
 //! The gateway's own binary, run by a test against a database and the simulator, and killed as a crash would kill it.
 
 use std::{
+    io::{BufRead, BufReader},
     path::PathBuf,
     process::{Child, Command, ExitStatus, Stdio},
+    sync::{Arc, Mutex},
 };
 
 use crate::{TestDb, sim::Running};
@@ -16,6 +18,28 @@ impl ServerProcess {
     /// checks (no GraphQL caller: no local key file is written into the test's folder); `env` adds or overrides
     /// variables.
     pub fn start(db: &TestDb, sim: &Running, port: u16, env: &[(&str, String)]) -> Self {
+        let mut command = Self::command(db, sim, port, env);
+        command.stdout(Stdio::null());
+        Self { child: command.spawn().expect("the gateway starts") }
+    }
+
+    /// Like [`ServerProcess::start`], with the lines it writes to its standard output (its log) collected.
+    pub fn start_logged(db: &TestDb, sim: &Running, port: u16, env: &[(&str, String)]) -> (Self, Logs) {
+        let mut command = Self::command(db, sim, port, env);
+        command.stdout(Stdio::piped());
+        let mut child = command.spawn().expect("the gateway starts");
+        let stdout = child.stdout.take().expect("its piped standard output");
+        let logs = Logs::default();
+        let kept = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                kept.0.lock().expect("the log lines").push(line);
+            }
+        });
+        (Self { child }, logs)
+    }
+
+    fn command(db: &TestDb, sim: &Running, port: u16, env: &[(&str, String)]) -> Command {
         let binary = server_binary();
         assert!(binary.exists(), "{} is missing: cargo build --workspace builds it", binary.display());
         let mut command = Command::new(binary);
@@ -28,12 +52,11 @@ impl ServerProcess {
             .env("HUBSPOT_ACCESS_TOKEN", sim.token())
             .env("HUBSPOT_RATE_LIMIT", "100000")
             .env("AUTH", "off")
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::null());
+            .env("RUST_LOG", "error");
         for (name, value) in env {
             command.env(name, value);
         }
-        Self { child: command.spawn().expect("the gateway starts") }
+        command
     }
 
     /// The process id (a replica's holder id in the `leases` table contains it).
@@ -68,6 +91,16 @@ impl ServerProcess {
         })
         .await;
         status.expect("exited")
+    }
+}
+
+/// The lines a gateway started with [`ServerProcess::start_logged`] has written so far.
+#[derive(Clone, Debug, Default)]
+pub struct Logs(Arc<Mutex<Vec<String>>>);
+
+impl Logs {
+    pub fn lines(&self) -> Vec<String> {
+        self.0.lock().expect("the log lines").clone()
     }
 }
 

@@ -98,6 +98,15 @@ impl CredentialSubscriptions {
         };
         schema::slots::SubscriptionSlots::new(bounds.subscriptions_per_connection, shared, per_credential)
     }
+
+    /// Subscriptions open in this process, over every credential: the slots taken from each one's share.
+    pub fn open(&self, bounds: &HttpBounds) -> usize {
+        let Ok(credentials) = self.0.lock() else { return 0 };
+        credentials
+            .values()
+            .map(|slots| bounds.subscriptions_per_credential.saturating_sub(slots.available_permits()))
+            .sum()
+    }
 }
 
 /// Requests in flight in this process, shared by the HTTP workers.

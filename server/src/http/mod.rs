@@ -1,11 +1,13 @@
 //! The HTTP surface: GraphQL (POST), subscriptions (WebSocket) and GraphiQL (GET) at `/graphql`, the OAuth install, HubSpot's webhooks,
-//! `/healthz`, `/metrics`.
+//! the probes (`/livez`, `/readyz`, `/healthz`) and `/metrics`; every request gets an id and an access line.
 
+pub mod access;
 pub mod bounds;
 mod graphql;
 mod install;
 mod oauth;
 mod portal;
+mod probes;
 pub mod rate;
 mod respond;
 mod socket;
@@ -14,8 +16,13 @@ pub mod workers;
 
 use std::sync::Arc;
 
-use axum::{Router, extract::State, http::StatusCode, routing::get};
+use axum::{
+    Router,
+    http::{HeaderName, StatusCode},
+    routing::get,
+};
 use sea_orm::DatabaseConnection;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::{metrics::Metrics, operations::Operations};
 pub use portal::Portals;
@@ -52,6 +59,8 @@ pub struct AppState {
     pub operations: Operations,
     /// The HTTP side's stop: open connections finish their requests and close, sockets say they are going away.
     pub stopping: crate::stopping::Stopping,
+    /// What `/readyz` checks besides the database, and its thresholds.
+    pub readiness: Arc<crate::readiness::Readiness>,
 }
 
 impl AppState {
@@ -76,6 +85,7 @@ impl AppState {
             rates: Arc::new(rate::CallerRates::new(rate::DEFAULT_PER_MINUTE, None)),
             operations,
             stopping: crate::stopping::Stopping::default(),
+            readiness: Arc::default(),
         })
     }
 
@@ -119,6 +129,10 @@ impl AppState {
         Self { stopping, ..self }
     }
 
+    pub fn with_readiness(self, readiness: crate::readiness::Readiness) -> Self {
+        Self { readiness: Arc::new(readiness), ..self }
+    }
+
     pub fn with_webhooks(self, webhooks: Option<crate::webhooks::Receiver>) -> Self {
         Self { webhooks: webhooks.map(Arc::new), ..self }
     }
@@ -139,8 +153,10 @@ pub fn app(state: AppState) -> Router {
         .route("/oauth/hubspot/callback", get(install::callback))
         .route("/oauth/hubspot/disconnect/{portal}", axum::routing::post(oauth::disconnect))
         .route("/webhooks/hubspot", axum::routing::post(webhooks::receive))
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
+        .route("/livez", get(probes::livez))
+        .route("/readyz", get(probes::readyz))
+        .route("/healthz", get(probes::healthz))
+        .route("/metrics", get(probes::metrics))
         .layer(axum::middleware::from_fn_with_state(state.in_flight.clone(), bounds::admit))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -150,27 +166,12 @@ pub fn app(state: AppState) -> Router {
         Some(cors) => router.layer(cors),
         None => router,
     };
-    router.layer(tower_http::trace::TraceLayer::new_for_http()).with_state(state)
-}
-
-/// Up when the database answers.
-async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    match state.db.ping().await {
-        Ok(()) => (StatusCode::OK, "ok"),
-        Err(err) => {
-            tracing::error!(error = %err, "health check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
-        }
-    }
-}
-
-async fn metrics(State(state): State<AppState>) -> String {
-    // Requests in flight count this one too.
-    let in_flight = state.bounds.max_in_flight.saturating_sub(state.in_flight.0.available_permits());
-    let sockets = state.stopping.still_running().get("websocket").copied().unwrap_or_default();
-    state.metrics.render()
-        + &format!(
-            "# TYPE gateway_http_requests_in_flight gauge\ngateway_http_requests_in_flight {in_flight}\n\
-             # TYPE gateway_websockets_open gauge\ngateway_websockets_open {sockets}\n"
-        )
+    // Outermost first: the id is set (kept when the caller sent one), copied into the answer, then the request is
+    // timed and logged, so refusals by the bounds above are logged too.
+    let request_id = HeaderName::from_static(access::REQUEST_ID);
+    router
+        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), access::observe))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
 }

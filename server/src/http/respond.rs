@@ -10,6 +10,8 @@ use axum::{
 };
 use serde_json::json;
 
+use super::access::ErrorCodes;
+
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
 /// The code of an error that a retry later may fix (the database is down): its answer is 503 with `Retry-After`.
@@ -74,7 +76,18 @@ pub fn refusal(status: StatusCode, errors: Vec<ServerError>, media: Media) -> Re
     let body = json!({ "errors": errors }).to_string();
     let mut response = (status, body).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, media.content_type());
+    response.extensions_mut().insert(codes(&errors));
     response
+}
+
+/// Each error's `code` extension, for the error counter; an error without one (a document that does not parse or
+/// validate) counts as `GRAPHQL_VALIDATION_FAILED`.
+fn codes(errors: &[ServerError]) -> ErrorCodes {
+    let code = |e: &ServerError| match e.extensions.as_ref().and_then(|x| x.get("code")) {
+        Some(async_graphql::Value::String(code)) => crate::metrics::label(code),
+        _ => "GRAPHQL_VALIDATION_FAILED".to_owned(),
+    };
+    ErrorCodes(errors.iter().map(code).collect())
 }
 
 /// Errors raised before execution: 400 for `graphql-response+json`, 200 for `application/json`.
@@ -118,5 +131,6 @@ pub fn answer(response: async_graphql::Response, media: Media) -> Response {
     headers.insert(header::CONTENT_TYPE, media.content_type());
     let mut out = (StatusCode::OK, body).into_response();
     out.headers_mut().extend(headers);
+    out.extensions_mut().insert(codes(&response.errors));
     out
 }

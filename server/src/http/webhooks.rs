@@ -33,8 +33,12 @@ pub async fn receive(
     match receiver.accept(&state.db, stats, method.as_str(), path, signed_headers(&headers), &body).await {
         Ok(appended) => Json(json!({ "stored": appended.stored, "duplicates": appended.duplicates })).into_response(),
         Err(NotAccepted::Storage(db)) => {
-            // The database's text stays in our log: the answer names the request, so the two can be matched.
-            let request_id = format!("{:016x}", rand::random::<u64>());
+            // The database's text stays in our log: the answer names the request (its `x-request-id`), so the two
+            // can be matched.
+            let request_id = headers
+                .get(super::access::REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .map_or_else(|| format!("{:016x}", rand::random::<u64>()), str::to_owned);
             tracing::error!(%request_id, error = %db, "webhook delivery not stored; HubSpot will retry");
             let message = "the delivery could not be stored; nothing was kept, retry later";
             let body = json!({ "status": "error", "message": message, "requestId": request_id });

@@ -16,7 +16,7 @@ use super::{
     error::HubSpotError,
     limiter::{Budget, Limiter},
 };
-use crate::shared_redis::SharedRedis;
+use crate::{metrics::Sink, shared_redis::SharedRedis};
 
 /// Where a portal's bearer token comes from: a private app's fixed token, or OAuth tokens that refresh.
 pub trait TokenSource: Send + Sync {
@@ -158,6 +158,8 @@ pub struct HubSpot {
     cache: ReadCache,
     circuits: Circuits,
     tokens: Arc<dyn TokenSource>,
+    /// Where each call's endpoint, outcome and duration are recorded.
+    sink: Sink,
 }
 
 impl HubSpot {
@@ -175,7 +177,12 @@ impl HubSpot {
         );
         let cache = ReadCache::new(settings.cache_ttl, settings.redis.clone(), CACHE_CAPACITY);
         let circuits = Circuits::new(settings.circuit);
-        Self { http, settings, limiter, cache, circuits, tokens }
+        Self { http, settings, limiter, cache, circuits, tokens, sink: Sink::default() }
+    }
+
+    /// The same client, recording its calls in `sink`.
+    pub fn with_sink(self, sink: Sink) -> Self {
+        Self { sink, ..self }
     }
 
     /// A client for HubSpot's OAuth endpoints, which take no bearer token.
@@ -282,17 +289,36 @@ impl HubSpot {
         if let Some(body) = &call.body {
             request = request.json(body);
         }
+        let started = std::time::Instant::now();
         let response = request.send().await;
         self.limiter.settle(portal, call.budget(), slot).await;
-        let response = response.map_err(HubSpotError::transport)?;
+        let response = response.map_err(|err| {
+            self.record(call, "error", started.elapsed());
+            HubSpotError::transport(err)
+        })?;
         self.observe(portal, response.headers()).await;
+        let status = response.status().as_u16();
         let outcome = read(response).await;
+        self.record(call, &status.to_string(), started.elapsed());
         if let Err(err) = &outcome
             && err.status == Some(429)
         {
             self.limiter.exhausted(portal, err.retry_after.unwrap_or(Duration::from_secs(1))).await;
         }
         outcome
+    }
+
+    /// One attempt's endpoint (ids left out), status (`error` without an answer) and duration; 429s counted apart.
+    fn record(&self, call: &Call, status: &str, took: Duration) {
+        let endpoint = endpoint(&call.path);
+        let method = call.method.as_str().to_owned();
+        self.sink.record(|| {
+            let labels = [("method", method), ("endpoint", endpoint), ("status", status.to_owned())];
+            metrics::histogram!("gateway_hubspot_call_duration_seconds", &labels).record(took.as_secs_f64());
+            if status == "429" {
+                metrics::counter!("gateway_hubspot_rate_limited_total", &labels[..2]).increment(1);
+            }
+        });
     }
 
     async fn observe(&self, portal: i64, headers: &HeaderMap) {
@@ -303,6 +329,26 @@ impl HubSpot {
             self.limiter.observe(portal, max, interval, remaining).await;
         }
     }
+}
+
+/// A call's path as a label, with few values and no secrets: no query; a token (after `access-tokens/` or
+/// `refresh-tokens/`) written `{token}`; any other segment but a version (`v3`) or a plain name of lowercase letters,
+/// `_` and `-` (`contacts`, `batch`) written `{id}`: record ids, object type ids, fully qualified names.
+fn endpoint(path: &str) -> String {
+    let path = path.split('?').next().unwrap_or_default();
+    let mut previous = "";
+    let mut labelled = Vec::new();
+    for segment in path.split('/') {
+        let version = segment.len() > 1 && segment.starts_with('v') && segment[1..].bytes().all(|b| b.is_ascii_digit());
+        let plain = segment.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'-');
+        labelled.push(match () {
+            () if matches!(previous, "access-tokens" | "refresh-tokens") => "{token}",
+            () if version || plain => segment,
+            () => "{id}",
+        });
+        previous = segment;
+    }
+    labelled.join("/")
 }
 
 /// An answer's JSON (`null` when empty), or HubSpot's error.
@@ -326,4 +372,15 @@ fn header(headers: &HeaderMap, name: &str) -> Option<u64> {
 /// The read cache's key of one record's answer.
 fn record_key(portal: i64, record: &str) -> String {
     format!("record:{portal}:{record}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn endpoints_keep_no_ids_and_no_tokens() {
+        assert_eq!(super::endpoint("/crm/v3/objects/contacts/1001?archived=false"), "/crm/v3/objects/contacts/{id}");
+        assert_eq!(super::endpoint("/crm/v3/objects/2-1234/batch/read"), "/crm/v3/objects/{id}/batch/read");
+        assert_eq!(super::endpoint("/oauth/v1/access-tokens/abcdef"), "/oauth/v1/access-tokens/{token}");
+        assert_eq!(super::endpoint("/crm/v3/objects/p_machines"), "/crm/v3/objects/p_machines");
+    }
 }

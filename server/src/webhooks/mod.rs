@@ -12,7 +12,10 @@ use std::sync::{
     atomic::{AtomicU64, Ordering},
 };
 
+use metrics::counter;
 use sea_orm::DatabaseConnection;
+
+use crate::metrics::Sink;
 
 pub use self::log::Appended;
 
@@ -114,13 +117,18 @@ pub struct WebhookStats {
     pub dead: Arc<AtomicU64>,
     /// Events stored inert at receipt, per [`screen::Inert::ALL`].
     inert: Arc<[AtomicU64; screen::Inert::ALL.len()]>,
-    /// Receipt to applied, summed over applied events, in milliseconds (with `applied`, the mean lag).
-    pub lag_ms_sum: Arc<AtomicU64>,
     /// Told of each stored delivery, so this process's applier starts at once instead of at its next poll.
     pub arrivals: Arc<tokio::sync::Notify>,
+    /// Where each applied event's receipt-to-applied lag is recorded.
+    sink: Sink,
 }
 
 impl WebhookStats {
+    /// Counters whose lags go to `sink`.
+    pub fn recorded_in(sink: Sink) -> Self {
+        Self { sink, ..Self::default() }
+    }
+
     pub fn refused(&self, reason: Refusal) -> u64 {
         self.refused[reason as usize].load(Ordering::Relaxed)
     }
@@ -141,7 +149,8 @@ impl WebhookStats {
 
     fn count_applied(&self, lag: chrono::TimeDelta) {
         self.applied.fetch_add(1, Ordering::Relaxed);
-        self.lag_ms_sum.fetch_add(lag.num_milliseconds().max(0) as u64, Ordering::Relaxed);
+        let seconds = lag.num_milliseconds().max(0) as f64 / 1000.0;
+        self.sink.record(|| metrics::histogram!("gateway_webhook_apply_lag_seconds").record(seconds));
     }
 
     fn count_dead(&self) {
@@ -152,42 +161,21 @@ impl WebhookStats {
         self.refused[reason as usize].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Prometheus' text format.
-    pub fn render(&self) -> String {
+    /// The counters, into the recorder a [`Sink::record`] runs with (each reason listed, zeros too).
+    pub fn publish(&self) {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let mut out = format!(
-            "# TYPE gateway_webhook_events_received_total counter\ngateway_webhook_events_received_total {}\n\
-             # TYPE gateway_webhook_events_duplicate_total counter\ngateway_webhook_events_duplicate_total {}\n\
-             # TYPE gateway_webhook_events_unknown_total counter\ngateway_webhook_events_unknown_total {}\n\
-             # TYPE gateway_webhook_events_applied_total counter\ngateway_webhook_events_applied_total {}\n\
-             # TYPE gateway_webhook_events_dead_total counter\ngateway_webhook_events_dead_total {}\n\
-             # TYPE gateway_webhook_apply_lag_seconds summary\ngateway_webhook_apply_lag_seconds_sum {}\n\
-             gateway_webhook_apply_lag_seconds_count {}\n\
-             # TYPE gateway_webhook_deliveries_refused_total counter\n",
-            get(&self.received),
-            get(&self.duplicates),
-            get(&self.unknown),
-            get(&self.applied),
-            get(&self.dead),
-            get(&self.lag_ms_sum) as f64 / 1000.0,
-            get(&self.applied),
-        );
+        counter!("gateway_webhook_events_received_total").absolute(get(&self.received));
+        counter!("gateway_webhook_events_duplicate_total").absolute(get(&self.duplicates));
+        counter!("gateway_webhook_events_unknown_total").absolute(get(&self.unknown));
+        counter!("gateway_webhook_events_applied_total").absolute(get(&self.applied));
+        counter!("gateway_webhook_events_dead_total").absolute(get(&self.dead));
         for reason in Refusal::ALL {
-            out.push_str(&format!(
-                "gateway_webhook_deliveries_refused_total{{reason=\"{}\"}} {}\n",
-                reason.label(),
-                self.refused(reason)
-            ));
+            counter!("gateway_webhook_deliveries_refused_total", "reason" => reason.label())
+                .absolute(self.refused(reason));
         }
-        out.push_str("# TYPE gateway_webhook_events_inert_total counter\n");
         for why in screen::Inert::ALL {
-            out.push_str(&format!(
-                "gateway_webhook_events_inert_total{{reason=\"{}\"}} {}\n",
-                why.label(),
-                self.inert(why)
-            ));
+            counter!("gateway_webhook_events_inert_total", "reason" => why.label()).absolute(self.inert(why));
         }
-        out
     }
 }
 

@@ -42,6 +42,7 @@ mod replicas;
 mod retention;
 mod schema_sdl;
 mod search_index;
+mod signals;
 mod simulator;
 mod simulator_custom_objects;
 mod simulator_labels;
