@@ -2,17 +2,20 @@
 //! exporter (latency per GraphQL operation, errors by code, HubSpot calls), a request id on every answer, and an
 //! access line per request in JSON logs (`LOG_FORMAT=json`).
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     body::{Body, to_bytes},
     http::{Request, StatusCode, header},
 };
-use entities::webhook_queue;
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, EntityTrait, PaginatorTrait};
+use entities::{sync_state, webhook_queue};
+use sea_orm::{
+    ActiveValue::Set, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, EntityTrait, PaginatorTrait,
+};
 use serde_json::{Value, json};
 use server::{
     http::AppState,
+    hubspot::{Call, ClientSettings, HubSpot, PrivateApp},
     metrics::Metrics,
     readiness::{Readiness, Thresholds},
     webhooks::{event::parse_batch, log},
@@ -20,7 +23,8 @@ use server::{
 use tests::{
     Backend, Mirror, TestDb, on_both,
     process::ServerProcess,
-    sim::{Running, SimConfig},
+    redis_server::{isolated, redis_url},
+    sim::{Running, SimConfig, limits::Chaos},
     small_spec, wait_for,
 };
 use tower::ServiceExt;
@@ -249,4 +253,80 @@ async fn the_binary_logs_json_access_lines_and_counts_its_hubspot_calls() {
         .unwrap_or_else(|| panic!("no HubSpot call counted: {text}"));
     assert!(call.contains("endpoint=\"/crm/"), "{call}");
     assert!(!call.contains(&PORTAL.to_string()), "ids stay out of the endpoint label: {call}");
+}
+
+#[tokio::test]
+async fn readyz_names_an_unreachable_redis() {
+    let db = TestDb::migrated(Backend::Sqlite).await;
+    let state = AppState::new(db.db.clone(), Metrics::default()).await.unwrap();
+    let with_redis = |redis| Readiness { thresholds: Thresholds::DEFAULT, redis: Some(redis) };
+
+    let up = server::http::app(state.clone().with_readiness(with_redis(isolated(&redis_url()))));
+    let (status, body) = ready(&up).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["checks"]["redis"], json!({ "ok": true, "configured": true }));
+
+    // Nothing listens on port 1.
+    let down = server::http::app(state.with_readiness(with_redis(isolated("redis://127.0.0.1:1"))));
+    let (status, body) = ready(&down).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["failing"], json!(["redis"]), "{body}");
+    assert_eq!(body["checks"]["redis"]["ok"], false);
+    assert!(!body.to_string().contains("127.0.0.1"), "Redis' own text stays in the log: {body}");
+}
+
+on_both!(a_failing_sync_is_reported_and_fails_readiness_only_when_asked, |backend: Backend| async move {
+    let db = TestDb::migrated(backend).await;
+    let state = AppState::new(db.db.clone(), Metrics::default()).await.unwrap();
+    let failed = sync_state::ActiveModel {
+        portal_id: Set(4242),
+        object_type: Set("contact".to_owned()),
+        backfill_cursor: Set(None),
+        backfill_done: Set(false),
+        reconcile_cursor: Set(None),
+        objects_synced: Set(0),
+        last_error: Set(Some("HubSpot answered 401: token sk-secret expired".to_owned())),
+        updated_at: Set(chrono::Utc::now()),
+        refreshed_at: Set(None),
+        fingerprint: Set(None),
+        missing_scopes: Set(None),
+    };
+    sync_state::Entity::insert(failed).exec(&db.db).await.unwrap();
+    let failing = json!([{ "portal": 4242, "kind": "contact" }]);
+
+    let reporting = server::http::app(state.clone());
+    let (status, body) = ready(&reporting).await;
+    assert_eq!(status, StatusCode::OK, "READY_SYNC_ERRORS=report: {body}");
+    assert_eq!(body["checks"]["sync"]["failing"], failing);
+    assert!(!body.to_string().contains("sk-secret"), "the error's text is for syncStatus, not this public body");
+
+    let strict = Readiness { thresholds: Thresholds { sync_errors_fail: true, ..Thresholds::DEFAULT }, redis: None };
+    let failing_app = server::http::app(state.with_readiness(strict));
+    let (status, body) = ready(&failing_app).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["failing"], json!(["sync"]), "{body}");
+    assert_eq!(body["checks"]["sync"]["failing"], failing);
+});
+
+#[tokio::test]
+async fn hubspot_calls_are_timed_by_endpoint_and_their_429s_counted() {
+    const PORTAL: i64 = 100_003;
+    let sim = Running::start(SimConfig { portals: vec![small_spec(PORTAL)], ..SimConfig::default() }).await.unwrap();
+    let metrics = Metrics::default();
+    let settings = ClientSettings {
+        base_url: sim.base_url(),
+        min_backoff: Duration::from_millis(10),
+        ..ClientSettings::default()
+    };
+    let hubspot = HubSpot::new(settings, Arc::new(PrivateApp(sim.token().to_owned()))).with_sink(metrics.sink.clone());
+    sim.sim.set_chaos(Chaos { throttle_next: 1, ..Chaos::default() });
+
+    hubspot.send(PORTAL, Call::get("/crm/v3/owners?limit=3")).await.unwrap();
+    let text = metrics.render();
+    let labels = "method=\"GET\",endpoint=\"/crm/v3/owners\"";
+    assert!(text.contains(&format!("gateway_hubspot_rate_limited_total{{{labels}}} 1\n")), "{text}");
+    for status in ["429", "200"] {
+        let line = format!("gateway_hubspot_call_duration_seconds_count{{{labels},status=\"{status}\"}} 1\n");
+        assert!(text.contains(&line), "{line} in {text}");
+    }
 }
