@@ -2,9 +2,12 @@
 //! `metrics-exporter-prometheus`. Each gateway has a recorder of its own rather than the process-wide one, so the
 //! gateways a test process runs side by side never mix their numbers.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicU64, Ordering},
+use std::{
+    collections::HashSet,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use metrics::counter;
@@ -14,6 +17,10 @@ use crate::{hubspot::cache::CacheStats, webhooks::WebhookStats};
 
 /// Bounds of the duration histograms, in seconds: a mirror read takes milliseconds, a HubSpot call up to its timeout.
 const SECONDS_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+/// Operation names a gateway times apart; later new names count as `other`, so callers naming operations at will
+/// cannot grow the histograms without end.
+pub const MAX_OPERATIONS: usize = 500;
 
 /// Where counts and durations go: a gateway's own recorder, or nowhere (a component built alone, as tests do).
 #[derive(Clone, Debug, Default)]
@@ -40,6 +47,8 @@ pub struct Metrics {
     pub read_cache: CacheStats,
     pub webhooks: WebhookStats,
     pub sink: Sink,
+    /// The operation names timed so far (at most [`MAX_OPERATIONS`]).
+    pub operations: Arc<Mutex<HashSet<String>>>,
     /// Renders what the sink recorded.
     pub handle: PrometheusHandle,
 }
@@ -60,12 +69,23 @@ impl Default for Metrics {
             read_cache: CacheStats::default(),
             webhooks: WebhookStats::recorded_in(sink.clone()),
             sink,
+            operations: Arc::default(),
             handle,
         }
     }
 }
 
 impl Metrics {
+    /// `name` as the `operation` label: itself while fewer than [`MAX_OPERATIONS`] names are known, else `other`.
+    pub fn operation_label(&self, name: &str) -> String {
+        let Ok(mut known) = self.operations.lock() else { return "other".to_owned() };
+        if known.contains(name) || (known.len() < MAX_OPERATIONS && known.insert(name.to_owned())) {
+            name.to_owned()
+        } else {
+            "other".to_owned()
+        }
+    }
+
     /// Everything recorded so far, the counters kept beside the recorder included.
     pub fn render(&self) -> String {
         let [hits, misses, upstream, redis_errors] = self.read_cache.snapshot();
@@ -89,4 +109,19 @@ impl Metrics {
 /// can neither break the exposition format nor grow without end.
 pub fn label(name: &str) -> String {
     name.chars().take(64).map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_OPERATIONS, Metrics};
+
+    #[test]
+    fn operation_names_past_the_cap_count_as_other() {
+        let metrics = Metrics::default();
+        for n in 0..MAX_OPERATIONS {
+            assert_eq!(metrics.operation_label(&format!("Op{n}")), format!("Op{n}"));
+        }
+        assert_eq!(metrics.operation_label("OneMore"), "other");
+        assert_eq!(metrics.operation_label("Op7"), "Op7", "a known name keeps its label");
+    }
 }

@@ -37,7 +37,7 @@ pub async fn observe(State(metrics): State<Metrics>, request: Request, next: Nex
     let codes = response.extensions().get::<ErrorCodes>().map(|c| c.0.as_slice()).unwrap_or_default();
     metrics.sink.record(|| {
         if let Some(operation) = operation {
-            let operation = operation.to_owned();
+            let operation = metrics.operation_label(operation);
             histogram!("gateway_graphql_request_duration_seconds", "operation" => operation).record(took.as_secs_f64());
         }
         for code in codes {
