@@ -227,6 +227,7 @@ pub mod gateway;
 pub mod load;
 pub mod process;
 pub mod redis_server;
+pub mod remote;
 pub mod sim;
 pub mod subscriber;
 

@@ -1,7 +1,13 @@
 //! Fan-out of score changes and of insights raised or resolved to subscribers: in process, or through Redis pub/sub
 //! when replicas share a Redis, so a subscriber on any replica hears the changes every replica makes.
 
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use futures::{StreamExt, stream::BoxStream};
 use schema::feed::{Change, Feed};
@@ -16,12 +22,14 @@ const CAPACITY: usize = 4096;
 pub struct Notifier {
     local: broadcast::Sender<Change>,
     redis: Option<(SharedRedis, String)>,
+    /// The relay is subscribed to the channel, so what this process publishes comes back to its subscribers.
+    relaying: Arc<AtomicBool>,
 }
 
 impl Notifier {
     /// Subscribers of this process hear the changes this process makes.
     pub fn in_process() -> Self {
-        Self { local: broadcast::channel(CAPACITY).0, redis: None }
+        Self { local: broadcast::channel(CAPACITY).0, redis: None, relaying: Arc::default() }
     }
 
     /// Changes go to Redis at `url`; what arrives on the channel, from any replica, goes to this process's
@@ -29,19 +37,28 @@ impl Notifier {
     pub fn through_redis(url: &str, shared: SharedRedis) -> redis::RedisResult<Self> {
         let client = redis::Client::open(url)?;
         let channel = shared.key("health-changes");
-        let notifier = Self { local: broadcast::channel(CAPACITY).0, redis: Some((shared, channel.clone())) };
-        tokio::spawn(relay(client, channel, notifier.local.clone()));
+        let notifier = Self {
+            local: broadcast::channel(CAPACITY).0,
+            redis: Some((shared, channel.clone())),
+            relaying: Arc::default(),
+        };
+        tokio::spawn(relay(client, channel, notifier.local.clone(), notifier.relaying.clone()));
         Ok(notifier)
     }
 
     pub async fn publish(&self, changes: &[Change]) {
         for change in changes {
             if let Some((shared, channel)) = &self.redis {
+                // Read before publishing: a relay subscribed by then hears the change.
+                let relaying = self.relaying.load(Ordering::SeqCst);
                 let text = serde_json::to_string(change).expect("a change serialises");
-                let sent: redis::RedisResult<i64> =
-                    redis::cmd("PUBLISH").arg(channel).arg(text).query_async(&mut shared.conn()).await;
+                let publish =
+                    async |mut conn| redis::cmd("PUBLISH").arg(channel).arg(text).query_async(&mut conn).await;
+                let sent: redis::RedisResult<i64> = shared.run(publish).await;
                 match sent {
-                    Ok(_) => continue,
+                    Ok(_) if relaying => continue,
+                    // Redis is back and the relay not yet subscribed again: published, but not to us.
+                    Ok(_) => {}
                     // Redis is down: this replica's subscribers still hear it.
                     Err(err) => tracing::warn!(error = %err, "publishing a change to Redis failed"),
                 }
@@ -53,11 +70,12 @@ impl Notifier {
 }
 
 /// Relays the channel to local subscribers for ever, reconnecting after Redis goes away.
-async fn relay(client: redis::Client, channel: String, local: broadcast::Sender<Change>) {
+async fn relay(client: redis::Client, channel: String, local: broadcast::Sender<Change>, relaying: Arc<AtomicBool>) {
     loop {
         match client.get_async_pubsub().await {
             Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
                 Ok(()) => {
+                    relaying.store(true, Ordering::SeqCst);
                     let mut messages = pubsub.on_message();
                     while let Some(message) = messages.next().await {
                         let Ok(text) = message.get_payload::<String>() else { continue };
@@ -68,6 +86,7 @@ async fn relay(client: redis::Client, channel: String, local: broadcast::Sender<
                             Err(err) => tracing::warn!(error = %err, "an unreadable change on Redis"),
                         }
                     }
+                    relaying.store(false, Ordering::SeqCst);
                     tracing::warn!("the Redis subscription for changes ended; reconnecting");
                 }
                 Err(err) => tracing::warn!(error = %err, "subscribing to changes on Redis failed"),

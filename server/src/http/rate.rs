@@ -58,10 +58,9 @@ impl CallerRates {
         let interval = 60_000 / u64::from(self.per_minute.get());
         let tolerance = interval * (u64::from(self.per_minute.get()) - 1);
         // The connection's own short timeouts bound the wait (see `SharedRedis::lazy`).
-        TAKE.key(redis.key(&format!("rate:{caller}")))
-            .arg(interval.max(1))
-            .arg(tolerance)
-            .invoke_async(&mut redis.conn())
+        let cell = redis.key(&format!("rate:{caller}"));
+        redis
+            .run(async |mut conn| TAKE.key(cell).arg(interval.max(1)).arg(tolerance).invoke_async(&mut conn).await)
             .await
     }
 }

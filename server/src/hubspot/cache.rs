@@ -97,7 +97,8 @@ impl ReadCache {
     /// The cached answer under `key`, or `fetch`'s, stored for next time.
     pub async fn get_or_fetch(&self, key: String, fetch: BoxFuture<'static, Result<Value, HubSpotError>>) -> Answer {
         if let Some(redis) = &self.redis {
-            match redis.conn().get::<_, Option<Vec<u8>>>(redis.key(&key)).await {
+            let cached = redis.run(async |mut conn| conn.get::<_, Option<Vec<u8>>>(redis.key(&key)).await).await;
+            match cached {
                 Ok(Some(bytes)) => {
                     if let Ok(value) = serde_json::from_slice(&bytes) {
                         CacheStats::count(&self.stats.hits);
@@ -117,7 +118,8 @@ impl ReadCache {
                 async move {
                     let bytes = serde_json::to_vec(&*value).expect("a JSON value serialises");
                     let seconds = cache.lifetime.of(&value).as_secs().max(1);
-                    let stored: redis::RedisResult<()> = redis.conn().set_ex(redis.key(&key), bytes, seconds).await;
+                    let stored: redis::RedisResult<()> =
+                        redis.run(async |mut conn| conn.set_ex(redis.key(&key), bytes, seconds).await).await;
                     if let Err(err) = stored {
                         CacheStats::count(&cache.stats.redis_errors);
                         tracing::warn!(error = %err, "read cache: could not store in Redis, keeping it in process");
@@ -177,6 +179,7 @@ impl ReadCache {
     /// Drops the answer under `key`, after a write changed what HubSpot would answer.
     pub async fn forget(&self, key: &str) {
         self.local.invalidate(key).await;
+        // Tried even while Redis is skipped: an entry left behind would answer what the write changed.
         if let Some(redis) = &self.redis
             && let Err(err) = redis.conn().del::<_, ()>(redis.key(key)).await
         {

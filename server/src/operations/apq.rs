@@ -41,7 +41,7 @@ impl QueryCache {
         }
         let redis = self.redis.as_ref()?;
         // The connection's own short timeouts bound the wait (see `SharedRedis::lazy`).
-        let text: Option<String> = match redis.conn().get(Self::key(redis, hash)).await {
+        let text: Option<String> = match redis.run(async |mut conn| conn.get(Self::key(redis, hash)).await).await {
             Ok(text) => text,
             Err(err) => {
                 tracing::debug!(error = %err, "Redis persisted queries unavailable; looking in process only");
@@ -59,7 +59,7 @@ impl QueryCache {
     pub async fn insert(&self, hash: String, text: Arc<str>) {
         if let Some(redis) = &self.redis {
             let stored: redis::RedisResult<()> =
-                redis.conn().set_ex(Self::key(redis, &hash), &*text, TTL.as_secs()).await;
+                redis.run(async |mut conn| conn.set_ex(Self::key(redis, &hash), &*text, TTL.as_secs()).await).await;
             if let Err(err) = stored {
                 tracing::debug!(error = %err, "Redis persisted queries unavailable; keeping the query in process");
             }

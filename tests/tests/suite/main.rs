@@ -38,6 +38,7 @@ mod python_client;
 mod read_cache;
 mod read_columns;
 mod reconcile;
+mod redis_outage;
 mod replicas;
 mod retention;
 mod schema_sdl;

@@ -104,19 +104,16 @@ impl SharedBudget {
     ) -> redis::RedisResult<Result<String, Duration>> {
         let member = Self::member();
         let searches = if budget == Budget::Search { searches_per_second } else { 0 };
-        let wait: u64 = TAKE
-            .key(&self.keys(portal))
-            .arg(max)
-            .arg(span.as_millis() as u64)
-            .arg(searches)
-            .arg(&member)
-            .invoke_async(&mut self.redis.conn())
-            .await?;
+        let mut take = TAKE.key(&self.keys(portal));
+        take.arg(max).arg(span.as_millis() as u64).arg(searches).arg(&member);
+        let wait: u64 = self.redis.run(async |mut conn| take.invoke_async(&mut conn).await).await?;
         Ok(if wait == 0 { Ok(member) } else { Err(Duration::from_millis(wait)) })
     }
 
     pub async fn settle(&self, portal: i64, member: &str) -> redis::RedisResult<()> {
-        SETTLE.key(&self.keys(portal)).arg(member).invoke_async(&mut self.redis.conn()).await
+        let mut settle = SETTLE.key(&self.keys(portal));
+        settle.arg(member);
+        self.redis.run(async |mut conn| settle.invoke_async(&mut conn).await).await
     }
 
     /// HubSpot reports `remaining` calls left, or (`wait`) a 429 that holds until then.
@@ -129,14 +126,13 @@ impl SharedBudget {
         wait: Option<Duration>,
     ) -> redis::RedisResult<()> {
         let [general, _] = self.keys(portal);
-        CORRECT
-            .key(general)
+        let mut correct = CORRECT.key(general);
+        correct
             .arg(max)
             .arg(span.as_millis() as u64)
             .arg(remaining)
             .arg(wait.map_or(-1, |w| w.as_millis() as i64))
-            .arg(Self::member())
-            .invoke_async(&mut self.redis.conn())
-            .await
+            .arg(Self::member());
+        self.redis.run(async |mut conn| correct.invoke_async(&mut conn).await).await
     }
 }
