@@ -225,6 +225,7 @@ pub mod balancer;
 pub mod convergence;
 pub mod gateway;
 pub mod load;
+pub mod postgres_server;
 pub mod process;
 pub mod redis_server;
 pub mod remote;

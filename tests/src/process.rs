@@ -18,14 +18,19 @@ impl ServerProcess {
     /// checks (no GraphQL caller: no local key file is written into the test's folder); `env` adds or overrides
     /// variables.
     pub fn start(db: &TestDb, sim: &Running, port: u16, env: &[(&str, String)]) -> Self {
-        let mut command = Self::command(db, sim, port, env);
+        Self::start_on(&db.url, sim, port, env)
+    }
+
+    /// The same over the database at `database_url` (which the gateway migrates at start).
+    pub fn start_on(database_url: &str, sim: &Running, port: u16, env: &[(&str, String)]) -> Self {
+        let mut command = Self::command(database_url, sim, port, env);
         command.stdout(Stdio::null());
         Self { child: command.spawn().expect("the gateway starts") }
     }
 
     /// Like [`ServerProcess::start`], with the lines it writes to its standard output (its log) collected.
     pub fn start_logged(db: &TestDb, sim: &Running, port: u16, env: &[(&str, String)]) -> (Self, Logs) {
-        let mut command = Self::command(db, sim, port, env);
+        let mut command = Self::command(&db.url, sim, port, env);
         command.stdout(Stdio::piped());
         let mut child = command.spawn().expect("the gateway starts");
         let stdout = child.stdout.take().expect("its piped standard output");
@@ -39,13 +44,13 @@ impl ServerProcess {
         (Self { child }, logs)
     }
 
-    fn command(db: &TestDb, sim: &Running, port: u16, env: &[(&str, String)]) -> Command {
+    fn command(database_url: &str, sim: &Running, port: u16, env: &[(&str, String)]) -> Command {
         let binary = server_binary();
         assert!(binary.exists(), "{} is missing: cargo build --workspace builds it", binary.display());
         let mut command = Command::new(binary);
         command
             .arg("serve")
-            .env("DATABASE_URL", &db.url)
+            .env("DATABASE_URL", database_url)
             .env("PORT", port.to_string())
             .env("PUBLIC_URL", format!("http://127.0.0.1:{port}"))
             .env("HUBSPOT_API_BASE", sim.base_url())

@@ -34,6 +34,7 @@ mod objects;
 mod operations;
 mod pagination;
 mod portal_schema;
+mod postgres_restart;
 mod python_client;
 mod read_cache;
 mod read_columns;
