@@ -30,8 +30,8 @@ const QUERY: &str = "{ contacts(first: 3) { totalCount nodes { email } } }";
 /// Loops of each kind sending at once.
 const SENDERS: usize = 2;
 
-/// Where the run is: a request counts as sent in the outage when the cluster was down both when it was sent and
-/// when it was answered.
+/// Where the run is: a request counts as made in the outage when the phase was `DOWN` both when it was sent and
+/// when it was answered (`DOWN` is marked once the cluster has stopped and left before it starts again).
 const BEFORE: u8 = 0;
 const DOWN: u8 = 1;
 const AFTER: u8 = 2;
@@ -145,8 +145,9 @@ async fn a_postgres_restart_under_load_fails_requests_cleanly_and_loses_no_ackno
     })
     .await;
 
-    postgres.resume();
+    // Marked first: what is sent while it starts counts as after (either answer is right then).
     phase.store(AFTER, Ordering::SeqCst);
+    postgres.resume();
     wait_for("deliveries and queries answered 200 again", 60, enough(AFTER, 10)).await;
     phase.store(u8::MAX, Ordering::SeqCst);
     for sender in senders {
