@@ -49,6 +49,7 @@ mod simulator;
 mod simulator_custom_objects;
 mod simulator_labels;
 mod stopping;
+mod subscription_failover;
 mod subscriptions;
 mod supervision;
 mod upstream;
