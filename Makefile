@@ -1,17 +1,22 @@
 # The gateway's everyday commands. `make run` and `make test` work on a fresh clone.
 CARGO ?= cargo
 
-.PHONY: run test lint fmt migrate schema bench services python-client node-client
+.PHONY: run test lint fmt migrate schema bench services python-client node-client deploy-check
 
 ## Run the gateway on the embedded default (SQLite under ./data, in-process cache); without HubSpot credentials it
 ## starts the HubSpot simulator and backfills the mirror from it.
 run:
 	scripts/run
 
-## Every test, on SQLite and on Postgres (Postgres and Redis are started if they are not running), after lint.
-test: lint services python-client node-client
+## Every test, on SQLite and on Postgres (Postgres and Redis are started if they are not running), after lint and the
+## deploy files' check.
+test: lint deploy-check services python-client node-client
 	$(CARGO) build -p server --bin server  # the webhook crash test runs the binary itself
 	$(CARGO) test --workspace --all-targets
+
+## deploy/compose.yaml validates as Docker Compose reads it (installs docker-compose when missing; no daemon needed).
+deploy-check:
+	scripts/check-deploy
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -14,6 +14,7 @@ mod batching;
 mod circuit;
 mod custom_objects;
 mod db_outage_errors;
+mod deploy_dashboard;
 mod disconnect;
 mod end_to_end;
 mod fallback_reads;
