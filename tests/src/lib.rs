@@ -51,6 +51,11 @@ pub fn record(id: i64, at: chrono::DateTime<Utc>, properties: &[(&str, &str)]) -
 }
 
 /// A fixed clock for generated portals, so expected values do not move with the day the tests run.
+/// A port nothing listens on now, for a server the test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+}
+
 pub fn fixed_now() -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 6, 15, 12, 0, 0).single().expect("valid date")
 }

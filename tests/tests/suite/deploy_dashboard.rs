@@ -43,7 +43,7 @@ async fn every_series_the_dashboard_queries_is_exported() {
     // The backfill's first call is throttled, so the 429 series exists.
     sim.sim.set_chaos(Chaos { throttle_next: 1, ..Chaos::default() });
     let db = TestDb::migrated(Backend::Sqlite).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = tests::free_port();
     let _gateway = ServerProcess::start(&db, &sim, port, &[("HUBSPOT_CLIENT_SECRET", SECRET.to_owned())]);
     wait_for("the backfill", 120, async || server::sync::is_complete(&db.db, PORTAL).await.unwrap_or(false)).await;
     let gateway = Remote::new(port);

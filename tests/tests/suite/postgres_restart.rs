@@ -60,10 +60,6 @@ impl Log {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// Sends deliveries (one property change each, of `contacts` in turn) until `phase` says stop (`u8::MAX`).
 async fn deliver(gateway: Remote, contacts: Vec<i64>, ids: Arc<AtomicI64>, phase: Arc<AtomicU8>, log: Arc<Log>) {
     loop {
@@ -103,7 +99,7 @@ async fn a_postgres_restart_under_load_fails_requests_cleanly_and_loses_no_ackno
     let mut postgres = PrivatePostgres::start();
     let url = postgres.url("postgres");
     let sim = Running::start(SimConfig { portals: vec![small_spec(PORTAL)], ..SimConfig::default() }).await.unwrap();
-    let port = free_port();
+    let port = tests::free_port();
     let env = [
         ("HUBSPOT_CLIENT_SECRET", SECRET.to_owned()),
         ("SYNC_RECONCILE_SECS", "86400".to_owned()),

@@ -33,10 +33,6 @@ const FRESH: &str = "query($id: ID!) { contact(id: $id, fresh: true) { email _me
 const CREATE_DEAL: &str =
     "mutation($name: String!) { createDeal(input: { name: $name, stage: \"qualifiedtobuy\" }) { id name } }";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// Keys the gateway holds in `redis` matching `pattern`, asked with a fresh connection of the test's own.
 async fn keys_like(redis: &PrivateRedis, pattern: &str) -> Vec<String> {
     let client = redis::Client::open(redis.url()).unwrap();
@@ -83,7 +79,7 @@ on_both!(the_gateway_rides_out_a_redis_outage_and_uses_redis_again_after, |backe
     let (key, _) = keys::create(&db.db, "app", schema::Role::Admin, &Grant::All).await.unwrap();
     let (busy, _) = keys::create(&db.db, "busy", schema::Role::Reader, &Grant::All).await.unwrap();
     let folder = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = tests::free_port();
     let env = [
         ("AUTH", "on".to_owned()),
         ("LOCAL_KEY_FILE", folder.path().join("local-admin-key").display().to_string()),

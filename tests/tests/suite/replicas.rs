@@ -22,10 +22,6 @@ const PORTAL: i64 = 100_001;
 /// Short, so a takeover is quick; renewed every second.
 const LEASE_SECS: u64 = 3;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 async fn answers(port: u16) -> bool {
     let url = format!("http://127.0.0.1:{port}/healthz");
     reqwest::get(url).await.is_ok_and(|r| r.status().is_success())
@@ -52,7 +48,7 @@ async fn sync_holder(db: &TestDb) -> Option<u32> {
 async fn two_replicas_started_together_on_a_fresh_database_both_come_up() {
     let sim = Running::start(SimConfig { portals: vec![small_spec(PORTAL)], ..SimConfig::default() }).await.unwrap();
     let db = TestDb::empty(Backend::Postgres).await;
-    let (a, b) = (free_port(), free_port());
+    let (a, b) = (tests::free_port(), tests::free_port());
     let _first = ServerProcess::start(&db, &sim, a, &[]);
     let _second = ServerProcess::start(&db, &sim, b, &[]);
     wait_for("both replicas answering", 30, async || answers(a).await && answers(b).await).await;
@@ -76,8 +72,8 @@ async fn only_the_lease_holder_backfills_and_the_other_takes_over_when_it_is_kil
     let db = TestDb::migrated(Backend::Postgres).await;
     let env = [("LEASE_SECS", LEASE_SECS.to_string())];
     let mut replicas = [
-        ServerProcess::start(&db, &sims[0], free_port(), &env),
-        ServerProcess::start(&db, &sims[1], free_port(), &env),
+        ServerProcess::start(&db, &sims[0], tests::free_port(), &env),
+        ServerProcess::start(&db, &sims[1], tests::free_port(), &env),
     ];
 
     wait_for("every lease taken", 30, async || holders(&db).await.len() == 4).await;
@@ -107,7 +103,7 @@ async fn only_the_lease_holder_backfills_and_the_other_takes_over_when_it_is_kil
 async fn webhooks_delivered_to_both_replicas_across_a_kill_are_each_applied_once() {
     const SECRET: &str = "replicas-secret";
     const CHANGES: u64 = 2_000;
-    let ports = [free_port(), free_port()];
+    let ports = [tests::free_port(), tests::free_port()];
     let backends = ports.map(|p| SocketAddr::from(([127, 0, 0, 1], p))).to_vec();
     let balancer = Balancer::start(backends).await;
     let front = balancer.addr;

@@ -196,10 +196,6 @@ async fn every_answer_carries_a_request_id_and_a_given_one_is_echoed() {
     assert_eq!(echoed.headers()["x-request-id"], "caller-id-7", "a caller's id is kept, on any path");
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// The JSON access line of the request with `id`, once the gateway has written it.
 fn access_line(lines: &[String], id: &str) -> Option<Value> {
     lines
@@ -216,7 +212,7 @@ async fn the_binary_logs_json_access_lines_and_counts_its_hubspot_calls() {
             .await
             .unwrap();
     let db = TestDb::migrated(Backend::Sqlite).await;
-    let port = free_port();
+    let port = tests::free_port();
     let env = [("LOG_FORMAT", "json".to_owned()), ("RUST_LOG", "info".to_owned())];
     let (_gateway, logs) = ServerProcess::start_logged(&db, &sim, port, &env);
     wait_for("the backfill", 120, async || server::sync::is_complete(&db.db, PORTAL).await.unwrap_or(false)).await;

@@ -28,10 +28,6 @@ const SECRET: &str = "stop-secret";
 const GRACE: u64 = 20;
 const QUERY: &str = "{ contacts(first: 3, orderBy: [{field: EMAIL}]) { totalCount nodes { email } } }";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// The gateway on `port`, with webhooks from `sim` on, once it has backfilled the portal.
 async fn started(db: &TestDb, sim: &Running, port: u16, env: &[(&str, String)]) -> ServerProcess {
     let mut vars = vec![
@@ -93,7 +89,7 @@ async fn in_flight(addr: SocketAddr) -> u64 {
 }
 
 on_both!(sigterm_answers_every_request_in_flight_refuses_new_ones_and_exits_0, |backend: Backend| async move {
-    let port = free_port();
+    let port = tests::free_port();
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let sim = simulator(port).await;
     let db = TestDb::migrated(backend).await;
@@ -118,7 +114,7 @@ on_both!(sigterm_answers_every_request_in_flight_refuses_new_ones_and_exits_0, |
 });
 
 on_both!(sigterm_closes_every_socket_with_going_away, |backend: Backend| async move {
-    let port = free_port();
+    let port = tests::free_port();
     let sim = simulator(port).await;
     let db = TestDb::migrated(backend).await;
     let mut gateway = started(&db, &sim, port, &[]).await;
@@ -144,7 +140,7 @@ on_both!(sigterm_closes_every_socket_with_going_away, |backend: Backend| async m
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_past_its_grace_exits_non_zero() {
-    let port = free_port();
+    let port = tests::free_port();
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let sim = simulator(port).await;
     let db = TestDb::migrated(Backend::Sqlite).await;
@@ -161,7 +157,7 @@ async fn a_stop_past_its_grace_exits_non_zero() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhooks_acknowledged_before_a_stop_are_all_applied_after_the_restart() {
     const CHANGES: u64 = 3_000;
-    let port = free_port();
+    let port = tests::free_port();
     let webhooks = WebhookSettings {
         retry_base: std::time::Duration::from_millis(100),
         duplicate_rate: 0.05,

@@ -26,10 +26,6 @@ const CHANGES: &str = "subscription($company: ID, $after: ID) {
 /// Deliveries in the burst, each moving the company between two stages.
 const BURST: i64 = 30;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 fn cursor(change: &serde_json::Value) -> i64 {
     change["cursor"].as_str().unwrap().parse().unwrap()
 }
@@ -45,7 +41,7 @@ async fn a_subscriber_that_reconnects_to_the_survivor_with_its_cursor_misses_not
         ("SYNC_RECONCILE_SECS", "86400".to_owned()),
         ("WEBHOOK_LEASE_SECS", "2".to_owned()),
     ];
-    let ports = [free_port(), free_port()];
+    let ports = [tests::free_port(), tests::free_port()];
     let mut replicas = ports.map(|port| ServerProcess::start(&db, &sim, port, &env));
     wait_for("the backfill", 120, async || server::sync::is_complete(&db.db, PORTAL).await.unwrap_or(false)).await;
     let (a, b) = (Remote::new(ports[0]), Remote::new(ports[1]));

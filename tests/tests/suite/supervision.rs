@@ -82,7 +82,7 @@ async fn install_b(sim: &Running, db: &TestDb) -> TokenSet {
 
 /// The gateway with the public app configured (B's install) and a sweep every second.
 fn start(db: &TestDb, sim: &Running) -> ServerProcess {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = tests::free_port();
     let env = [
         ("HUBSPOT_CLIENT_ID", sim.sim.config.client_id.clone()),
         ("HUBSPOT_CLIENT_SECRET", sim.sim.config.client_secret.clone()),

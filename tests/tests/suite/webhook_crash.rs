@@ -30,7 +30,7 @@ fn start(db: &TestDb, sim: &Running, port: u16) -> ServerProcess {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_killed_mid_burst_loses_nothing() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = tests::free_port();
     let webhooks = WebhookSettings {
         retry_base: Duration::from_millis(100),
         duplicate_rate: 0.05,
