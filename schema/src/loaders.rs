@@ -407,8 +407,19 @@ pub(crate) struct Loaders {
     pub insights: Cached<InsightsOf>,
 }
 
-fn cached<T>(loader: T) -> Cached<T> {
-    DataLoader::with_cache(loader, tokio::spawn, HashMapCache::new())
+/// Each batch runs in a task of its own, in its span (see [`batch_span`]) below the resolver's (the request's).
+fn cached<T: Send + Sync + 'static>(loader: T) -> Cached<T> {
+    let spawn = |batch: futures::future::BoxFuture<'static, ()>| {
+        tokio::spawn(tracing::Instrument::instrument(batch, batch_span::<T>()))
+    };
+    DataLoader::with_cache(loader, spawn, HashMapCache::new())
+}
+
+/// A span for traces only (`otel::loader`; log lines keep the request's) around one batch of loader `T`, named
+/// after it (`ById<contact::Entity, i64>`): without it a batch's statements would belong to no request's trace.
+pub(crate) fn batch_span<T>() -> tracing::Span {
+    let name = std::any::type_name::<T>().replace("schema::loaders::", "").replace("entities::", "");
+    tracing::info_span!(target: "otel::loader", "loader batch", loader = name)
 }
 
 impl Loaders {

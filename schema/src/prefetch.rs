@@ -64,7 +64,8 @@ where
     if keys.is_empty() {
         return Ok(HashMap::new());
     }
-    let values = loader.loader().load(&keys).await?;
+    let values =
+        tracing::Instrument::instrument(loader.loader().load(&keys), crate::loaders::batch_span::<T>()).await?;
     loader.feed_many(values.clone()).await;
     Ok(values)
 }

@@ -89,36 +89,29 @@ pub enum OperationsAction {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    init_logs(cli.config.log_format_json);
+    let traces = crate::traces::init(cli.config.log_format_json)?;
     db::set_acquire_timeout(std::time::Duration::from_secs(cli.config.db_acquire_timeout_secs));
-    match cli.command.unwrap_or(Command::Serve) {
+    let done = match cli.command.unwrap_or(Command::Serve) {
         Command::Schema => {
             print!("{}", schema::sdl());
             Ok(())
         }
-        Command::Migrate => {
-            let db = db::connect(&cli.config.database_url).await.context("connecting to DATABASE_URL")?;
-            crate::migrate::run(&cli.config.database_url, &db).await.context("migrating")?;
-            tracing::info!("migrations applied");
-            Ok(())
-        }
+        Command::Migrate => migrate(&cli.config).await,
         Command::Sync { portal, full } => sync(&cli.config, portal, full).await,
         Command::Keys { action } => keys(&cli.config, action).await,
         Command::Operations { action } => operations(&cli.config, action).await,
-        Command::Serve => serve(cli.config).await,
-    }
+        Command::Serve => serve(cli.config, &traces).await,
+    };
+    // What the exporter still holds goes out before the exit.
+    traces.flush();
+    done
 }
 
-/// Log lines on standard output, as text or one JSON object a line (`LOG_FORMAT=json`), filtered by `RUST_LOG`.
-fn init_logs(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let logs = tracing_subscriber::fmt().with_env_filter(filter);
-    if json {
-        // The request's id (its span) sits beside each line's own fields; the whole span list would repeat it.
-        logs.json().with_current_span(true).with_span_list(false).init();
-    } else {
-        logs.init();
-    }
+async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let db = db::connect(&config.database_url).await.context("connecting to DATABASE_URL")?;
+    crate::migrate::run(&config.database_url, &db).await.context("migrating")?;
+    tracing::info!("migrations applied");
+    Ok(())
 }
 
 async fn keys(config: &Config, action: KeysAction) -> anyhow::Result<()> {
@@ -270,7 +263,7 @@ async fn sync(config: &Config, portal: Option<i64>, full: bool) -> anyhow::Resul
     Ok(())
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(config: Config, traces: &crate::traces::Traces) -> anyhow::Result<()> {
     let budget = config.database_budget().map_err(anyhow::Error::msg)?;
     let stopping = Stopping::default();
     let mut metrics = Metrics::default();
@@ -440,6 +433,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }
         Err(_) => {
             running.log_cut_off(&stopping, config.http.max_concurrent_requests);
+            traces.flush();
             flush_logs();
             // Not a return: the runtime's drop would wait for the worker threads still serving.
             std::process::exit(STOP_OVERRAN);

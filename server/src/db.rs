@@ -117,10 +117,19 @@ pub async fn connect_and_migrate_sized(url: &str, max: u32) -> Result<DatabaseCo
 }
 
 /// Counts every statement the connection runs (for `/metrics` and the tests that bound statements per query);
-/// `RUST_LOG=sql=trace` logs each one.
+/// `RUST_LOG=sql=trace` logs each one. With traces on, each is also a span of the request (or other span) it ran in:
+/// sea-orm reports a statement once it has run, so the span is made then and carries its duration as `elapsed_us`.
 pub fn count_statements(db: &mut DatabaseConnection, counter: Arc<std::sync::atomic::AtomicU64>) {
     db.set_metric_callback(move |info| {
-        tracing::trace!(target: "sql", elapsed_us = info.elapsed.as_micros() as u64, sql = %info.statement.sql);
+        let elapsed_us = info.elapsed.as_micros() as u64;
+        // Only within a request's (or another) span: a background poll's statements alone would each be a trace.
+        if !tracing::Span::current().is_none() {
+            let sql = &info.statement.sql;
+            drop(
+                tracing::info_span!(target: "otel::sql", "sql", db.statement = %sql, elapsed_us, failed = info.failed),
+            );
+        }
+        tracing::trace!(target: "sql", elapsed_us, sql = %info.statement.sql);
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     });
 }

@@ -21,5 +21,6 @@ pub mod retention;
 pub mod shared_redis;
 pub mod stopping;
 pub mod sync;
+pub mod traces;
 pub mod upstream;
 pub mod webhooks;

@@ -1,6 +1,7 @@
 //! One access line per request, with the request's id (the caller's `x-request-id`, or one made here, sent back in
 //! the answer's `x-request-id`), its GraphQL operation, status and duration; and the per-operation latency and
-//! error counts that `/metrics` shows. Every log line written while the request runs carries its id.
+//! error counts that `/metrics` shows. Every log line written while the request runs carries its id, and so does
+//! every HubSpot call it makes (see [`current_request_id`]). The request's span is the root of its trace.
 
 use std::time::Instant;
 
@@ -17,6 +18,16 @@ use crate::metrics::Metrics;
 /// The header carrying a request's id both ways.
 pub const REQUEST_ID: &str = "x-request-id";
 
+tokio::task_local! {
+    /// The id of the request the running task serves.
+    static CURRENT: String;
+}
+
+/// The id of the request being served, for calls made on its behalf; `None` outside a request (sync, appliers).
+pub fn current_request_id() -> Option<String> {
+    CURRENT.try_with(Clone::clone).ok().filter(|id| !id.is_empty())
+}
+
 /// The GraphQL operation a response answered, named for the access line and the latency histogram.
 #[derive(Clone, Debug)]
 pub struct Operation(pub String);
@@ -30,8 +41,13 @@ pub async fn observe(State(metrics): State<Metrics>, request: Request, next: Nex
     let started = Instant::now();
     let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
-    let span = tracing::info_span!("request", request_id = %id);
-    let response = next.run(request).instrument(span.clone()).await;
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        operation = tracing::field::Empty,
+        status = tracing::field::Empty,
+    );
+    let response = CURRENT.scope(id, next.run(request)).instrument(span.clone()).await;
     let took = started.elapsed();
     let operation = response.extensions().get::<Operation>().map(|o| o.0.as_str());
     let codes = response.extensions().get::<ErrorCodes>().map(|c| c.0.as_slice()).unwrap_or_default();
@@ -55,5 +71,10 @@ pub async fn observe(State(metrics): State<Metrics>, request: Request, next: Nex
             "request"
         );
     });
+    // Recorded after the access line, which has them as its own fields: for the trace.
+    span.record("status", response.status().as_u16());
+    if let Some(operation) = operation {
+        span.record("operation", operation);
+    }
     response
 }

@@ -9,6 +9,7 @@ use backon::{ExponentialBuilder, Retryable};
 use futures::future::BoxFuture;
 use reqwest::{Method, header::HeaderMap};
 use serde_json::Value;
+use tracing::Instrument;
 
 use super::{
     cache::{CacheStats, Cached, ReadCache},
@@ -285,20 +286,37 @@ impl HubSpot {
         let token = self.tokens.token(portal).await?;
         let slot = self.limiter.acquire(portal, call.budget()).await;
         let url = self.url(&call.path);
+        // A span for traces only (log lines keep the request's): the call as it went, limiter's wait aside.
+        let span = tracing::info_span!(
+            target: "otel::hubspot",
+            "hubspot call",
+            method = call.method.as_str(),
+            endpoint = endpoint(&call.path),
+            portal,
+            status = tracing::field::Empty,
+        );
         let mut request = self.http.request(call.method.clone(), url).bearer_auth(token);
+        if let Some(id) = crate::http::access::current_request_id() {
+            request = request.header(crate::http::access::REQUEST_ID, id);
+        }
+        for (name, value) in span.in_scope(crate::traces::propagation_headers) {
+            request = request.header(name, value);
+        }
         if let Some(body) = &call.body {
             request = request.json(body);
         }
         let started = std::time::Instant::now();
-        let response = request.send().await;
+        let response = request.send().instrument(span.clone()).await;
         self.limiter.settle(portal, call.budget(), slot).await;
         let response = response.map_err(|err| {
+            span.record("status", "error");
             self.record(call, "error", started.elapsed());
             HubSpotError::transport(err)
         })?;
         self.observe(portal, response.headers()).await;
         let status = response.status().as_u16();
-        let outcome = read(response).await;
+        span.record("status", status);
+        let outcome = read(response).instrument(span).await;
         self.record(call, &status.to_string(), started.elapsed());
         if let Err(err) = &outcome
             && err.status == Some(429)

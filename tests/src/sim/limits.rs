@@ -73,10 +73,26 @@ pub async fn uri_limit(State(sim): State<Shared>, request: Request, next: Next) 
     if length > MAX_URI_BYTES {
         let mut world = sim.world.lock().expect("simulator state");
         world.stats.requests += 1;
+        record_request_id(&mut world.stats, &request);
         world.stats.uri_too_long += 1;
         return (StatusCode::URI_TOO_LONG, "414 Request-URI Too Large").into_response();
     }
     next.run(request).await
+}
+
+/// Keeps the request id (and trace context) a call names, the last few.
+fn record_request_id(stats: &mut super::Stats, request: &Request) {
+    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let Some(request_id) = header("x-request-id") else { return };
+    if stats.requests_named.len() == super::Stats::REQUESTS_KEPT {
+        stats.requests_named.pop_front();
+    }
+    stats.requests_named.push_back(super::NamedCall {
+        request_id,
+        traceparent: header("traceparent"),
+        method: request.method().to_string(),
+        path: request.uri().path().to_owned(),
+    });
 }
 
 pub async fn guard(State(sim): State<Shared>, mut request: Request, next: Next) -> Response {
@@ -84,6 +100,7 @@ pub async fn guard(State(sim): State<Shared>, mut request: Request, next: Next) 
     let (delay, verdict) = {
         let mut world = sim.world.lock().expect("simulator state");
         world.stats.requests += 1;
+        record_request_id(&mut world.stats, &request);
         if super::scopes::verb(request.method(), request.uri().path()) == super::scopes::Verb::Write {
             world.stats.writes += 1;
         }

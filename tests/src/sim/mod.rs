@@ -2,7 +2,8 @@
 //! HubSpot's shapes, status codes, error bodies, rate limits and OAuth, plus chaos on demand. Tests and the demo run
 //! the gateway against it; `hubspot-sim` serves it on its own.
 //!
-//! Controls outside HubSpot's API, without a token: `GET /_sim/stats`, `POST /_sim/chaos`, `GET /_sim/webhooks`,
+//! Controls outside HubSpot's API, without a token: `GET /_sim/stats` (counts, and the last calls that named a gateway
+//! request by `x-request-id`), `POST /_sim/chaos`, `GET /_sim/webhooks`,
 //! `POST /_sim/mutate` (random changes), and `POST /_sim/owners`, `/_sim/properties/{type}` and
 //! `/_sim/pipelines/{type}/{id}/stages` and
 //! `/_sim/association-labels/{from}/{to}` to change a portal's reference data at run time (see `control`).
@@ -117,6 +118,22 @@ pub struct Stats {
     /// Requests refused with 414 because their path and query were longer than HubSpot takes.
     pub uri_too_long: u64,
     pub by_token: BTreeMap<String, u64>,
+    /// The last calls (at most [`Stats::REQUESTS_KEPT`]) that named the gateway's request they were made for.
+    pub requests_named: std::collections::VecDeque<NamedCall>,
+}
+
+impl Stats {
+    pub const REQUESTS_KEPT: usize = 64;
+}
+
+/// An API call that carried the gateway's `x-request-id`, and its W3C `traceparent` if it had one.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NamedCall {
+    pub request_id: String,
+    pub traceparent: Option<String>,
+    pub method: String,
+    pub path: String,
 }
 
 /// Everything that changes, behind one lock: calls are short and never wait while holding it.

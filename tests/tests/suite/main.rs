@@ -53,6 +53,7 @@ mod stopping;
 mod subscription_failover;
 mod subscriptions;
 mod supervision;
+mod traces;
 mod upstream;
 mod webhook_apply;
 mod webhook_convergence;
