@@ -122,8 +122,9 @@ pub async fn connect_and_migrate_sized(url: &str, max: u32) -> Result<DatabaseCo
 pub fn count_statements(db: &mut DatabaseConnection, counter: Arc<std::sync::atomic::AtomicU64>) {
     db.set_metric_callback(move |info| {
         let elapsed_us = info.elapsed.as_micros() as u64;
-        // Only within a request's (or another) span: a background poll's statements alone would each be a trace.
-        if !tracing::Span::current().is_none() {
+        // Only with traces on (a check of the callsite's cached interest), and within a request's (or another) span:
+        // a background poll's statements alone would each be a trace.
+        if tracing::enabled!(target: "otel::sql", tracing::Level::INFO) && !tracing::Span::current().is_none() {
             let sql = &info.statement.sql;
             drop(
                 tracing::info_span!(target: "otel::sql", "sql", db.statement = %sql, elapsed_us, failed = info.failed),

@@ -187,6 +187,8 @@ on_both!(
             Some(hex::encode(&call_span.span_id).as_str()),
             "the call's parent is its span"
         );
+        let loaders: Vec<_> = below("loader batch").iter().filter_map(|s| attribute(s, "loader")).collect();
+        assert!(loaders.iter().any(|l| l == "HealthScores"), "each batch names its loader: {loaders:?}");
         let statements = below("sql");
         assert!(statements.iter().all(|s| attribute(s, "db.statement").is_some()), "{statements:?}");
         assert!(statements.iter().any(|s| attribute(s, "db.statement").is_some_and(|sql| sql.contains("SELECT"))));
