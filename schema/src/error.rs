@@ -119,8 +119,10 @@ impl ErrorExtensions for ApiError {
             }),
             Self::NoUpstream | Self::NoFeed => self.extend_with(|_, e| e.set("code", code)),
             Self::Internal(source) => {
-                // The database's text goes to our log only; the caller gets the code and an id to quote.
-                let request_id = format!("{:016x}", rand::random::<u64>());
+                // The database's text goes to our log only; the caller gets the code and an id to quote: the
+                // request's own (its `x-request-id`), or a fresh one outside a request.
+                let request_id =
+                    crate::request_id::current().unwrap_or_else(|| format!("{:016x}", rand::random::<u64>()));
                 tracing::error!(%request_id, error = %source, "database error while answering a query");
                 self.extend_with(|_, e| {
                     e.set("code", code);

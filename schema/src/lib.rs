@@ -24,6 +24,7 @@ mod property_values;
 mod query;
 mod records;
 mod relay;
+pub mod request_id;
 mod role;
 mod scope;
 pub mod slots;

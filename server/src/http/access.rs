@@ -18,15 +18,8 @@ use crate::metrics::Metrics;
 /// The header carrying a request's id both ways.
 pub const REQUEST_ID: &str = "x-request-id";
 
-tokio::task_local! {
-    /// The id of the request the running task serves.
-    static CURRENT: String;
-}
-
 /// The id of the request being served, for calls made on its behalf; `None` outside a request (sync, appliers).
-pub fn current_request_id() -> Option<String> {
-    CURRENT.try_with(Clone::clone).ok().filter(|id| !id.is_empty())
-}
+pub use schema::request_id::current as current_request_id;
 
 /// The GraphQL operation a response answered, named for the access line and the latency histogram.
 #[derive(Clone, Debug)]
@@ -47,7 +40,7 @@ pub async fn observe(State(metrics): State<Metrics>, request: Request, next: Nex
         operation = tracing::field::Empty,
         status = tracing::field::Empty,
     );
-    let response = CURRENT.scope(id, next.run(request)).instrument(span.clone()).await;
+    let response = schema::request_id::scope(id, next.run(request)).instrument(span.clone()).await;
     let took = started.elapsed();
     let operation = response.extensions().get::<Operation>().map(|o| o.0.as_str());
     let codes = response.extensions().get::<ErrorCodes>().map(|c| c.0.as_slice()).unwrap_or_default();

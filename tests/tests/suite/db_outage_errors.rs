@@ -64,6 +64,7 @@ async fn graphql_answers_503_service_unavailable_without_database_text() {
         let request = Request::post("/graphql")
             .header(header::CONTENT_TYPE, "application/json")
             .header(header::ACCEPT, accept)
+            .header("x-request-id", format!("outage-{accept}"))
             .body(Body::from(json!({ "query": "{ contacts(first: 2) { totalCount } }" }).to_string()))
             .unwrap();
         let (status, retry_after, body) = answer(&app, request).await;
@@ -71,7 +72,8 @@ async fn graphql_answers_503_service_unavailable_without_database_text() {
         assert!(retry_after.is_some_and(|s| s.parse::<u64>().unwrap() > 0), "{accept}: Retry-After");
         let json: Value = serde_json::from_str(&body).unwrap();
         assert_eq!(json["errors"][0]["extensions"]["code"], "SERVICE_UNAVAILABLE", "{body}");
-        assert!(json["errors"][0]["extensions"]["requestId"].is_string(), "an id to quote to operators: {body}");
+        let quoted = &json["errors"][0]["extensions"]["requestId"];
+        assert_eq!(quoted, &format!("outage-{accept}"), "the request's own id, to quote to operators: {body}");
         assert_no_internals(&body);
     }
 }
