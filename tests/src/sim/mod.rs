@@ -311,6 +311,21 @@ impl Running {
         Self::start(config).await.expect("simulator starts")
     }
 
+    /// Starts `changes` random changes at `per_second` through `POST /_sim/mutate` (its HTTP API, as a script would);
+    /// returns once the simulator has taken them on.
+    pub async fn mutate(&self, changes: u64, per_second: f64, seed: u64) {
+        let started: serde_json::Value = reqwest::Client::new()
+            .post(format!("{}/_sim/mutate", self.base_url()))
+            .json(&serde_json::json!({ "changes": changes, "perSecond": per_second, "seed": seed }))
+            .send()
+            .await
+            .expect("the simulator answers")
+            .json()
+            .await
+            .expect("a JSON answer");
+        assert_eq!(started["changes"], changes, "the simulator took the changes on");
+    }
+
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
     }

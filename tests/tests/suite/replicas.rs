@@ -8,7 +8,6 @@ use std::{net::SocketAddr, time::Duration};
 use entities::{lease, webhook_event};
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
-use serde_json::{Value, json};
 use tests::{
     Backend, TestDb,
     balancer::Balancer,
@@ -127,16 +126,7 @@ async fn webhooks_delivered_to_both_replicas_across_a_kill_are_each_applied_once
     let mut replicas = ports.map(|port| ServerProcess::start(&db, &sim, port, &env));
     wait_for("the backfill", 60, async || server::sync::is_complete(&db.db, PORTAL).await.unwrap_or(false)).await;
 
-    let started: Value = reqwest::Client::new()
-        .post(format!("{}/_sim/mutate", sim.base_url()))
-        .json(&json!({ "changes": CHANGES, "perSecond": 1_000.0, "seed": 5 }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(started["changes"], CHANGES);
+    sim.mutate(CHANGES, 1_000.0, 5).await;
     let both = async || balancer.connections(0) > 0 && balancer.connections(1) > 0;
     wait_for("deliveries to both replicas", 30, async || sim.sim.sender.snapshot().acknowledged > 300 && both().await)
         .await;

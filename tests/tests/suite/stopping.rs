@@ -168,17 +168,7 @@ async fn webhooks_acknowledged_before_a_stop_are_all_applied_after_the_restart()
     let db = TestDb::migrated(Backend::Postgres).await;
     let mut gateway = started(&db, &sim, port, &[]).await;
 
-    let http = reqwest::Client::new();
-    let mutating: Value = http
-        .post(format!("{}/_sim/mutate", sim.base_url()))
-        .json(&json!({ "changes": CHANGES, "perSecond": 1_000.0, "seed": 5 }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(mutating["changes"], CHANGES);
+    sim.mutate(CHANGES, 1_000.0, 5).await;
     wait_for("deliveries", 30, async || sim.sim.sender.snapshot().acknowledged > 500).await;
     gateway.terminate();
     assert_eq!(gateway.exit_within(GRACE).await.code(), Some(0), "a clean stop");

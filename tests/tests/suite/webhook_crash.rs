@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use entities::webhook_event;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
-use serde_json::{Value, json};
 use tests::{
     Backend, TestDb,
     convergence::differences,
@@ -42,17 +41,7 @@ async fn a_gateway_killed_mid_burst_loses_nothing() {
     let mut gateway = start(&db, &sim, port);
     wait_for("the backfill", 120, async || server::sync::is_complete(&db.db, PORTAL).await.unwrap_or(false)).await;
 
-    let http = reqwest::Client::new();
-    let started: Value = http
-        .post(format!("{}/_sim/mutate", sim.base_url()))
-        .json(&json!({ "changes": CHANGES, "perSecond": 2_500.0, "seed": 3 }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(started["changes"], CHANGES);
+    sim.mutate(CHANGES, 2_500.0, 3).await;
     // Kill it once deliveries are flowing, keep it down while the burst goes on, then start it again.
     wait_for("deliveries", 30, async || sim.sim.sender.snapshot().acknowledged > 1_000).await;
     gateway.kill();
