@@ -243,12 +243,16 @@ async fn the_binary_logs_json_access_lines_and_counts_its_hubspot_calls() {
     assert!(logs.lines().iter().all(|l| serde_json::from_str::<Value>(l).is_ok()), "every line is JSON");
 
     let text = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
-    let call = text
-        .lines()
-        .find(|l| l.starts_with("gateway_hubspot_call_duration_seconds_count{") && l.contains("status=\"200\""))
-        .unwrap_or_else(|| panic!("no HubSpot call counted: {text}"));
-    assert!(call.contains("endpoint=\"/crm/"), "{call}");
-    assert!(!call.contains(&PORTAL.to_string()), "ids stay out of the endpoint label: {call}");
+    // The backfill reads several endpoints (CRM, marketing, owners); their order in the exposition is not fixed.
+    let calls: Vec<&str> =
+        text.lines().filter(|l| l.starts_with("gateway_hubspot_call_duration_seconds_count{")).collect();
+    assert!(
+        calls.iter().any(|l| l.contains("endpoint=\"/crm/") && l.contains("status=\"200\"")),
+        "no CRM call counted: {text}"
+    );
+    for call in &calls {
+        assert!(!call.contains(&PORTAL.to_string()), "ids stay out of the endpoint label: {call}");
+    }
 }
 
 #[tokio::test]
