@@ -17,6 +17,7 @@ pub mod limits;
 mod loaders;
 mod mutation;
 mod objects;
+pub mod operation_name;
 mod order;
 mod portal_properties;
 mod prefetch;
@@ -95,7 +96,7 @@ fn finish(
     introspection: bool,
 ) -> GatewaySchema {
     // Depth and complexity are checked by the extension, which names them in its refusals.
-    let builder = builder.extension(limits);
+    let builder = builder.extension(limits).extension(operation_name::Naming);
     if introspection { builder.finish() } else { builder.disable_introspection().finish() }
 }
 

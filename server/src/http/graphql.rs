@@ -87,30 +87,15 @@ async fn run(
     let scope = Scope::new(state.db.clone(), portal, caller.role)
         .with_caller(caller.id.clone())
         .with_upstream(state.upstream.clone());
-    let operation = operation_name(&request);
-    let mut response = respond::answer(state.schema.execute(request.data(scope)).await, media);
+    // Named from `operationName`, else from the document the schema parses, else `anonymous` (an unnamed operation,
+    // a persisted query's hash with no text, a text that does not parse).
+    let named = request.operation_name.as_deref().map(crate::metrics::label);
+    let parsed = schema::operation_name::OperationName::default();
+    let answer = state.schema.execute(request.data(scope).data(parsed.clone())).await;
+    let operation = named.or_else(|| parsed.get().map(crate::metrics::label)).unwrap_or_else(|| "anonymous".to_owned());
+    let mut response = respond::answer(answer, media);
     response.extensions_mut().insert(Operation(operation));
     response
-}
-
-/// The operation's name as a label: the request's `operationName`, else the document's first operation's name,
-/// else `anonymous` (an unnamed operation, a persisted query sent by hash, a text that does not parse).
-fn operation_name(request: &async_graphql::Request) -> String {
-    if let Some(name) = &request.operation_name {
-        return crate::metrics::label(name);
-    }
-    first_operation(&request.query).map_or_else(|| "anonymous".to_owned(), |name| crate::metrics::label(&name))
-}
-
-/// The name of the first operation of `query`, parsed only when its nesting is under the limit (a deeper text would
-/// exhaust the parser's stack; the schema refuses it anyway).
-fn first_operation(query: &str) -> Option<String> {
-    if query.is_empty() || schema::limits::check_nesting(query, schema::Limits::default().nesting).is_err() {
-        return None;
-    }
-    let document = async_graphql::parser::parse_query(query).ok()?;
-    let (name, _) = document.operations.iter().next()?;
-    name.map(|name| name.to_string())
 }
 
 /// Whether the body is JSON: only `application/json` bodies are taken. Form and text bodies, which a page on another
