@@ -223,22 +223,25 @@ fn upstream(
     config: &Config,
     db: &sea_orm::DatabaseConnection,
     redis: Option<crate::shared_redis::SharedRedis>,
+    sink: &crate::metrics::Sink,
 ) -> anyhow::Result<Option<Upstream>> {
-    let oauth = config.oauth_tokens(db, redis.clone()).map_err(anyhow::Error::msg).context("OAuth configuration")?;
+    let oauth =
+        config.oauth_tokens(db, redis.clone(), sink).map_err(anyhow::Error::msg).context("OAuth configuration")?;
     let private_app = config.hubspot.hubspot_access_token.clone();
     if private_app.is_none() && oauth.is_none() {
         return Ok(None);
     }
     let installs = oauth.clone().map(|t| t as Arc<dyn crate::hubspot::TokenSource>);
     let credentials = Arc::new(Credentials::new(private_app, installs));
-    let client = crate::hubspot::HubSpot::new(config.hubspot.settings(redis), credentials.clone());
+    let client =
+        crate::hubspot::HubSpot::new(config.hubspot.settings(redis), credentials.clone()).with_sink(sink.clone());
     Ok(Some((client, credentials, oauth)))
 }
 
 async fn sync(config: &Config, portal: Option<i64>, full: bool) -> anyhow::Result<()> {
     let redis = config.redis().map_err(anyhow::Error::msg)?;
     let db = db::connect_and_migrate(&config.database_url).await.context("connecting to DATABASE_URL")?;
-    let (hubspot, credentials, _) = upstream(config, &db, redis)?
+    let (hubspot, credentials, _) = upstream(config, &db, redis, &crate::metrics::Sink::default())?
         .context("neither HUBSPOT_ACCESS_TOKEN nor an OAuth app is set: there is no HubSpot to sync from")?;
     if let Some(token) = credentials.private_app() {
         let owner = crate::sync::token_portal(&hubspot, token).await.context("finding the token's portal")?;
@@ -284,8 +287,7 @@ async fn serve(config: Config, traces: &crate::traces::Traces) -> anyhow::Result
     };
     let leases = crate::leases::Leases::for_database(&db, std::time::Duration::from_secs(config.lease_secs));
     tracing::info!(holder = leases.holder(), "this replica's name in the leases table");
-    let hubspot = upstream(&config, &db, redis.clone())?
-        .map(|(client, credentials, oauth)| (client.with_sink(metrics.sink.clone()), credentials, oauth));
+    let hubspot = upstream(&config, &db, redis.clone(), &metrics.sink)?;
     let supervisor = match &hubspot {
         Some((client, credentials, _)) => {
             metrics.read_cache = client.cache_stats().clone();

@@ -207,11 +207,13 @@ impl Config {
             .map_err(|e| format!("REDIS_URL: {e}"))
     }
 
-    /// Installed portals' tokens, when the public app is configured; a half-done configuration is an error.
+    /// Installed portals' tokens, when the public app is configured (their token calls recorded in `sink`); a
+    /// half-done configuration is an error.
     pub fn oauth_tokens(
         &self,
         db: &sea_orm::DatabaseConnection,
         redis: Option<crate::shared_redis::SharedRedis>,
+        sink: &crate::metrics::Sink,
     ) -> Result<Option<std::sync::Arc<crate::oauth::OAuthTokens>>, String> {
         let o = &self.oauth;
         let (id, secret, key) = match (&o.hubspot_client_id, o.hubspot_client_secret.first(), &o.token_encryption_key) {
@@ -238,7 +240,7 @@ impl Config {
             db.clone(),
             std::sync::Arc::new(keys),
             app,
-            crate::hubspot::HubSpot::anonymous(settings.clone()),
+            crate::hubspot::HubSpot::anonymous(settings.clone()).with_sink(sink.clone()),
         );
         Ok(Some(std::sync::Arc::new(tokens)))
     }

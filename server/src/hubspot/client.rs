@@ -225,7 +225,15 @@ impl HubSpot {
             if let Some(form) = form {
                 request = request.form(form);
             }
-            read(request.send().await.map_err(HubSpotError::transport)?).await
+            let started = std::time::Instant::now();
+            let response = request.send().await.map_err(|err| {
+                self.record(&method, path, "error", started.elapsed());
+                HubSpotError::transport(err)
+            })?;
+            let status = response.status().as_u16();
+            let outcome = read(response).await;
+            self.record(&method, path, &status.to_string(), started.elapsed());
+            outcome
         })
         .retry(self.backoff())
         .when(HubSpotError::retryable)
@@ -274,7 +282,14 @@ impl HubSpot {
     }
 
     async fn attempt(&self, portal: i64, call: &Call) -> Result<Value, HubSpotError> {
-        self.circuits.admit(portal)?;
+        if let Err(refused) = self.circuits.admit(portal) {
+            let (method, endpoint) = (call.method.as_str().to_owned(), endpoint(&call.path));
+            self.sink.record(|| {
+                let labels = [("method", method), ("endpoint", endpoint)];
+                metrics::counter!("gateway_hubspot_circuit_refused_total", &labels).increment(1);
+            });
+            return Err(refused);
+        }
         let outcome = self.attempt_now(portal, call).await;
         if !outcome.as_ref().is_err_and(HubSpotError::is_local) {
             self.circuits.record(portal, outcome.as_ref().map(drop));
@@ -310,14 +325,14 @@ impl HubSpot {
         self.limiter.settle(portal, call.budget(), slot).await;
         let response = response.map_err(|err| {
             span.record("status", "error");
-            self.record(call, "error", started.elapsed());
+            self.record(&call.method, &call.path, "error", started.elapsed());
             HubSpotError::transport(err)
         })?;
         self.observe(portal, response.headers()).await;
         let status = response.status().as_u16();
         span.record("status", status);
         let outcome = read(response).instrument(span).await;
-        self.record(call, &status.to_string(), started.elapsed());
+        self.record(&call.method, &call.path, &status.to_string(), started.elapsed());
         if let Err(err) = &outcome
             && err.status == Some(429)
         {
@@ -327,9 +342,8 @@ impl HubSpot {
     }
 
     /// One attempt's endpoint (ids left out), status (`error` without an answer) and duration; 429s counted apart.
-    fn record(&self, call: &Call, status: &str, took: Duration) {
-        let endpoint = endpoint(&call.path);
-        let method = call.method.as_str().to_owned();
+    fn record(&self, method: &Method, path: &str, status: &str, took: Duration) {
+        let (method, endpoint) = (method.as_str().to_owned(), endpoint(path));
         self.sink.record(|| {
             let labels = [("method", method), ("endpoint", endpoint), ("status", status.to_owned())];
             metrics::histogram!("gateway_hubspot_call_duration_seconds", &labels).record(took.as_secs_f64());

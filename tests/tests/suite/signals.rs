@@ -330,3 +330,46 @@ async fn hubspot_calls_are_timed_by_endpoint_and_their_429s_counted() {
         assert!(text.contains(&line), "{line} in {text}");
     }
 }
+
+#[tokio::test]
+async fn calls_refused_by_an_open_circuit_and_oauth_token_calls_are_counted() {
+    const PORTAL: i64 = 100_008;
+    let sim = Running::start(SimConfig { portals: vec![small_spec(PORTAL)], ..SimConfig::default() }).await.unwrap();
+    let metrics = Metrics::default();
+    let settings = ClientSettings {
+        base_url: sim.base_url(),
+        min_backoff: Duration::from_millis(10),
+        max_retries: 0,
+        circuit: server::hubspot::CircuitSettings { failures: 1, open_for: Duration::from_secs(600) },
+        ..ClientSettings::default()
+    };
+    let hubspot =
+        HubSpot::new(settings.clone(), Arc::new(PrivateApp(sim.token().to_owned()))).with_sink(metrics.sink.clone());
+    sim.sim.set_chaos(Chaos { outage_ms: 600_000, ..Chaos::default() });
+    // The first call fails at HubSpot and opens the circuit; the next two never leave the gateway.
+    for _ in 0..3 {
+        hubspot.send(PORTAL, Call::get("/crm/v3/owners?limit=3")).await.unwrap_err();
+    }
+    let text = metrics.render();
+    let labels = "method=\"GET\",endpoint=\"/crm/v3/owners\"";
+    assert!(text.contains(&format!("gateway_hubspot_circuit_refused_total{{{labels}}} 2\n")), "{text}");
+    assert!(
+        text.contains(&format!("gateway_hubspot_call_duration_seconds_count{{{labels},status=\"503\"}} 1\n")),
+        "{text}"
+    );
+    sim.sim.set_chaos(Chaos::default());
+
+    // OAuth's token endpoint takes no bearer token; a refused grant is timed like any call, and its code is no label.
+    let oauth = HubSpot::anonymous(settings).with_sink(metrics.sink.clone());
+    let form = [("grant_type", "authorization_code"), ("code", "not-a-code"), ("client_id", "x")];
+    oauth.unauthenticated(reqwest::Method::POST, "/oauth/v1/token", Some(&form)).await.unwrap_err();
+    let text = metrics.render();
+    let line = text
+        .lines()
+        .find(|l| {
+            l.starts_with("gateway_hubspot_call_duration_seconds_count{method=\"POST\",endpoint=\"/oauth/v1/token\"")
+        })
+        .unwrap_or_else(|| panic!("no token call counted: {text}"));
+    assert!(line.contains("status=\"4"), "{line}");
+    assert!(!text.contains("not-a-code"), "{text}");
+}
