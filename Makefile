@@ -1,7 +1,7 @@
 # The gateway's everyday commands. `make run` and `make test` work on a fresh clone.
 CARGO ?= cargo
 
-.PHONY: run test lint fmt migrate schema bench services python-client node-client deploy-check
+.PHONY: run test lint fmt migrate schema bench services python-client node-client peer-postgraphile deploy-check
 
 ## Run the gateway on the embedded default (SQLite under ./data, in-process cache); without HubSpot credentials it
 ## starts the HubSpot simulator and backfills the mirror from it.
@@ -36,6 +36,11 @@ python-client:
 node-client:
 	scripts/node-client
 
+## PostGraphile v5 and the Node 22 it runs on in tests/peer/node_modules, the peer `make bench` races the gateway
+## against (scripts/bench installs it too).
+peer-postgraphile:
+	scripts/peer-postgraphile
+
 ## Apply migrations to DATABASE_URL.
 migrate:
 	$(CARGO) run -p server -- migrate
@@ -44,7 +49,8 @@ migrate:
 schema:
 	$(CARGO) run -q -p server -- schema > schema.graphql
 
-## Seed 100k/20k/50k mirrors on SQLite and Postgres and load-test the gateway, then time a full backfill from the
-## simulator at HubSpot's limit; writes BENCHMARKS.md. ARGS passes flags (e.g. ARGS="--only backfill").
+## Seed 100k/20k/50k mirrors on SQLite and Postgres and load-test the gateway (on Postgres racing PostGraphile v5,
+## which scripts/bench installs), then time a full backfill from the simulator at HubSpot's limit; writes
+## BENCHMARKS.md. ARGS passes flags (e.g. ARGS="--only backfill", ARGS="--backend postgres --only race").
 bench: services
 	scripts/bench $(ARGS)
