@@ -21,6 +21,20 @@ impl LoadReport {
         self.requests as f64 / self.elapsed.as_secs_f64()
     }
 
+    /// Turns of the same load taken apart (interleaved with another server's) as one run: their requests, failures,
+    /// time and latencies together.
+    pub fn merged(turns: &[LoadReport]) -> LoadReport {
+        let mut latencies: Vec<u64> = turns.iter().flat_map(|t| t.latencies.iter().copied()).collect();
+        latencies.sort_unstable();
+        LoadReport {
+            clients: turns.first().map_or(0, |t| t.clients),
+            requests: turns.iter().map(|t| t.requests).sum(),
+            failures: turns.iter().map(|t| t.failures).sum(),
+            elapsed: turns.iter().map(|t| t.elapsed).sum(),
+            latencies,
+        }
+    }
+
     /// The latency below which `q` (0–1) of the requests finished, in milliseconds.
     pub fn percentile_ms(&self, q: f64) -> f64 {
         if self.latencies.is_empty() {

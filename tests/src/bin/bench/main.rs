@@ -19,6 +19,7 @@ use tests::{
 
 mod auth;
 mod hostile;
+mod peer;
 mod subscriptions;
 mod writes;
 
@@ -45,6 +46,10 @@ struct Args {
     /// Keep the mirror a previous run seeded (same sizes) instead of seeding anew.
     #[arg(long)]
     reuse: bool,
+    /// The database (SQLite file under target/bench) the query scenarios and the race seed: another name lets a
+    /// trial run leave the last run's mirror alone.
+    #[arg(long, default_value = "gw_bench")]
+    database: String,
     /// Run only the scenarios whose name contains this text (`backfill` for the backfill alone).
     #[arg(long)]
     only: Option<String>,
@@ -93,6 +98,8 @@ struct BackendRun {
     seed_secs: f64,
     peak_rss_mib: f64,
     rows: Vec<Row>,
+    /// The race against PostGraphile (Postgres only).
+    race: Option<peer::Run>,
 }
 
 fn body(query: &str, variables: Value) -> String {
@@ -173,13 +180,18 @@ impl Gateway {
 
     /// Peak resident memory of the gateway process (VmHWM), in MiB.
     fn peak_rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map_or(0.0, |kib| kib / 1024.0)
+        peak_rss_mib(self.child.id())
     }
+}
+
+/// Peak resident memory of the process `pid` (VmHWM), in MiB; 0 when it is gone.
+fn peak_rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0)
 }
 
 impl Drop for Gateway {
@@ -278,7 +290,7 @@ async fn seed(url: &str, [contacts, companies, deals]: [usize; 3]) -> anyhow::Re
 }
 
 async fn run_backend(args: &Args, backend: &'static str) -> anyhow::Result<BackendRun> {
-    let url = prepare_database(backend, "gw_bench", args.reuse).await?;
+    let url = prepare_database(backend, &args.database, args.reuse).await?;
     let started = Instant::now();
     if !args.reuse {
         seed(&url, [args.contacts, args.companies, args.deals]).await?;
@@ -343,7 +355,12 @@ async fn run_backend(args: &Args, backend: &'static str) -> anyhow::Result<Backe
             }
         }
     }
-    Ok(BackendRun { backend, seed_secs, peak_rss_mib: gateway.peak_rss_mib(), rows })
+    let race = if backend == "postgres" && wanted(args, peer::RACE) {
+        Some(peer::run(args, &url, &gateway).await?)
+    } else {
+        None
+    };
+    Ok(BackendRun { backend, seed_secs, peak_rss_mib: gateway.peak_rss_mib(), rows, race })
 }
 
 /// The runs of the scenarios besides the queries.
@@ -372,7 +389,8 @@ fn render(args: &Args, runs: &[BackendRun], scenarios: &Scenarios) -> String {
         chrono::Utc::now().format("%Y-%m-%d"),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
     );
-    for run in runs {
+    // A run of the race alone (`--only race`) has no rows of its own to show.
+    for run in runs.iter().filter(|r| !r.rows.is_empty()) {
         let _ = writeln!(
             out,
             "## {}\n\nSeeding the mirror took {:.1} s; the gateway's peak resident memory over the run was {:.0} MiB.\n",
@@ -394,7 +412,7 @@ fn render(args: &Args, runs: &[BackendRun], scenarios: &Scenarios) -> String {
         }
         let _ = writeln!(out);
     }
-    race(&mut out, runs);
+    peer::render(&mut out, args, runs.iter().find_map(|r| r.race.as_ref()));
     backfill::render(&mut out, args, &scenarios.backfills);
     webhook_ingest::render(&mut out, args, &scenarios.webhooks);
     writes::render(&mut out, args, &scenarios.writes);
@@ -402,22 +420,6 @@ fn render(args: &Args, runs: &[BackendRun], scenarios: &Scenarios) -> String {
     auth::render(&mut out, args, &scenarios.auths);
     hostile::render(&mut out, &scenarios.hostiles);
     out
-}
-
-/// The reference figures of the race and this run's share of Postgres alone, when the nested query ran.
-fn race(out: &mut String, runs: &[BackendRun]) {
-    if runs.is_empty() {
-        return;
-    }
-    let _ = writeln!(
-        out,
-        "## The race\n\nReference figures for PostGraphile v5 serving the same kind of data on this kind of machine \
-         (from the issue, not measured here): the nested query at about 118 req/s with one client (p50 8.3 ms) and \
-         170 req/s with 16 (p99 155 ms); Postgres alone runs the SQL behind it at about 280 and 750 per second. Our \
-         goal on Postgres: p50 under 5 ms with one client, at least 350 req/s with 16, SQL statements per request \
-         constant.\n\nThe nested query:\n\n```graphql\n{NESTED}\n```"
-    );
-    race_ratios(out, runs);
 }
 
 /// The `## ` sections of a Markdown text, each with its heading line, after the text before the first one.
@@ -468,7 +470,8 @@ fn merge(previous: &str, fresh: &str, partial: Option<&str>) -> String {
 }
 
 /// `fresh`, with the table rows of `previous` whose first cell no row of `fresh` has: a run of one backend keeps
-/// the other's rows, a run of some scenarios (`--only`) the rows of the rest. Rows keep the order they had.
+/// the other's rows, a run of some scenarios (`--only`) the rows of the rest. Rows keep the order they had. A table
+/// whose header changed keeps none.
 fn keep_rows_not_run(previous: &str, fresh: &str) -> String {
     let is_row = |line: &&str| line.starts_with('|');
     let key = |line: &str| line.split('|').nth(1).unwrap_or_default().trim().to_owned();
@@ -478,6 +481,10 @@ fn keep_rows_not_run(previous: &str, fresh: &str) -> String {
     };
     let ran = &lines[first..=last];
     let old: Vec<&str> = previous.lines().filter(is_row).collect();
+    // A table of another layout (its header changed) has no rows to keep.
+    if old.first() != ran.first() {
+        return fresh.to_owned();
+    }
     let mut keys: Vec<String> = Vec::new();
     for row in old.iter().chain(ran) {
         if !keys.contains(&key(row)) {
@@ -493,56 +500,6 @@ fn keep_rows_not_run(previous: &str, fresh: &str) -> String {
     merged.join("\n") + if fresh.ends_with('\n') { "\n" } else { "" }
 }
 
-/// This machine is not the reference machine, so the race is read as a share of what Postgres alone does in the
-/// same run. The issue's "Postgres alone" ran PostGraphile's one statement: PostGraphile's share of it is 118/280
-/// (1 client) and 170/750 (16), the goal's 3.6/5 ms and 350/750; [`ONE_STATEMENT`] is that statement here. The
-/// share of the gateway's own statements ([`SQL_ALONE`], cheaper for Postgres) is shown beside it.
-fn race_ratios(out: &mut String, runs: &[BackendRun]) {
-    let Some(pg) = runs.iter().find(|r| r.backend == "postgres") else { return };
-    let rate = |scenario: &str, clients: usize| {
-        pg.rows
-            .iter()
-            .find(|r| r.scenario.starts_with(scenario) && r.report.clients == clients)
-            .map(|r| r.report.per_second())
-    };
-    let share = |of: Option<f64>, alone: Option<f64>| match (of, alone) {
-        (Some(of), Some(alone)) => format!("{:.2}", of / alone),
-        _ => "–".to_owned(),
-    };
-    let _ = writeln!(out, "\n\nShare of Postgres alone (req/s of a server ÷ req/s of Postgres alone, in this run):\n");
-    let _ = writeln!(
-        out,
-        "| clients | gateway ÷ PostGraphile-style statement | PostGraphile ÷ its statement (reference) | goal | gateway \
-         ÷ the gateway's own SQL |\n|---:|---:|---:|---:|---:|"
-    );
-    let mut scaled = Vec::new();
-    for (clients, reference_alone, reference, goal) in
-        [(1, 280.0, 118.0 / 280.0, (1000.0 / 280.0) / 5.0), (16, 750.0, 170.0 / 750.0, 350.0 / 750.0)]
-    {
-        let (gateway, statement) = (rate("nested: 50", clients), rate(ONE_STATEMENT, clients));
-        if gateway.is_none() {
-            continue;
-        }
-        let _ = writeln!(
-            out,
-            "| {clients} | {} | {reference:.2} | {goal:.2} | {} |",
-            share(gateway, statement),
-            share(gateway, rate(SQL_ALONE, clients))
-        );
-        scaled.extend(statement.map(|s| (clients, s, s / reference_alone)));
-    }
-    if let [(_, one, speed_one), (_, sixteen, speed_sixteen)] = scaled[..] {
-        let _ = writeln!(
-            out,
-            "\nThis run's Postgres answered the PostGraphile-style statement {one:.0} and {sixteen:.0} times a second \
-             (1 and 16 clients), against the reference machine's 280 and 750: the goal scaled to this run is p50 \
-             under {:.2} ms with one client and {:.0} req/s with 16.",
-            5.0 / speed_one,
-            350.0 * speed_sixteen
-        );
-    }
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -555,9 +512,15 @@ async fn main() -> anyhow::Result<()> {
     let (mut runs, mut backfills, mut webhooks, mut writes) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut subscriptions, mut auths, mut hostiles) = (Vec::new(), Vec::new(), Vec::new());
     for backend in backends {
-        if args.only.as_deref().is_none_or(|only| {
-            [BACKFILL, WEBHOOKS, WRITES, SUBSCRIPTIONS, auth::AUTH, hostile::HOSTILE].iter().all(|s| !s.contains(only))
-        }) {
+        // The race runs on Postgres only: `--only race` seeds no SQLite mirror.
+        let race_alone = args.only.as_deref() == Some(peer::RACE) && backend == "sqlite";
+        if !race_alone
+            && args.only.as_deref().is_none_or(|only| {
+                [BACKFILL, WEBHOOKS, WRITES, SUBSCRIPTIONS, auth::AUTH, hostile::HOSTILE]
+                    .iter()
+                    .all(|s| !s.contains(only))
+            })
+        {
             runs.push(run_backend(&args, backend).await?);
         }
         if wanted(&args, BACKFILL) {
@@ -1027,5 +990,8 @@ mod merging {
             section(merge(&previous, &scenarios("| nested | 2 |\n| nested | 32 |\n"), Some("run"))),
             section(scenarios("| nested | 2 |\n| nested | 32 |\n| search | 1 |\n"))
         );
+        // A table of a new layout replaces the old one whole.
+        let relaid = "# B\n\n## postgres\n\n| workers | clients |\n|---:|---:|\n| 1 | 16 |\n";
+        assert_eq!(section(merge(&previous, relaid, Some("run"))), section(relaid.to_owned()));
     }
 }
