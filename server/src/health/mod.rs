@@ -182,22 +182,52 @@ impl Health {
     }
 }
 
-/// Scores every client of `portal` again.
+/// Clients a full pass scores before it hands their changes on. A first pass over a whole portal changes every
+/// score: held until the pass ended, those changes were most of the process's peak memory (BENCHMARKS.md).
+const ROUND: usize = 2_000;
+
+/// The rounds of a full pass over `portal`: its clients by subject, [`ROUND`] at a time.
+async fn rounds(db: &DatabaseConnection, portal: i64) -> Result<Vec<(Subject, Vec<i64>)>, DbErr> {
+    let mut rounds = Vec::new();
+    for subject in [Subject::Company, Subject::Contact] {
+        rounds.extend(clients(db, portal, subject).await?.chunks(ROUND).map(|ids| (subject, ids.to_vec())));
+    }
+    Ok(rounds)
+}
+
+/// The first pass fills the score tables from empty: the planner learns their sizes.
+async fn after_pass(db: &DatabaseConnection) -> Result<(), DbErr> {
+    crate::mirror::analyze(db, &["health_scores", "health_score_history", "insights", "insight_events"]).await
+}
+
+/// Scores every client of `portal` again; everything it changed.
 pub async fn full_pass(
     db: &DatabaseConnection,
     portal: i64,
     scoring: Scoring,
     cause: &Value,
 ) -> Result<Changes, DbErr> {
-    let now = Utc::now();
-    let mut changes = Changes::default();
-    for subject in [Subject::Company, Subject::Contact] {
-        let ids = clients(db, portal, subject).await?;
+    let (now, mut changes) = (Utc::now(), Changes::default());
+    for (subject, ids) in rounds(db, portal).await? {
         changes.extend(store::rescore(db, portal, subject, &ids, cause, scoring, now).await?);
     }
-    // The first pass fills these tables from empty.
-    crate::mirror::analyze(db, &["health_scores", "health_score_history", "insights", "insight_events"]).await?;
+    after_pass(db).await?;
     Ok(changes)
+}
+
+impl Health {
+    /// Scores every client of `portal` again, telling subscribers round by round rather than holding every change
+    /// of the pass; how many scores and insights changed.
+    pub async fn full_pass(&self, portal: i64, cause: &Value) -> Result<(usize, usize), DbErr> {
+        let (now, mut scores, mut insights) = (Utc::now(), 0, 0);
+        for (subject, ids) in rounds(&self.db, portal).await? {
+            let round = store::rescore(&self.db, portal, subject, &ids, cause, self.scoring, now).await?;
+            (scores, insights) = (scores + round.scores.len(), insights + round.insights.len());
+            self.publish(portal, &round, cause).await;
+        }
+        after_pass(&self.db).await?;
+        Ok((scores, insights))
+    }
 }
 
 /// How soon to look again while no portal has a client to score (the backfill is still filling the mirror).
@@ -205,22 +235,16 @@ const EMPTY_RETRY: Duration = Duration::from_secs(30);
 
 /// Full passes over every portal, one at start and then every `every`, each counted in `passes` when it ends.
 pub async fn keep_scored(health: Health, every: Duration, passes: Arc<AtomicU64>) {
-    let Health { db, scoring, .. } = health.clone();
+    let db = health.db.clone();
     let mut scored_any = false;
     loop {
         match entities::portal::Entity::find().all(&db).await {
             Ok(portals) => {
                 for portal in portals {
                     let cause = json!({ "kind": "fullPass" });
-                    match full_pass(&db, portal.portal_id, scoring, &cause).await {
-                        Ok(changes) => {
-                            health.publish(portal.portal_id, &changes, &cause).await;
-                            tracing::info!(
-                                portal = portal.portal_id,
-                                scores = changes.scores.len(),
-                                insights = changes.insights.len(),
-                                "health scores refreshed"
-                            )
+                    match health.full_pass(portal.portal_id, &cause).await {
+                        Ok((scores, insights)) => {
+                            tracing::info!(portal = portal.portal_id, scores, insights, "health scores refreshed")
                         }
                         Err(err) => tracing::warn!(portal = portal.portal_id, error = %err, "scoring failed"),
                     }
