@@ -106,6 +106,21 @@ fn body(query: &str, variables: Value) -> String {
     json!({ "query": query, "variables": variables }).to_string()
 }
 
+/// The answer of the GraphQL server at `url` to `body`, which must have no errors.
+async fn answer(url: &str, body: &str) -> anyhow::Result<Value> {
+    let response = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await?;
+    let value: Value = response.json().await?;
+    if value.get("errors").is_some() {
+        bail!("query to {url} failed: {value}");
+    }
+    Ok(value)
+}
+
 /// The value of the counter `name` in the gateway's `/metrics` at `base`.
 async fn metric(base: &str, name: &str) -> anyhow::Result<f64> {
     let text = reqwest::get(format!("{base}/metrics")).await?.text().await?;
@@ -165,17 +180,7 @@ impl Gateway {
     }
 
     async fn query(&self, body: &str) -> anyhow::Result<Value> {
-        let response = reqwest::Client::new()
-            .post(format!("{}/graphql", self.base))
-            .header("content-type", "application/json")
-            .body(body.to_owned())
-            .send()
-            .await?;
-        let value: Value = response.json().await?;
-        if value.get("errors").is_some() {
-            bail!("query failed: {value}");
-        }
-        Ok(value)
+        answer(&format!("{}/graphql", self.base), body).await
     }
 
     /// Peak resident memory of the gateway process (VmHWM), in MiB.

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use tests::load::{self, LoadReport};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use super::{Args, Gateway, NESTED, PORTAL, body, peak_rss_mib};
+use super::{Args, Gateway, NESTED, PORTAL, answer, body, peak_rss_mib};
 
 pub const RACE: &str = "race";
 const CLIENTS: [usize; 2] = [1, 16];
@@ -147,21 +147,6 @@ fn children(pid: u32) -> Vec<u32> {
 
 fn workers_text(workers: usize) -> String {
     if workers == 1 { "1 worker".to_owned() } else { format!("{workers} workers") }
-}
-
-/// A GraphQL answer from `url` that must have no errors.
-async fn answer(url: &str, body: &str) -> anyhow::Result<Value> {
-    let response = reqwest::Client::new()
-        .post(url)
-        .header("content-type", "application/json")
-        .body(body.to_owned())
-        .send()
-        .await?;
-    let value: Value = response.json().await?;
-    if value.get("errors").is_some() {
-        bail!("query to {url} failed: {value}");
-    }
-    Ok(value)
 }
 
 /// What an answer of the nested query holds.
