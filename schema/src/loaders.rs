@@ -418,8 +418,9 @@ fn cached<T: Send + Sync + 'static>(loader: T) -> Cached<T> {
 /// A span for traces only (`otel::loader`; log lines keep the request's) around one batch of loader `T`, named
 /// after it (`ById<contact::Entity, i64>`): without it a batch's statements would belong to no request's trace.
 pub(crate) fn batch_span<T>() -> tracing::Span {
-    let name = std::any::type_name::<T>().replace("schema::loaders::", "").replace("entities::", "");
-    tracing::info_span!(target: "otel::loader", "loader batch", loader = name)
+    // The name is made inside the macro, so only when traces are on: every batch of every request asks for a span.
+    let name = || std::any::type_name::<T>().replace("schema::loaders::", "").replace("entities::", "");
+    tracing::info_span!(target: "otel::loader", "loader batch", loader = %name())
 }
 
 impl Loaders {
