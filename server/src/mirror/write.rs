@@ -336,9 +336,27 @@ pub async fn write_portal(db: &DatabaseConnection, portal: &Portal) -> Result<()
     let now = Utc::now();
     let id = portal.portal_id;
     let txn = crate::db::begin_write(db).await?;
-    ensure_portal(&txn, id, &portal.name).await?;
+    let all_types = write_portal_setup(&txn, portal, now).await?;
+    for &object_type in &all_types {
+        upsert_objects(&txn, id, object_type, portal.objects(object_type), now).await?;
+    }
+    upsert_campaigns(&txn, id, &portal.campaigns, now).await?;
+    upsert_associations(&txn, id, &portal.associations, now).await?;
+    txn.commit().await?;
+    refresh_statistics(db).await
+}
+
+/// What a whole portal holds besides its records and their links: the portal, schemas, property definitions,
+/// owners and pipelines. The object types it has records of, built-in types first.
+pub(super) async fn write_portal_setup(
+    txn: &impl ConnectionTrait,
+    portal: &Portal,
+    now: DateTime<Utc>,
+) -> Result<Vec<ObjectType>, DbErr> {
+    let id = portal.portal_id;
+    ensure_portal(txn, id, &portal.name).await?;
     // Schemas first: a custom type's typed rows read its display property from them.
-    super::schemas::replace(&txn, id, &portal.schemas, now).await?;
+    super::schemas::replace(txn, id, &portal.schemas, now).await?;
     let custom_types: Vec<ObjectType> = portal.schemas.iter().map(|s| s.object_type).collect();
     let all_types: Vec<ObjectType> = ObjectType::BUILT_IN.into_iter().chain(custom_types).collect();
     for &object_type in &all_types {
@@ -347,17 +365,11 @@ pub async fn write_portal(db: &DatabaseConnection, portal: &Portal) -> Result<()
         definitions.extend(custom.map(|(_, d)| d.clone()));
         let schema = portal.schemas.iter().filter(|s| s.object_type == object_type);
         definitions.extend(schema.flat_map(|s| s.properties.iter().cloned()));
-        super::definitions::replace(&txn, id, object_type, &definitions, now).await?;
+        super::definitions::replace(txn, id, object_type, &definitions, now).await?;
     }
-    upsert_owners(&txn, id, &portal.owners, now).await?;
-    upsert_pipelines(&txn, id, &portal.pipelines, now).await?;
-    for &object_type in &all_types {
-        upsert_objects(&txn, id, object_type, portal.objects(object_type), now).await?;
-    }
-    upsert_campaigns(&txn, id, &portal.campaigns, now).await?;
-    upsert_associations(&txn, id, &portal.associations, now).await?;
-    txn.commit().await?;
-    refresh_statistics(db).await
+    upsert_owners(txn, id, &portal.owners, now).await?;
+    upsert_pipelines(txn, id, &portal.pipelines, now).await?;
+    Ok(all_types)
 }
 
 /// After a bulk write, fresh planner statistics: without them Postgres guesses one row per table and plans nested

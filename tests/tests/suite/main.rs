@@ -11,6 +11,7 @@ mod auth;
 mod backfill;
 mod batch_mutations;
 mod batching;
+mod bulk_copy;
 mod circuit;
 mod custom_objects;
 mod db_outage_errors;
