@@ -57,6 +57,11 @@ struct Args {
     /// many deals).
     #[arg(long, default_value_t = 10_000)]
     backfill_contacts: usize,
+    /// Multiples of `--contacts`, `--companies` and `--deals` to run the query scenarios at, one after the other
+    /// (`1,10`). A scale other than 1 has its own database, `{database}_x{scale}`, so the 1× mirror stays for
+    /// `--reuse`.
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    scale: Vec<usize>,
 }
 
 const PORTAL: i64 = 100_001;
@@ -95,7 +100,12 @@ struct Row {
 
 struct BackendRun {
     backend: &'static str,
-    seed_secs: f64,
+    /// The multiple of the default sizes the mirror held.
+    scale: usize,
+    /// Seconds the seeding took, and the bench process's peak resident memory (MiB) after it; `None` when a
+    /// mirror was reused.
+    seeded: Option<(f64, f64)>,
+    startup: Startup,
     peak_rss_mib: f64,
     rows: Vec<Row>,
     /// The race against PostGraphile (Postgres only).
@@ -153,13 +163,50 @@ async fn wait_healthy(base: &str) -> anyhow::Result<()> {
     bail!("the gateway's first health-scoring pass did not end within 5 minutes")
 }
 
+/// How long the gateway took to come up.
+#[derive(Clone, Copy, Default)]
+struct Startup {
+    /// From spawning `server serve` to the first answer of a small GraphQL query.
+    first_answer: Duration,
+    /// From that answer to the end of the first health-scoring pass over every client.
+    first_pass: Duration,
+}
+
+/// A query small enough that its answer times the start-up, not the query.
+const FIRST_QUERY: &str = "query First { contacts(first: 1) { nodes { email } } }";
+
+/// Times the gateway at `base`, spawned at `spawned`: until it answers [`FIRST_QUERY`], then until its first
+/// health-scoring pass ended (after which it is measured, that pass no longer weighing on it).
+async fn time_startup(base: &str, spawned: Instant) -> anyhow::Result<Startup> {
+    let url = format!("{base}/graphql");
+    let first = body(FIRST_QUERY, json!({}));
+    let limit = Duration::from_secs(60);
+    while answer(&url, &first).await.is_err() {
+        if spawned.elapsed() > limit {
+            bail!("the gateway did not answer a query within {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let first_answer = spawned.elapsed();
+    let answered = Instant::now();
+    while metric(base, "gateway_health_full_passes_total").await? == 0.0 {
+        if answered.elapsed() > Duration::from_secs(600) {
+            bail!("the gateway's first health-scoring pass did not end within 10 minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(Startup { first_answer, first_pass: answered.elapsed() })
+}
+
 struct Gateway {
     child: Child,
     base: String,
+    startup: Startup,
 }
 
 impl Gateway {
     async fn start(args: &Args, database_url: &str) -> anyhow::Result<Self> {
+        let spawned = Instant::now();
         let child = Command::new(&args.server)
             .arg("serve")
             .env("DATABASE_URL", database_url)
@@ -170,8 +217,8 @@ impl Gateway {
             .stdout(Stdio::null())
             .spawn()
             .context("starting the gateway")?;
-        let gateway = Self { child, base: format!("http://127.0.0.1:{}", args.port) };
-        wait_healthy(&gateway.base).await?;
+        let mut gateway = Self { child, base: format!("http://127.0.0.1:{}", args.port), startup: Startup::default() };
+        gateway.startup = time_startup(&gateway.base, spawned).await?;
         Ok(gateway)
     }
 
@@ -273,20 +320,28 @@ async fn prepare_database(backend: &str, name: &str, reuse: bool) -> anyhow::Res
     }
 }
 
-/// Whether `--only` lets the scenario named `name` run.
+/// Whether `--only` lets the scenario named `name` run: its text, or one of its `|`-separated texts, is in the name.
 fn wanted(args: &Args, name: &str) -> bool {
-    args.only.as_deref().is_none_or(|only| name.contains(only))
+    args.only.as_deref().is_none_or(|only| only.split('|').any(|o| name.contains(o)))
 }
 
 /// Seeds the database at `url` with a generated portal of `contacts`, `companies` and `deals` (generator seed 42).
 /// On Postgres a checkpoint follows, so that every run is measured from the same point of the checkpoint cycle: the
 /// seed's write-ahead log otherwise decided whether a checkpoint (and the full-page images every page's next change
 /// then logs) fell inside the measured seconds, and the webhook figures of one binary ranged over a half.
+/// Postgres is written by `COPY` (the rows `write_portal` writes, see `server::mirror::copy_portal`), SQLite by
+/// `write_portal`'s inserts in one transaction.
 async fn seed(url: &str, [contacts, companies, deals]: [usize; 3]) -> anyhow::Result<()> {
     eprintln!("seeding {contacts}/{companies}/{deals} …");
     let db = server::db::connect_and_migrate(url).await.context("connecting to the bench database")?;
     let spec = generator::PortalSpec::sized(PORTAL, 42, contacts, companies, deals, chrono::Utc::now());
-    server::mirror::write_portal(&db, &generator::generate(&spec)).await.context("seeding")?;
+    let portal = generator::generate(&spec);
+    if url.starts_with("postgres") {
+        server::mirror::copy_portal(&db, &portal).await.context("seeding")?;
+    } else {
+        server::mirror::write_portal(&db, &portal).await.context("seeding")?;
+    }
+    drop(portal);
     db.close().await?;
     if url.starts_with("postgres") {
         Database::connect(tests::postgres_admin_url()).await?.execute_unprepared("CHECKPOINT").await?;
@@ -294,15 +349,40 @@ async fn seed(url: &str, [contacts, companies, deals]: [usize; 3]) -> anyhow::Re
     Ok(())
 }
 
-async fn run_backend(args: &Args, backend: &'static str) -> anyhow::Result<BackendRun> {
-    let url = prepare_database(backend, &args.database, args.reuse).await?;
-    let started = Instant::now();
-    if !args.reuse {
-        seed(&url, [args.contacts, args.companies, args.deals]).await?;
-    }
-    let seed_secs = started.elapsed().as_secs_f64();
+/// Whether the mirror at `url` holds the portal's `contacts` (live or not), so that `--reuse` may keep it.
+async fn holds(url: &str, contacts: usize) -> bool {
+    let Ok(db) = Database::connect(url).await else { return false };
+    let count = sea_orm::Statement::from_string(
+        db.get_database_backend(),
+        format!("SELECT count(*) AS n FROM contacts WHERE portal_id = {PORTAL}"),
+    );
+    let held = db.query_one_raw(count).await.ok().flatten().and_then(|row| row.try_get::<i64>("", "n").ok());
+    let _ = db.close().await;
+    held == Some(contacts as i64)
+}
+
+async fn run_backend(args: &Args, backend: &'static str, scale: usize) -> anyhow::Result<BackendRun> {
+    let sizes = [args.contacts * scale, args.companies * scale, args.deals * scale];
+    let database = if scale == 1 { args.database.clone() } else { format!("{}_x{scale}", args.database) };
+    let mut url = prepare_database(backend, &database, true).await?;
+    let seeded = if args.reuse && holds(&url, sizes[0]).await {
+        None
+    } else {
+        if args.reuse {
+            eprintln!("[{database}] does not hold {} contacts: seeding it", sizes[0]);
+        }
+        url = prepare_database(backend, &database, false).await?;
+        let started = Instant::now();
+        seed(&url, sizes).await?;
+        Some((started.elapsed().as_secs_f64(), peak_rss_mib(std::process::id())))
+    };
 
     let gateway = Gateway::start(args, &url).await?;
+    eprintln!(
+        "[{backend} {scale}×] first answer {:.0} ms after spawning, first scoring pass {:.1} s after that",
+        gateway.startup.first_answer.as_secs_f64() * 1000.0,
+        gateway.startup.first_pass.as_secs_f64()
+    );
     let graphql = format!("{}/graphql", gateway.base);
     let mut rows = Vec::new();
     for scenario in scenarios(&gateway).await?.into_iter().filter(|s| wanted(args, s.name)) {
@@ -316,7 +396,7 @@ async fn run_backend(args: &Args, backend: &'static str) -> anyhow::Result<Backe
             }
             let statements_per_request = (after - before) / report.requests as f64;
             eprintln!(
-                "[{backend}] {} ×{clients}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {:.1} SQL/request",
+                "[{backend} {scale}×] {} ×{clients}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {:.1} SQL/request",
                 scenario.name,
                 report.per_second(),
                 report.percentile_ms(0.5),
@@ -351,7 +431,7 @@ async fn run_backend(args: &Args, backend: &'static str) -> anyhow::Result<Backe
                     bail!("{} of {} runs of {scenario} failed", report.failures, report.requests);
                 }
                 eprintln!(
-                    "[{backend}] {scenario} ×{clients}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
+                    "[{backend} {scale}×] {scenario} ×{clients}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
                     report.per_second(),
                     report.percentile_ms(0.5),
                     report.percentile_ms(0.99),
@@ -360,12 +440,13 @@ async fn run_backend(args: &Args, backend: &'static str) -> anyhow::Result<Backe
             }
         }
     }
-    let race = if backend == "postgres" && wanted(args, peer::RACE) {
+    let race = if backend == "postgres" && scale == 1 && wanted(args, peer::RACE) {
         Some(peer::run(args, &url, &gateway).await?)
     } else {
         None
     };
-    Ok(BackendRun { backend, seed_secs, peak_rss_mib: gateway.peak_rss_mib(), rows, race })
+    let startup = gateway.startup;
+    Ok(BackendRun { backend, scale, seeded, startup, peak_rss_mib: gateway.peak_rss_mib(), rows, race })
 }
 
 /// The runs of the scenarios besides the queries.
@@ -384,22 +465,31 @@ fn render(args: &Args, runs: &[BackendRun], scenarios: &Scenarios) -> String {
     let _ = writeln!(
         out,
         "Produced by `make bench` (`scripts/bench`, i.e. `target/release/bench --contacts {} --companies {} --deals {} \
-         --secs {}`) on {} with {} cores; the load generator runs on the same machine, over loopback, closed loop \
+         --secs {}{}`) on {} with {} cores; the load generator runs on the same machine, over loopback, closed loop \
          (each client sends its next request when the last one answered). Compare ratios within one run: the machine \
          is noisy.\n",
         args.contacts,
         args.companies,
         args.deals,
         args.secs,
+        if args.scale == [1] { String::new() } else { format!(" --scale {}", scales(&args.scale)) },
         chrono::Utc::now().format("%Y-%m-%d"),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
     );
     // A run of the race alone (`--only race`) has no rows of its own to show.
     for run in runs.iter().filter(|r| !r.rows.is_empty()) {
+        let _ = writeln!(out, "## {}\n", heading(run));
+        let seeded = match run.seeded {
+            Some((secs, _)) => format!("Seeding the mirror took {secs:.1} s"),
+            None => "The mirror of an earlier run was reused".to_owned(),
+        };
         let _ = writeln!(
             out,
-            "## {}\n\nSeeding the mirror took {:.1} s; the gateway's peak resident memory over the run was {:.0} MiB.\n",
-            run.backend, run.seed_secs, run.peak_rss_mib
+            "{seeded}; the gateway answered its first query {:.0} ms after it was spawned and ended its first health-scoring \
+             pass {:.1} s after that; its peak resident memory over the run was {:.0} MiB.\n",
+            run.startup.first_answer.as_secs_f64() * 1000.0,
+            run.startup.first_pass.as_secs_f64(),
+            run.peak_rss_mib
         );
         let _ = writeln!(out, "| scenario | clients | req/s | p50 ms | p99 ms | SQL statements / request |");
         let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
@@ -417,6 +507,7 @@ fn render(args: &Args, runs: &[BackendRun], scenarios: &Scenarios) -> String {
         }
         let _ = writeln!(out);
     }
+    scale::render(&mut out, args, runs);
     peer::render(&mut out, args, runs.iter().find_map(|r| r.race.as_ref()));
     backfill::render(&mut out, args, &scenarios.backfills);
     webhook_ingest::render(&mut out, args, &scenarios.webhooks);
@@ -425,6 +516,19 @@ fn render(args: &Args, runs: &[BackendRun], scenarios: &Scenarios) -> String {
     auth::render(&mut out, args, &scenarios.auths);
     hostile::render(&mut out, &scenarios.hostiles);
     out
+}
+
+/// `1,10` for scales 1 and 10.
+fn scales(scales: &[usize]) -> String {
+    scales.iter().map(usize::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// A query run's section heading: the backend, and the scale when it is not 1 (the 1× sections keep their names).
+fn heading(run: &BackendRun) -> String {
+    match run.scale {
+        1 => run.backend.to_owned(),
+        scale => format!("{} at {scale}× the data", run.backend),
+    }
 }
 
 /// The `## ` sections of a Markdown text, each with its heading line, after the text before the first one.
@@ -526,7 +630,9 @@ async fn main() -> anyhow::Result<()> {
                     .all(|s| !s.contains(only))
             })
         {
-            runs.push(run_backend(&args, backend).await?);
+            for &scale in &args.scale {
+                runs.push(run_backend(&args, backend, scale).await?);
+            }
         }
         if wanted(&args, BACKFILL) {
             backfills.push(backfill::run(&args, backend).await?);
@@ -864,6 +970,83 @@ mod webhook_ingest {
 /// The nested query's SQL run straight against Postgres by a hand-written client: the same three levels (companies;
 /// their contacts and deals; the deals' owners and stages), only the columns the query shows, decoded by position.
 /// The floor the gateway is measured against, as the issue's "Postgres alone" figure.
+mod scale {
+    use std::fmt::Write as _;
+
+    use super::{Args, BackendRun};
+
+    /// One figure of a run, if it has it.
+    type Figure = fn(&BackendRun) -> Option<f64>;
+
+    /// Per backend run at more than one scale, each scenario's p50 and the start-up at every scale side by side.
+    pub fn render(out: &mut String, args: &Args, runs: &[BackendRun]) {
+        let mut backends: Vec<&str> = runs.iter().map(|r| r.backend).collect();
+        backends.dedup();
+        for backend in backends {
+            let runs: Vec<&BackendRun> = runs.iter().filter(|r| r.backend == backend && !r.rows.is_empty()).collect();
+            let (Some(base), true) = (runs.first(), runs.len() > 1) else { continue };
+            let _ = writeln!(
+                out,
+                "## {backend} at {} times the data\n\nThe query scenarios over mirrors of {} contacts, {} companies and \
+                 {} deals times each scale; p50 in ms, and the ratio of each scale's to the first's. The goals at 10×: \
+                 nested and deep-page p50 within 1.3× of the 1× figures, search p50 under 10 ms, start-up to the first \
+                 answer under 3 s, the gateway's peak resident memory under 250 MiB.\n",
+                super::scales(&args.scale),
+                args.contacts,
+                args.companies,
+                args.deals
+            );
+            let header: String = runs.iter().skip(1).map(|r| format!(" p50 {}× | ratio |", r.scale)).collect();
+            let _ = writeln!(out, "| scenario | clients | p50 {}× |{header}", base.scale);
+            let _ = writeln!(out, "|---|---:|---:|{}", "---:|---:|".repeat(runs.len() - 1));
+            for row in &base.rows {
+                let cells: String = runs
+                    .iter()
+                    .skip(1)
+                    .map(|r| {
+                        let p50 = r
+                            .rows
+                            .iter()
+                            .find(|o| o.scenario == row.scenario && o.report.clients == row.report.clients)
+                            .map(|o| o.report.percentile_ms(0.5));
+                        match p50 {
+                            Some(p50) => format!(" {p50:.2} | {:.2} |", p50 / row.report.percentile_ms(0.5)),
+                            None => " – | – |".to_owned(),
+                        }
+                    })
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {:.2} |{cells}",
+                    row.scenario,
+                    row.report.clients,
+                    row.report.percentile_ms(0.5)
+                );
+            }
+            let figures: [(&str, Figure); 5] = [
+                ("start-up to the first answer, ms", |r| Some(r.startup.first_answer.as_secs_f64() * 1000.0)),
+                ("first health-scoring pass after it, s", |r| Some(r.startup.first_pass.as_secs_f64())),
+                ("gateway peak resident memory, MiB", |r| Some(r.peak_rss_mib)),
+                ("seeding, s", |r| r.seeded.map(|s| s.0)),
+                ("bench process peak resident memory after seeding, MiB", |r| r.seeded.map(|s| s.1)),
+            ];
+            for (name, figure) in figures {
+                let show = |r: &BackendRun| figure(r).map_or("reused".to_owned(), |v| format!("{v:.1}"));
+                let cells: String = runs
+                    .iter()
+                    .skip(1)
+                    .map(|r| match (figure(r), figure(base)) {
+                        (Some(v), Some(b)) if b > 0.0 => format!(" {} | {:.2} |", show(r), v / b),
+                        _ => format!(" {} | – |", show(r)),
+                    })
+                    .collect();
+                let _ = writeln!(out, "| {name} | – | {} |{cells}", show(base));
+            }
+            let _ = writeln!(out);
+        }
+    }
+}
+
 mod sql_alone {
     use sea_orm::sqlx::{self, PgPool, postgres::PgPoolOptions};
 
