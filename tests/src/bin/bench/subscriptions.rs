@@ -16,7 +16,7 @@ use tests::subscriber::Subscriber;
 
 use super::{
     Args, PORTAL, prepare_database,
-    webhook_ingest::{delivery, start_gateway},
+    webhooks::{delivery, start_gateway},
 };
 
 const SUBSCRIBERS: usize = 1_000;
