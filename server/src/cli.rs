@@ -284,6 +284,7 @@ async fn serve(config: Config, traces: &crate::traces::Traces) -> anyhow::Result
         db: db.clone(),
         scoring: crate::health::Scoring { weights: config.health_weights, thresholds: config.insight_thresholds },
         notifier: Some(notifier.clone()),
+        rescored: metrics.health_clients_rescored.clone(),
     };
     let leases = crate::leases::Leases::for_database(&db, std::time::Duration::from_secs(config.lease_secs));
     tracing::info!(holder = leases.holder(), "this replica's name in the leases table");

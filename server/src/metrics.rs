@@ -41,6 +41,8 @@ pub struct Metrics {
     pub sql_statements: Arc<AtomicU64>,
     /// Full health-scoring passes finished since start; the first one rescoring every client weighs on the machine.
     pub health_full_passes: Arc<AtomicU64>,
+    /// Clients rescored after changes (webhooks, mutations, sweeps), full passes aside.
+    pub health_clients_rescored: Arc<AtomicU64>,
     /// Retention passes finished by this replica (it holds the `retention` lease while the count moves).
     pub retention_passes: Arc<AtomicU64>,
     /// The upstream client's read cache.
@@ -65,6 +67,7 @@ impl Default for Metrics {
             graphql_requests: Arc::default(),
             sql_statements: Arc::default(),
             health_full_passes: Arc::default(),
+            health_clients_rescored: Arc::default(),
             retention_passes: Arc::default(),
             read_cache: CacheStats::default(),
             webhooks: WebhookStats::recorded_in(sink.clone()),
@@ -94,6 +97,7 @@ impl Metrics {
             counter!("gateway_graphql_requests_total").absolute(get(&self.graphql_requests));
             counter!("gateway_sql_statements_total").absolute(get(&self.sql_statements));
             counter!("gateway_health_full_passes_total").absolute(get(&self.health_full_passes));
+            counter!("gateway_health_clients_rescored_total").absolute(get(&self.health_clients_rescored));
             counter!("gateway_retention_passes_total").absolute(get(&self.retention_passes));
             counter!("gateway_read_cache_hits_total").absolute(hits);
             counter!("gateway_read_cache_misses_total").absolute(misses);

@@ -135,6 +135,8 @@ pub struct Health {
     pub scoring: Scoring,
     /// Tells subscribers of each change; `None` tells no one.
     pub notifier: Option<notify::Notifier>,
+    /// Clients rescored after a change (webhook, mutation, sweep), full passes aside: the scoring work changes cause.
+    pub rescored: Arc<AtomicU64>,
 }
 
 impl Health {
@@ -173,6 +175,7 @@ impl Health {
         let now = Utc::now();
         let mut changes = Changes::default();
         for (subject, ids) in affected(&self.db, portal, records).await? {
+            self.rescored.fetch_add(ids.len() as u64, Ordering::Relaxed);
             changes.extend(store::rescore(&self.db, portal, subject, &ids, cause, self.scoring, now).await?);
         }
         // A contact that gained a company is scored with it now, no longer alone.

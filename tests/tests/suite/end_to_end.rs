@@ -102,7 +102,12 @@ async fn a_change_in_hubspot_reaches_subscribers_of_every_protocol_through_a_sig
         hubspot: Some(hubspot),
         stats: metrics.webhooks.clone(),
         settings: ApplierSettings { idle: Duration::from_millis(20), ..ApplierSettings::default() },
-        health: Some(Health { db: db.db.clone(), scoring: Scoring::default(), notifier: Some(notifier) }),
+        health: Some(Health {
+            db: db.db.clone(),
+            scoring: Scoring::default(),
+            notifier: Some(notifier),
+            rescored: Default::default(),
+        }),
         reference: Default::default(),
     };
     let applying = tokio::spawn(applier.run());

@@ -34,6 +34,8 @@ struct World {
     sim: Running,
     db: TestDb,
     applier: Applier,
+    /// Where the applier's rescoring is counted.
+    metrics: server::metrics::Metrics,
     next_event: i64,
 }
 
@@ -50,15 +52,21 @@ impl World {
             ..ClientSettings::default()
         };
         let (sim, db, hubspot) = synced_mirror(backend, PORTAL, settings).await;
+        let metrics = server::metrics::Metrics::default();
         let applier = Applier {
             db: db.db.clone(),
             hubspot: Some(hubspot),
             stats: WebhookStats::default(),
             settings: ApplierSettings { min_backoff: Duration::ZERO, ..ApplierSettings::default() },
-            health: Some(server::health::Health { db: db.db.clone(), scoring: Default::default(), notifier: None }),
+            health: Some(server::health::Health {
+                db: db.db.clone(),
+                scoring: Default::default(),
+                notifier: None,
+                rescored: metrics.health_clients_rescored.clone(),
+            }),
             reference: Default::default(),
         };
-        Self { sim, db, applier, next_event: 1 }
+        Self { sim, db, applier, metrics, next_event: 1 }
     }
 
     /// A change made straight at HubSpot (the simulator).
@@ -85,6 +93,15 @@ impl World {
     async fn deliver(&self, events: &[Value]) {
         let batch = parse_batch(&serde_json::to_vec(events).unwrap()).unwrap();
         log::append(&self.db.db, "test", batch).await.unwrap();
+    }
+
+    /// `gateway_health_clients_rescored_total` as `/metrics` shows it.
+    fn rescored(&self) -> u64 {
+        let text = self.metrics.render();
+        text.lines()
+            .find_map(|l| l.strip_prefix("gateway_health_clients_rescored_total "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("the rescoring counter in {text}"))
     }
 
     async fn contact(&self, id: i64) -> Option<contact::Model> {
@@ -530,6 +547,7 @@ on_both!(applied_events_rescore_the_clients_they_touch, |backend: Backend| async
     world.deliver(&events).await;
     world.applier.drain().await.unwrap();
     assert_eq!(history().await.len(), before, "a job title is no input of any score");
+    assert_eq!(world.rescored(), 0, "nor does it rescore anyone");
 
     let mut events = Vec::new();
     for (name, value) in [("dealstage", "closedwon"), ("hs_is_closed", "true"), ("hs_is_closed_won", "true")] {
@@ -548,6 +566,7 @@ on_both!(applied_events_rescore_the_clients_they_touch, |backend: Backend| async
         .rev()
         .find(|h| h.subject_type == "company" && h.subject_id == company)
         .expect("the company was rescored");
+    assert!(world.rescored() >= 1, "the rescoring is counted");
     assert_eq!(point.cause["kind"], "webhook", "{:?}", point.cause);
     assert_eq!(point.cause["events"], 3);
     assert!(point.previous_overall.is_some());
