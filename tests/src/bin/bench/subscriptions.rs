@@ -70,7 +70,7 @@ pub async fn run(args: &Args, backend: &'static str) -> anyhow::Result<Run> {
     let steady_pass = started.elapsed();
     let companies: Vec<i64> = health::clients(&db, PORTAL, Subject::Company).await?.into_iter().take(CHANGES).collect();
 
-    let (mut child, base) = start_gateway(args, &url, args.port + 2).await?;
+    let (mut child, base) = start_gateway(args, &url, args.port + 2, &[]).await?;
     let ws = format!("ws://{}/graphql", base.trim_start_matches("http://"));
     let heard: Arc<Mutex<Vec<(i64, Instant)>>> = Arc::default();
     let mut listening = Vec::new();
