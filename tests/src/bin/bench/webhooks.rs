@@ -296,7 +296,7 @@ pub fn render(out: &mut String, args: &Args, runs: &[Run]) {
         out,
         "\n\n## Webhook ingestion\n\n{SENDERS} senders post signed (v3) batches of {BATCH} events for {} s, closed \
          loop, mixed as a busy portal's traffic is: per batch {}. Changes and links pick records by a Zipf spread \
-         (exponent 1: the hottest 1% of each type's records draw about half its events); deletions and merges pick \
+         (exponent 1: the hottest 1% of each type's records draw 40-55% of its events); deletions and merges pick \
          among a cold fifth of the records. The mirror and its upstream, the simulator in the benchmark's process \
          (no added latency, its rate limit lifted), hold the same portal of {CONTACTS} contacts, {COMPANIES} \
          companies and {DEALS} deals; the records the creation events announce were made in the simulator \
