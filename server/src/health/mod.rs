@@ -198,8 +198,10 @@ async fn rounds(db: &DatabaseConnection, portal: i64) -> Result<Vec<(Subject, Ve
     Ok(rounds)
 }
 
-/// The first pass fills the score tables from empty: the planner learns their sizes.
-async fn after_pass(db: &DatabaseConnection) -> Result<(), DbErr> {
+/// The planner learns the score tables' sizes after a pass's first round and again after the pass. A first pass
+/// fills them from empty: planned for empty tables (autovacuum off or behind), every later round's lookup sorted all
+/// the insights so far, and a pass over 200,000 clients grew quadratic (BENCHMARKS.md).
+async fn learn_sizes(db: &DatabaseConnection) -> Result<(), DbErr> {
     crate::mirror::analyze(db, &["health_scores", "health_score_history", "insights", "insight_events"]).await
 }
 
@@ -211,10 +213,13 @@ pub async fn full_pass(
     cause: &Value,
 ) -> Result<Changes, DbErr> {
     let (now, mut changes) = (Utc::now(), Changes::default());
-    for (subject, ids) in rounds(db, portal).await? {
+    for (round, (subject, ids)) in rounds(db, portal).await?.into_iter().enumerate() {
         changes.extend(store::rescore(db, portal, subject, &ids, cause, scoring, now).await?);
+        if round == 0 {
+            learn_sizes(db).await?;
+        }
     }
-    after_pass(db).await?;
+    learn_sizes(db).await?;
     Ok(changes)
 }
 
@@ -223,12 +228,15 @@ impl Health {
     /// of the pass; how many scores and insights changed.
     pub async fn full_pass(&self, portal: i64, cause: &Value) -> Result<(usize, usize), DbErr> {
         let (now, mut scores, mut insights) = (Utc::now(), 0, 0);
-        for (subject, ids) in rounds(&self.db, portal).await? {
-            let round = store::rescore(&self.db, portal, subject, &ids, cause, self.scoring, now).await?;
-            (scores, insights) = (scores + round.scores.len(), insights + round.insights.len());
-            self.publish(portal, &round, cause).await;
+        for (round, (subject, ids)) in rounds(&self.db, portal).await?.into_iter().enumerate() {
+            let changes = store::rescore(&self.db, portal, subject, &ids, cause, self.scoring, now).await?;
+            (scores, insights) = (scores + changes.scores.len(), insights + changes.insights.len());
+            self.publish(portal, &changes, cause).await;
+            if round == 0 {
+                learn_sizes(&self.db).await?;
+            }
         }
-        after_pass(&self.db).await?;
+        learn_sizes(&self.db).await?;
         Ok((scores, insights))
     }
 }
