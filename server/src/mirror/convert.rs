@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeZone, Utc};
-use entities::{company, contact, custom_object, deal, object_properties, ticket};
-use hubspot::{CrmObject, ObjectType};
+use entities::{association, company, contact, custom_object, deal, object_properties, ticket};
+use hubspot::{Association, CrmObject, ObjectType};
 use sea_orm::ActiveValue::Set;
 
 struct Props<'a>(&'a BTreeMap<String, Option<String>>);
@@ -198,6 +198,22 @@ pub(super) fn ticket(portal_id: i64, obj: &CrmObject, now: DateTime<Utc>) -> tic
         archived_at: Set(archived_at(obj)),
         merged_into: Set(None),
         synced_at: Set(now),
+    }
+}
+
+/// The mirror's row of an association.
+pub fn association(portal_id: i64, a: &Association, now: DateTime<Utc>) -> association::ActiveModel {
+    association::ActiveModel {
+        portal_id: Set(portal_id),
+        from_type: Set(a.from_type.singular().to_owned()),
+        from_id: Set(a.from_id),
+        to_type: Set(a.to_type.singular().to_owned()),
+        to_id: Set(a.to_id),
+        type_id: Set(a.type_id),
+        category: Set(a.category.clone()),
+        label: Set(a.label.clone()),
+        is_primary: Set(a.primary),
+        updated_at: Set(now),
     }
 }
 

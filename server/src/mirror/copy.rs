@@ -8,8 +8,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use entities::{association, company, contact, custom_object, deal, object_properties, ticket};
 use hubspot::{CrmObject, ObjectType, Portal};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait, IdenStatic, Iterable, Value,
-    sqlx::PgConnection,
+    ActiveModelTrait, DatabaseConnection, DbErr, EntityTrait, IdenStatic, Iterable, Value, sqlx::PgConnection,
 };
 
 use super::{convert, write};
@@ -84,20 +83,12 @@ async fn copy_typed(
 fn links(id: i64, portal: &Portal, now: DateTime<Utc>) -> impl Iterator<Item = association::ActiveModel> {
     let key = |a: &hubspot::Association| (a.from_type.singular(), a.from_id, a.to_type.singular(), a.to_id, a.type_id);
     let last: HashMap<_, usize> = portal.associations.iter().enumerate().map(|(i, a)| (key(a), i)).collect();
-    portal.associations.iter().enumerate().filter(move |(i, a)| last[&key(a)] == *i).map(move |(_, a)| {
-        association::ActiveModel {
-            portal_id: Set(id),
-            from_type: Set(a.from_type.singular().to_owned()),
-            from_id: Set(a.from_id),
-            to_type: Set(a.to_type.singular().to_owned()),
-            to_id: Set(a.to_id),
-            type_id: Set(a.type_id),
-            category: Set(a.category.clone()),
-            label: Set(a.label.clone()),
-            is_primary: Set(a.primary),
-            updated_at: Set(now),
-        }
-    })
+    portal
+        .associations
+        .iter()
+        .enumerate()
+        .filter(move |(i, a)| last[&key(a)] == *i)
+        .map(move |(_, a)| convert::association(id, a, now))
 }
 
 /// Streams `rows` into `E`'s table, every column; how many rows went in.

@@ -287,21 +287,7 @@ pub async fn upsert_associations(
     associations: &[Association],
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let rows = associations
-        .iter()
-        .map(|a| association::ActiveModel {
-            portal_id: Set(portal_id),
-            from_type: Set(a.from_type.singular().to_owned()),
-            from_id: Set(a.from_id),
-            to_type: Set(a.to_type.singular().to_owned()),
-            to_id: Set(a.to_id),
-            type_id: Set(a.type_id),
-            category: Set(a.category.clone()),
-            label: Set(a.label.clone()),
-            is_primary: Set(a.primary),
-            updated_at: Set(now),
-        })
-        .collect();
+    let rows = associations.iter().map(|a| convert::association(portal_id, a, now)).collect();
     use association::Column as C;
     upsert(db, rows, &[C::PortalId, C::FromType, C::FromId, C::ToType, C::ToId, C::TypeId], false).await
 }
