@@ -6,7 +6,7 @@ mod progress;
 pub mod properties;
 mod reconcile;
 pub mod reference;
-mod state;
+pub mod state;
 mod supervisor;
 pub(crate) mod wire;
 

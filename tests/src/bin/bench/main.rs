@@ -132,6 +132,19 @@ async fn answer(url: &str, body: &str) -> anyhow::Result<Value> {
     Ok(value)
 }
 
+/// The simulator serving `spec` with HubSpot's rate limits lifted: for the scenarios that measure the gateway, not
+/// how it keeps to HubSpot's budget.
+async fn unlimited_simulator(spec: generator::PortalSpec) -> anyhow::Result<Running> {
+    Running::start(SimConfig {
+        portals: vec![spec],
+        rate_limit: 100_000_000,
+        daily_limit: u64::MAX,
+        ..SimConfig::default()
+    })
+    .await
+    .context("starting the simulator")
+}
+
 /// The value of the counter `name` in the gateway's `/metrics` at `base`.
 async fn metric(base: &str, name: &str) -> anyhow::Result<f64> {
     let text = reqwest::get(format!("{base}/metrics")).await?.text().await?;

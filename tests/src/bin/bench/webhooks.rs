@@ -10,16 +10,19 @@ use std::{fmt::Write as _, process::Stdio, sync::Arc, time::Duration, time::Inst
 use anyhow::{Context, bail};
 use base64::{Engine, engine::general_purpose::STANDARD};
 use chrono::{DateTime, Utc};
-use entities::{sync_state, webhook_event};
+use entities::webhook_event;
 use hubspot::ObjectType;
 use rand::{SeedableRng, rngs::StdRng};
-use sea_orm::{ActiveValue::Set, ColumnTrait, Database, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, Database, EntityTrait, QueryFilter, QuerySelect};
 use serde_json::{Value, json};
-use server::webhooks::{log::state, signature};
+use server::{
+    sync,
+    webhooks::{log::state, signature},
+};
 use tests::load::{self, LoadReport};
 
 use self::traffic::{BATCH, Kind, MIX, Traffic};
-use super::{Args, PORTAL, Running, SimConfig, metric, prepare_database};
+use super::{Args, PORTAL, Running, metric, prepare_database};
 
 const SENDERS: usize = 10;
 const SECRET: &str = "bench-secret";
@@ -105,20 +108,8 @@ async fn mark_synced(url: &str) -> anyhow::Result<()> {
     let db = Database::connect(url).await?;
     let ahead = Utc::now() + chrono::Duration::days(1);
     for object_type in ObjectType::BUILT_IN {
-        let row = sync_state::ActiveModel {
-            portal_id: Set(PORTAL),
-            object_type: Set(object_type.singular().to_owned()),
-            backfill_cursor: Set(None),
-            backfill_done: Set(true),
-            reconcile_cursor: Set(Some(ahead)),
-            objects_synced: Set(0),
-            last_error: Set(None),
-            updated_at: Set(Utc::now()),
-            refreshed_at: Set(None),
-            fingerprint: Set(None),
-            missing_scopes: Set(None),
-        };
-        sync_state::Entity::insert(row).exec_without_returning(&db).await?;
+        sync::state::save(&db, PORTAL, object_type, None, 0).await?;
+        sync::state::save_reconcile(&db, PORTAL, object_type, ahead).await?;
     }
     db.close().await?;
     Ok(())
@@ -189,13 +180,7 @@ pub async fn run(args: &Args, backend: &'static str) -> anyhow::Result<Run> {
     // One portal for the mirror and for HubSpot: creations, merges and association changes read it there.
     let spec = generator::PortalSpec::sized(PORTAL, 42, CONTACTS, COMPANIES, DEALS, Utc::now());
     let portal = generator::generate(&spec);
-    let sim = Running::start(SimConfig {
-        portals: vec![spec],
-        rate_limit: 100_000_000,
-        daily_limit: u64::MAX,
-        ..SimConfig::default()
-    })
-    .await?;
+    let sim = super::unlimited_simulator(spec).await?;
     let url = prepare_database(backend, "gw_webhooks", false).await?;
     super::seed_portal(&url, &portal).await?;
     mark_synced(&url).await?;

@@ -16,7 +16,7 @@ use anyhow::{Context, bail, ensure};
 use serde_json::{Value, json};
 use tests::load::{self, LoadReport};
 
-use super::{Args, PORTAL, Running, SimConfig, body, prepare_database, wait_healthy};
+use super::{Args, PORTAL, body, prepare_database, wait_healthy};
 
 /// Contacts of the simulated portal the gateway mirrors.
 const CONTACTS: usize = 2_000;
@@ -74,13 +74,7 @@ where
 
 pub async fn run(args: &Args, backend: &'static str) -> anyhow::Result<Run> {
     let spec = generator::PortalSpec::sized(PORTAL, 11, CONTACTS, CONTACTS / 5, CONTACTS / 2, chrono::Utc::now());
-    let sim = Running::start(SimConfig {
-        portals: vec![spec],
-        rate_limit: 100_000_000,
-        daily_limit: u64::MAX,
-        ..SimConfig::default()
-    })
-    .await?;
+    let sim = super::unlimited_simulator(spec).await?;
     let url = prepare_database(backend, "gw_writes", false).await?;
     let upstream = |command: &mut tokio::process::Command| {
         command
