@@ -280,12 +280,13 @@ async fn serve(config: Config, traces: &crate::traces::Traces) -> anyhow::Result
             .map_err(|e| anyhow::anyhow!("REDIS_URL: {e}"))?,
         _ => crate::health::notify::Notifier::in_process(),
     };
+    let scoring = crate::health::Scoring { weights: config.health_weights, thresholds: config.insight_thresholds };
     let health = crate::health::Health {
-        db: db.clone(),
-        scoring: crate::health::Scoring { weights: config.health_weights, thresholds: config.insight_thresholds },
         notifier: Some(notifier.clone()),
         rescored: metrics.health_clients_rescored.clone(),
+        ..crate::health::Health::new(db.clone(), scoring)
     };
+    metrics.health_pending_records = health.pending.gauge();
     let leases = crate::leases::Leases::for_database(&db, std::time::Duration::from_secs(config.lease_secs));
     tracing::info!(holder = leases.holder(), "this replica's name in the leases table");
     let hubspot = upstream(&config, &db, redis.clone(), &metrics.sink)?;

@@ -10,7 +10,7 @@ use std::{
     },
 };
 
-use metrics::counter;
+use metrics::{counter, gauge};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
 use crate::{hubspot::cache::CacheStats, webhooks::WebhookStats};
@@ -43,6 +43,8 @@ pub struct Metrics {
     pub health_full_passes: Arc<AtomicU64>,
     /// Clients rescored after changes (webhooks, mutations, sweeps), full passes aside.
     pub health_clients_rescored: Arc<AtomicU64>,
+    /// Records applied webhooks changed whose clients wait for the rescoring loop (`health::pending`).
+    pub health_pending_records: Arc<AtomicU64>,
     /// Retention passes finished by this replica (it holds the `retention` lease while the count moves).
     pub retention_passes: Arc<AtomicU64>,
     /// The upstream client's read cache.
@@ -68,6 +70,7 @@ impl Default for Metrics {
             sql_statements: Arc::default(),
             health_full_passes: Arc::default(),
             health_clients_rescored: Arc::default(),
+            health_pending_records: Arc::default(),
             retention_passes: Arc::default(),
             read_cache: CacheStats::default(),
             webhooks: WebhookStats::recorded_in(sink.clone()),
@@ -98,6 +101,7 @@ impl Metrics {
             counter!("gateway_sql_statements_total").absolute(get(&self.sql_statements));
             counter!("gateway_health_full_passes_total").absolute(get(&self.health_full_passes));
             counter!("gateway_health_clients_rescored_total").absolute(get(&self.health_clients_rescored));
+            gauge!("gateway_health_pending_records").set(get(&self.health_pending_records) as f64);
             counter!("gateway_retention_passes_total").absolute(get(&self.retention_passes));
             counter!("gateway_read_cache_hits_total").absolute(hits);
             counter!("gateway_read_cache_misses_total").absolute(misses);

@@ -43,12 +43,7 @@ impl Gateway {
     pub async fn start_custom(backend: Backend, portal: i64, settings: ClientSettings) -> Self {
         let (sim, db, hubspot) = synced_mirror(backend, portal, settings).await;
         let keys = Keys::new(db.db.clone(), hubspot.settings().longest_call());
-        let health = Some(server::health::Health {
-            db: db.db.clone(),
-            scoring: Default::default(),
-            notifier: None,
-            rescored: Default::default(),
-        });
+        let health = Some(server::health::Health::new(db.db.clone(), Default::default()));
         let upstream = HubSpotUpstream {
             db: db.db.clone(),
             hubspot,

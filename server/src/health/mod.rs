@@ -6,6 +6,7 @@ pub mod inputs;
 pub mod insights;
 pub mod lifecycle;
 pub mod notify;
+pub mod pending;
 pub mod score;
 pub mod store;
 
@@ -127,8 +128,8 @@ pub async fn affected(
     Ok(BTreeMap::from([(Subject::Company, companies.into_iter().collect()), (Subject::Contact, lone)]))
 }
 
-/// What scoring needs wherever the mirror changes: the database and how to score. The webhook applier, the
-/// mutations and the reconcile sweep each rescore the clients their changes touch, in the same flow.
+/// What scoring needs wherever the mirror changes: the database and how to score. The mutations and the reconcile
+/// sweep rescore the clients their changes touch in the same flow; the webhook appliers mark them in `pending`.
 #[derive(Clone)]
 pub struct Health {
     pub db: DatabaseConnection,
@@ -137,9 +138,26 @@ pub struct Health {
     pub notifier: Option<notify::Notifier>,
     /// Clients rescored after a change (webhook, mutation, sweep), full passes aside: the scoring work changes cause.
     pub rescored: Arc<AtomicU64>,
+    /// Records applied webhooks changed whose clients wait to be rescored.
+    pub pending: pending::Pending,
 }
 
 impl Health {
+    /// Scoring on `db` as `scoring` says, telling no one, counting into a counter of its own.
+    pub fn new(db: DatabaseConnection, scoring: Scoring) -> Self {
+        Self { db, scoring, notifier: None, rescored: Arc::default(), pending: pending::Pending::default() }
+    }
+
+    /// Rescores the clients of every record marked in `pending`, portal by portal, once the rounds before ended.
+    pub async fn rescore_pending(&self) {
+        let _turn = self.pending.turn().await;
+        for (portal, marked) in self.pending.take() {
+            let records: Vec<(ObjectType, i64)> = marked.records.iter().copied().collect();
+            self.records_changed(portal, &records, &marked.cause()).await;
+            self.pending.done(&marked);
+        }
+    }
+
     /// Rescores the clients a change to `records` touches; the changed scores and insights. A failure is logged,
     /// not raised: the change itself stands, and the next full pass scores it.
     pub async fn records_changed(&self, portal: i64, records: &[(ObjectType, i64)], cause: &Value) -> Changes {

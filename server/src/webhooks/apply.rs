@@ -28,7 +28,7 @@ use sea_orm::{
     FromQueryResult, QueryFilter, Statement,
     sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict, Order, Query},
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::{WebhookStats, log::state};
@@ -202,12 +202,16 @@ async fn take(txn: &DatabaseTransaction, ids: Statement) -> Result<Vec<Event>, D
 }
 
 impl Applier {
-    /// Applies everything due, pass after pass, until the log has nothing due.
+    /// Applies everything due, pass after pass, until the log has nothing due, then rescores the clients the
+    /// passes changed.
     pub async fn drain(&self) -> Result<Pass, DbErr> {
         let mut total = Pass::default();
         loop {
             let pass = self.pass().await?;
             if pass.handled() == 0 {
+                if let Some(health) = &self.health {
+                    health.rescore_pending().await;
+                }
                 return Ok(total);
             }
             total += pass;
@@ -220,10 +224,32 @@ impl Applier {
         self.run_until(CancellationToken::new()).await;
     }
 
-    /// Runs until `stop` is cancelled, then returns once the pass under way has ended. A pass is never cut: it
-    /// commits what it applied, and what it leased for a read from HubSpot goes back on the work list for the next
-    /// start (or another replica) once the lease ends.
+    /// Runs until `stop` is cancelled, then returns once the pass under way has ended and the clients the passes
+    /// changed are rescored. A pass is never cut: it commits what it applied, and what it leased for a read from
+    /// HubSpot goes back on the work list for the next start (or another replica) once the lease ends.
     pub async fn run_until(self, stop: CancellationToken) {
+        let passes_ended = CancellationToken::new();
+        let passes = async {
+            self.passes_until(&stop).await;
+            passes_ended.cancel();
+        };
+        tokio::join!(passes, self.rescore_until(&passes_ended));
+    }
+
+    /// Rescores the clients of the records passes mark, whenever some are marked, until `stop` is cancelled; then
+    /// once more for what the last passes marked.
+    async fn rescore_until(&self, stop: &CancellationToken) {
+        let Some(health) = &self.health else { return };
+        while !stop.is_cancelled() {
+            tokio::select! {
+                () = health.pending.marked() => health.rescore_pending().await,
+                () = stop.cancelled() => {}
+            }
+        }
+        health.rescore_pending().await;
+    }
+
+    async fn passes_until(&self, stop: &CancellationToken) {
         while !stop.is_cancelled() {
             match self.pass().await {
                 Ok(pass) if pass.handled() > 0 => {}
@@ -286,23 +312,21 @@ impl Applier {
             pass += self.record_apart(&claimed, &read).await?;
             outcomes.extend(read);
         }
-        // Per portal: the records applied events changed, and the events.
-        let mut touched: BTreeMap<i64, Touched> = BTreeMap::new();
-        for event in claimed.iter().filter(|e| outcomes.get(&e.id).is_some_and(Result::is_ok)) {
-            let records = scored_records(event);
-            if !records.is_empty() {
-                let (all, events) = touched.entry(event.portal_id).or_default();
-                all.extend(records);
-                events.push(event.event_id);
-            }
-        }
         self.look_up_unknowns(&claimed, &outcomes).await?;
         if let Some(health) = &self.health {
+            // Rescored beside the next passes (`rescore_until`): a hot record is marked by pass after pass while
+            // its clients wait, and rescored once for them.
+            let mut touched: BTreeMap<i64, Touched> = BTreeMap::new();
+            for event in claimed.iter().filter(|e| outcomes.get(&e.id).is_some_and(Result::is_ok)) {
+                let records = scored_records(event);
+                if !records.is_empty() {
+                    let (all, events) = touched.entry(event.portal_id).or_default();
+                    all.extend(records);
+                    events.push(event.event_id);
+                }
+            }
             for (portal, (records, events)) in touched {
-                // The cause names the events (a few of them: a pass may apply hundreds).
-                let cause =
-                    json!({ "kind": "webhook", "events": events.len(), "eventIds": &events[..events.len().min(10)] });
-                health.records_changed(portal, &records, &cause).await;
+                health.pending.mark(portal, records, &events);
             }
         }
         Ok(pass)

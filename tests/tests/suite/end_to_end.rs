@@ -102,12 +102,7 @@ async fn a_change_in_hubspot_reaches_subscribers_of_every_protocol_through_a_sig
         hubspot: Some(hubspot),
         stats: metrics.webhooks.clone(),
         settings: ApplierSettings { idle: Duration::from_millis(20), ..ApplierSettings::default() },
-        health: Some(Health {
-            db: db.db.clone(),
-            scoring: Scoring::default(),
-            notifier: Some(notifier),
-            rescored: Default::default(),
-        }),
+        health: Some(Health { notifier: Some(notifier), ..Health::new(db.db.clone(), Scoring::default()) }),
         reference: Default::default(),
     };
     let applying = tokio::spawn(applier.run());

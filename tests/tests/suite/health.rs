@@ -317,8 +317,7 @@ on_both!(a_full_pass_scores_every_client_once, |backend| async move {
 on_both!(keep_scored_counts_a_pass_when_every_client_is_scored, |backend| async move {
     let mirror = Mirror::small(backend).await;
     let (db, portal) = (&mirror.db.db, mirror.portal.portal_id);
-    let health =
-        health::Health { db: db.clone(), scoring: Scoring::default(), notifier: None, rescored: Default::default() };
+    let health = health::Health::new(db.clone(), Scoring::default());
     let passes = Arc::new(AtomicU64::new(0));
     let every = std::time::Duration::from_secs(3600);
     let task = tokio::spawn(health::keep_scored(health, every, passes.clone()));

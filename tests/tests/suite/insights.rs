@@ -177,8 +177,7 @@ on_both!(a_contact_that_gains_a_company_has_its_insights_resolved, |backend| asy
     let edges = [kind.association(lone.subject_id, company), kind.inverse().association(company, lone.subject_id)];
     server::mirror::upsert_associations(db, portal, &edges, now).await.unwrap();
 
-    let health =
-        health::Health { db: db.clone(), scoring: Scoring::default(), notifier: None, rescored: Default::default() };
+    let health = health::Health::new(db.clone(), Scoring::default());
     let cause = json!({ "kind": "test" });
     let changes = health.records_changed(portal, &[(ObjectType::Contact, lone.subject_id)], &cause).await;
     let resolved = changes.insights.iter().find(|c| c.insight.id == lone.id).expect("the contact's insight resolved");

@@ -61,12 +61,7 @@ async fn scored_mirror(backend: Backend) -> (Mirror, i64) {
 async fn changes_reach_subscribers_of_both_protocols_and_a_reconnect_misses_nothing() {
     let (mirror, company) = scored_mirror(Backend::Postgres).await;
     let notifier = Notifier::in_process();
-    let health = Health {
-        db: mirror.db.db.clone(),
-        scoring: Default::default(),
-        notifier: Some(notifier.clone()),
-        rescored: Default::default(),
-    };
+    let health = Health { notifier: Some(notifier.clone()), ..Health::new(mirror.db.db.clone(), Default::default()) };
     let url = serve(&mirror, &notifier).await;
     let init = json!({ "X-HubSpot-Portal-Id": mirror.portal.portal_id.to_string() });
     let mut modern = Subscriber::connect(&url, "graphql-transport-ws", init.clone()).await.unwrap();
@@ -123,12 +118,7 @@ async fn two_gateways_sharing_redis_deliver_each_others_changes() {
     subscriber.subscribe(CHANGES, json!({})).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     // The change is made on the first gateway, which serves no subscriber.
-    let health = Health {
-        db: mirror.db.db.clone(),
-        scoring: Default::default(),
-        notifier: Some(first),
-        rescored: Default::default(),
-    };
+    let health = Health { notifier: Some(first), ..Health::new(mirror.db.db.clone(), Default::default()) };
     change_stage(&mirror, &health, company, "evangelist").await;
     let change = subscriber.change().await;
     assert_eq!(change["company"]["hubspotId"], company.to_string());
@@ -176,12 +166,7 @@ async fn insights_raised_and_resolved_reach_subscribers_and_a_reconnect_misses_n
         .expect("an inactive company in the generated portal");
     let company = inactive.subject_id;
     let notifier = Notifier::in_process();
-    let health = Health {
-        db: mirror.db.db.clone(),
-        scoring: Default::default(),
-        notifier: Some(notifier.clone()),
-        rescored: Default::default(),
-    };
+    let health = Health { notifier: Some(notifier.clone()), ..Health::new(mirror.db.db.clone(), Default::default()) };
     let url = serve(&mirror, &notifier).await;
     let init = json!({ "X-HubSpot-Portal-Id": mirror.portal.portal_id.to_string() });
     let vars = json!({ "company": company.to_string() });

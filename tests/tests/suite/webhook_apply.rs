@@ -59,10 +59,8 @@ impl World {
             stats: WebhookStats::default(),
             settings: ApplierSettings { min_backoff: Duration::ZERO, ..ApplierSettings::default() },
             health: Some(server::health::Health {
-                db: db.db.clone(),
-                scoring: Default::default(),
-                notifier: None,
                 rescored: metrics.health_clients_rescored.clone(),
+                ..server::health::Health::new(db.db.clone(), Default::default())
             }),
             reference: Default::default(),
         };
