@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ColumnType, ConnectionTrait, DatabaseConnection, EntityTrait, IdenStatic, ModelTrait, QueryFilter,
     QueryOrder, QuerySelect, QueryTrait,
-    sea_query::{Condition, Expr, ExprTrait, NullOrdering, Order, SelectStatement, SimpleExpr, Value},
+    sea_query::{Alias, Condition, Expr, ExprTrait, NullOrdering, Order, Query, SelectStatement, SimpleExpr, Value},
 };
 use serde_json::Value as JsonValue;
 
@@ -61,22 +61,42 @@ pub struct TotalCount(Counted);
 
 enum Counted {
     Known(usize),
-    Query { db: DatabaseConnection, stmt: Box<SelectStatement> },
+    /// The statement selecting the matching rows (a constant each), counted when asked.
+    Query {
+        db: DatabaseConnection,
+        rows: Box<SelectStatement>,
+    },
 }
 
 #[Object]
 impl TotalCount {
-    /// How many rows match, across all pages.
-    async fn total_count(&self) -> GqlResult<i64> {
+    /// How many rows match, across all pages. Counting reads every match; with `upTo` it stops at that many, and
+    /// an answer of `upTo` means at least that many.
+    async fn total_count(
+        &self,
+        #[graphql(desc = "Count at most this many rows (at least 1).")] up_to: Option<i32>,
+    ) -> GqlResult<i64> {
+        let up_to = match up_to {
+            Some(n) if n < 1 => return Err(ApiError::invalid("upTo", "give at least 1")).gql(),
+            up_to => up_to.map(|n| n as u64),
+        };
         match &self.0 {
-            Counted::Known(n) => Ok(*n as i64),
-            Counted::Query { db, stmt } => count(db, stmt).await.gql(),
+            Counted::Known(n) => Ok(up_to.map_or(*n as u64, |cap| Ord::min(cap, *n as u64)) as i64),
+            Counted::Query { db, rows } => count(db, rows, up_to).await.gql(),
         }
     }
 }
 
-async fn count(db: &DatabaseConnection, stmt: &SelectStatement) -> Res<i64> {
-    let row = db.query_one(stmt).await?;
+async fn count(db: &DatabaseConnection, rows: &SelectStatement, up_to: Option<u64>) -> Res<i64> {
+    let mut rows = rows.clone();
+    if let Some(cap) = up_to {
+        rows.limit(cap);
+    }
+    let stmt = Query::select()
+        .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
+        .from_subquery(rows, Alias::new("matches"))
+        .to_owned();
+    let row = db.query_one(&stmt).await?;
     Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0))
 }
 
@@ -123,9 +143,9 @@ impl<M: Clone> Page<M> {
 }
 
 impl<M> Page<M> {
-    /// The page with `totalCount` counted by `stmt` (selecting the count as `n`) instead of the page's condition.
-    pub(crate) fn counted_by(mut self, db: &DatabaseConnection, stmt: SelectStatement) -> Self {
-        self.total = TotalCount(Counted::Query { db: db.clone(), stmt: Box::new(stmt) });
+    /// The page with `totalCount` counting the rows `rows` selects instead of the page's condition.
+    pub(crate) fn counted_by(mut self, db: &DatabaseConnection, rows: SelectStatement) -> Self {
+        self.total = TotalCount(Counted::Query { db: db.clone(), rows: Box::new(rows) });
         self
     }
 }
@@ -361,12 +381,12 @@ pub(crate) async fn keyset_page<E: EntityTrait>(
             (Cursor { signature: signature.clone(), values }, Arc::new(row))
         })
         .collect();
-    let stmt = E::find().filter(filter).select_only().column_as(Expr::cust("COUNT(*)"), "n").into_query();
+    let matching = E::find().filter(filter).select_only().column_as(Expr::cust("1"), "one").into_query();
     Ok(Page {
         rows,
         has_previous: if backward { more } else { cursor.is_some() },
         has_next: if backward { cursor.is_some() } else { more },
-        total: TotalCount(Counted::Query { db: db.clone(), stmt: Box::new(stmt) }),
+        total: TotalCount(Counted::Query { db: db.clone(), rows: Box::new(matching) }),
     })
 }
 

@@ -142,9 +142,9 @@ async fn list<E: EntityTrait, W: Where, F: SortField>(
         // Narrowed by the search alone, the matches are counted in the search table, which holds only live
         // records: counted through the records' table, each match cost a probe of it (3 times as long for a
         // common name).
-        let mut count = search_table_matches::<W>(scope.portal_id, &words);
-        count.expr_as(Expr::cust("COUNT(*)"), Alias::new("n"));
-        return Ok(page.counted_by(&scope.db, count));
+        let mut matches = search_table_matches::<W>(scope.portal_id, &words);
+        matches.expr_as(Expr::cust("1"), Alias::new("one"));
+        return Ok(page.counted_by(&scope.db, matches));
     }
     Ok(page)
 }

@@ -75,3 +75,42 @@ on_both!(search_finds_and_counts_live_records_only, |backend: Backend| async mov
     let data = mirror.data(query, json!({ "q": "zembrowicz" })).await;
     assert_eq!(data["contacts"]["totalCount"], 1);
 });
+
+// `totalCount(upTo:)` stops counting at `upTo`: on a search counted in the search table, on a filtered list counted
+// through the records' table, and on a record's associations; `upTo` under 1 is refused by name.
+on_both!(total_count_up_to_stops_counting, |backend: Backend| async move {
+    let mirror = Mirror::small(backend).await;
+    let mut contacts: Vec<_> = mirror.portal.contacts.iter().filter(|c| !c.archived).take(3).cloned().collect();
+    for contact in &mut contacts {
+        contact.properties.insert("lastname".into(), Some("Zembrowicz".into()));
+        contact.updated_at += Duration::minutes(5);
+    }
+    let now = chrono::Utc::now();
+    server::mirror::upsert_objects(&mirror.db.db, mirror.portal.portal_id, ObjectType::Contact, &contacts, now)
+        .await
+        .unwrap();
+    let counts = "{ all: totalCount two: totalCount(upTo: 2) many: totalCount(upTo: 50) one: totalCount(upTo: 1) }";
+    let searched = mirror.data(&format!("{{ contacts(search: \"zembrowicz\", first: 1) {counts} }}"), json!({})).await;
+    assert_eq!(searched["contacts"], json!({ "all": 3, "two": 2, "many": 3, "one": 1 }), "searched");
+    let filtered = format!("{{ contacts(where: {{ lastName: {{ eq: \"Zembrowicz\" }} }}, first: 1) {counts} }}");
+    let filtered = mirror.data(&filtered, json!({})).await;
+    assert_eq!(filtered["contacts"], json!({ "all": 3, "two": 2, "many": 3, "one": 1 }), "filtered");
+
+    let companies =
+        mirror.data("{ companies(first: 100) { nodes { hubspotId contacts { totalCount } } } }", json!({})).await;
+    let company = companies["companies"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["contacts"]["totalCount"].as_i64().unwrap() >= 2)
+        .expect("a company with two contacts or more");
+    let all = company["contacts"]["totalCount"].clone();
+    let linked = format!(
+        "{{ company(id: \"{}\") {{ contacts {{ all: totalCount one: totalCount(upTo: 1) }} }} }}",
+        company["hubspotId"].as_str().unwrap()
+    );
+    assert_eq!(mirror.data(&linked, json!({})).await["company"]["contacts"], json!({ "all": all, "one": 1 }), "linked");
+
+    let error = mirror.error("{ contacts(search: \"zembrowicz\") { totalCount(upTo: 0) } }", json!({})).await;
+    assert!(error["message"].as_str().unwrap().contains("upTo"), "{error}");
+});

@@ -291,6 +291,7 @@ async fn scenarios(gateway: &Gateway) -> anyhow::Result<Vec<Scenario>> {
         orderBy: [{field: CREATED_AT, direction: DESC}], first: 50, after: $after) { \
         edges { cursor node { email firstName lastName lifecycleStage createdAt } } pageInfo { hasNextPage } } }";
     let search = "query Search($q: String) { contacts(search: $q, first: 20) { totalCount nodes { email fullName companyName } } }";
+    let capped = "query Search($q: String) { contacts(search: $q, first: 20) { totalCount(upTo: 1000) nodes { email fullName companyName } } }";
     // Custom properties (set on about 30% of contacts): a list page filtered on two of them and sorted by a third.
     let custom = "query Custom { contacts(first: 50, where: { properties: [
         { name: \"tier\", in: [\"gold\", \"silver\"] }, { name: \"renewal_date\", gte: \"2026-01-01\" }] },
@@ -303,6 +304,10 @@ async fn scenarios(gateway: &Gateway) -> anyhow::Result<Vec<Scenario>> {
             body: body(deep, json!({ "where": filter, "after": cursor })),
         },
         Scenario { name: "text search (\"smith\", with totalCount)", body: body(search, json!({ "q": "smith" })) },
+        Scenario {
+            name: "text search (\"smith\", totalCount up to 1,000)",
+            body: body(capped, json!({ "q": "smith" })),
+        },
         Scenario {
             name: "custom properties: 2 property filters, sorted by a third (50 contacts)",
             body: body(custom, json!({})),
