@@ -20,6 +20,7 @@ mod m20261207_000015_portal_disconnect;
 mod m20261208_000016_custom_objects;
 mod m20261208_000017_property_values;
 mod m20261208_000018_leases;
+mod m20261209_000019_search_statistics;
 
 pub struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000016_custom_objects::Migration),
             Box::new(m20261208_000017_property_values::Migration),
             Box::new(m20261208_000018_leases::Migration),
+            Box::new(m20261209_000019_search_statistics::Migration),
         ]
     }
 }
