@@ -9,6 +9,7 @@ mod connection;
 pub mod custom_objects;
 pub mod error;
 pub mod feed;
+mod field_order;
 mod filter;
 mod health;
 mod ids;
@@ -96,7 +97,7 @@ fn finish(
     introspection: bool,
 ) -> GatewaySchema {
     // Depth and complexity are checked by the extension, which names them in its refusals.
-    let builder = builder.extension(limits).extension(operation_name::Naming);
+    let builder = builder.extension(limits).extension(operation_name::Naming).extension(field_order::FieldOrder);
     if introspection { builder.finish() } else { builder.disable_introspection().finish() }
 }
 

@@ -19,6 +19,7 @@ mod deploy_dashboard;
 mod disconnect;
 mod end_to_end;
 mod fallback_reads;
+mod field_order;
 mod filters;
 mod fuzz;
 mod health;
