@@ -3,68 +3,36 @@
 //! first whenever they counted sooner. Once the operation ran, each object of the answer is put back in the order of
 //! its selection set (the spec's "Serialized Map Ordering"); the fields still resolve concurrently.
 
-use std::{
-    collections::{HashMap, HashSet},
-    sync::{Arc, Mutex},
-};
+use std::collections::{HashMap, HashSet};
 
 use async_graphql::{
-    Name, Positioned, Response, ServerResult, Value, Variables,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery},
+    Name, Positioned, Value,
     indexmap::IndexMap,
     parser::types::{DocumentOperations, ExecutableDocument, FragmentDefinition, Selection, SelectionSet},
 };
 
-/// The extension that orders each answer's fields.
-pub(crate) struct FieldOrder;
-
-impl ExtensionFactory for FieldOrder {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Ordering::default())
-    }
+/// The order of an operation's answer: its response keys, in the order asked, each with the order of its own value.
+pub(crate) struct Plan {
+    fields: Vec<(Name, Plan)>,
 }
 
-/// One request's document, kept from its parsing to the end of its execution.
-#[derive(Default)]
-struct Ordering {
-    document: Mutex<Option<ExecutableDocument>>,
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for Ordering {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        *self.document.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(document.clone());
-        Ok(document)
-    }
-
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let mut response = next.run(ctx, operation_name).await;
-        let document = self.document.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
-        let Some(document) = document else { return response };
+impl Plan {
+    /// The order of the operation `document` runs under `operation_name` (async-graphql's choice: the named one, or
+    /// the only one); `None` when it names none, which execution refuses.
+    pub(crate) fn of(document: &ExecutableDocument, operation_name: Option<&str>) -> Option<Self> {
         let operation = match &document.operations {
             DocumentOperations::Single(operation) => Some(operation),
             DocumentOperations::Multiple(operations) => match operation_name {
                 Some(name) => operations.get(name),
                 None => operations.values().next().filter(|_| operations.len() == 1),
             },
-        };
-        if let Some(operation) = operation {
-            let plan = plan(&[&operation.node.selection_set.node], &document.fragments, 0);
-            order(&mut response.data, &plan);
-        }
-        response
+        }?;
+        Some(plan(&[&operation.node.selection_set.node], &document.fragments, 0))
+    }
+
+    /// Puts the fields of `value`'s objects in the order asked; an object already in order is only walked.
+    pub(crate) fn order(&self, value: &mut Value) {
+        order(value, self);
     }
 }
 
@@ -73,13 +41,8 @@ type Fragments = HashMap<Name, Positioned<FragmentDefinition>>;
 /// Selection sets nest no deeper than this in a plan (the limits refuse far shallower operations).
 const MAX_DEPTH: usize = 64;
 
-/// The response keys an object answers, in the order asked, each with the plan of its own value.
-struct Plan<'a> {
-    fields: Vec<(&'a Name, Plan<'a>)>,
-}
-
 /// The plan of the value `sets` (the selection sets that ask for it) make.
-fn plan<'a>(sets: &[&'a SelectionSet], fragments: &'a Fragments, depth: usize) -> Plan<'a> {
+fn plan<'a>(sets: &[&'a SelectionSet], fragments: &'a Fragments, depth: usize) -> Plan {
     if depth > MAX_DEPTH {
         return Plan { fields: Vec::new() };
     }
@@ -88,7 +51,7 @@ fn plan<'a>(sets: &[&'a SelectionSet], fragments: &'a Fragments, depth: usize) -
     for set in sets {
         collect(set, fragments, &mut spread, &mut keys);
     }
-    let fields = keys.into_iter().map(|(key, subsets)| (key, plan(&subsets, fragments, depth + 1))).collect();
+    let fields = keys.into_iter().map(|(key, subsets)| (key.clone(), plan(&subsets, fragments, depth + 1))).collect();
     Plan { fields }
 }
 
@@ -99,12 +62,12 @@ fn order(value: &mut Value, plan: &Plan) {
         Value::Object(fields) => {
             // Most objects answer in order already (their fields were ready at once): they are only walked.
             let in_order =
-                fields.len() == plan.fields.len() && fields.keys().zip(&plan.fields).all(|(a, (b, _))| a == *b);
+                fields.len() == plan.fields.len() && fields.keys().zip(&plan.fields).all(|(a, (b, _))| a == b);
             if !in_order {
                 let mut ordered = IndexMap::with_capacity(fields.len());
                 for (key, _) in &plan.fields {
-                    if let Some(field) = fields.shift_remove(*key) {
-                        ordered.insert((*key).clone(), field);
+                    if let Some(field) = fields.shift_remove(key) {
+                        ordered.insert(key.clone(), field);
                     }
                 }
                 // Anything no selection names (none is expected) keeps its place after them.
@@ -114,7 +77,7 @@ fn order(value: &mut Value, plan: &Plan) {
             // The fields are now in the plan's order: one walk of both pairs each with its own plan.
             let mut below = plan.fields.iter();
             for (key, field) in fields.iter_mut() {
-                if let Some((_, plan)) = below.by_ref().find(|(asked, _)| *asked == key) {
+                if let Some((_, plan)) = below.by_ref().find(|(asked, _)| asked == key) {
                     order(field, plan);
                 }
             }

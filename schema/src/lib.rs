@@ -11,6 +11,7 @@ pub mod error;
 pub mod feed;
 mod field_order;
 mod filter;
+mod gateway;
 mod health;
 mod ids;
 pub mod insights;
@@ -39,6 +40,7 @@ mod webhook_admin;
 use async_graphql::{MergedObject, Schema};
 
 pub use error::{ApiError, MAX_PAGE_SIZE};
+pub use gateway::{GatewaySchema, Persisted};
 pub use limits::Limits;
 pub use role::Role;
 pub use scope::Scope;
@@ -67,8 +69,6 @@ pub struct Mutation(
     webhook_admin::WebhookAdminMutation,
 );
 
-pub type GatewaySchema = Schema<Query, Mutation, subscription::Subscription>;
-
 /// The schema with the default [`Limits`]; each request (and each subscription connection) must carry a [`Scope`]
 /// (its portal and loaders) as data.
 pub fn build() -> GatewaySchema {
@@ -80,14 +80,14 @@ pub fn build_with(limits: Limits, introspection: bool) -> GatewaySchema {
     finish(Schema::build(Query::default(), Mutation::default(), subscription::Subscription), limits, introspection)
 }
 
-/// [`build_with`], with `first` seeing each request before the limits do: an extension that puts the text of a
-/// persisted operation into a request that sent only its hash, so the limits check the text that will run.
-pub fn build_with_first(
-    first: impl async_graphql::extensions::ExtensionFactory,
+/// [`build_with`], with `extension` in async-graphql's schema: for a schema that never resolves a field (one that
+/// checks documents and stops before running them), as an extension slows every field an answer resolves.
+pub fn build_with_extension(
+    extension: impl async_graphql::extensions::ExtensionFactory,
     limits: Limits,
     introspection: bool,
 ) -> GatewaySchema {
-    let builder = Schema::build(Query::default(), Mutation::default(), subscription::Subscription).extension(first);
+    let builder = Schema::build(Query::default(), Mutation::default(), subscription::Subscription).extension(extension);
     finish(builder, limits, introspection)
 }
 
@@ -96,9 +96,8 @@ fn finish(
     limits: Limits,
     introspection: bool,
 ) -> GatewaySchema {
-    // Depth and complexity are checked by the extension, which names them in its refusals.
-    let builder = builder.extension(limits).extension(operation_name::Naming).extension(field_order::FieldOrder);
-    if introspection { builder.finish() } else { builder.disable_introspection().finish() }
+    let schema = if introspection { builder.finish() } else { builder.disable_introspection().finish() };
+    GatewaySchema::new(schema, limits)
 }
 
 /// The SDL that `server schema` prints and `schema.graphql` holds.

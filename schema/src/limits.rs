@@ -7,16 +7,12 @@
 //! a 100-row list of 100-row lists costs 10,100; the depth of its selections is async-graphql's count. HubSpot calls that only running can
 //! tell (records the mirror lacks, writes) are counted by the request's `Scope`.
 
-use std::{collections::HashMap, sync::Arc};
+use std::collections::HashMap;
 
 use crate::error::MAX_PAGE_SIZE;
 
 use async_graphql::{
-    Name, Positioned, ServerError, ServerResult, ValidationResult, Value, Variables,
-    extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest, NextSubscribe,
-        NextValidation,
-    },
+    Name, Positioned, ServerError, ServerResult, Value, Variables,
     parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet},
 };
 
@@ -75,61 +71,24 @@ pub fn exceeded(limit: &str, max: usize, message: String) -> ServerError {
     error
 }
 
-impl ExtensionFactory for Limits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(*self)
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for Limits {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: async_graphql::Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<async_graphql::Request> {
+impl Limits {
+    /// Checks a request before its text is parsed: how deep the text nests (the parser recurses into it) and how
+    /// deep and long its variables are.
+    pub(crate) fn check_request(&self, request: &async_graphql::Request) -> ServerResult<()> {
         check_nesting(&request.query, self.nesting)?;
-        variables(&request.variables, self)?;
-        next.run(ctx, request).await
+        variables(&request.variables, self)
     }
 
-    /// Every subscription of a socket takes a slot of the socket's and of its credential's (see `slots`).
-    fn subscribe<'s>(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        stream: futures::stream::BoxStream<'s, async_graphql::Response>,
-        next: NextSubscribe<'_>,
-    ) -> futures::stream::BoxStream<'s, async_graphql::Response> {
-        match ctx.data_opt::<crate::slots::SubscriptionSlots>() {
-            Some(slots) => next.run(ctx, slots.hold(stream)),
-            None => next.run(ctx, stream),
+    /// Checks a parsed document: its aliases, root fields, cost, input values, `fresh` reads and depth.
+    pub(crate) fn check_document(&self, document: &ExecutableDocument, variables: &Variables) -> ServerResult<()> {
+        let mut walk = Walk::new(document, self);
+        walk.operations(variables)?;
+        let depth = walk.depth();
+        if depth > self.depth {
+            let max = self.depth;
+            return Err(exceeded("depth", max, format!("selections nest {depth} levels deep; at most {max}")));
         }
-    }
-
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        let result = next.run(ctx).await?;
-        if result.depth > self.depth {
-            let (depth, max) = (result.depth, self.depth);
-            return Err(vec![exceeded("depth", max, format!("selections nest {depth} levels deep; at most {max}"))]);
-        }
-        Ok(result)
-    }
-
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<async_graphql::parser::types::ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        Walk::new(&document, self).operations(variables)?;
-        Ok(document)
+        Ok(())
     }
 }
 
@@ -270,6 +229,45 @@ impl<'a> Walk<'a> {
             self.selections_input(&operation.node.selection_set.node, &sizes)?;
         }
         Ok(())
+    }
+
+    /// How deep the document's selections nest, counted as async-graphql's validation does: each field one level,
+    /// fragments read where they are spread, every operation and fragment definition taken.
+    fn depth(&self) -> usize {
+        let mut known = HashMap::new();
+        let definitions = self.document.fragments.values().map(|f| &f.node.selection_set.node);
+        let operations = self.document.operations.iter().map(|(_, o)| &o.node.selection_set.node);
+        definitions.chain(operations).map(|set| self.set_depth(set, &mut known)).max().unwrap_or(0)
+    }
+
+    /// The depth of `set`; `known` holds each fragment's (`None` while it is being measured: a cycle, which
+    /// validation refuses, adds nothing). The text nests at most [`Limits::nesting`] levels, so recursing is safe.
+    fn set_depth(&self, set: &'a SelectionSet, known: &mut HashMap<&'a Name, Option<usize>>) -> usize {
+        let mut deepest = 0;
+        for selection in &set.items {
+            let depth = match &selection.node {
+                Selection::Field(field) => 1 + self.set_depth(&field.node.selection_set.node, known),
+                Selection::InlineFragment(inline) => self.set_depth(&inline.node.selection_set.node, known),
+                Selection::FragmentSpread(spread) => {
+                    let name = &spread.node.fragment_name.node;
+                    match known.get(name) {
+                        Some(depth) => depth.unwrap_or(0),
+                        None => {
+                            known.insert(name, None);
+                            let depth = self
+                                .document
+                                .fragments
+                                .get(name)
+                                .map_or(0, |f| self.set_depth(&f.node.selection_set.node, known));
+                            known.insert(name, Some(depth));
+                            depth
+                        }
+                    }
+                }
+            };
+            deepest = deepest.max(depth);
+        }
+        deepest
     }
 
     /// Aliased fields in `set`, the fragments it spreads included.
@@ -493,5 +491,22 @@ mod tests {
         assert!(check_nesting("{ a { b { c } } }", 3).is_ok());
         let error = check_nesting("{ a { b { c { d } } } }", 3).unwrap_err();
         assert_eq!(error.extensions.unwrap().get("limit"), Some(&Value::from("nesting")));
+    }
+
+    fn depth(text: &str) -> usize {
+        let document = async_graphql::parser::parse_query(text).unwrap();
+        Walk::new(&document, &Limits::default()).depth()
+    }
+
+    #[test]
+    fn depth_counts_fields_with_fragments_read_where_spread() {
+        assert_eq!(depth("{ a }"), 1);
+        assert_eq!(depth("{ a { b { c } } d }"), 3);
+        // Inline fragments add no level; a spread adds its fragment's depth where it is spread.
+        assert_eq!(depth("{ a { ... on T { b { c } } } }"), 3);
+        assert_eq!(depth("{ a { ...F } } fragment F on T { b { c { d } } }"), 4);
+        // Every operation counts, and a cycle (which validation refuses) ends.
+        assert_eq!(depth("query A { a } query B { a { b } }"), 2);
+        assert_eq!(depth("{ a { ...F } } fragment F on T { b { ...F } }"), 2);
     }
 }

@@ -1,5 +1,5 @@
 //! How many subscriptions a socket, and a credential over all its sockets, may hold open at once in this process.
-//! A socket's `connection_init` puts its slots in the connection's data; the limits extension takes one of each for
+//! A socket's `connection_init` puts its slots in the connection's data; the schema (`gateway`) takes one of each for
 //! every subscription and gives them back when it ends.
 
 use std::sync::Arc;

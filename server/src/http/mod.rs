@@ -140,7 +140,7 @@ impl AppState {
 
 /// The schema as served: persisted and registered operations resolved first, then the default limits.
 fn gateway_schema(operations: &Operations, introspection: bool) -> schema::GatewaySchema {
-    schema::build_with_first(operations.clone(), schema::Limits::default(), introspection)
+    schema::build_with(schema::Limits::default(), introspection).with_persisted(Arc::new(operations.clone()))
 }
 
 /// The router, without a socket, so tests can drive it directly.

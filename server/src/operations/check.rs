@@ -2,12 +2,9 @@
 //! refusals come before the text is parsed; a persisted query sent with its text is kept only once it has passed
 //! validation and the limits, so a hash never names a text the gateway would refuse.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use async_graphql::{
-    Request, ServerError, ServerResult, ValidationResult, Value,
-    extensions::{Extension, ExtensionContext, NextPrepareRequest, NextValidation},
-};
+use async_graphql::{Request, ServerError, ServerResult, Value};
 
 use super::{Mode, Operations};
 
@@ -52,56 +49,52 @@ impl From<Refusal> for ServerError {
     }
 }
 
-/// The extension's state for one request.
-pub(super) struct Check {
-    operations: Operations,
-    /// A query sent with its hash, kept once it has passed validation.
-    to_keep: Mutex<Option<(String, Arc<str>)>>,
-}
-
-impl Check {
-    pub(super) fn new(operations: Operations) -> Self {
-        Self { operations, to_keep: Mutex::new(None) }
+#[async_graphql::async_trait::async_trait]
+impl schema::Persisted for Operations {
+    /// Puts the text `request` runs into it, or refuses it; a query sent with its hash is to be kept under it.
+    async fn resolve(&self, request: &mut Request) -> ServerResult<Option<String>> {
+        Ok(self.text_of(request).await?)
     }
 
-    /// Puts the text `request` runs into it, or refuses it.
-    async fn resolve(&self, request: &mut Request) -> Result<(), Refusal> {
+    async fn keep(&self, hash: String, text: Arc<str>) {
+        self.cache.insert(hash, text).await;
+    }
+}
+
+impl Operations {
+    async fn text_of(&self, request: &mut Request) -> Result<Option<String>, Refusal> {
         let hash = request.extensions.remove("persistedQuery").map(persisted_hash).transpose()?;
-        let ops = &self.operations;
-        match (ops.mode, hash) {
-            (Mode::Any, None) => Ok(()),
+        match (self.mode, hash) {
+            (Mode::Any, None) => Ok(None),
             (Mode::Any, Some(hash)) if request.query.is_empty() => {
                 // Registered operations first, without a read of the table, so most hashes find their text in memory.
-                let text = match ops.registered.held(&hash) {
+                let text = match self.registered.held(&hash) {
                     Some(text) => text,
-                    None => match ops.cache.get(&hash).await {
+                    None => match self.cache.get(&hash).await {
                         Some(text) => text,
-                        None => ops.registered.get(&hash).await.ok_or(Refusal::NotFound)?,
+                        None => self.registered.get(&hash).await.ok_or(Refusal::NotFound)?,
                     },
                 };
                 request.query = text.to_string();
-                Ok(())
+                Ok(None)
             }
             (Mode::Any, Some(hash)) => {
                 verify(&hash, &request.query)?;
-                if let Ok(mut to_keep) = self.to_keep.lock() {
-                    *to_keep = Some((hash, Arc::from(request.query.as_str())));
-                }
-                Ok(())
+                Ok(Some(hash))
             }
             (Mode::Safelist, Some(hash)) if request.query.is_empty() => {
-                let text = ops.registered.get(&hash).await.ok_or(Refusal::NotRegistered(hash))?;
+                let text = self.registered.get(&hash).await.ok_or(Refusal::NotRegistered(hash))?;
                 request.query = text.to_string();
-                Ok(())
+                Ok(None)
             }
             (Mode::Safelist, Some(hash)) => {
                 verify(&hash, &request.query)?;
                 let hash = super::document_hash(&request.query);
-                ops.registered.get(&hash).await.map(drop).ok_or(Refusal::RegistrationRefused(hash))
+                self.registered.get(&hash).await.map(|_| None).ok_or(Refusal::RegistrationRefused(hash))
             }
             (Mode::Safelist, None) => {
                 let hash = super::document_hash(&request.query);
-                ops.registered.get(&hash).await.map(drop).ok_or(Refusal::NotRegistered(hash))
+                self.registered.get(&hash).await.map(|_| None).ok_or(Refusal::NotRegistered(hash))
             }
         }
     }
@@ -130,31 +123,4 @@ fn persisted_hash(value: Value) -> Result<String, Refusal> {
 /// A hash sent with its text must be that text's, or a client could make a hash run another text.
 fn verify(hash: &str, text: &str) -> Result<(), Refusal> {
     if super::sha256_hex(text) == hash { Ok(()) } else { Err(Refusal::HashMismatch) }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for Check {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        self.resolve(&mut request).await?;
-        next.run(ctx, request).await
-    }
-
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        // The limits walked the parsed text before this and check its depth inside `next`: what is kept passed them.
-        let result = next.run(ctx).await?;
-        let to_keep = self.to_keep.lock().ok().and_then(|mut to_keep| to_keep.take());
-        if let Some((hash, text)) = to_keep {
-            self.operations.cache.insert(hash, text).await;
-        }
-        Ok(result)
-    }
 }

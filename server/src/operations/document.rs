@@ -56,7 +56,7 @@ pub struct Checker(schema::GatewaySchema);
 impl Default for Checker {
     fn default() -> Self {
         // Introspection is allowed here: whether it answers is the serving gateway's GRAPHIQL, not the document's.
-        Self(schema::build_with_first(StopBeforeRunning, schema::Limits::default(), true))
+        Self(schema::build_with_extension(StopBeforeRunning, schema::Limits::default(), true))
     }
 }
 

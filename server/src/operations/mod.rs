@@ -8,8 +8,8 @@
 //! send a `.graphql` file as read. A hash sent with its text must be the SHA-256 of the text exactly as sent, as the
 //! protocol says.
 //!
-//! Everything happens in one schema extension ([`Operations`]) that sees each request, over HTTP and over a
-//! WebSocket, before the limits do, so the limits check the text that will run.
+//! [`Operations`] sees each request, over HTTP and over a WebSocket, before the limits do (it is the schema's
+//! [`schema::Persisted`]), so the limits check the text that will run.
 
 mod apq;
 mod check;
@@ -18,7 +18,6 @@ pub mod registered;
 
 use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionFactory};
 use sea_orm::{DatabaseConnection, DbErr};
 use sha2::{Digest, Sha256};
 
@@ -60,7 +59,7 @@ pub fn document_hash(text: &str) -> String {
     sha256_hex(text.trim())
 }
 
-/// The extension that runs persisted and registered operations; one per schema, shared by every request.
+/// Runs persisted and registered operations; one per schema, shared by every request.
 #[derive(Clone)]
 pub struct Operations {
     mode: Mode,
@@ -103,11 +102,5 @@ impl Operations {
                 tracing::warn!(error = %err, "reloading registered operations");
             }
         }
-    }
-}
-
-impl ExtensionFactory for Operations {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(check::Check::new(self.clone()))
     }
 }

@@ -1,0 +1,154 @@
+//! The schema as served: each request is checked around async-graphql's execution, not inside it. A schema with
+//! any extension puts every field of an answer through each extension's `resolve` (a boxed future per extension and
+//! a registry lookup per field, whatever hooks the extension has): a quarter of the nested query's requests a
+//! second at 16 clients. So the request's persisted text, the limits, its operation's name and the answer's field
+//! order are handled here, and the schema runs without extensions.
+
+use std::{any::TypeId, sync::Arc};
+
+use async_graphql::{Data, Executor, Request, Response, ServerError, ServerResult};
+use futures::{StreamExt, stream::BoxStream};
+
+use crate::{
+    Limits, Mutation, Query, field_order::Plan, operation_name::OperationName, slots::SubscriptionSlots,
+    subscription::Subscription,
+};
+
+/// What a request's text may be besides what it sent: a persisted query's, by its hash (the server's persisted and
+/// registered operations). Seen before the limits, so they check the text that will run.
+#[async_graphql::async_trait::async_trait]
+pub trait Persisted: Send + Sync + 'static {
+    /// Puts the text `request` runs into it, or refuses it; `Some(hash)` asks for its text to be kept under `hash`
+    /// once it has passed the limits and validation.
+    async fn resolve(&self, request: &mut Request) -> ServerResult<Option<String>>;
+
+    /// Keeps `text` under `hash`: it passed the limits and validation.
+    async fn keep(&self, hash: String, text: Arc<str>);
+}
+
+/// The gateway's schema: async-graphql's, with the checks each request passes first.
+#[derive(Clone)]
+pub struct GatewaySchema {
+    schema: async_graphql::Schema<Query, Mutation, Subscription>,
+    limits: Limits,
+    persisted: Option<Arc<dyn Persisted>>,
+}
+
+/// A request ready to run, with what is done after it runs.
+struct Prepared {
+    request: Request,
+    plan: Option<Plan>,
+    keep: Option<(String, Arc<str>)>,
+}
+
+impl GatewaySchema {
+    pub(crate) fn new(schema: async_graphql::Schema<Query, Mutation, Subscription>, limits: Limits) -> Self {
+        Self { schema, limits, persisted: None }
+    }
+
+    /// Runs persisted and registered operations through `persisted`.
+    pub fn with_persisted(self, persisted: Arc<dyn Persisted>) -> Self {
+        Self { persisted: Some(persisted), ..self }
+    }
+
+    /// The SDL of the schema.
+    pub fn sdl(&self) -> String {
+        self.schema.sdl()
+    }
+
+    /// Runs a query or mutation.
+    pub async fn execute(&self, request: impl Into<Request>) -> Response {
+        let prepared = match self.prepare(request.into()).await {
+            Ok(prepared) => prepared,
+            Err(error) => return Response::from_errors(vec![error]),
+        };
+        let mut response = self.schema.execute(prepared.request).await;
+        if let Some((hash, text)) = prepared.keep.filter(|_| validated(&response)) {
+            self.keep(hash, text).await;
+        }
+        if let Some(plan) = &prepared.plan {
+            plan.order(&mut response.data);
+        }
+        response
+    }
+
+    /// Runs a subscription (or any operation sent over a socket).
+    async fn stream(self, request: Request, session: Option<Arc<Data>>) -> BoxStream<'static, Response> {
+        let Prepared { request, plan, mut keep } = match self.prepare(request).await {
+            Ok(prepared) => prepared,
+            Err(error) => return futures::stream::once(async { Response::from_errors(vec![error]) }).boxed(),
+        };
+        Executor::execute_stream(&self.schema, request, session)
+            .then(move |response| {
+                let to_keep = keep.take().filter(|_| validated(&response));
+                let this = self.clone();
+                async move {
+                    if let Some((hash, text)) = to_keep {
+                        this.keep(hash, text).await;
+                    }
+                    response
+                }
+            })
+            .map(move |mut response| {
+                if let Some(plan) = &plan {
+                    plan.order(&mut response.data);
+                }
+                response
+            })
+            .boxed()
+    }
+
+    /// The text `request` runs, checked by the limits and parsed, or the refusal.
+    async fn prepare(&self, mut request: Request) -> ServerResult<Prepared> {
+        let hash = match &self.persisted {
+            Some(persisted) => persisted.resolve(&mut request).await?,
+            None => None,
+        };
+        self.limits.check_request(&request)?;
+        let document = async_graphql::parser::parse_query(&request.query)?;
+        // Named before the limits look at it, so a refusal is counted under its operation.
+        if let Some(name) = data::<OperationName>(&request.data) {
+            name.note(&document);
+        }
+        self.limits.check_document(&document, &request.variables)?;
+        let plan = Plan::of(&document, request.operation_name.as_deref());
+        let keep = hash.map(|hash| (hash, Arc::from(request.query.as_str())));
+        request.set_parsed_query(document);
+        Ok(Prepared { request, plan, keep })
+    }
+
+    async fn keep(&self, hash: String, text: Arc<str>) {
+        if let Some(persisted) = &self.persisted {
+            persisted.keep(hash, text).await;
+        }
+    }
+}
+
+impl Executor for GatewaySchema {
+    async fn execute(&self, request: Request) -> Response {
+        GatewaySchema::execute(self, request).await
+    }
+
+    /// Takes the socket's slots at once, as the socket's messages arrive (its streams are first polled in no
+    /// particular order).
+    fn execute_stream(&self, request: Request, session: Option<Arc<Data>>) -> BoxStream<'static, Response> {
+        let slots = session.as_deref().and_then(data::<SubscriptionSlots>).cloned();
+        let stream = futures::stream::once(self.clone().stream(request, session)).flatten().boxed();
+        match slots {
+            Some(slots) => slots.hold(stream),
+            None => stream,
+        }
+    }
+}
+
+/// The value of type `T` in `data`, if any.
+fn data<T: 'static>(data: &Data) -> Option<&T> {
+    data.get(&TypeId::of::<T>()).and_then(|value| value.downcast_ref::<T>())
+}
+
+/// Whether a response's operation passed validation: it answered data, or its errors arose while running (each at
+/// a path). A refusal before running has no data and errors at no path.
+fn validated(response: &Response) -> bool {
+    response.data != async_graphql::Value::Null
+        || response.errors.iter().all(|error: &ServerError| !error.path.is_empty())
+}
