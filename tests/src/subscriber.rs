@@ -38,8 +38,13 @@ impl Subscriber {
 
     /// Subscribes under operation id `id` (several may be open on one socket).
     pub async fn subscribe_as(&mut self, id: &str, query: &str, variables: Value) {
+        self.start(id, json!({ "query": query, "variables": variables })).await;
+    }
+
+    /// Starts operation `id` with `payload`, a GraphQL request (`query`, `variables`, `extensions`).
+    pub async fn start(&mut self, id: &str, payload: Value) {
         let kind = if self.legacy { "start" } else { "subscribe" };
-        let message = json!({ "id": id, "type": kind, "payload": { "query": query, "variables": variables } });
+        let message = json!({ "id": id, "type": kind, "payload": payload });
         self.socket.send(Message::text(message.to_string())).await.unwrap();
     }
 

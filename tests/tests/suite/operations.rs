@@ -228,3 +228,33 @@ async fn the_safelist_refuses_a_subscription_on_a_socket_too() {
     assert!(refused["payload"]["data"].is_null(), "{refused}");
     assert_eq!(refused["payload"]["errors"][0]["extensions"]["code"], "OPERATION_NOT_ALLOWED", "{refused}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_persisted_on_a_socket_runs_by_its_hash_there_and_over_http() {
+    let mirror = Mirror::small(Backend::Sqlite).await;
+    let app = gateway(&mirror, Mode::Any, None).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(axum::serve(listener, app.clone()).into_future());
+    let hash = sha256_hex(COUNT);
+    let url = format!("ws://{addr}/graphql");
+    let mut socket = Subscriber::connect(&url, "graphql-transport-ws", json!({})).await.unwrap();
+    let total = json!(mirror.portal.contacts.len());
+
+    socket.start("1", json!({ "extensions": persisted(&hash) })).await;
+    let unknown = socket.message().await.expect("an answer");
+    assert_eq!(unknown["payload"]["errors"][0]["extensions"]["code"], "PERSISTED_QUERY_NOT_FOUND", "{unknown}");
+    assert_eq!(socket.message().await.expect("its end")["type"], "complete");
+
+    socket.start("2", json!({ "query": COUNT, "extensions": persisted(&hash) })).await;
+    let sent = socket.message().await.expect("an answer");
+    assert_eq!(sent["payload"]["data"]["contacts"]["totalCount"], total, "{sent}");
+    assert_eq!(socket.message().await.expect("its end")["type"], "complete");
+
+    // Kept once it answered: by its hash alone on the socket, and over HTTP.
+    socket.start("3", json!({ "extensions": persisted(&hash) })).await;
+    let by_hash = socket.message().await.expect("an answer");
+    assert_eq!(by_hash["id"], "3", "{by_hash}");
+    assert_eq!(by_hash["payload"]["data"]["contacts"]["totalCount"], total, "{by_hash}");
+    assert_eq!(contacts(&post(&app, json!({ "extensions": persisted(&hash) })).await), &total);
+}
