@@ -62,14 +62,8 @@ impl GatewaySchema {
             Ok(prepared) => prepared,
             Err(error) => return Response::from_errors(vec![error]),
         };
-        let mut response = self.schema.execute(prepared.request).await;
-        if let Some((hash, text)) = prepared.keep.filter(|_| validated(&response)) {
-            self.keep(hash, text).await;
-        }
-        if let Some(plan) = &prepared.plan {
-            plan.order(&mut response.data);
-        }
-        response
+        let response = self.schema.execute(prepared.request).await;
+        self.answered(response, prepared.keep, prepared.plan.as_ref()).await
     }
 
     /// Runs a subscription (or any operation sent over a socket).
@@ -78,24 +72,33 @@ impl GatewaySchema {
             Ok(prepared) => prepared,
             Err(error) => return futures::stream::once(async { Response::from_errors(vec![error]) }).boxed(),
         };
+        let plan = plan.map(Arc::new);
         Executor::execute_stream(&self.schema, request, session)
             .then(move |response| {
-                let to_keep = keep.take().filter(|_| validated(&response));
-                let this = self.clone();
-                async move {
-                    if let Some((hash, text)) = to_keep {
-                        this.keep(hash, text).await;
-                    }
-                    response
-                }
-            })
-            .map(move |mut response| {
-                if let Some(plan) = &plan {
-                    plan.order(&mut response.data);
-                }
-                response
+                // Only the first answer can keep the text: it is the one validation's refusal would be.
+                let (this, keep, plan) = (self.clone(), keep.take(), plan.clone());
+                async move { this.answered(response, keep, plan.as_deref()).await }
             })
             .boxed()
+    }
+
+    /// What follows each answer: the text kept under its hash when it asked to be and passed validation, and the
+    /// fields put in the order asked.
+    async fn answered(
+        &self,
+        mut response: Response,
+        keep: Option<(String, Arc<str>)>,
+        plan: Option<&Plan>,
+    ) -> Response {
+        if let (Some(persisted), Some((hash, text))) = (&self.persisted, keep)
+            && validated(&response)
+        {
+            persisted.keep(hash, text).await;
+        }
+        if let Some(plan) = plan {
+            plan.order(&mut response.data);
+        }
+        response
     }
 
     /// The text `request` runs, checked by the limits and parsed, or the refusal.
@@ -115,12 +118,6 @@ impl GatewaySchema {
         let keep = hash.map(|hash| (hash, Arc::from(request.query.as_str())));
         request.set_parsed_query(document);
         Ok(Prepared { request, plan, keep })
-    }
-
-    async fn keep(&self, hash: String, text: Arc<str>) {
-        if let Some(persisted) = &self.persisted {
-            persisted.keep(hash, text).await;
-        }
     }
 }
 

@@ -53,16 +53,6 @@ impl From<Refusal> for ServerError {
 impl schema::Persisted for Operations {
     /// Puts the text `request` runs into it, or refuses it; a query sent with its hash is to be kept under it.
     async fn resolve(&self, request: &mut Request) -> ServerResult<Option<String>> {
-        Ok(self.text_of(request).await?)
-    }
-
-    async fn keep(&self, hash: String, text: Arc<str>) {
-        self.cache.insert(hash, text).await;
-    }
-}
-
-impl Operations {
-    async fn text_of(&self, request: &mut Request) -> Result<Option<String>, Refusal> {
         let hash = request.extensions.remove("persistedQuery").map(persisted_hash).transpose()?;
         match (self.mode, hash) {
             (Mode::Any, None) => Ok(None),
@@ -90,13 +80,19 @@ impl Operations {
             (Mode::Safelist, Some(hash)) => {
                 verify(&hash, &request.query)?;
                 let hash = super::document_hash(&request.query);
-                self.registered.get(&hash).await.map(|_| None).ok_or(Refusal::RegistrationRefused(hash))
+                self.registered.get(&hash).await.ok_or(Refusal::RegistrationRefused(hash))?;
+                Ok(None)
             }
             (Mode::Safelist, None) => {
                 let hash = super::document_hash(&request.query);
-                self.registered.get(&hash).await.map(|_| None).ok_or(Refusal::NotRegistered(hash))
+                self.registered.get(&hash).await.ok_or(Refusal::NotRegistered(hash))?;
+                Ok(None)
             }
         }
+    }
+
+    async fn keep(&self, hash: String, text: Arc<str>) {
+        self.cache.insert(hash, text).await;
     }
 }
 

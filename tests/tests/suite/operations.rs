@@ -30,6 +30,14 @@ async fn app_with(mirror: &Mirror, operations: Operations) -> axum::Router {
     app(AppState::new(mirror.db.db.clone(), Metrics::default()).await.unwrap().with_operations(operations))
 }
 
+/// A socket (`graphql-transport-ws`) to `app`, served on a port of its own.
+async fn socket(app: axum::Router) -> Subscriber {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/graphql", listener.local_addr().unwrap());
+    tokio::spawn(axum::serve(listener, app).into_future());
+    Subscriber::connect(&url, "graphql-transport-ws", json!({})).await.unwrap()
+}
+
 /// `POST /graphql` with `body`; the answer, which must be a 200.
 async fn post(app: &axum::Router, body: Value) -> Value {
     let request = Request::post("/graphql").header(header::CONTENT_TYPE, "application/json");
@@ -215,13 +223,7 @@ async fn a_file_the_schema_refuses_registers_no_file() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_safelist_refuses_a_subscription_on_a_socket_too() {
     let mirror = Mirror::small(Backend::Sqlite).await;
-    let app = gateway(&mirror, Mode::Safelist, None).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-
-    let url = format!("ws://{addr}/graphql");
-    let mut subscriber = Subscriber::connect(&url, "graphql-transport-ws", json!({})).await.unwrap();
+    let mut subscriber = socket(gateway(&mirror, Mode::Safelist, None).await).await;
     subscriber.subscribe("subscription { healthScoreChanged { cursor } }", json!({})).await;
     let refused = subscriber.message().await.expect("an answer");
     // async-graphql sends a refusal before running as a result holding only errors.
@@ -233,12 +235,8 @@ async fn the_safelist_refuses_a_subscription_on_a_socket_too() {
 async fn a_query_persisted_on_a_socket_runs_by_its_hash_there_and_over_http() {
     let mirror = Mirror::small(Backend::Sqlite).await;
     let app = gateway(&mirror, Mode::Any, None).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(axum::serve(listener, app.clone()).into_future());
+    let mut socket = socket(app.clone()).await;
     let hash = sha256_hex(COUNT);
-    let url = format!("ws://{addr}/graphql");
-    let mut socket = Subscriber::connect(&url, "graphql-transport-ws", json!({})).await.unwrap();
     let total = json!(mirror.portal.contacts.len());
 
     socket.start("1", json!({ "extensions": persisted(&hash) })).await;
