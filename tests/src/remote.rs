@@ -45,6 +45,12 @@ impl Remote {
         Ok((status, serde_json::from_str(&body).unwrap_or(Value::String(body))))
     }
 
+    /// The text of `/metrics`; `Err` when no answer came.
+    pub async fn metrics(&self) -> Result<String, String> {
+        let response = self.client.get(self.url("/metrics")).send().await.map_err(|e| e.to_string())?;
+        response.text().await.map_err(|e| e.to_string())
+    }
+
     /// The `data` of a request that must succeed.
     pub async fn data(&self, key: Option<&str>, query: &str, variables: Value) -> Value {
         let (status, body) = self.graphql(key, query, variables).await.expect("an answer");

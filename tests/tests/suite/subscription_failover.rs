@@ -87,6 +87,11 @@ async fn a_subscriber_that_reconnects_to_the_survivor_with_its_cursor_misses_not
         pending.is_ok_and(|n| n == 0)
     };
     wait_for("every delivery applied", 60, applied).await;
+    // The survivor rescores what its appliers marked in a loop beside them: the history is whole once it is idle.
+    wait_for("the survivor's rescoring caught up", 60, async || {
+        b.metrics().await.is_ok_and(|text| text.contains("gateway_health_pending_records 0\n"))
+    })
+    .await;
     let made: BTreeSet<i64> = health_score_history::Entity::find()
         .filter(health_score_history::Column::PortalId.eq(PORTAL))
         .filter(health_score_history::Column::SubjectType.eq("company"))
