@@ -44,7 +44,7 @@ pub use gateway::{GatewaySchema, Persisted};
 pub use limits::Limits;
 pub use role::Role;
 pub use scope::Scope;
-pub use transaction::begin_write;
+pub use transaction::{WriteTransaction, begin_write};
 
 /// The Query root: objects and lists, then analytics.
 #[derive(MergedObject, Default)]

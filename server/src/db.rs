@@ -8,7 +8,7 @@ use sea_orm::{
 };
 
 // Defined beside the schema, whose admin mutations write the webhook log too.
-pub use schema::begin_write;
+pub use schema::{WriteTransaction, begin_write};
 
 /// `DB_ACQUIRE_TIMEOUT_SECS`, set once at start: every pool the process opens (one per worker, the CLI's) waits
 /// this long for a connection. Short, so an outage answers 503 at once instead of holding requests.

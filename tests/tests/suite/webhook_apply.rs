@@ -438,6 +438,48 @@ on_both!(a_pass_applies_every_due_event_of_the_records_it_claims, |backend: Back
     assert_eq!(world.contact(second).await.unwrap().jobtitle.as_deref(), Some("title 2"));
 });
 
+// A pass applies its whole batch (on SQLite in several transactions, so a delivery waits for one of them, not the
+// pass) and reads the records its events wait on from HubSpot once for the whole batch: two association changes
+// far apart in the log cost the calls of one.
+on_both!(a_pass_reads_hubspot_once_for_its_whole_batch, |backend: Backend| async move {
+    let mut world = World::new(backend).await;
+    let portal = generate(&small_spec(PORTAL));
+    let contacts: Vec<i64> = portal.contacts.iter().filter(|c| !c.archived).map(|c| c.id).collect();
+    let company = portal.companies.iter().find(|c| !c.archived).unwrap().id;
+    for id in &contacts[..3] {
+        let path = format!("/crm/v4/objects/contacts/{id}/associations/default/companies/{company}");
+        world.at_hubspot(Method::PUT, &path, None).await;
+    }
+    let t = now_ms();
+    let link = |world: &mut World, id: i64| {
+        let change = json!({ "associationType": "CONTACT_TO_COMPANY", "fromObjectId": id, "toObjectId": company,
+            "associationRemoved": false, "isPrimaryAssociation": false });
+        world.event("contact.associationChange", id, t, change)
+    };
+    let alone = [link(&mut world, contacts[0])];
+    world.deliver(&alone).await;
+    let before = world.sim.sim.stats().requests;
+    assert_eq!(world.applier.pass().await.unwrap().applied, 1);
+    let one_read = world.sim.sim.stats().requests - before;
+    assert!(one_read > 0, "an association change reads its record");
+
+    let mut events = vec![link(&mut world, contacts[1])];
+    for (n, id) in contacts[3..203].iter().enumerate() {
+        let title = json!({ "propertyName": "jobtitle", "propertyValue": format!("title {n}") });
+        events.push(world.event("contact.propertyChange", *id, t, title));
+    }
+    events.push(link(&mut world, contacts[2]));
+    world.deliver(&events).await;
+    let before = world.sim.sim.stats().requests;
+    let pass = world.applier.pass().await.unwrap();
+    assert_eq!(pass.applied, events.len() as u64, "{pass:?}");
+    assert_eq!(world.sim.sim.stats().requests - before, one_read, "both records in one read");
+    for id in &contacts[1..3] {
+        assert!(world.links("contact", *id, "company").await.contains(&company));
+    }
+    assert_eq!(world.contact(contacts[202]).await.unwrap().jobtitle.as_deref(), Some("title 199"));
+});
+
 // Two appliers at once: one merges a record while the other applies a change of one of its properties. The change's
 // pass read the record before the merge committed and writes it after: the merge stays.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
