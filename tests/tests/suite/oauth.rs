@@ -151,11 +151,14 @@ async fn tokens_never_reach_logs_or_errors() {
     let sim = Running::start(SimConfig { portals: vec![small_spec(PORTAL)], ..SimConfig::default() }).await.unwrap();
     let db = TestDb::migrated(Backend::Sqlite).await;
     let tokens = tokens(&sim, &db);
-    // A log statement another test thread met first, while this subscriber was being registered, can keep the
-    // "no one listens" it cached then: recompute what each statement's listeners are, now that this one is there.
-    tracing::callsite::rebuild_interest_cache();
     let set = tokens.exchange(&authorize(&sim).await).await.unwrap();
     tokens.store(PORTAL, &set).await.unwrap();
+    expire(&db).await;
+    let first = tokens.access_token(PORTAL).await.unwrap();
+    // A log statement another test thread registered while this subscriber was being set (its registration began
+    // before and ended after) keeps the "no one listens" it computed then. Each statement on the refresh's path has
+    // been met once above, so every one is registered: recompute who listens to each, and refresh again.
+    tracing::callsite::rebuild_interest_cache();
     expire(&db).await;
     let renewed = tokens.access_token(PORTAL).await.unwrap();
 
@@ -168,7 +171,7 @@ async fn tokens_never_reach_logs_or_errors() {
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("refreshed the OAuth access token"), "the logs were captured: {logs}");
     let seen = format!("{logs}\n{refresh_failed}\n{refresh_failed:?}\n{revoke_failed}\n{revoke_failed:?}\n{set:?}");
-    for secret in [&set.access_token, &set.refresh_token, &renewed] {
+    for secret in [&set.access_token, &set.refresh_token, &first, &renewed] {
         assert!(!seen.contains(secret.as_str()), "a token leaked:\n{seen}");
     }
 }
