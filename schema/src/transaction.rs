@@ -80,7 +80,8 @@ impl std::fmt::Debug for WriteTransaction {
     }
 }
 
-#[async_trait::async_trait]
+// async-graphql's re-export of the `async_trait` sea-orm declares the trait with.
+#[async_graphql::async_trait::async_trait]
 impl ConnectionTrait for WriteTransaction {
     fn get_database_backend(&self) -> DbBackend {
         self.txn.get_database_backend()
@@ -113,8 +114,6 @@ impl ConnectionTrait for WriteTransaction {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use sea_orm::{ConnectOptions, ConnectionTrait, Database, Statement};
 
     use super::*;
@@ -144,8 +143,6 @@ mod tests {
                 let insert =
                     Statement::from_string(db.get_database_backend(), format!("INSERT INTO turns VALUES ({n})"));
                 txn.execute_raw(insert).await.unwrap();
-                // Held a while, so the next writer would be tempted to slip in.
-                tokio::time::sleep(Duration::from_millis(5)).await;
                 txn.commit().await.unwrap();
             }));
             queued.await.unwrap();
