@@ -107,7 +107,12 @@ impl GatewaySchema {
             Some(persisted) => persisted.resolve(&mut request).await?,
             None => None,
         };
-        self.limits.check_request(&request)?;
+        if let Err(refused) = self.limits.check_request(&request) {
+            if let Some(name) = data::<OperationName>(&request.data) {
+                name.note_text(&request.query);
+            }
+            return Err(refused);
+        }
         let document = async_graphql::parser::parse_query(&request.query)?;
         // Named before the limits look at it, so a refusal is counted under its operation.
         if let Some(name) = data::<OperationName>(&request.data) {

@@ -1,5 +1,6 @@
 //! The name of the operation a request ran, read from the document the schema parsed (not parsed a second time): the
-//! request's `operationName` when it has one, else the document's first operation's name. The server reads it for
+//! request's `operationName` when it has one, else the document's first operation's name (or, for a text refused
+//! before it was parsed, its first definition's name). The server reads it for
 //! its access line and its per-operation metrics.
 
 use std::sync::{Arc, OnceLock};
@@ -23,5 +24,39 @@ impl OperationName {
         {
             let _ = self.0.set(name.to_string());
         }
+    }
+
+    /// Notes the name of a text's first definition when that is a named operation: for a text refused before it was
+    /// parsed. The name comes before any `{`, `(` or `@`, so no string can hide it; a fragment first leaves it unnamed.
+    pub(crate) fn note_text(&self, text: &str) {
+        let head = &text[..text.find(['{', '(', '@']).unwrap_or(text.len())];
+        let mut words = head
+            .lines()
+            .map(|line| line.split('#').next().unwrap_or_default())
+            .flat_map(|line| line.split(|c: char| c.is_whitespace() || c == ','))
+            .filter(|word| !word.is_empty());
+        if let (Some("query" | "mutation" | "subscription"), Some(name)) = (words.next(), words.next()) {
+            let _ = self.0.set(name.to_owned());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OperationName;
+
+    fn named(text: &str) -> Option<String> {
+        let name = OperationName::default();
+        name.note_text(text);
+        name.get().map(str::to_owned)
+    }
+
+    #[test]
+    fn a_text_is_named_by_its_first_definition() {
+        assert_eq!(named("query TooWide { a }").as_deref(), Some("TooWide"));
+        assert_eq!(named("# mine: query X\n mutation\n  Save($v: Int) @a { a }").as_deref(), Some("Save"));
+        assert_eq!(named("{ a }"), None);
+        assert_eq!(named("query { a }"), None);
+        assert_eq!(named("fragment F on Query { a } query Q { ...F }"), None);
     }
 }

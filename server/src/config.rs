@@ -33,7 +33,7 @@ pub struct Config {
 
     /// Connections to the database this process opens at most, all its pools together: a third for background work
     /// (webhook appliers, sync, scoring, writes), the rest split evenly among the HTTP workers. By default 32 on
-    /// Postgres and 16 on SQLite (at least 4 plus 2 a worker). Replicas times this must stay under Postgres's
+    /// Postgres and 8 on SQLite (at least 4 plus 2 a worker). Replicas times this must stay under Postgres's
     /// `max_connections`.
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
     pub database_max_connections: Option<u32>,

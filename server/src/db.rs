@@ -29,9 +29,11 @@ pub fn pool_size(url: &str) -> u32 {
 
 /// The connections a serving process opens at most, all its pools together, unless `DATABASE_MAX_CONNECTIONS` says
 /// otherwise: Postgres refuses clients past its `max_connections` (100 by default), shared by every replica, so
-/// three replicas fit with room for `psql` and migrations.
+/// three replicas fit with room for `psql` and migrations. SQLite's readers are bound by the cores, not by waits,
+/// and each connection is a thread with a heap, page cache and statements of its own: 8 (or the least the workers
+/// need) served the benchmark's queries as fast as 16, with 30 MiB less at the peak (BENCHMARKS.md).
 pub fn default_max_connections(url: &str) -> u32 {
-    if url.starts_with("sqlite:") { 16 } else { 32 }
+    if url.starts_with("sqlite:") { 8 } else { 32 }
 }
 
 /// How a serving process shares its connection budget out: a third to the main pool (webhook appliers, sync,
@@ -73,6 +75,15 @@ impl Budget {
     }
 }
 
+/// Prepared statements each SQLite connection keeps (sqlx keeps 100). A statement binds each id of a list, so one
+/// of another length is another statement, and most are seen once: sixteen connections keeping 100 held about 30
+/// MiB of the gateway's peak (BENCHMARKS.md), all in SQLite's own heap.
+const SQLITE_STATEMENTS: usize = 20;
+
+/// SQLite's page cache per connection, in KiB: SQLite's default, said here as the bound it is. A quarter of it
+/// (512) saved 30 MiB over sixteen connections but slowed text search by a third (BENCHMARKS.md).
+const SQLITE_CACHE_KIB: u32 = 2_000;
+
 /// Connects with a pool of `pool_size` connections at most.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     connect_sized(url, pool_size(url)).await
@@ -100,6 +111,8 @@ pub async fn connect_sized(url: &str, max: u32) -> Result<DatabaseConnection, Db
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
+                .statement_cache_capacity(SQLITE_STATEMENTS)
+                .pragma("cache_size", format!("-{SQLITE_CACHE_KIB}"))
         });
     Database::connect(options).await
 }
@@ -148,7 +161,8 @@ fn sqlite_path(url: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
-    use super::Budget;
+    use super::*;
+    use sea_orm::ConnectionTrait;
 
     #[test]
     fn a_budget_gives_a_third_to_background_work_and_the_rest_to_the_workers() {
@@ -157,5 +171,17 @@ mod tests {
         assert_eq!(Budget::split(8, 2), Ok(Budget { background: 4, per_worker: 2 }));
         assert!(Budget::split(7, 2).unwrap_err().contains("at least 8"));
         assert!(Budget::split(32, 16).unwrap_err().contains("DATABASE_MAX_CONNECTIONS"));
+    }
+
+    #[tokio::test]
+    async fn sqlite_connections_keep_the_page_cache_they_are_given() {
+        let dir = std::env::temp_dir().join(format!("gateway-db-cache-{}", std::process::id()));
+        let url = format!("sqlite://{}/mirror.db?mode=rwc", dir.display());
+        let db = connect_sized(&url, 2).await.unwrap();
+        let row = db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), "PRAGMA cache_size"));
+        let size: i64 = row.await.unwrap().unwrap().try_get_by_index(0).unwrap();
+        assert_eq!(size, -i64::from(SQLITE_CACHE_KIB));
+        db.close().await.unwrap();
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -19,8 +19,21 @@ fn purge_soon() {
     }
 }
 
+/// mimalloc asks for transparent huge pages on its arenas (`madvise`), so a page touched in a 2 MiB region made all of
+/// it resident: 24 MiB of a gateway's 29 MiB of heap at start, 30-40 MiB of its peak under `make bench`
+/// (BENCHMARKS.md). Off for the whole process (`PR_SET_THP_DISABLE`), arenas mapped before `main` included;
+/// `MIMALLOC_ALLOW_THP=0` would do it only from the environment.
+fn no_huge_pages() {
+    // SAFETY: a prctl that sets a flag of this process; no memory is passed.
+    let (on, zero): (libc::c_ulong, libc::c_ulong) = (1, 0);
+    if unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, on, zero, zero, zero) } != 0 {
+        eprintln!("transparent huge pages stay on: {}", std::io::Error::last_os_error());
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    no_huge_pages();
     purge_soon();
     // A `.env` in the working directory fills variables the environment does not set.
     dotenvy::dotenv().ok();
@@ -39,5 +52,13 @@ mod tests {
         assert_eq!(default, 1_000, "option {PURGE_DELAY} is not mimalloc's purge delay");
         purge_soon();
         assert_eq!(unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) }, 10);
+    }
+
+    #[test]
+    fn huge_pages_are_off_for_the_process() {
+        no_huge_pages();
+        // SAFETY: reads a flag of this process.
+        let zero: libc::c_ulong = 0;
+        assert_eq!(unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, zero, zero, zero, zero) }, 1);
     }
 }

@@ -184,10 +184,10 @@ pub(super) async fn get(State(state): State<AppState>, request: Request) -> Resp
     run(&state, &caller, portal, request, media).await
 }
 
-/// Whether the operation a request would run is a mutation or subscription. A text nested past the limit, or one
-/// that does not parse, is left to the schema, which refuses it with its reason.
+/// Whether the operation a request would run is a mutation or subscription. A text over the limits checked before
+/// parsing, or one that does not parse, is left to the schema, which refuses it with its reason.
 fn changes_data(request: &async_graphql::Request) -> bool {
-    if schema::limits::check_nesting(&request.query, schema::Limits::default().nesting).is_err() {
+    if schema::limits::check_text(&request.query, &schema::Limits::default()).is_err() {
         return false;
     }
     let Ok(document) = async_graphql::parser::parse_query(&request.query) else { return false };

@@ -105,7 +105,7 @@ async fn alias_bombs_wide_operations_deep_selections_and_long_lists_are_refused_
 async fn a_request_causes_at_most_its_share_of_hubspot_calls() {
     let gateway = tests::gateway::Gateway::start(Backend::Sqlite, 100_024).await;
     let before = gateway.requests();
-    let fresh = aliased(200, "contact(id: \"1\", fresh: true) { email }");
+    let fresh = aliased(50, "contact(id: \"1\", fresh: true) { email }");
     let error = gateway.error(&fresh, json!({})).await;
     assert_eq!(limit_of(&error), ("LIMIT_EXCEEDED", "hubspotCalls"), "{error}");
     assert_eq!(error["extensions"]["max"], json!(20));

@@ -17,8 +17,9 @@ pub struct Run {
     backend: &'static str,
     peak_before_mib: f64,
     peak_after_mib: f64,
-    /// Per request: its name, its size in bytes, the limit that refused it, how many were refused.
-    rows: Vec<(&'static str, usize, String, usize)>,
+    /// Per request: its name, its size in bytes, the limit that refused it, how many were refused, and the gateway's
+    /// peak resident memory once they were (MiB): where the peak rose.
+    rows: Vec<(&'static str, usize, String, usize, f64)>,
 }
 
 /// The requests, each with the limit it must meet.
@@ -76,7 +77,7 @@ pub async fn run(args: &Args, backend: &'static str) -> anyhow::Result<Run> {
             }
         }
         eprintln!("[{backend}] hostile {name}: {refused} refused by {expected}");
-        rows.push((name, request.len(), expected.to_owned(), refused));
+        rows.push((name, request.len(), expected.to_owned(), refused, gateway.peak_rss_mib()));
     }
     gateway.query(&ordinary).await?;
     Ok(Run { backend, peak_before_mib, peak_after_mib: gateway.peak_rss_mib(), rows })
@@ -91,11 +92,13 @@ pub fn render(out: &mut String, runs: &[Run]) {
         "\n\n## Hostile requests\n\nEach request {CLIENTS} clients at once, {ROUNDS} rounds, against a gateway on a mirror \
          a fiftieth of the size above; each must be refused with its named limit, and an ordinary query answer \
          after. The issue measured 10,000 aliases of `crmSummary` at 15 s and 1.5 GB, and a `where` nested 48 levels \
-         aborting the process, before the limits.\n\n| backend | request | bytes | refused by | refused |\n|---|---|---:|---|---:|"
+         aborting the process, before the limits. The peak is the gateway's peak resident memory once each request's \
+         rounds were refused, in the order of the rows.\n\n| backend | request | bytes | refused by | refused | peak \
+         MiB |\n|---|---|---:|---|---:|---:|"
     );
     for run in runs {
-        for (name, bytes, limit, refused) in &run.rows {
-            let _ = writeln!(out, "| {} | {name} | {bytes} | `{limit}` | {refused} |", run.backend);
+        for (name, bytes, limit, refused, peak) in &run.rows {
+            let _ = writeln!(out, "| {} | {name} | {bytes} | `{limit}` | {refused} | {peak:.0} |", run.backend);
         }
     }
     let _ = writeln!(out);
