@@ -372,9 +372,9 @@ impl Applier {
     }
 
     /// Events a pass claims and applies in one transaction. SQLite has one writer, and a webhook delivery waits for
-    /// the transaction before it: in transactions of 100 instead of 500 the deliveries' ack p99 fell from about
-    /// 420 ms to 210, and the pass still reads HubSpot once for its whole batch (BENCHMARKS.md). Postgres locks
-    /// rows, not the database.
+    /// the transaction before it: in transactions of 100 instead of 500 the deliveries' ack p99 fell from 361 ms to
+    /// 194-200, and the pass still reads HubSpot once for its whole batch (BENCHMARKS.md). Postgres locks rows, not
+    /// the database.
     fn per_transaction(&self) -> u64 {
         match self.db.get_database_backend() {
             DbBackend::Sqlite => Ord::min(self.settings.batch, SQLITE_PER_TRANSACTION),
