@@ -157,10 +157,11 @@ async fn tokens_never_reach_logs_or_errors() {
     let first = tokens.access_token(PORTAL).await.unwrap();
     // A log statement another test thread registered while this subscriber was being set (its registration began
     // before and ended after) keeps the "no one listens" it computed then. Each statement on the refresh's path has
-    // been met once above, so every one is registered: recompute who listens to each, and refresh again.
+    // been met once above, so every one is registered: recompute who listens to each, and refresh again, through
+    // tokens of their own (those above hold the refreshed token in memory, and would not refresh).
     tracing::callsite::rebuild_interest_cache();
     expire(&db).await;
-    let renewed = tokens.access_token(PORTAL).await.unwrap();
+    let renewed = self::tokens(&sim, &db).access_token(PORTAL).await.unwrap();
 
     let unreachable = ClientSettings { base_url: "http://127.0.0.1:1".into(), max_retries: 1, ..settings(&sim) };
     let offline = tokens_via(&sim, &db, unreachable);
