@@ -21,6 +21,7 @@ mod m20261208_000016_custom_objects;
 mod m20261208_000017_property_values;
 mod m20261208_000018_leases;
 mod m20261209_000019_search_statistics;
+mod m20261210_000020_property_values_changes;
 
 pub struct Migrator;
 
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000017_property_values::Migration),
             Box::new(m20261208_000018_leases::Migration),
             Box::new(m20261209_000019_search_statistics::Migration),
+            Box::new(m20261210_000020_property_values_changes::Migration),
         ]
     }
 }

@@ -108,19 +108,6 @@ fn sqlite_up() -> String {
 /// large for a double reads as none instead of failing the write.
 fn postgres_up() -> String {
     let number_pattern = "'^\\s*-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?\\s*$'";
-    // The values of the record `{r}` that are not HubSpot's own properties, from the JSON `{json}`.
-    let values = |r: &str, json: &str| {
-        format!(
-            "INSERT INTO property_values ({COLUMNS})
-             SELECT {r}.portal_id, {r}.object_type, {r}.hubspot_id, j.key, j.value,
-               CASE WHEN length(j.value) <= {KEY_CHARS} THEN j.value END, property_number(j.value)
-             FROM {json} j
-             WHERE j.value IS NOT NULL AND NOT EXISTS (SELECT 1 FROM property_definitions d
-               WHERE d.portal_id = {r}.portal_id AND d.object_type = {r}.object_type AND d.name = j.key
-                 AND d.hubspot_defined)
-             ON CONFLICT DO NOTHING;"
-        )
-    };
     format!(
         "CREATE TABLE property_values (
            portal_id bigint NOT NULL, object_type text NOT NULL, hubspot_id bigint NOT NULL, name text NOT NULL,
@@ -140,21 +127,7 @@ fn postgres_up() -> String {
              RETURN NULL;
            END;
          END $$;
-         CREATE FUNCTION property_values_sync() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN
-           IF TG_OP = 'TRUNCATE' THEN
-             TRUNCATE property_values;
-             RETURN NULL;
-           END IF;
-           IF TG_OP IN ('UPDATE', 'DELETE') THEN
-             DELETE FROM property_values WHERE portal_id = OLD.portal_id AND object_type = OLD.object_type
-               AND hubspot_id = OLD.hubspot_id;
-           END IF;
-           IF TG_OP IN ('INSERT', 'UPDATE') THEN
-             {insert}
-           END IF;
-           RETURN NULL;
-         END $$;
+         {sync}
          CREATE TRIGGER property_values_write AFTER INSERT OR DELETE ON object_properties
            FOR EACH ROW EXECUTE FUNCTION property_values_sync();
          CREATE TRIGGER property_values_change AFTER UPDATE ON object_properties
@@ -182,7 +155,52 @@ fn postgres_up() -> String {
            FOR EACH ROW WHEN (OLD.hubspot_defined IS DISTINCT FROM NEW.hubspot_defined)
            EXECUTE FUNCTION property_values_definition();
          {backfill}",
-        insert = values("NEW", "json_each_text(NEW.properties::json)"),
-        backfill = values("p", "object_properties p, json_each_text(p.properties::json)"),
+        sync = postgres_sync(),
+        backfill = postgres_values("p", "object_properties p, json_each_text(p.properties::json)", ""),
+    )
+}
+
+/// Postgres: the statement inserting the values of the record `{r}` that are not HubSpot's own properties, from the
+/// JSON pairs `{json}` (`j`), those `{and}` selects besides.
+pub(crate) fn postgres_values(r: &str, json: &str, and: &str) -> String {
+    format!(
+        "INSERT INTO property_values ({COLUMNS})
+         SELECT {r}.portal_id, {r}.object_type, {r}.hubspot_id, j.key, j.value,
+           CASE WHEN length(j.value) <= {KEY_CHARS} THEN j.value END, property_number(j.value)
+         FROM {json} j
+         WHERE j.value IS NOT NULL {and} AND NOT EXISTS (SELECT 1 FROM property_definitions d
+           WHERE d.portal_id = {r}.portal_id AND d.object_type = {r}.object_type AND d.name = j.key
+             AND d.hubspot_defined)
+         ON CONFLICT DO NOTHING;"
+    )
+}
+
+/// Postgres: the trigger function as this migration made it, each write of a record rewriting all its values.
+pub(crate) fn postgres_sync() -> String {
+    postgres_sync_with("")
+}
+
+/// Postgres: the trigger function, `{on_update}` run first (it returns when it handled an update).
+pub(crate) fn postgres_sync_with(on_update: &str) -> String {
+    format!(
+        "CREATE OR REPLACE FUNCTION property_values_sync() RETURNS trigger LANGUAGE plpgsql AS $$
+         DECLARE
+           changed text[];
+         BEGIN
+           IF TG_OP = 'TRUNCATE' THEN
+             TRUNCATE property_values;
+             RETURN NULL;
+           END IF;
+           {on_update}
+           IF TG_OP IN ('UPDATE', 'DELETE') THEN
+             DELETE FROM property_values WHERE portal_id = OLD.portal_id AND object_type = OLD.object_type
+               AND hubspot_id = OLD.hubspot_id;
+           END IF;
+           IF TG_OP IN ('INSERT', 'UPDATE') THEN
+             {insert}
+           END IF;
+           RETURN NULL;
+         END $$;",
+        insert = postgres_values("NEW", "json_each_text(NEW.properties::json)", ""),
     )
 }

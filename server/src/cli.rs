@@ -400,7 +400,11 @@ async fn serve(config: Config, traces: &crate::traces::Traces) -> anyhow::Result
         .with_bounds(config.http.bounds())
         .with_rates(crate::http::rate::CallerRates::new(config.http.rate_limit_per_minute, redis.clone()))
         .with_stopping(stopping.child())
-        .with_readiness(crate::readiness::Readiness { thresholds: config.readiness(), redis: redis.clone() });
+        .with_readiness(crate::readiness::Readiness {
+            thresholds: config.readiness(),
+            redis: redis.clone(),
+            ..Default::default()
+        });
     let addr = SocketAddr::new(config.bind, config.port);
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr} (BIND, PORT)"))?;
     let connections = budget.total(config.workers);

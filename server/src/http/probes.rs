@@ -43,7 +43,7 @@ pub(super) async fn metrics(State(state): State<AppState>) -> String {
     let sockets = state.stopping.still_running().get("websocket").copied().unwrap_or_default();
     let subscriptions = state.subscriptions.open(&state.bounds);
     let pool = pool_use(&state.db);
-    let backlog = match crate::readiness::webhook_backlog(&state.db).await {
+    let backlog = match state.readiness.backlog.read(&state.db).await {
         Ok(backlog) => Some(backlog),
         Err(err) => {
             tracing::warn!(error = %err, "metrics: reading the webhook backlog");

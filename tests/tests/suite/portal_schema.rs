@@ -488,3 +488,52 @@ on_both!(property_filters_follow_every_change_of_a_custom_value, |backend: Backe
     server::mirror::purge::purge_portal(db, portal).await.unwrap();
     assert_eq!(indexed(&mirror, portal, None).await, 0);
 });
+
+on_both!(a_change_leaves_the_value_index_as_a_rewrite_of_the_record_would, |backend: Backend| async move {
+    use entities::property_value::{Column, Entity};
+    let mirror = tests::Mirror::small(backend).await;
+    let (db, portal) = (&mirror.db.db, mirror.portal.portal_id);
+    let contact =
+        mirror.portal.contacts.iter().find(|c| !c.archived && c.properties.get("tier").cloned().flatten().is_some());
+    let contact = contact.unwrap().clone();
+    let values = || async {
+        let rows = Entity::find()
+            .filter(Column::PortalId.eq(portal))
+            .filter(Column::ObjectType.eq("contact"))
+            .filter(Column::HubspotId.eq(contact.id))
+            .all(db)
+            .await
+            .unwrap();
+        let mut rows: Vec<(String, String, Option<f64>)> =
+            rows.into_iter().map(|v| (v.name, v.text_value, v.number_value)).collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        rows
+    };
+    let set = |changes: Vec<(&str, Option<&str>)>, occurred_ms: i64| {
+        let changes: Vec<Change> = changes
+            .into_iter()
+            .map(|(name, value)| Change { name: name.into(), value: value.map(str::to_owned), occurred_ms })
+            .collect();
+        let id = contact.id;
+        async move { events::set_properties(db, portal, ObjectType::Contact, &[(id, changes)]).await }
+    };
+    let before = values().await;
+    assert!(before.iter().any(|(name, _, _)| name == "tier"), "{before:?}");
+    assert!(!before.iter().any(|(name, _, _)| name == "jobtitle"), "HubSpot's own properties are not indexed");
+    let later = Utc::now().timestamp_millis() + 3_600_000;
+
+    // A change of HubSpot's own property leaves the custom values as they were.
+    set(vec![("jobtitle", Some("Changed"))], later).await.unwrap();
+    assert_eq!(values().await, before);
+
+    // A custom value changed, one cleared, one the portal has no definition of yet, and one of HubSpot's, at once.
+    let changes =
+        vec![("custom_score", Some("42")), ("tier", None), ("made_up", Some("7")), ("jobtitle", Some("Again"))];
+    set(changes, later + 1).await.unwrap();
+    let mut expected: Vec<(String, String, Option<f64>)> =
+        before.into_iter().filter(|(name, _, _)| name != "tier" && name != "custom_score").collect();
+    expected.push(("custom_score".into(), "42".into(), Some(42.0)));
+    expected.push(("made_up".into(), "7".into(), Some(7.0)));
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(values().await, expected);
+});

@@ -121,7 +121,7 @@ on_both!(readyz_fails_while_the_webhook_backlog_is_over_its_threshold, |backend:
     server::mirror::ensure_portal(&db.db, EVENTS_PORTAL, "Backlog").await.unwrap();
     let readiness = |max_webhook_backlog| Readiness {
         thresholds: Thresholds { max_webhook_backlog, ..Thresholds::DEFAULT },
-        redis: None,
+        ..Readiness::default()
     };
     let metrics = Metrics::default();
     let state = AppState::new(db.db.clone(), metrics.clone()).await.unwrap();
@@ -259,7 +259,7 @@ async fn the_binary_logs_json_access_lines_and_counts_its_hubspot_calls() {
 async fn readyz_names_an_unreachable_redis() {
     let db = TestDb::migrated(Backend::Sqlite).await;
     let state = AppState::new(db.db.clone(), Metrics::default()).await.unwrap();
-    let with_redis = |redis| Readiness { thresholds: Thresholds::DEFAULT, redis: Some(redis) };
+    let with_redis = |redis| Readiness { redis: Some(redis), ..Readiness::default() };
 
     let up = server::http::app(state.clone().with_readiness(with_redis(isolated(&redis_url()))));
     let (status, body) = ready(&up).await;
@@ -300,7 +300,8 @@ on_both!(a_failing_sync_is_reported_and_fails_readiness_only_when_asked, |backen
     assert_eq!(body["checks"]["sync"]["failing"], failing);
     assert!(!body.to_string().contains("sk-secret"), "the error's text is for syncStatus, not this public body");
 
-    let strict = Readiness { thresholds: Thresholds { sync_errors_fail: true, ..Thresholds::DEFAULT }, redis: None };
+    let strict =
+        Readiness { thresholds: Thresholds { sync_errors_fail: true, ..Thresholds::DEFAULT }, ..Readiness::default() };
     let failing_app = server::http::app(state.with_readiness(strict));
     let (status, body) = ready(&failing_app).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
