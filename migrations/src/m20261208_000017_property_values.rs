@@ -70,15 +70,7 @@ fn sqlite_up() -> String {
     let forget = "DELETE FROM property_values WHERE portal_id = old.portal_id AND object_type = old.object_type
                     AND hubspot_id = old.hubspot_id;";
     // Every record's value of the property `new` defines, when it is a custom one.
-    let of_definition = format!(
-        "INSERT INTO property_values ({COLUMNS})
-         SELECT portal_id, object_type, hubspot_id, new.name, v,
-           CASE WHEN length(v) <= {KEY_CHARS} THEN v END, CASE WHEN trim(v) <> '' THEN CAST(v AS REAL) END
-         FROM (SELECT portal_id, object_type, hubspot_id, json_extract(properties, '$.\"' || new.name || '\"') AS v
-               FROM object_properties WHERE portal_id = new.portal_id AND object_type = new.object_type)
-         WHERE v IS NOT NULL AND NOT new.hubspot_defined
-         ON CONFLICT DO NOTHING;"
-    );
+    let of_definition = sqlite_of_definition("new", "AND NOT new.hubspot_defined");
     format!(
         "CREATE TABLE property_values (
            portal_id integer NOT NULL, object_type text NOT NULL, hubspot_id integer NOT NULL, name text NOT NULL,
@@ -101,6 +93,20 @@ fn sqlite_up() -> String {
          {backfill}",
         insert = values("new", "json_each(new.properties)"),
         backfill = values("p", "object_properties p, json_each(p.properties)"),
+    )
+}
+
+/// SQLite: the statement inserting every record's value of the property the definition `{r}` names, those `{and}`
+/// selects besides.
+pub(crate) fn sqlite_of_definition(r: &str, and: &str) -> String {
+    format!(
+        "INSERT INTO property_values ({COLUMNS})
+         SELECT portal_id, object_type, hubspot_id, {r}.name, v,
+           CASE WHEN length(v) <= {KEY_CHARS} THEN v END, CASE WHEN trim(v) <> '' THEN CAST(v AS REAL) END
+         FROM (SELECT portal_id, object_type, hubspot_id, json_extract(properties, '$.\"' || {r}.name || '\"') AS v
+               FROM object_properties WHERE portal_id = {r}.portal_id AND object_type = {r}.object_type)
+         WHERE v IS NOT NULL {and}
+         ON CONFLICT DO NOTHING;"
     )
 }
 
@@ -139,13 +145,7 @@ fn postgres_up() -> String {
            DELETE FROM property_values WHERE portal_id = NEW.portal_id AND object_type = NEW.object_type
              AND name = NEW.name;
            IF NOT NEW.hubspot_defined THEN
-             INSERT INTO property_values ({COLUMNS})
-             SELECT portal_id, object_type, hubspot_id, NEW.name, v,
-               CASE WHEN length(v) <= {KEY_CHARS} THEN v END, property_number(v)
-             FROM (SELECT portal_id, object_type, hubspot_id, properties::json ->> NEW.name AS v FROM object_properties
-                   WHERE portal_id = NEW.portal_id AND object_type = NEW.object_type) p
-             WHERE v IS NOT NULL
-             ON CONFLICT DO NOTHING;
+             {of_definition}
            END IF;
            RETURN NULL;
          END $$;
@@ -156,7 +156,21 @@ fn postgres_up() -> String {
            EXECUTE FUNCTION property_values_definition();
          {backfill}",
         sync = postgres_sync(),
+        of_definition = postgres_of_definition("NEW"),
         backfill = postgres_values("p", "object_properties p, json_each_text(p.properties::json)", ""),
+    )
+}
+
+/// Postgres: the statement inserting every record's value of the property the definition `{r}` names.
+pub(crate) fn postgres_of_definition(r: &str) -> String {
+    format!(
+        "INSERT INTO property_values ({COLUMNS})
+         SELECT portal_id, object_type, hubspot_id, {r}.name, v,
+           CASE WHEN length(v) <= {KEY_CHARS} THEN v END, property_number(v)
+         FROM (SELECT portal_id, object_type, hubspot_id, properties::json ->> {r}.name AS v FROM object_properties
+               WHERE portal_id = {r}.portal_id AND object_type = {r}.object_type) p
+         WHERE v IS NOT NULL
+         ON CONFLICT DO NOTHING;"
     )
 }
 

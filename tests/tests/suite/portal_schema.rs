@@ -537,3 +537,26 @@ on_both!(a_change_leaves_the_value_index_as_a_rewrite_of_the_record_would, |back
     expected.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(values().await, expected);
 });
+
+on_both!(a_dropped_definition_of_hubspots_own_property_is_indexed_at_once, |backend: Backend| async move {
+    use entities::property_value::{Column, Entity};
+    use sea_orm::PaginatorTrait;
+    let mirror = tests::Mirror::small(backend).await;
+    let (db, portal) = (&mirror.db.db, mirror.portal.portal_id);
+    let contact = mirror.portal.contacts.iter().find(|c| c.properties.get("jobtitle").cloned().flatten().is_some());
+    let contact = contact.unwrap().clone();
+    let job_titles = || Entity::find().filter(Column::PortalId.eq(portal)).filter(Column::Name.eq("jobtitle"));
+    assert_eq!(job_titles().count(db).await.unwrap(), 0, "HubSpot's own properties are not indexed");
+
+    // HubSpot no longer lists `jobtitle`: the portal has no definition of it, and the index holds such properties.
+    property_definition::Entity::delete_many()
+        .filter(property_definition::Column::PortalId.eq(portal))
+        .filter(property_definition::Column::ObjectType.eq("contact"))
+        .filter(property_definition::Column::Name.eq("jobtitle"))
+        .exec(db)
+        .await
+        .unwrap();
+    let held = job_titles().filter(Column::HubspotId.eq(contact.id)).one(db).await.unwrap();
+    assert_eq!(held.map(|v| v.text_value), contact.properties["jobtitle"].clone());
+    assert!(job_titles().count(db).await.unwrap() > 1, "every record's value is indexed");
+});
