@@ -191,15 +191,15 @@ pub(crate) fn postgres_values(r: &str, json: &str, and: &str) -> String {
 
 /// Postgres: the trigger function as this migration made it, each write of a record rewriting all its values.
 pub(crate) fn postgres_sync() -> String {
-    postgres_sync_with("")
+    postgres_sync_with("", "")
 }
 
-/// Postgres: the trigger function, `{on_update}` run first (it returns when it handled an update).
-pub(crate) fn postgres_sync_with(on_update: &str) -> String {
+/// Postgres: the trigger function with the variables `{declare}`, `{on_update}` run first (it returns when it
+/// handled an update).
+pub(crate) fn postgres_sync_with(declare: &str, on_update: &str) -> String {
     format!(
         "CREATE OR REPLACE FUNCTION property_values_sync() RETURNS trigger LANGUAGE plpgsql AS $$
-         DECLARE
-           changed text[];
+         {declare}
          BEGIN
            IF TG_OP = 'TRUNCATE' THEN
              TRUNCATE property_values;

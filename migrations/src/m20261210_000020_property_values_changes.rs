@@ -41,7 +41,7 @@ fn incremental() -> String {
          END IF;",
         changed = postgres_values("NEW", "json_each_text(NEW.properties::json)", "AND j.key = ANY(changed)"),
     );
-    postgres_sync_with(&on_update)
+    postgres_sync_with("DECLARE changed text[];", &on_update)
 }
 
 /// Postgres: the values of a dropped definition of HubSpot's own property, indexed.
