@@ -283,6 +283,11 @@ on_both!(edge_cases_score_as_designed_and_history_records_changes_only, |backend
     );
 });
 
+async fn contact_company_edges(db: &sea_orm::DatabaseConnection) -> Vec<association::Model> {
+    let edges = association::Entity::find().filter(association::Column::FromType.eq("contact"));
+    edges.filter(association::Column::ToType.eq("company")).all(db).await.unwrap()
+}
+
 on_both!(a_full_pass_scores_every_client_once, |backend| async move {
     let mirror = Mirror::small(backend).await;
     let (db, portal) = (&mirror.db.db, mirror.portal.portal_id);
@@ -300,18 +305,34 @@ on_both!(a_full_pass_scores_every_client_once, |backend| async move {
     assert_eq!(changes.scores.len(), companies.len() + lone.len());
     assert_eq!(health_score::Entity::find().count(db).await.unwrap() as usize, changes.scores.len());
     // A contact scored alone has no live company.
-    let edges = association::Entity::find()
-        .filter(association::Column::FromType.eq("contact"))
-        .filter(association::Column::ToType.eq("company"))
-        .all(db)
-        .await
-        .unwrap();
+    let edges = contact_company_edges(db).await;
     let linked: BTreeSet<i64> = edges.iter().filter(|e| companies.contains(&e.to_id)).map(|e| e.from_id).collect();
     assert!(lone.iter().all(|c| !linked.contains(c)));
     let spread: BTreeSet<i32> = changes.scores.iter().map(|c| c.score.overall / 10).collect();
     assert!(spread.len() >= 3, "generated clients differ in health: {spread:?}");
     let again = health::full_pass(db, portal, Scoring::default(), &cause).await.unwrap();
     assert!(again.is_empty(), "a second pass over an unchanged mirror changes nothing");
+});
+
+// A change to contacts touches their companies and, of the contacts, only those with no live company (the list of
+// ids is a set on Postgres, a list on SQLite: the same answer).
+on_both!(a_change_to_contacts_touches_their_companies_and_the_lone_ones, |backend| async move {
+    let mirror = Mirror::small(backend).await;
+    let (db, portal) = (&mirror.db.db, mirror.portal.portal_id);
+    let companies: BTreeSet<i64> = health::clients(db, portal, Subject::Company).await.unwrap().into_iter().collect();
+    let lone: BTreeSet<i64> = health::clients(db, portal, Subject::Contact).await.unwrap().into_iter().collect();
+    let edges = contact_company_edges(db).await;
+    let linked: Vec<&association::Model> = edges.iter().filter(|e| companies.contains(&e.to_id)).take(3).collect();
+    assert!(linked.len() == 3 && lone.len() >= 3, "the portal holds linked and lone contacts");
+    let chosen: Vec<i64> = linked.iter().map(|e| e.from_id).chain(lone.iter().take(3).copied()).collect();
+    let records: Vec<(ObjectType, i64)> = chosen.iter().map(|id| (ObjectType::Contact, *id)).collect();
+    let touched = health::affected(db, portal, &records).await.unwrap();
+    assert_eq!(touched[&Subject::Contact], lone.iter().take(3).copied().collect::<Vec<_>>());
+    let their_companies: BTreeSet<i64> =
+        edges.iter().filter(|e| chosen.contains(&e.from_id)).map(|e| e.to_id).collect();
+    assert_eq!(touched[&Subject::Company].iter().copied().collect::<BTreeSet<_>>(), their_companies);
+    let none = health::affected(db, portal, &[]).await.unwrap();
+    assert!(none[&Subject::Contact].is_empty() && none[&Subject::Company].is_empty());
 });
 
 on_both!(keep_scored_counts_a_pass_when_every_client_is_scored, |backend| async move {
