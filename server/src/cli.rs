@@ -270,7 +270,7 @@ async fn serve(config: Config, traces: &crate::traces::Traces) -> anyhow::Result
     let budget = config.database_budget().map_err(anyhow::Error::msg)?;
     let stopping = Stopping::default();
     let mut metrics = Metrics::default();
-    let mut db = db::connect_and_migrate_sized(&config.database_url, budget.background)
+    let mut db = db::connect_and_migrate_sized(&config.database_url, budget.background, db::Serves::Background)
         .await
         .context("connecting to DATABASE_URL")?;
     db::count_statements(&mut db, Arc::clone(&metrics.sql_statements));

@@ -75,22 +75,51 @@ impl Budget {
     }
 }
 
-/// Prepared statements each SQLite connection keeps (sqlx keeps 100). A statement binds each id of a list, so one
-/// of another length is another statement, and most are seen once: sixteen connections keeping 100 held about 30
-/// MiB of the gateway's peak (BENCHMARKS.md), all in SQLite's own heap.
-const SQLITE_STATEMENTS: usize = 20;
+/// What a pool's connections run, which decides how many prepared statements each SQLite connection keeps (sqlx
+/// keeps 100). A statement binds each value of a list, so a list of another length is another statement, and each
+/// kept one stays in SQLite's heap (BENCHMARKS.md: 16 connections keeping 100 held about 30 MiB).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Serves {
+    /// Requests: a few shapes of statement over and over, each worth keeping.
+    Requests,
+    /// Background work (appliers, scoring passes, sweeps): writes of hundreds of rows and lists of hundreds of ids,
+    /// most of a MiB each once prepared and seldom run again at the same length.
+    Background,
+}
+
+impl Serves {
+    /// Prepared statements each SQLite connection of such a pool keeps. Two for background work: keeping twenty
+    /// there held 35-50 MiB of the gateway's peak after its first scoring pass (BENCHMARKS.md).
+    fn sqlite_statements(self) -> usize {
+        match self {
+            Self::Requests => 20,
+            Self::Background => 2,
+        }
+    }
+}
 
 /// SQLite's page cache per connection, in KiB: SQLite's default, said here as the bound it is. A quarter of it
 /// (512) saved 30 MiB over sixteen connections but slowed text search by a third (BENCHMARKS.md).
 const SQLITE_CACHE_KIB: u32 = 2_000;
 
-/// Connects with a pool of `pool_size` connections at most.
-pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
-    connect_sized(url, pool_size(url)).await
+/// SQLite's own heap in this process, all its connections together, in bytes: now and at its highest since start
+/// (`sqlite3_status64`). Zero on a Postgres gateway.
+pub fn sqlite_heap() -> (i64, i64) {
+    let (mut now, mut highest) = (0, 0);
+    // SAFETY: both pointers are to live locals; SQLite only writes the two counters.
+    let rc = unsafe {
+        libsqlite3_sys::sqlite3_status64(libsqlite3_sys::SQLITE_STATUS_MEMORY_USED, &mut now, &mut highest, 0)
+    };
+    if rc == libsqlite3_sys::SQLITE_OK { (now, highest) } else { (0, 0) }
 }
 
-/// Connects with a pool of `max` connections at most.
-pub async fn connect_sized(url: &str, max: u32) -> Result<DatabaseConnection, DbErr> {
+/// Connects with a pool of `pool_size` connections at most.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    connect_sized(url, pool_size(url), Serves::Requests).await
+}
+
+/// Connects with a pool of `max` connections at most, for what `serves` says.
+pub async fn connect_sized(url: &str, max: u32, serves: Serves) -> Result<DatabaseConnection, DbErr> {
     if let Some(path) = sqlite_path(url) {
         // SQLite creates the file but not its folder (`./data` on a fresh clone).
         if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -106,12 +135,12 @@ pub async fn connect_sized(url: &str, max: u32) -> Result<DatabaseConnection, Db
         .test_before_acquire(false)
         .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .max_connections(max)
-        .map_sqlx_sqlite_opts(|o| {
+        .map_sqlx_sqlite_opts(move |o| {
             // WAL lets readers run beside the writer; the busy timeout queues writers instead of failing them.
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
-                .statement_cache_capacity(SQLITE_STATEMENTS)
+                .statement_cache_capacity(serves.sqlite_statements())
                 .pragma("cache_size", format!("-{SQLITE_CACHE_KIB}"))
         });
     Database::connect(options).await
@@ -119,12 +148,12 @@ pub async fn connect_sized(url: &str, max: u32) -> Result<DatabaseConnection, Db
 
 /// Connects and runs every pending migration (one replica at a time: see `migrate`).
 pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, DbErr> {
-    connect_and_migrate_sized(url, pool_size(url)).await
+    connect_and_migrate_sized(url, pool_size(url), Serves::Requests).await
 }
 
-/// Connects with a pool of `max` connections at most and runs every pending migration.
-pub async fn connect_and_migrate_sized(url: &str, max: u32) -> Result<DatabaseConnection, DbErr> {
-    let db = connect_sized(url, max).await?;
+/// Connects with a pool of `max` connections at most, for what `serves` says, and runs every pending migration.
+pub async fn connect_and_migrate_sized(url: &str, max: u32, serves: Serves) -> Result<DatabaseConnection, DbErr> {
+    let db = connect_sized(url, max, serves).await?;
     crate::migrate::run(url, &db).await?;
     Ok(db)
 }
@@ -174,10 +203,42 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_background_connection_keeps_two_prepared_statements_a_request_one_twenty() {
+        for (serves, kept) in [(Serves::Background, 2), (Serves::Requests, 20)] {
+            let dir = std::env::temp_dir().join(format!("gateway-db-statements-{}-{serves:?}", std::process::id()));
+            let url = format!("sqlite://{}/mirror.db?mode=rwc", dir.display());
+            let db = connect_sized(&url, 1, serves).await.unwrap();
+            // 25 statements, each binding another number of values.
+            for n in 1..=25_i64 {
+                let sql = format!("SELECT {}", vec!["?"; n as usize].join(", "));
+                let values: Vec<sea_orm::Value> = (0..n).map(Into::into).collect();
+                let statement = sea_orm::Statement::from_sql_and_values(db.get_database_backend(), sql, values);
+                db.query_one_raw(statement).await.unwrap();
+            }
+            let mut connection = db.get_sqlite_connection_pool().acquire().await.unwrap();
+            let mut handle = connection.lock_handle().await.unwrap();
+            let raw = handle.as_raw_handle().as_ptr();
+            let mut prepared = 0_usize;
+            // SAFETY: walks the statements of a connection this test holds locked; none is used.
+            let mut statement = unsafe { libsqlite3_sys::sqlite3_next_stmt(raw, std::ptr::null_mut()) };
+            while !statement.is_null() {
+                // The connection's set-up pragmas stay prepared too; the statements above are those binding values.
+                prepared += usize::from(unsafe { libsqlite3_sys::sqlite3_bind_parameter_count(statement) } > 0);
+                statement = unsafe { libsqlite3_sys::sqlite3_next_stmt(raw, statement) };
+            }
+            assert_eq!(prepared, kept, "{serves:?}");
+            drop(handle);
+            drop(connection);
+            db.close().await.unwrap();
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+    }
+
+    #[tokio::test]
     async fn sqlite_connections_keep_the_page_cache_they_are_given() {
         let dir = std::env::temp_dir().join(format!("gateway-db-cache-{}", std::process::id()));
         let url = format!("sqlite://{}/mirror.db?mode=rwc", dir.display());
-        let db = connect_sized(&url, 2).await.unwrap();
+        let db = connect_sized(&url, 2, Serves::Requests).await.unwrap();
         let row = db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), "PRAGMA cache_size"));
         let size: i64 = row.await.unwrap().unwrap().try_get_by_index(0).unwrap();
         assert_eq!(size, -i64::from(SQLITE_CACHE_KIB));

@@ -31,10 +31,54 @@ fn no_huge_pages() {
     }
 }
 
+/// SQLite allocates with `malloc`, and sqlx runs each SQLite connection on a thread of its own, so glibc gave each
+/// connection an arena that kept the most it ever held: about 120 MiB of resident memory for SQLite's 50-75 MiB
+/// (BENCHMARKS.md). On mimalloc, like the rest of the process, freed memory goes back within the purge delay.
+/// Must run before SQLite's first use (`sqlite3_config` refuses after it); false if it was too late.
+fn sqlite_on_mimalloc() -> bool {
+    use libsqlite3_sys::{SQLITE_CONFIG_MALLOC, SQLITE_OK, sqlite3_config, sqlite3_mem_methods};
+    use std::ffi::{c_int, c_void};
+    // SQLite asks in `int`s and never for a negative size.
+    unsafe extern "C" fn malloc(n: c_int) -> *mut c_void {
+        unsafe { libmimalloc_sys::mi_malloc(n.max(0) as usize) }
+    }
+    unsafe extern "C" fn free(p: *mut c_void) {
+        unsafe { libmimalloc_sys::mi_free(p) }
+    }
+    unsafe extern "C" fn realloc(p: *mut c_void, n: c_int) -> *mut c_void {
+        unsafe { libmimalloc_sys::mi_realloc(p, n.max(0) as usize) }
+    }
+    unsafe extern "C" fn size(p: *mut c_void) -> c_int {
+        c_int::try_from(unsafe { libmimalloc_sys::mi_usable_size(p) }).unwrap_or(c_int::MAX)
+    }
+    unsafe extern "C" fn roundup(n: c_int) -> c_int {
+        c_int::try_from(unsafe { libmimalloc_sys::mi_good_size(n.max(0) as usize) }).unwrap_or(n)
+    }
+    unsafe extern "C" fn init(_: *mut c_void) -> c_int {
+        SQLITE_OK
+    }
+    unsafe extern "C" fn shutdown(_: *mut c_void) {}
+    let methods = sqlite3_mem_methods {
+        xMalloc: Some(malloc),
+        xFree: Some(free),
+        xRealloc: Some(realloc),
+        xSize: Some(size),
+        xRoundup: Some(roundup),
+        xInit: Some(init),
+        xShutdown: Some(shutdown),
+        pAppData: std::ptr::null_mut(),
+    };
+    // SAFETY: SQLite copies the methods before returning; each forwards to mimalloc, which is thread-safe.
+    unsafe { sqlite3_config(SQLITE_CONFIG_MALLOC, &methods as *const sqlite3_mem_methods) == SQLITE_OK }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     no_huge_pages();
     purge_soon();
+    if !sqlite_on_mimalloc() {
+        eprintln!("SQLite keeps the system allocator: it was in use before main");
+    }
     // A `.env` in the working directory fills variables the environment does not set.
     dotenvy::dotenv().ok();
     server::cli::run(server::cli::Cli::parse()).await
@@ -52,6 +96,19 @@ mod tests {
         assert_eq!(default, 1_000, "option {PURGE_DELAY} is not mimalloc's purge delay");
         purge_soon();
         assert_eq!(unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) }, 10);
+    }
+
+    #[test]
+    fn sqlite_allocates_from_mimalloc() {
+        assert!(sqlite_on_mimalloc());
+        // SAFETY: SQLite's own allocator functions, the memory freed by the one that gave it.
+        unsafe {
+            let p = libsqlite3_sys::sqlite3_malloc(1000);
+            assert!(!p.is_null());
+            assert!(libmimalloc_sys::mi_is_in_heap_region(p), "SQLite's memory is not mimalloc's");
+            assert!(libsqlite3_sys::sqlite3_msize(p) >= 1000);
+            libsqlite3_sys::sqlite3_free(p);
+        }
     }
 
     #[test]

@@ -108,6 +108,9 @@ impl Metrics {
             counter!("gateway_read_cache_upstream_calls_total").absolute(upstream);
             counter!("gateway_read_cache_redis_errors_total").absolute(redis_errors);
             self.webhooks.publish();
+            let (sqlite_heap, sqlite_heap_peak) = crate::db::sqlite_heap();
+            gauge!("gateway_sqlite_heap_bytes").set(sqlite_heap as f64);
+            gauge!("gateway_sqlite_heap_peak_bytes").set(sqlite_heap_peak as f64);
         });
         self.handle.render()
     }

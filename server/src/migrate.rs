@@ -18,7 +18,7 @@ pub async fn run(url: &str, db: &DatabaseConnection) -> Result<(), DbErr> {
     }
     // A session lock belongs to the connection that took it: a pool of one keeps the lock, the migrations and the
     // unlock on that one connection.
-    let locked = db::connect_sized(url, 1).await?;
+    let locked = db::connect_sized(url, 1, db::Serves::Background).await?;
     locked.execute_unprepared(&format!("SELECT pg_advisory_lock({LOCK_KEY})")).await?;
     let migrated = Migrator::up(&locked, None).await;
     // Closing the connection would free the lock too; unlocking first lets a waiter go on at once.

@@ -280,7 +280,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("gateway-backlog-{}", std::process::id()));
         let url = format!("sqlite://{}/mirror.db?mode=rwc", dir.display());
         std::fs::create_dir_all(&dir).unwrap();
-        let db = crate::db::connect_and_migrate_sized(&url, 2).await.unwrap();
+        let db = crate::db::connect_and_migrate_sized(&url, 2, crate::db::Serves::Requests).await.unwrap();
         let reading = BacklogReading::default();
         assert_eq!(reading.read(&db).await.unwrap().events, 0);
         let row = webhook_queue::ActiveModel { id: Set(1), next_attempt_at: Set(Utc::now()) };

@@ -165,7 +165,7 @@ async fn own_pool(state: AppState, database_url: &str, size: u32) -> Result<AppS
     if crate::db::is_in_memory(database_url) {
         return Ok(state);
     }
-    let mut db = crate::db::connect_sized(database_url, size).await?;
+    let mut db = crate::db::connect_sized(database_url, size, crate::db::Serves::Requests).await?;
     crate::db::count_statements(&mut db, Arc::clone(&state.metrics.sql_statements));
     Ok(AppState { db, ..state })
 }

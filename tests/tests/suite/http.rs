@@ -52,6 +52,13 @@ async fn graphql_graphiql_health_and_metrics_answer() {
 
     let (_, metrics) = get(&app, "/metrics").await;
     assert!(metrics.contains("gateway_graphql_requests_total 1"), "{metrics}");
+    // SQLite's heap: the mirror's connections hold some of it, and the highest is never below the present.
+    let gauge = |name: &str| -> f64 {
+        let line = metrics.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{name}"));
+        line[name.len() + 1..].parse().unwrap()
+    };
+    let (heap, peak) = (gauge("gateway_sqlite_heap_bytes"), gauge("gateway_sqlite_heap_peak_bytes"));
+    assert!(heap > 0.0 && peak >= heap, "{heap} {peak}");
 }
 
 #[tokio::test]
