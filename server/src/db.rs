@@ -88,12 +88,13 @@ pub enum Serves {
 }
 
 impl Serves {
-    /// Prepared statements each SQLite connection of such a pool keeps. Two for background work: keeping twenty
-    /// there held 35-50 MiB of the gateway's peak after its first scoring pass (BENCHMARKS.md).
+    /// Prepared statements each SQLite connection of such a pool keeps. Six for background work: keeping twenty
+    /// there held 35-50 MiB of the gateway's peak after its first scoring pass, and two slowed the webhook appliers,
+    /// which run a few statements over and over (BENCHMARKS.md).
     fn sqlite_statements(self) -> usize {
         match self {
             Self::Requests => 20,
-            Self::Background => 2,
+            Self::Background => 6,
         }
     }
 }
@@ -203,8 +204,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_background_connection_keeps_two_prepared_statements_a_request_one_twenty() {
-        for (serves, kept) in [(Serves::Background, 2), (Serves::Requests, 20)] {
+    async fn a_background_connection_keeps_six_prepared_statements_a_request_one_twenty() {
+        for (serves, kept) in [(Serves::Background, 6), (Serves::Requests, 20)] {
             let dir = std::env::temp_dir().join(format!("gateway-db-statements-{}-{serves:?}", std::process::id()));
             let url = format!("sqlite://{}/mirror.db?mode=rwc", dir.display());
             let db = connect_sized(&url, 1, serves).await.unwrap();
