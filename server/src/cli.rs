@@ -240,7 +240,11 @@ fn upstream(
 
 async fn sync(config: &Config, portal: Option<i64>, full: bool) -> anyhow::Result<()> {
     let redis = config.redis().map_err(anyhow::Error::msg)?;
-    let db = db::connect_and_migrate(&config.database_url).await.context("connecting to DATABASE_URL")?;
+    // A backfill and its scoring pass are the background work `Serves::Background` keeps few statements for.
+    let url = &config.database_url;
+    let db = db::connect_and_migrate_sized(url, db::pool_size(url), db::Serves::Background)
+        .await
+        .context("connecting to DATABASE_URL")?;
     let (hubspot, credentials, _) = upstream(config, &db, redis, &crate::metrics::Sink::default())?
         .context("neither HUBSPOT_ACCESS_TOKEN nor an OAuth app is set: there is no HubSpot to sync from")?;
     if let Some(token) = credentials.private_app() {
