@@ -107,26 +107,31 @@ async fn created_at(
     Ok(rows.into_iter().map(|c| (c.hubspot_id, c.created_at)).collect())
 }
 
-/// Archives a record deleted at `occurred_ms`, unless the mirror holds a version newer than that (a restore).
+/// Archives each record `(id, deleted at ms)` deleted, unless the mirror holds a version newer than that (a
+/// restore): one statement per chunk of records.
 pub async fn tombstone(
     db: &impl ConnectionTrait,
     portal: i64,
     object_type: ObjectType,
-    id: i64,
-    occurred_ms: i64,
+    deleted: &[(i64, i64)],
 ) -> Result<(), DbErr> {
-    let at = millis(occurred_ms);
-    let update = Query::update()
-        .table(super::schemas::table(object_type))
-        .value(Alias::new("archived_at"), at)
-        .value(Alias::new("updated_at"), at)
-        .and_where(Expr::col(Alias::new("portal_id")).eq(portal))
-        .and_where(Expr::col(Alias::new("hubspot_id")).eq(id))
-        .and_where(Expr::col(Alias::new("archived_at")).is_null())
-        .and_where(Expr::col(Alias::new("updated_at")).lte(at))
-        .and_where_option(super::schemas::of_type(object_type))
-        .to_owned();
-    db.execute(&update).await.map(drop)
+    use super::write::{CHUNK, rounds, update_from_values};
+    for round in rounds(deleted) {
+        for chunk in round.chunks(CHUNK) {
+            let rows = chunk.iter().map(|(id, ms)| ((*id).into(), millis(*ms).into()));
+            let (mut update, v) = update_from_values(object_type, rows);
+            let at = || Expr::col((v.clone(), Alias::new("column2")));
+            let update = update
+                .value(Alias::new("archived_at"), at())
+                .value(Alias::new("updated_at"), at())
+                .and_where(Expr::col(Alias::new("portal_id")).eq(portal))
+                .and_where(Expr::col(Alias::new("archived_at")).is_null())
+                .and_where(Expr::col(Alias::new("updated_at")).lte(at()))
+                .to_owned();
+            db.execute(&update).await?;
+        }
+    }
+    Ok(())
 }
 
 /// GDPR: the contact, its properties and its associations are deleted, and the event log keeps no personal data of

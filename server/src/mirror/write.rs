@@ -379,32 +379,67 @@ pub async fn analyze(db: &impl ConnectionTrait, tables: &[&str]) -> Result<(), D
     Ok(())
 }
 
-/// Tombstones records merged into `survivor`: they point at it and count as archived from `now`. How many were
-/// not tombstoned yet.
+/// Tombstones records merged into others, each `(merged, survivor)`: they point at their survivor and count as
+/// archived from `now`. One statement per chunk of records; how many were not tombstoned yet.
 pub async fn mark_merged(
     db: &impl ConnectionTrait,
     portal_id: i64,
     object_type: ObjectType,
-    merged: &[i64],
-    survivor: i64,
+    merged: &[(i64, i64)],
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
-    if merged.is_empty() {
-        return Ok(0);
+    let mut marked = 0;
+    for round in rounds(merged) {
+        for chunk in round.chunks(CHUNK) {
+            let (mut update, v) =
+                update_from_values(object_type, chunk.iter().map(|(id, into)| ((*id).into(), (*into).into())));
+            let update = update
+                .value(Alias::new("merged_into"), Expr::col((v.clone(), Alias::new("column2"))))
+                .value(
+                    Alias::new("archived_at"),
+                    sea_orm::sea_query::Func::coalesce([Expr::col(Alias::new("archived_at")), Expr::val(now)]),
+                )
+                .and_where(Expr::col(Alias::new("portal_id")).eq(portal_id))
+                .and_where(Expr::col(Alias::new("merged_into")).is_null())
+                .to_owned();
+            marked += db.execute(&update).await?.rows_affected();
+        }
     }
+    Ok(marked)
+}
+
+/// An update of `object_type`'s table joined to a list of `(hubspot_id, value)` (`column1`, `column2` of the values
+/// alias it returns) on the record's id.
+pub(super) fn update_from_values(
+    object_type: ObjectType,
+    rows: impl Iterator<Item = (sea_orm::Value, sea_orm::Value)>,
+) -> (sea_orm::sea_query::UpdateStatement, Alias) {
+    use sea_orm::sea_query::{IntoIden, TableRef, ValueTuple};
+    let (table, v) = (super::schemas::table(object_type), Alias::new("v"));
+    let values = rows.map(|(id, value)| ValueTuple::Two(id, value)).collect();
     let update = sea_orm::sea_query::Query::update()
-        .table(super::schemas::table(object_type))
-        .value(Alias::new("merged_into"), survivor)
-        .value(
-            Alias::new("archived_at"),
-            sea_orm::sea_query::Func::coalesce([Expr::col(Alias::new("archived_at")), Expr::val(now)]),
-        )
-        .and_where(Expr::col(Alias::new("portal_id")).eq(portal_id))
-        .and_where(Expr::col(Alias::new("hubspot_id")).is_in(merged.iter().copied()))
-        .and_where(Expr::col(Alias::new("merged_into")).is_null())
+        .table(table.clone())
+        .from(TableRef::ValuesList(values, v.clone().into_iden()))
+        .and_where(Expr::col((table, Alias::new("hubspot_id"))).equals((v.clone(), Alias::new("column1"))))
         .and_where_option(super::schemas::of_type(object_type))
         .to_owned();
-    Ok(db.execute(&update).await?.rows_affected())
+    (update, v)
+}
+
+/// `items` in parts where no id comes twice, each id's items in their order: a statement per part, the parts in
+/// order, does what a statement per item would.
+pub(super) fn rounds<T: Copy>(items: &[(i64, T)]) -> Vec<Vec<(i64, T)>> {
+    let mut rounds: Vec<Vec<(i64, T)>> = Vec::new();
+    let mut seen: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+    for &(id, item) in items {
+        let round = seen.entry(id).or_default();
+        if rounds.len() <= *round {
+            rounds.push(Vec::new());
+        }
+        rounds[*round].push((id, item));
+        *round += 1;
+    }
+    rounds
 }
 
 /// Which of `ids` the mirror holds (live or not).

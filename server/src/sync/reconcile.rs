@@ -184,17 +184,12 @@ async fn write_with_links(
     mirror::upsert_objects(txn, portal, object_type, objects, now).await?;
     mirror::clear_associations(txn, portal, object_type, &ids, linked).await?;
     mirror::upsert_associations(txn, portal, links, now).await?;
-    let mut merged = 0;
+    let mut absorbed: Vec<(i64, i64)> = Vec::new();
     for survivor in objects {
-        let absorbed: Vec<i64> = survivor
-            .properties
-            .get("hs_merged_object_ids")
-            .cloned()
-            .flatten()
-            .map_or_else(Vec::new, |v| v.split(';').filter_map(|id| id.trim().parse().ok()).collect());
-        merged += mirror::mark_merged(txn, portal, object_type, &absorbed, survivor.id, now).await?;
+        let ids = survivor.properties.get("hs_merged_object_ids").cloned().flatten().unwrap_or_default();
+        absorbed.extend(ids.split(';').filter_map(|id| id.trim().parse().ok()).map(|id: i64| (id, survivor.id)));
     }
-    Ok(merged)
+    mirror::mark_merged(txn, portal, object_type, &absorbed, now).await
 }
 
 /// Reads `ids` of `object_type` from HubSpot with their associations and writes them to the mirror, in one

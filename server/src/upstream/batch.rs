@@ -139,9 +139,8 @@ impl HubSpotUpstream {
         self.hubspot.send(portal, batch_call(object_type, "archive", inputs)).await.map_err(refused)?;
         let at = Utc::now().timestamp_millis();
         let txn = crate::db::begin_write(&self.db).await?;
-        for id in &ids {
-            events::tombstone(&txn, portal, object_type, *id, at).await?;
-        }
+        let deleted: Vec<(i64, i64)> = ids.iter().map(|id| (*id, at)).collect();
+        events::tombstone(&txn, portal, object_type, &deleted).await?;
         txn.commit().await?;
         for id in &ids {
             self.hubspot.forget(portal, &record(object_type, *id)).await;

@@ -185,7 +185,7 @@ impl HubSpotUpstream {
     async fn archive(self, portal: i64, object_type: ObjectType, id: i64) -> Result<(), WriteError> {
         let call = Call::delete(format!("/crm/v3/objects/{}/{id}", object_type.plural()));
         self.hubspot.send(portal, call).await.map_err(refused)?;
-        events::tombstone(&self.db, portal, object_type, id, Utc::now().timestamp_millis()).await?;
+        events::tombstone(&self.db, portal, object_type, &[(id, Utc::now().timestamp_millis())]).await?;
         self.hubspot.forget(portal, &record(object_type, id)).await;
         self.rescore(portal, "archive", &[(object_type, id)]).await;
         Ok(())
@@ -269,8 +269,9 @@ impl HubSpotUpstream {
         let now = Utc::now();
         let txn = crate::db::begin_write(&self.db).await?;
         mirror::upsert_objects(&txn, portal, object_type, std::slice::from_ref(&survivor), now).await?;
-        let absorbed: Vec<i64> = [primary, merged].into_iter().filter(|id| *id != survivor.id).collect();
-        mirror::mark_merged(&txn, portal, object_type, &absorbed, survivor.id, now).await?;
+        let absorbed: Vec<(i64, i64)> =
+            [primary, merged].into_iter().filter(|id| *id != survivor.id).map(|id| (id, survivor.id)).collect();
+        mirror::mark_merged(&txn, portal, object_type, &absorbed, now).await?;
         txn.commit().await?;
         if let Err(err) = crate::sync::refresh(&self.db, &self.hubspot, portal, object_type, &[survivor.id]).await {
             // The merge stands at HubSpot; its webhook brings the survivor's links if this read failed.

@@ -546,6 +546,9 @@ impl Applier {
         // changes are adjacent.
         let mut changes: BTreeMap<(i64, ObjectType), Vec<RecordChanges>> = BTreeMap::new();
         let mut created: BTreeMap<(i64, ObjectType), Vec<(i64, i64)>> = BTreeMap::new();
+        // Deletions `(id, at)` and merges `(merged, survivor)` per type, written together after the loop.
+        let mut deleted: BTreeMap<(i64, ObjectType), Vec<(i64, i64)>> = BTreeMap::new();
+        let mut merges: BTreeMap<(i64, ObjectType), Vec<(i64, i64)>> = BTreeMap::new();
         for event in events {
             let (portal, id, payload) = (event.portal_id, event.object_id, &event.payload);
             let Some(object_type) = object_type(event) else {
@@ -575,7 +578,7 @@ impl Applier {
                     records.last_mut().expect("pushed above").1.push((event.id, change));
                 }
                 "deletion" => {
-                    events::tombstone(txn, portal, object_type, id, event.occurred_at).await?;
+                    deleted.entry((portal, object_type)).or_default().push((id, event.occurred_at));
                     outcomes.insert(event.id, Ok(()));
                 }
                 "privacyDeletion" => {
@@ -593,7 +596,7 @@ impl Applier {
                         .filter_map(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
                         .filter(|m| *m != survivor)
                         .collect();
-                    crate::mirror::mark_merged(txn, portal, object_type, &merged, survivor, Utc::now()).await?;
+                    merges.entry((portal, object_type)).or_default().extend(merged.into_iter().map(|m| (m, survivor)));
                     read(survivor);
                 }
                 "associationChange" => {
@@ -607,6 +610,13 @@ impl Applier {
                     read(id);
                 }
             }
+        }
+        for ((portal, object_type), deleted) in deleted {
+            events::tombstone(txn, portal, object_type, &deleted).await?;
+        }
+        let now = Utc::now();
+        for ((portal, object_type), merged) in merges {
+            crate::mirror::mark_merged(txn, portal, object_type, &merged, now).await?;
         }
         // A creation the mirror already holds (written by the gateway's own create, a fallback read or the sweep)
         // needs no read: HubSpot's state then is what the mirror got.

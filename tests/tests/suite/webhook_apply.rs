@@ -312,6 +312,51 @@ on_both!(merge_and_privacy_deletion_leave_the_mirror_as_hubspot_would, |backend:
     }
 });
 
+on_both!(one_pass_tombstones_and_merges_many_records, |backend: Backend| async move {
+    let mut world = World::new(backend).await;
+    let portal = generate(&small_spec(PORTAL));
+    let deals: Vec<i64> = portal.deals.iter().filter(|d| !d.archived).map(|d| d.id).take(5).collect();
+    let contacts: Vec<i64> = portal.contacts.iter().filter(|c| !c.archived).map(|c| c.id).take(4).collect();
+    let mut survivors = Vec::new();
+    for pair in contacts.chunks(2) {
+        let body = json!({ "primaryObjectId": pair[0].to_string(), "objectIdToMerge": pair[1].to_string() });
+        let survivor = world.at_hubspot(Method::POST, "/crm/v3/objects/contacts/merge", Some(body)).await;
+        survivors.push(survivor["id"].as_str().unwrap().parse::<i64>().unwrap());
+    }
+    for deal in &deals[..4] {
+        world.at_hubspot(Method::DELETE, &format!("/crm/v3/objects/deals/{deal}"), None).await;
+    }
+    // Four deals deleted at different times, the first twice (the earlier deletion is the one that archives it);
+    // two merges. One delivery, one pass.
+    let t = now_ms();
+    let mut events: Vec<Value> =
+        deals[..4].iter().zip(1..).map(|(deal, i)| world.event("deal.deletion", *deal, t + i, json!({}))).collect();
+    events.push(world.event("deal.deletion", deals[0], t + 9, json!({})));
+    for (pair, survivor) in contacts.chunks(2).zip(&survivors) {
+        let merge = json!({ "primaryObjectId": pair[0], "mergedObjectIds": [pair[1]], "newObjectId": survivor });
+        events.push(world.event("contact.merge", pair[0], t, merge));
+    }
+    world.deliver(&events).await;
+    let pass = world.applier.pass().await.unwrap();
+    assert_eq!(pass, Pass { applied: events.len() as u64, ..Pass::default() });
+    let deal = |id: i64| {
+        let db = world.db.db.clone();
+        async move { deal::Entity::find_by_id((PORTAL, id)).one(&db).await.unwrap().unwrap() }
+    };
+    for (id, i) in deals[..4].iter().zip(1..) {
+        let at = chrono::DateTime::from_timestamp_millis(t + i).unwrap();
+        assert_eq!(deal(*id).await.archived_at, Some(at), "deal {id}, deleted at t + {i}");
+    }
+    assert_eq!(deal(deals[4]).await.archived_at, None, "not deleted");
+    for (pair, survivor) in contacts.chunks(2).zip(&survivors) {
+        let absorbed = pair.iter().find(|id| *id != survivor).copied().unwrap();
+        let absorbed = world.contact(absorbed).await.unwrap();
+        assert_eq!(absorbed.merged_into, Some(*survivor));
+        assert!(absorbed.archived_at.is_some());
+        assert!(world.contact(*survivor).await.unwrap().archived_at.is_none());
+    }
+});
+
 on_both!(an_event_that_keeps_failing_goes_dead_with_its_reason, |backend: Backend| async move {
     let mut world = World::new(backend).await;
     world.applier.settings.max_attempts = 3;
@@ -489,7 +534,7 @@ async fn a_merge_committed_while_a_change_is_applied_stays() {
     let (merged, survivor) = (ids.next().unwrap(), ids.next().unwrap());
     let db = world.db.db.clone();
     let merge = db.begin().await.unwrap();
-    server::mirror::mark_merged(&merge, PORTAL, ObjectType::Contact, &[merged], survivor, Utc::now()).await.unwrap();
+    server::mirror::mark_merged(&merge, PORTAL, ObjectType::Contact, &[(merged, survivor)], Utc::now()).await.unwrap();
     let change = json!({ "propertyName": "jobtitle", "propertyValue": "During the merge" });
     let event = world.event("contact.propertyChange", merged, now_ms(), change);
     world.deliver(&[event]).await;
