@@ -427,7 +427,8 @@ pub(super) fn update_from_values(
 }
 
 /// `items` in parts where no id comes twice, each id's items in their order: a statement per part, the parts in
-/// order, does what a statement per item would.
+/// order, does what a statement per item would. Each part is in id order, the order other writers lock records in
+/// (a statement over a list of values locks its rows in the list's order).
 pub(super) fn rounds<T: Copy>(items: &[(i64, T)]) -> Vec<Vec<(i64, T)>> {
     let mut rounds: Vec<Vec<(i64, T)>> = Vec::new();
     let mut seen: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
@@ -438,6 +439,9 @@ pub(super) fn rounds<T: Copy>(items: &[(i64, T)]) -> Vec<Vec<(i64, T)>> {
         }
         rounds[*round].push((id, item));
         *round += 1;
+    }
+    for round in &mut rounds {
+        round.sort_by_key(|(id, _)| *id);
     }
     rounds
 }
@@ -523,4 +527,15 @@ pub async fn clear_associations(
         .exec(db)
         .await
         .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rounds_part_repeated_ids_in_their_order_each_part_by_id() {
+        let items = [(7, 'a'), (3, 'b'), (7, 'c'), (5, 'd'), (7, 'e'), (3, 'f')];
+        let rounds = super::rounds(&items);
+        assert_eq!(rounds, [vec![(3, 'b'), (5, 'd'), (7, 'a')], vec![(3, 'f'), (7, 'c')], vec![(7, 'e')]]);
+        assert!(super::rounds::<char>(&[]).is_empty());
+    }
 }
