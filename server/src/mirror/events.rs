@@ -119,14 +119,13 @@ pub async fn tombstone(
     for round in rounds(deleted) {
         for chunk in round.chunks(CHUNK) {
             let rows = chunk.iter().map(|(id, ms)| ((*id).into(), millis(*ms).into()));
-            let (mut update, v) = update_from_values(object_type, rows);
-            let at = || Expr::col((v.clone(), Alias::new("column2")));
+            let (mut update, at) = update_from_values(object_type, rows);
             let update = update
-                .value(Alias::new("archived_at"), at())
-                .value(Alias::new("updated_at"), at())
+                .value(Alias::new("archived_at"), at.clone())
+                .value(Alias::new("updated_at"), at.clone())
                 .and_where(Expr::col(Alias::new("portal_id")).eq(portal))
                 .and_where(Expr::col(Alias::new("archived_at")).is_null())
-                .and_where(Expr::col(Alias::new("updated_at")).lte(at()))
+                .and_where(Expr::col(Alias::new("updated_at")).lte(at))
                 .to_owned();
             db.execute(&update).await?;
         }

@@ -391,10 +391,10 @@ pub async fn mark_merged(
     let mut marked = 0;
     for round in rounds(merged) {
         for chunk in round.chunks(CHUNK) {
-            let (mut update, v) =
+            let (mut update, survivor) =
                 update_from_values(object_type, chunk.iter().map(|(id, into)| ((*id).into(), (*into).into())));
             let update = update
-                .value(Alias::new("merged_into"), Expr::col((v.clone(), Alias::new("column2"))))
+                .value(Alias::new("merged_into"), survivor)
                 .value(
                     Alias::new("archived_at"),
                     sea_orm::sea_query::Func::coalesce([Expr::col(Alias::new("archived_at")), Expr::val(now)]),
@@ -408,13 +408,14 @@ pub async fn mark_merged(
     Ok(marked)
 }
 
-/// An update of `object_type`'s table joined to a list of `(hubspot_id, value)` (`column1`, `column2` of the values
-/// alias it returns) on the record's id.
+/// An update of `object_type`'s table joined on the record's id to a list of `(hubspot_id, value)`, and the
+/// expression of a row's value.
 pub(super) fn update_from_values(
     object_type: ObjectType,
     rows: impl Iterator<Item = (sea_orm::Value, sea_orm::Value)>,
-) -> (sea_orm::sea_query::UpdateStatement, Alias) {
+) -> (sea_orm::sea_query::UpdateStatement, Expr) {
     use sea_orm::sea_query::{IntoIden, TableRef, ValueTuple};
+    // Postgres and SQLite both name a VALUES list's columns `column1`, `column2`.
     let (table, v) = (super::schemas::table(object_type), Alias::new("v"));
     let values = rows.map(|(id, value)| ValueTuple::Two(id, value)).collect();
     let update = sea_orm::sea_query::Query::update()
@@ -423,7 +424,7 @@ pub(super) fn update_from_values(
         .and_where(Expr::col((table, Alias::new("hubspot_id"))).equals((v.clone(), Alias::new("column1"))))
         .and_where_option(super::schemas::of_type(object_type))
         .to_owned();
-    (update, v)
+    (update, Expr::col((v, Alias::new("column2"))))
 }
 
 /// `items` in parts where no id comes twice, each id's items in their order: a statement per part, the parts in
