@@ -2,6 +2,10 @@
 //! pass; a rescoring loop beside them takes everything marked at once. A busy portal changes its few hot records
 //! pass after pass: marked again while they wait, they are rescored once for all those passes (BENCHMARKS.md).
 //!
+//! While the appliers work off a backlog the loop waits, up to [`MOST_DEFERRED`], for them to catch up: a client
+//! rescored mid-backlog is rescored again once its records' later events are applied, and that rescoring took a
+//! third of the appliers' time on a burst (BENCHMARKS.md).
+//!
 //! The set holds one entry per record changed since the loop last took it, so it is bounded by the records the
 //! appliers change in one rescoring round; a process that dies loses what it held, which the next full pass scores.
 
@@ -11,6 +15,7 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
     },
+    time::Duration,
 };
 
 use hubspot::ObjectType;
@@ -19,6 +24,10 @@ use tokio::sync::Notify;
 
 /// Event ids a rescoring's cause names at most (a round may follow thousands of events).
 const NAMED_EVENTS: usize = 10;
+
+/// How long marked records wait for the appliers to catch up at most: how far behind the mirror a score may fall
+/// while a backlog lasts.
+pub const MOST_DEFERRED: Duration = Duration::from_secs(5);
 
 /// What one portal's marked records wait for: the records and the events that changed them.
 #[derive(Debug, Default)]
@@ -45,6 +54,8 @@ pub struct Pending {
     /// Held through a rescoring round: rounds take turns, so records marked meanwhile wait for the next round
     /// whole instead of starting a round of their own.
     turn: Arc<tokio::sync::Mutex<()>>,
+    /// Whether the last pass of this process's appliers left events due behind it.
+    behind: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl Pending {
@@ -92,6 +103,22 @@ impl Pending {
     pub async fn marked(&self) {
         self.wake.notified().await;
     }
+
+    /// An applier's pass ended; `behind`: it took a full batch, so more events were due.
+    pub fn pass_ended(&self, behind: bool) {
+        self.behind.send_if_modified(|was| std::mem::replace(was, behind) != behind);
+    }
+
+    /// Whether the last pass left events due behind it.
+    pub fn behind(&self) -> bool {
+        *self.behind.borrow()
+    }
+
+    /// Waits until the appliers have caught up (at once when they are), or `most` at the longest.
+    pub async fn caught_up(&self, most: Duration) {
+        let mut behind = self.behind.subscribe();
+        let _ = tokio::time::timeout(most, behind.wait_for(|behind| !behind)).await;
+    }
 }
 
 #[cfg(test)]
@@ -119,5 +146,31 @@ mod tests {
         assert_eq!(cause["eventIds"].as_array().unwrap().len(), NAMED_EVENTS, "a few are named");
         assert_eq!(cause["eventIds"][0], 100);
         assert_eq!(taken[&2].cause()["events"], 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rescoring_waits_while_the_appliers_are_behind_within_a_bound() {
+        let pending = Pending::default();
+        let start = tokio::time::Instant::now();
+        pending.caught_up(MOST_DEFERRED).await;
+        assert_eq!(start.elapsed(), Duration::ZERO, "no pass behind: no wait");
+        pending.pass_ended(true);
+        pending.caught_up(MOST_DEFERRED).await;
+        assert_eq!(start.elapsed(), MOST_DEFERRED, "behind and never caught up: the bound");
+        let waiting = {
+            let pending = pending.clone();
+            tokio::spawn(async move {
+                pending.caught_up(Duration::from_secs(3_600)).await;
+                tokio::time::Instant::now()
+            })
+        };
+        // On the paused clock: passes end a second apart.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        pending.pass_ended(true);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(!waiting.is_finished(), "another full pass keeps it waiting");
+        pending.pass_ended(false);
+        let ended = waiting.await.unwrap();
+        assert_eq!(ended - start, MOST_DEFERRED + Duration::from_secs(2), "it ends when a pass catches up");
     }
 }

@@ -257,7 +257,10 @@ impl Applier {
         let Some(health) = &self.health else { return };
         while !stop.is_cancelled() {
             tokio::select! {
-                () = health.pending.marked() => health.rescore_pending().await,
+                () = async {
+                    health.pending.marked().await;
+                    health.pending.caught_up(crate::health::pending::MOST_DEFERRED).await;
+                } => health.rescore_pending().await,
                 () = stop.cancelled() => {}
             }
         }
@@ -293,9 +296,11 @@ impl Applier {
         let mut outcomes: BTreeMap<i64, Result<(), String>> = BTreeMap::new();
         let mut pass = Pass::default();
         let per_transaction = self.per_transaction();
+        let mut behind = false;
         for _ in 0..self.settings.batch.div_ceil(per_transaction) {
             let Some(applied) = self.apply_some(per_transaction).await? else { break };
             let dry = applied.dry;
+            behind = !dry;
             claimed.extend(applied.events);
             for (key, waiting) in applied.refetch {
                 refetch.entry(key).or_default().extend(waiting);
@@ -305,6 +310,9 @@ impl Applier {
             if dry {
                 break;
             }
+        }
+        if let Some(health) = &self.health {
+            health.pending.pass_ended(behind);
         }
         if claimed.is_empty() {
             return Ok(Pass::default());
@@ -328,8 +336,8 @@ impl Applier {
         }
         self.look_up_unknowns(&claimed, &outcomes).await?;
         if let Some(health) = &self.health {
-            // Rescored beside the next passes (`rescore_until`): a hot record is marked by pass after pass while
-            // its clients wait, and rescored once for them.
+            // Rescored beside the next passes (`rescore_until`), once they have caught up: a hot record is marked
+            // by pass after pass while its clients wait, and rescored once for them.
             let mut touched: BTreeMap<i64, Touched> = BTreeMap::new();
             for event in claimed.iter().filter(|e| outcomes.get(&e.id).is_some_and(Result::is_ok)) {
                 let records = scored_records(event);

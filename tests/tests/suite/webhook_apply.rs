@@ -596,6 +596,34 @@ async fn replicas_share_the_log_and_apply_each_event_once() {
     assert_eq!(contact.jobtitle.as_deref(), last["propertyValue"].as_str());
 }
 
+// A pass that takes a full batch tells the rescoring loop the appliers are behind (it then waits for them, within a
+// bound: `health::pending`); the pass that finds fewer due than it could take says they caught up.
+on_both!(a_full_pass_says_the_appliers_are_behind, |backend: Backend| async move {
+    let mut world = World::new(backend).await;
+    world.applier.settings.batch = 2;
+    let contacts: Vec<i64> =
+        generate(&small_spec(PORTAL)).contacts.iter().filter(|c| !c.archived).map(|c| c.id).take(5).collect();
+    let t = now_ms();
+    let events: Vec<Value> = contacts
+        .iter()
+        .map(|id| {
+            let change = json!({ "propertyName": "lifecyclestage", "propertyValue": "customer" });
+            world.event("contact.propertyChange", *id, t, change)
+        })
+        .collect();
+    world.deliver(&events).await;
+    let pending = world.applier.health.clone().unwrap().pending;
+    assert!(!pending.behind(), "nothing has run yet");
+    for left in [3, 1] {
+        assert_eq!(world.applier.pass().await.unwrap().applied, 2);
+        assert!(pending.behind(), "a full batch taken, {left} still due");
+    }
+    assert_eq!(world.applier.pass().await.unwrap().applied, 1);
+    assert!(!pending.behind(), "the last event taken with room to spare: caught up");
+    assert_eq!(world.applier.pass().await.unwrap().applied, 0);
+    assert!(!pending.behind());
+});
+
 // A webhook that changes what a score reads rescores the clients it touches in the applier's pass, with the events
 // as the cause; a change to a property no score reads leaves every score (and its history) alone.
 on_both!(applied_events_rescore_the_clients_they_touch, |backend: Backend| async move {
