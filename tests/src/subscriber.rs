@@ -101,7 +101,7 @@ impl Subscriber {
         let message = self.message().await?;
         let kind = if self.legacy { "data" } else { "next" };
         assert_eq!(message["type"], kind, "{message}");
-        let data = message["payload"]["data"].as_object().expect("data").clone();
+        let data = message["payload"]["data"].as_object().unwrap_or_else(|| panic!("no data in {message}")).clone();
         data.into_iter().next().map(|(_, change)| change)
     }
 

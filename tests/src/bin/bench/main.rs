@@ -157,6 +157,12 @@ async fn metric(base: &str, name: &str) -> anyhow::Result<f64> {
 /// Waits for the gateway at `base` to answer `/healthz`, then for its first health-scoring pass to end (it rescores
 /// every client, seeded or reused, for some seconds of CPU), so that pass does not weigh on what is measured.
 async fn wait_healthy(base: &str) -> anyhow::Result<()> {
+    wait_up(base).await?;
+    wait_scored(base).await
+}
+
+/// Waits for the gateway at `base` to answer `/healthz`.
+async fn wait_up(base: &str) -> anyhow::Result<()> {
     let mut healthy = false;
     for _ in 0..100 {
         if reqwest::get(format!("{base}/healthz")).await.is_ok_and(|r| r.status().is_success()) {
@@ -168,6 +174,11 @@ async fn wait_healthy(base: &str) -> anyhow::Result<()> {
     if !healthy {
         bail!("the gateway did not become healthy");
     }
+    Ok(())
+}
+
+/// Waits for the first health-scoring pass of the gateway at `base` to end.
+async fn wait_scored(base: &str) -> anyhow::Result<()> {
     for _ in 0..600 {
         if metric(base, "gateway_health_full_passes_total").await? > 0.0 {
             return Ok(());

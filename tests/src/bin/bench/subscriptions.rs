@@ -70,7 +70,10 @@ pub async fn run(args: &Args, backend: &'static str) -> anyhow::Result<Run> {
     let steady_pass = started.elapsed();
     let companies: Vec<i64> = health::clients(&db, PORTAL, Subject::Company).await?.into_iter().take(CHANGES).collect();
 
-    let (mut child, base) = start_gateway(args, &url, args.port + 2, &[]).await?;
+    // The gateway runs with `AUTH=off`, so every subscriber is the one caller: an operator expecting this many
+    // subscriptions from one credential raises its limit (200 by default), as here.
+    let limit = [("MAX_SUBSCRIPTIONS_PER_CREDENTIAL", SUBSCRIBERS.to_string())];
+    let (mut child, base) = start_gateway(args, &url, args.port + 2, &limit).await?;
     let ws = format!("ws://{}/graphql", base.trim_start_matches("http://"));
     let heard: Arc<Mutex<Vec<(i64, Instant)>>> = Arc::default();
     let mut listening = Vec::new();
