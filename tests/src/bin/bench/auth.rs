@@ -37,7 +37,6 @@ async fn start(
     port: u16,
     auth: bool,
     dir: &std::path::Path,
-    first: bool,
 ) -> anyhow::Result<tokio::process::Child> {
     let mut command = tokio::process::Command::new(&args.server);
     command
@@ -53,14 +52,7 @@ async fn start(
         .stdout(Stdio::null())
         .kill_on_drop(true);
     let child = command.spawn().context("starting the gateway")?;
-    let base = format!("http://127.0.0.1:{port}");
-    // Over one Postgres database the full pass is singleton work: the first gateway holds its lease and runs it, and
-    // the second never does.
-    if first {
-        super::wait_healthy(&base).await?
-    } else {
-        super::wait_up(&base).await?
-    }
+    super::wait_up(&format!("http://127.0.0.1:{port}")).await?;
     Ok(child)
 }
 
@@ -93,8 +85,11 @@ pub async fn run(args: &Args, backend: &'static str) -> anyhow::Result<Run> {
     let key = api_key(args, &url).await?;
     let token = jwt()?;
     let (open_port, guarded_port) = (args.port + 20, args.port + 21);
-    let _open = start(args, &url, open_port, false, dir.path(), true).await?;
-    let _guarded = start(args, &url, guarded_port, true, dir.path(), false).await?;
+    let _open = start(args, &url, open_port, false, dir.path()).await?;
+    let _guarded = start(args, &url, guarded_port, true, dir.path()).await?;
+    // Over one Postgres database the full pass is singleton work: one gateway holds its lease and runs it, the other
+    // never does. The first started takes the lease.
+    super::wait_scored(&format!("http://127.0.0.1:{open_port}")).await?;
     let nested = body(NESTED, json!({}));
     let targets = [
         (open_port, None),

@@ -306,10 +306,10 @@ pub fn render(out: &mut String, args: &Args, runs: &[Run]) {
          events applied per second from the first delivery until the applier had worked off the log; lag: receipt \
          to applied, from the log's times. Rescored: clients whose health score the events made the gateway \
          recompute (`gateway_health_clients_rescored_total`), and seconds from the first delivery until the last \
-         of them was (the appliers mark the records; a rescoring loop beside them waits until they have caught up, 5 s \
-         at most, and rescores each once for all the passes that marked it meanwhile); HubSpot calls: the reads the events caused. Goals: \
-         20,000 events/s acknowledged and 15,000 applied on Postgres, ack p99 under 100 ms (SQLite: 250 ms), lag \
-         p99 under 5 s.\n",
+         of them was (the appliers mark the records; a rescoring loop beside them waits until they have caught \
+         up, 5 s at most, and rescores each once for all the passes that marked it meanwhile); HubSpot calls: the \
+         reads the events caused. Goals: 20,000 events/s acknowledged and 15,000 applied on Postgres, ack p99 \
+         under 100 ms (SQLite: 250 ms), lag p99 under 5 s.\n",
         args.secs,
         mix.join(", ")
     );
